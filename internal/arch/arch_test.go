@@ -1,0 +1,80 @@
+// Package arch holds tests of the import graph: the layering rules of
+// DESIGN §6 that keep the service from deriving client keys and keep the
+// pure packages free of I/O.
+package arch
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/capy-oss/capy/"
+
+// deps returns the transitive imports of a package, or nil if the package
+// does not exist yet.
+func deps(t *testing.T, pkg string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", module+pkg).CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "no required module provides") || strings.Contains(string(out), "cannot find package") ||
+			strings.Contains(string(out), "no Go files") || strings.Contains(string(out), "directory not found") {
+			return nil
+		}
+		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+	}
+	m := map[string]bool{}
+	for _, l := range strings.Fields(string(out)) {
+		m[l] = true
+	}
+	return m
+}
+
+func TestLayering(t *testing.T) {
+	rules := []struct {
+		pkg       string
+		forbidden []string
+		mustExist bool
+	}{
+		// The service side must never be able to derive a client key.
+		{"internal/server", []string{"internal/keys", "internal/sync", "internal/envfile"}, false},
+		{"internal/store", []string{"internal/keys", "internal/sync", "internal/envfile"}, false},
+		{"cmd/capyd", []string{"internal/keys", "internal/sync", "internal/envfile"}, true},
+		// Formats know nothing of the hierarchy.
+		{"internal/wrap", []string{"internal/keys", "internal/envfile", "internal/sync", "internal/client"}, true},
+		{"internal/ident", []string{"internal/wrap", "internal/keys"}, true},
+	}
+	for _, r := range rules {
+		d := deps(t, r.pkg)
+		if d == nil {
+			if r.mustExist {
+				t.Errorf("%s: package missing", r.pkg)
+			}
+			continue
+		}
+		for _, f := range r.forbidden {
+			if d[module+f] {
+				t.Errorf("%s imports %s (directly or not): forbidden by DESIGN §6", r.pkg, f)
+			}
+		}
+	}
+}
+
+// TestPureNoNetwork checks that the pure packages cannot do network I/O or
+// start processes.
+func TestPureNoNetwork(t *testing.T) {
+	for _, pkg := range []string{"internal/ident", "internal/wrap", "internal/keys", "internal/envfile"} {
+		d := deps(t, pkg)
+		if d == nil {
+			if pkg != "internal/envfile" {
+				t.Errorf("%s: package missing", pkg)
+			}
+			continue
+		}
+		for _, f := range []string{"net/http", "crypto/tls", "os/exec", "net/smtp"} {
+			if d[f] {
+				t.Errorf("%s imports %s: pure packages do no network I/O", pkg, f)
+			}
+		}
+	}
+}

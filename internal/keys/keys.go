@@ -1,0 +1,166 @@
+// Package keys is capy's key hierarchy (DESIGN §2.1): seed phrase → master
+// key M → project key PK → environment key EK → snippet and rid subkeys,
+// plus the environment signing key, the device-bound inner wrap key and the
+// invite and deploy token keys.
+//
+// Each kind of key is its own Go type, so a project key cannot be passed
+// where a master key is meant. Every label lives in labels.go. The package
+// is pure except for device.go, which loads the device secret from disk.
+// It is for clients only: the service must never import it (a test in
+// internal/server checks the import graph).
+package keys
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/wrap"
+)
+
+// Size is the size of every symmetric key.
+const Size = wrap.KeySize
+
+// ErrKeyCheck means a master key does not belong to the org: a wrong
+// phrase, or a corrupt or misdirected invite.
+var ErrKeyCheck = errors.New("master key does not match the organisation's key check")
+
+// MasterKey is M, the org's root key, derived from the seed phrase.
+type MasterKey [Size]byte
+
+// ProjectKey is PK, one per project, derived from M.
+type ProjectKey [Size]byte
+
+// EnvKey is EK, one per environment and epoch, derived from PK. Holding EK
+// lets one read an environment (CI) but not sign a new version of it.
+type EnvKey [Size]byte
+
+// redacted is what every key type prints, so a key that reaches a format
+// verb by mistake does not reach a log.
+const redacted = "[redacted]"
+
+// String redacts the key.
+func (MasterKey) String() string { return redacted }
+
+// String redacts the key.
+func (ProjectKey) String() string { return redacted }
+
+// String redacts the key.
+func (EnvKey) String() string { return redacted }
+
+// GoString redacts the key.
+func (MasterKey) GoString() string { return redacted }
+
+// GoString redacts the key.
+func (ProjectKey) GoString() string { return redacted }
+
+// GoString redacts the key.
+func (EnvKey) GoString() string { return redacted }
+
+// MasterKeyFromPhrase derives M = PBKDF2-HMAC-SHA512(canonical phrase,
+// "capy-mnemonic", 2048, 32). Pass a phrase returned by ParsePhrase.
+func MasterKeyFromPhrase(canonical string) (MasterKey, error) {
+	out, err := pbkdf2.Key(sha512.New, canonical, []byte(mnemonicSalt), mnemonicRounds, Size)
+	if err != nil {
+		return MasterKey{}, fmt.Errorf("derive master key: %w", err)
+	}
+	var m MasterKey
+	copy(m[:], out)
+	return m, nil
+}
+
+// KeyCheck returns hex(HKDF-SHA256(M, orgID, "capy:key-check", 16)), stored
+// on the org so a wrong key is caught before use.
+func (m *MasterKey) KeyCheck(orgID string) string {
+	out := wrap.DeriveKeyN(m[:], []byte(orgID), infoKeyCheck, keyCheckLen)
+	return hex.EncodeToString(out)
+}
+
+// Verify checks M against an org's key check in constant time.
+func (m *MasterKey) Verify(orgID, keyCheck string) error {
+	want := m.KeyCheck(orgID)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(keyCheck)) != 1 {
+		return ErrKeyCheck
+	}
+	return nil
+}
+
+// ProjectKey derives PK = HKDF(M, salt orgID, info "capy:project:" projectID).
+func (m *MasterKey) ProjectKey(orgID, projectID string) ProjectKey {
+	return wrap.DeriveKey(m[:], []byte(orgID), infoProject+projectID)
+}
+
+// EnvKey derives EK = HKDF(PK, salt projectID, info "capy:env:" envID ":" epoch).
+func (p *ProjectKey) EnvKey(projectID, envID string, epoch uint32) EnvKey {
+	return wrap.DeriveKey(p[:], []byte(projectID), infoEnv+envID+":"+epochText(epoch))
+}
+
+// SigningKey derives the environment's Ed25519 signing key for an epoch
+// from seed HKDF(PK, salt envID, info "capy:env-sign:" epoch). Only
+// holders of PK (members) can sign a new version.
+func (p *ProjectKey) SigningKey(envID string, epoch uint32) ed25519.PrivateKey {
+	seed := wrap.DeriveKey(p[:], []byte(envID), infoEnvSign+epochText(epoch))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+// SigningPublicKey is the public half of SigningKey, what project.json pins.
+func (p *ProjectKey) SigningPublicKey(envID string, epoch uint32) ed25519.PublicKey {
+	return p.SigningKey(envID, epoch).Public().(ed25519.PublicKey)
+}
+
+// EnvCipher holds the subkeys that encrypt and name one environment's
+// variables at one epoch.
+type EnvCipher struct {
+	EnvID   string
+	Epoch   uint32
+	snippet [Size]byte
+	rid     [Size]byte
+}
+
+// Cipher derives the snippet key HKDF(EK, envID, "capy:snippet") and the
+// rid key HKDF(EK, envID, "capy:rid") for the environment.
+func (e *EnvKey) Cipher(envID string, epoch uint32) *EnvCipher {
+	return &EnvCipher{
+		EnvID:   envID,
+		Epoch:   epoch,
+		snippet: wrap.DeriveKey(e[:], []byte(envID), infoSnippet),
+		rid:     wrap.DeriveKey(e[:], []byte(envID), infoRid),
+	}
+}
+
+// Rid returns the 5-character rid of a variable name: the first five
+// characters of b32(HMAC-SHA256(rid key, name)). It is a hint for diffing,
+// not a key: two names may share one.
+func (c *EnvCipher) Rid(name string) string {
+	mac := hmac.New(sha256.New, c.rid[:])
+	mac.Write([]byte(name))
+	return ident.B32.EncodeToString(mac.Sum(nil))[:wrap.RidLen]
+}
+
+// Seal encrypts a variable into a snippet.
+func (c *EnvCipher) Seal(name, value string, literal bool) (string, error) {
+	var flags byte
+	if literal {
+		flags = wrap.FlagLiteral
+	}
+	return wrap.SealSnippet(&c.snippet, c.Rid(name), name, flags, value)
+}
+
+// Open decrypts the snippet found on variable name; see wrap.OpenSnippet.
+func (c *EnvCipher) Open(name, snippet string) (value string, literal bool, err error) {
+	v, flags, err := wrap.OpenSnippet(&c.snippet, c.Rid(name), name, snippet)
+	if err != nil {
+		return "", false, err
+	}
+	return v, flags&wrap.FlagLiteral != 0, nil
+}
+
+func epochText(epoch uint32) string { return strconv.FormatUint(uint64(epoch), 10) }

@@ -1,0 +1,29 @@
+package keys
+
+// Every HKDF salt prefix, info label and AAD prefix of the key hierarchy
+// (DESIGN §2.1, §2.2). A change to any of these changes every key derived
+// from it and fails the known-answer vectors in testdata/vectors.
+const (
+	mnemonicSalt   = "capy-mnemonic" // PBKDF2 salt for phrase → M
+	mnemonicRounds = 2048
+
+	infoKeyCheck   = "capy:key-check"
+	infoProject    = "capy:project:"  // || projectID
+	infoEnv        = "capy:env:"      // || envID ":" epoch
+	infoSnippet    = "capy:snippet"   // salt envID
+	infoRid        = "capy:rid"       // salt envID
+	infoEnvSign    = "capy:env-sign:" // || epoch; salt envID
+	infoInnerWrap  = "capy:inner-wrap"
+	infoInvite     = "capy:invite"      // salt orgID ":" email
+	infoDeploy     = "capy:deploy"      // salt envID
+	infoDeployAuth = "capy:deploy-auth" // salt envID
+
+	aadKeyEnc = "capy:key:"    // || orgID ":" userID
+	aadInvite = "capy:invite:" // || orgID ":" email
+	aadDeploy = "capy:deploy:" // || envID ":" epoch
+
+	keyFileMagic = "capy-ek 1"
+)
+
+// keyCheckLen is the number of HKDF bytes in the key check (hex-encoded).
+const keyCheckLen = 16
