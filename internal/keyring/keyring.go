@@ -1,0 +1,268 @@
+// Package keyring holds the service's key-encryption keys (KEKs) and
+// applies the outer wrap with them (DESIGN §2.6). The newest KEK is the
+// primary: new blobs are wrapped under it; older ones still open, and a
+// blob opened under an older KEK is re-wrapped so old keys can be retired.
+//
+// KEKs come from a key file (created 0600 on first start) or from the
+// CAPYD_KEK environment variable, never from the database: a stolen
+// database alone then holds only doubly-wrapped blobs.
+package keyring
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"encoding/hex"
+
+	"github.com/capy-oss/capy/internal/wrap"
+)
+
+// lineMagic starts every line of a keyring file.
+const lineMagic = "capyd-kek 1"
+
+// Errors.
+var (
+	ErrFormat       = errors.New("keyring is malformed (expected lines \"capyd-kek 1 <id> <64 hex digits>\")")
+	ErrEmpty        = errors.New("keyring has no keys")
+	ErrUnknownKey   = errors.New("blob was wrapped under a key this keyring does not have")
+	ErrInsecureFile = errors.New("keyring file is readable by others")
+)
+
+// Keyring is an immutable set of KEKs.
+type Keyring struct {
+	keys    map[uint32][wrap.KeySize]byte
+	primary uint32
+}
+
+// String never prints key material.
+func (k *Keyring) String() string {
+	return fmt.Sprintf("keyring(%d keys, primary %d)", len(k.keys), k.primary)
+}
+
+// Primary returns the id of the key new blobs are wrapped under.
+func (k *Keyring) Primary() uint32 { return k.primary }
+
+// IDs returns the key ids in ascending order.
+func (k *Keyring) IDs() []uint32 {
+	ids := make([]uint32, 0, len(k.keys))
+	for id := range k.keys {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// Parse reads keyring text: one "capyd-kek 1 <id> <hex key>" per line
+// (blank lines ignored; ';' also separates entries so the text fits one
+// environment variable). The highest id is the primary.
+func Parse(text string) (*Keyring, error) {
+	k := &Keyring{keys: map[uint32][wrap.KeySize]byte{}}
+	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == ';' }) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 4 || f[0]+" "+f[1] != lineMagic {
+			return nil, ErrFormat
+		}
+		id, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil || f[2] != strconv.FormatUint(id, 10) {
+			return nil, ErrFormat
+		}
+		raw, err := hex.DecodeString(f[3])
+		if err != nil || len(raw) != wrap.KeySize {
+			return nil, ErrFormat
+		}
+		if _, dup := k.keys[uint32(id)]; dup {
+			return nil, fmt.Errorf("%w: key id %d appears twice", ErrFormat, id)
+		}
+		var key [wrap.KeySize]byte
+		copy(key[:], raw)
+		k.keys[uint32(id)] = key
+		if uint32(id) >= k.primary {
+			k.primary = uint32(id)
+		}
+	}
+	if len(k.keys) == 0 {
+		return nil, ErrEmpty
+	}
+	return k, nil
+}
+
+// Encode returns the keyring text (ascending ids, one line each).
+func (k *Keyring) Encode() string {
+	var b strings.Builder
+	for _, id := range k.IDs() {
+		key := k.keys[id]
+		fmt.Fprintf(&b, "%s %d %s\n", lineMagic, id, hex.EncodeToString(key[:]))
+	}
+	return b.String()
+}
+
+// Generate returns a keyring with one fresh key, id 1.
+func Generate() (*Keyring, error) {
+	var key [wrap.KeySize]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("read random kek: %w", err)
+	}
+	return &Keyring{keys: map[uint32][wrap.KeySize]byte{1: key}, primary: 1}, nil
+}
+
+// Rotate returns a new keyring with a fresh primary key added (id =
+// highest + 1); all old keys stay so existing blobs still open.
+func (k *Keyring) Rotate() (*Keyring, error) {
+	var key [wrap.KeySize]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("read random kek: %w", err)
+	}
+	next := &Keyring{keys: map[uint32][wrap.KeySize]byte{}, primary: k.primary + 1}
+	for id, v := range k.keys {
+		next.keys[id] = v
+	}
+	next.keys[next.primary] = key
+	return next, nil
+}
+
+// Wrap adds the outer wrap under the primary key.
+func (k *Keyring) Wrap(orgID, purpose, subject string, inner []byte) ([]byte, error) {
+	key := k.keys[k.primary]
+	return wrap.SealOuter(&key, k.primary, orgID, purpose, subject, inner)
+}
+
+// Unwrap strips the outer wrap. When the blob was made under an older key,
+// rewrapped holds the same inner blob wrapped under the primary, for the
+// caller to hand back so the old key can eventually be retired.
+func (k *Keyring) Unwrap(orgID, purpose, subject string, outer []byte) (inner, rewrapped []byte, err error) {
+	kid, err := wrap.OuterKeyID(outer)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, ok := k.keys[kid]
+	if !ok {
+		return nil, nil, ErrUnknownKey
+	}
+	inner, err = wrap.OpenOuter(&key, orgID, purpose, subject, outer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if kid != k.primary {
+		rewrapped, err = k.Wrap(orgID, purpose, subject, inner)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return inner, rewrapped, nil
+}
+
+// LoadOrCreate reads the keyring file at path, creating it with one fresh
+// key (0600, directory 0700) when it does not exist. A file with group or
+// world permissions, or a symlink, is refused.
+func LoadOrCreate(path string) (*Keyring, error) {
+	k, err := Load(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return k, err
+	}
+	k, err = Generate()
+	if err != nil {
+		return nil, err
+	}
+	if err := create(path, k); err != nil {
+		if errors.Is(err, fs.ErrExist) { // another replica won the race
+			return Load(path)
+		}
+		return nil, err
+	}
+	return k, nil
+}
+
+// Load reads the keyring file at path.
+func Load(path string) (*Keyring, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInsecureFile, path)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s", ErrInsecureFile, path, fi.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read keyring: %w", err)
+	}
+	k, err := Parse(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("keyring %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// Save replaces the keyring file atomically (temp file, fsync, rename).
+func Save(path string, k *Keyring) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".kek-*")
+	if err != nil {
+		return fmt.Errorf("create temp keyring: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(k.Encode()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write keyring: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync keyring: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close keyring: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace keyring: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func create(path string, k *Keyring) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create keyring directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(k.Encode()); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("write keyring: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("sync keyring: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close keyring: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open keyring directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync keyring directory: %w", err)
+	}
+	return nil
+}
