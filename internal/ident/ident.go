@@ -25,6 +25,7 @@ const (
 	User    Kind = "usr"
 	Invite  Kind = "inv"
 	Deploy  Kind = "dep"
+	Session Kind = "ses"
 )
 
 // idRandomLen is the number of base32 characters after the prefix: 26
