@@ -33,7 +33,7 @@ func (b *Bytes) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return fmt.Errorf("want a base64url string")
 	}
-	raw, err := wrap.B64.DecodeString(s)
+	raw, err := wrap.DecodeB64(s)
 	if err != nil {
 		return fmt.Errorf("not strict base64url without padding")
 	}

@@ -31,6 +31,9 @@ func CanonicalURL(raw string) (string, error) {
 	if host == "" {
 		return "", fmt.Errorf("%w: no host", ErrBadURL)
 	}
+	if !validHost(host) {
+		return "", fmt.Errorf("%w: host must be an ASCII name or an IP address", ErrBadURL)
+	}
 	port := u.Port()
 	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		port = ""
@@ -44,6 +47,24 @@ func CanonicalURL(raw string) (string, error) {
 	}
 	path := strings.TrimRight(u.EscapedPath(), "/")
 	return scheme + "://" + hostport + path, nil
+}
+
+// validHost accepts a lowercased ASCII host name or IPv4 address
+// (letters, digits, '.', '-', '_') or an IPv6 literal without a zone. The
+// host is shown to a person before a code is trusted and compared byte for
+// byte, so percent-decoded bytes, non-ASCII (homoglyph) names and zones,
+// which also do not survive a second CanonicalURL, are refused.
+func validHost(h string) bool {
+	if strings.Contains(h, ":") {
+		return !strings.Contains(h, "%") && net.ParseIP(h) != nil
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // IsLoopbackURL reports whether a canonical URL names a loopback host

@@ -48,27 +48,33 @@ func LoadOrCreateDevice(path string) (DeviceSecret, error) {
 	if _, err := rand.Read(d[:]); err != nil {
 		return d, fmt.Errorf("read random device key: %w", err)
 	}
-	// O_EXCL: if two processes race to create it, one loses and reads the
-	// winner's file instead of overwriting a key already in use.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadOrCreateDevice(path)
-	}
+	// Write the key to a temporary file and hard-link it into place: the
+	// key appears whole or not at all. If two processes race, os.Link
+	// fails for the loser, which then reads the winner's complete file
+	// instead of overwriting a key already in use or reading it half
+	// written (O_CREATE|O_EXCL on the final path allowed the latter).
+	f, err := os.CreateTemp(filepath.Dir(path), ".device-key-*.tmp") // mode 0600
 	if err != nil {
 		return d, fmt.Errorf("create device key: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	if _, err := f.Write(d[:]); err != nil {
 		f.Close()
-		os.Remove(path)
 		return d, fmt.Errorf("write device key: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		os.Remove(path)
 		return d, fmt.Errorf("sync device key: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return d, fmt.Errorf("close device key: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return LoadOrCreateDevice(path)
+		}
+		return d, fmt.Errorf("create device key: %w", err)
 	}
 	return d, nil
 }

@@ -38,7 +38,9 @@ func (f EnvKeyFile) Encode() string {
 // ParseEnvKeyFile parses a key-file line. A final newline (LF or CRLF) is
 // optional, so the line also works pasted into CAPY_KEY.
 func ParseEnvKeyFile(text string) (EnvKeyFile, error) {
-	text = strings.TrimSuffix(strings.TrimSuffix(text, "\n"), "\r")
+	if line, ok := strings.CutSuffix(text, "\n"); ok {
+		text = strings.TrimSuffix(line, "\r") // a CR only as part of CRLF
+	}
 	f := strings.Split(text, " ")
 	if len(f) != 5 || f[0]+" "+f[1] != keyFileMagic {
 		return EnvKeyFile{}, ErrKeyFileFormat

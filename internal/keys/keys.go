@@ -125,6 +125,15 @@ type EnvCipher struct {
 	rid     [Size]byte
 }
 
+// String redacts the subkeys: EnvCipher is a struct, so without it fmt
+// would print its unexported key arrays byte by byte.
+func (c EnvCipher) String() string {
+	return fmt.Sprintf("EnvCipher{%s %d %s}", c.EnvID, c.Epoch, redacted)
+}
+
+// GoString redacts the subkeys.
+func (c EnvCipher) GoString() string { return c.String() }
+
 // Cipher derives the snippet key HKDF(EK, envID, "capy:snippet") and the
 // rid key HKDF(EK, envID, "capy:rid") for the environment.
 func (e *EnvKey) Cipher(envID string, epoch uint32) *EnvCipher {

@@ -129,7 +129,8 @@ func ParseBlob(raw []byte) (*Blob, error) {
 	if len(raw) > MaxBlobSize {
 		return nil, ErrBlobTooLarge
 	}
-	if !bytes.HasPrefix(raw, []byte(blobHeader)) || !bytes.HasSuffix(raw, []byte{'\n'}) {
+	// len > header: the manifest line (and its newline) must follow it.
+	if len(raw) <= len(blobHeader) || !bytes.HasPrefix(raw, []byte(blobHeader)) || !bytes.HasSuffix(raw, []byte{'\n'}) {
 		return nil, fmt.Errorf("%w: missing header or final newline", ErrBlobFormat)
 	}
 	lines := strings.Split(string(raw[len(blobHeader):len(raw)-1]), "\n")
@@ -176,7 +177,7 @@ func parseManifestLine(line string) (Manifest, error) {
 	if !validParent(f[2]) {
 		return bad("parent is invalid")
 	}
-	sig, err := B64.DecodeString(f[3])
+	sig, err := DecodeB64(f[3])
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return bad("signature is invalid")
 	}

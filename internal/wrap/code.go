@@ -128,8 +128,8 @@ type idField struct {
 }
 
 func checkCodeFields(url string, ids []idField) error {
-	if c, err := ident.CanonicalURL(url); err != nil || c != url {
-		return fmt.Errorf("%w: service URL is not canonical", ErrCodeFormat)
+	if c, err := ident.CheckServiceURL(url); err != nil || c != url {
+		return fmt.Errorf("%w: service URL is not canonical https (or loopback http)", ErrCodeFormat)
 	}
 	for _, f := range ids {
 		if err := ident.CheckID(f.kind, f.id); err != nil {
@@ -150,7 +150,7 @@ func openCode(text, prefix, otherPrefix string) (*codeReader, error) {
 	if !strings.HasPrefix(text, prefix) {
 		return nil, ErrCodeFormat
 	}
-	raw, err := B64.DecodeString(text[len(prefix):])
+	raw, err := DecodeB64(text[len(prefix):])
 	if err != nil || len(raw) < 1+4 {
 		return nil, ErrCodeMistyped
 	}
@@ -227,6 +227,12 @@ func (r *codeReader) finish() error {
 	}
 	return nil
 }
+
+// Format redacts the code for every fmt verb.
+func (c RedeemCode) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
+
+// Format redacts the code for every fmt verb.
+func (c DeployCode) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // String redacts the code so that printing the struct by accident (%v, a
 // log line) cannot leak the token. Use Encode for the real text.

@@ -5,11 +5,23 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strings"
 )
 
 // B64 is base64url without padding, decoding strictly: non-canonical
-// trailing bits are rejected so every byte string has exactly one text form.
+// trailing bits are rejected. Its decoder still skips '\r' and '\n'
+// anywhere in the input, so parsers decode with DecodeB64, which refuses
+// them: every byte string then has exactly one text form.
 var B64 = base64.RawURLEncoding.Strict()
+
+// DecodeB64 decodes strict unpadded base64url and refuses CR and LF, which
+// encoding/base64 would otherwise silently skip.
+func DecodeB64(s string) ([]byte, error) {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return nil, base64.CorruptInputError(i)
+	}
+	return B64.DecodeString(s)
+}
 
 // KeySize is the size of every symmetric key in capy.
 const KeySize = 32

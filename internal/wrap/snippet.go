@@ -65,7 +65,7 @@ func ParseSnippet(text string) (Snippet, error) {
 	if !isRid(rid) {
 		return Snippet{}, ErrSnippetFormat
 	}
-	box, err := B64.DecodeString(rest[RidLen+1:])
+	box, err := DecodeB64(rest[RidLen+1:])
 	if err != nil || len(box) < minSnippetBox {
 		return Snippet{}, ErrSnippetFormat
 	}
