@@ -172,4 +172,17 @@ func (c *EnvCipher) Open(name, snippet string) (value string, literal bool, err 
 	return v, flags&wrap.FlagLiteral != 0, nil
 }
 
+// OpenAny decrypts a snippet found without a name (an environment blob
+// line) and returns the variable it holds, after checking its rid.
+func (c *EnvCipher) OpenAny(snippet string) (name, value string, literal bool, err error) {
+	name, value, flags, rid, err := wrap.OpenSnippetAny(&c.snippet, snippet)
+	if err != nil {
+		return "", "", false, err
+	}
+	if rid != c.Rid(name) {
+		return "", "", false, fmt.Errorf("%w: %s", wrap.ErrSnippetRid, name)
+	}
+	return name, value, flags&wrap.FlagLiteral != 0, nil
+}
+
 func epochText(epoch uint32) string { return strconv.FormatUint(uint64(epoch), 10) }

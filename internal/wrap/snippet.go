@@ -127,31 +127,50 @@ func sealSnippet(rnd io.Reader, key *[KeySize]byte, rid, name string, flags byte
 // sealed name differs from name (a snippet copied onto another variable)
 // and one whose rid does not match. It returns the value and its flags.
 func OpenSnippet(key *[KeySize]byte, wantRid, name, text string) (value string, flags byte, err error) {
-	s, err := ParseSnippet(text)
+	s, sealedName, flags, value, err := openSnippet(key, text)
 	if err != nil {
 		return "", 0, err
 	}
-	aead, err := newGCM(key)
-	if err != nil {
-		return "", 0, err
-	}
-	pt, err := aead.Open(nil, s.Box[:NonceSize], s.Box[NonceSize:], []byte(snippetAADPrefix+s.Rid))
-	if err != nil {
-		return "", 0, ErrDecrypt
-	}
-	sealedName, rest, ok := bytes.Cut(pt, []byte{0})
-	if !ok || len(rest) < 1 || ident.CheckName(string(sealedName)) != nil {
-		return "", 0, ErrSnippetFormat
-	}
-	if string(sealedName) != name {
+	if sealedName != name {
 		return "", 0, fmt.Errorf("%w: the snippet on %s was made for %s", ErrSnippetName, name, sealedName)
 	}
 	if s.Rid != wantRid {
 		return "", 0, fmt.Errorf("%w: %s", ErrSnippetRid, name)
 	}
+	return value, flags, nil
+}
+
+// OpenSnippetAny decrypts a snippet that is not found under a name (a line
+// of an environment blob) and returns the name sealed inside, its value,
+// flags and the snippet's rid. The caller must check rid = rid(name).
+func OpenSnippetAny(key *[KeySize]byte, text string) (name, value string, flags byte, rid string, err error) {
+	s, name, flags, value, err := openSnippet(key, text)
+	if err != nil {
+		return "", "", 0, "", err
+	}
+	return name, value, flags, s.Rid, nil
+}
+
+func openSnippet(key *[KeySize]byte, text string) (s Snippet, name string, flags byte, value string, err error) {
+	s, err = ParseSnippet(text)
+	if err != nil {
+		return Snippet{}, "", 0, "", err
+	}
+	aead, err := newGCM(key)
+	if err != nil {
+		return Snippet{}, "", 0, "", err
+	}
+	pt, err := aead.Open(nil, s.Box[:NonceSize], s.Box[NonceSize:], []byte(snippetAADPrefix+s.Rid))
+	if err != nil {
+		return Snippet{}, "", 0, "", ErrDecrypt
+	}
+	sealedName, rest, ok := bytes.Cut(pt, []byte{0})
+	if !ok || len(rest) < 1 || ident.CheckName(string(sealedName)) != nil {
+		return Snippet{}, "", 0, "", ErrSnippetFormat
+	}
 	flags = rest[0]
 	if flags&^knownFlags != 0 {
-		return "", 0, ErrSnippetFlags
+		return Snippet{}, "", 0, "", ErrSnippetFlags
 	}
-	return string(rest[1:]), flags, nil
+	return s, string(sealedName), flags, string(rest[1:]), nil
 }

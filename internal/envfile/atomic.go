@@ -1,0 +1,99 @@
+package envfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// rename is os.Rename; tests replace it to simulate a failure.
+var rename = os.Rename
+
+// WriteFileAtomic replaces the file at path with data so that a reader (or a
+// crash) sees either the old content or the new one, never a mix:
+//
+//  1. refuse if path is a symbolic link (the link would be replaced, or with
+//     a naive write, its target overwritten) or anything but a regular file;
+//  2. create a temporary file in the same directory (so the rename cannot
+//     cross file systems) with os.CreateTemp, which makes it 0600;
+//  3. write data, fsync it, set its mode to the original file's permission
+//     bits (0600 for a new file), close it;
+//  4. rename it over path;
+//  5. fsync the directory, so the rename itself survives a crash.
+//
+// If any step before the rename fails, the temporary file is removed and the
+// original is untouched. An error from step 5 is returned too, but by then
+// path already holds data. Only the last element of path is checked for a
+// link; the file's owner is not preserved (the new file belongs to the
+// caller).
+func WriteFileAtomic(path string, data []byte) (err error) {
+	mode := fs.FileMode(0o600)
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil:
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symbolic link; refusing to write through it (replace it with a regular file)", path)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", path)
+		}
+		mode = fi.Mode().Perm()
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return err
+	}
+
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	closed := false
+	defer func() {
+		if err != nil {
+			if !closed {
+				_ = f.Close()
+			}
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Chmod(mode); err != nil {
+		return err
+	}
+	closed = true
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable. Windows cannot open a directory for
+// syncing (and its renames are not made durable this way), so it is skipped
+// there.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		_ = d.Close()
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return d.Close()
+}

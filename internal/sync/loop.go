@@ -1,0 +1,392 @@
+package sync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/wrap"
+)
+
+// RemoteBlob is a version as the service serves it.
+type RemoteBlob struct {
+	Version uint64
+	Text    string
+}
+
+// Remote is what sync needs from the service for one environment.
+type Remote interface {
+	// Head returns the head, or nil before the first push.
+	Head(ctx context.Context) (*RemoteBlob, error)
+	// Version returns one stored version.
+	Version(ctx context.Context, v uint64) (*RemoteBlob, error)
+	// Push sends the next version; a stale head must give an error for
+	// which errors.Is(err, ErrVersionConflict) holds.
+	Push(ctx context.Context, text string) error
+}
+
+// ErrVersionConflict is what a Remote returns when someone pushed first.
+var ErrVersionConflict = errors.New("the environment changed on the service while syncing")
+
+// Keyring gives the keys of one environment at any epoch. Members derive
+// them from PK; a CI runner has one epoch's EK and no signer.
+type Keyring interface {
+	Cipher(epoch uint32) (*keys.EnvCipher, error)
+	PublicKey(epoch uint32) (ed25519.PublicKey, error)
+	// Signer returns the signing key, or an error for read-only holders.
+	Signer(epoch uint32) (ed25519.PrivateKey, error)
+}
+
+// ErrConflicts is wrapped by the error Sync returns when both sides
+// changed names differently; nothing was changed.
+var ErrConflicts = errors.New("conflicting changes")
+
+// ConflictError lists conflicting names.
+type ConflictError struct{ Conflicts []Conflict }
+
+func (e *ConflictError) Error() string {
+	names := make([]string, len(e.Conflicts))
+	for i, c := range e.Conflicts {
+		names[i] = fmt.Sprintf("%s (local %s, remote %s)", c.Name, c.Local, c.Remote)
+	}
+	return "conflicting changes to " + strings.Join(names, ", ")
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflicts }
+
+// Env is everything Sync needs to know about the environment it syncs.
+type Env struct {
+	ProjectID, EnvID string
+	File             string // path of the .env file
+	PinnedEpoch      uint32 // from project.json
+	State            State  // from state.json
+}
+
+// State is the environment's local sync record (state.json).
+type State struct {
+	Epoch       uint32 // epoch of the snippets in the local file
+	BaseVersion uint64
+	BaseID      string
+	SeenVersion uint64
+	SeenID      string
+}
+
+// Options tune a sync.
+type Options struct {
+	Prefer     Prefer
+	DryRun     bool
+	MaxRetries int                         // push conflicts retried; default 30
+	Backoff    func(try int) time.Duration // default: jittered, ≤ 1 s
+}
+
+// Report says what a sync did.
+type Report struct {
+	Pushed        bool
+	Version       uint64 // the environment's head after the sync (0 if none)
+	HeadID        string
+	Epoch         uint32
+	FileChanged   bool
+	Added         []string // names new in the local file
+	Updated       []string // names whose value changed in the local file
+	Removed       []string // names removed from the local file
+	PushedChanges int      // names changed on the service
+	Retries       int
+	State         State // the new state to record
+}
+
+// Sync runs one sync of an environment (DESIGN §3): pull and verify the
+// head, decrypt, three-way merge with the local file, push a signed new
+// version if the service lacks something, rewrite the file atomically.
+// Conflicts return a *ConflictError and change nothing.
+func Sync(ctx context.Context, remote Remote, kr Keyring, env Env, opt Options) (*Report, error) {
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = 30
+	}
+	if opt.Backoff == nil {
+		opt.Backoff = func(try int) time.Duration {
+			d := time.Duration(20*(1<<min(try, 5))) * time.Millisecond
+			return d/2 + time.Duration(rand.Int64N(int64(d)))
+		}
+	}
+	for try := 0; ; try++ {
+		rep, err := syncOnce(ctx, remote, kr, env, opt)
+		if errors.Is(err, ErrVersionConflict) && try < opt.MaxRetries {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(opt.Backoff(try)):
+			}
+			continue
+		}
+		if rep != nil {
+			rep.Retries = try
+		}
+		return rep, err
+	}
+}
+
+// LocalFile is the parsed local .env with its decrypted values.
+type LocalFile struct {
+	Doc       *envfile.Document
+	Raw       []byte
+	Exists    bool
+	Side      Side
+	Plaintext []string // names whose value is still plaintext in the file
+}
+
+// ReadLocal reads and decrypts the local file with the cipher of epoch.
+// A missing file is an empty environment.
+func ReadLocal(path string, c *keys.EnvCipher) (*LocalFile, error) {
+	raw, err := os.ReadFile(path)
+	lf := &LocalFile{Side: NewSide()}
+	if errors.Is(err, fs.ErrNotExist) {
+		lf.Doc, _ = envfile.Parse(nil)
+		return lf, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	lf.Raw, lf.Exists = raw, true
+	if lf.Doc, err = envfile.Parse(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, e := range lf.Doc.Entries() {
+		if !wrap.IsSnippet(e.Value) {
+			lf.Side.Set(e.Name, Value{Text: e.Value, Literal: e.Literal}, "")
+			lf.Plaintext = append(lf.Plaintext, e.Name)
+			continue
+		}
+		v, literal, err := c.Open(e.Name, e.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %s: %w", path, e.Line, e.Name, explainOpen(err, c))
+		}
+		lf.Side.Set(e.Name, Value{Text: v, Literal: literal}, e.Value)
+	}
+	return lf, nil
+}
+
+func explainOpen(err error, c *keys.EnvCipher) error {
+	if errors.Is(err, wrap.ErrDecrypt) {
+		return fmt.Errorf("snippet does not decrypt with the key of %s epoch %d (copied from another environment, or tampered): %w",
+			c.EnvID, c.Epoch, err)
+	}
+	return err
+}
+
+// OpenBlob parses, verifies and decrypts a blob against the checks of
+// DESIGN §2.4 and returns its variables (snippets kept).
+func OpenBlob(rb *RemoteBlob, kr Keyring, check wrap.PullCheck) (*wrap.Blob, Side, error) {
+	b, err := wrap.ParseBlob([]byte(rb.Text))
+	if err != nil {
+		return nil, Side{}, err
+	}
+	pub, err := kr.PublicKey(b.Epoch)
+	if err != nil {
+		return nil, Side{}, err
+	}
+	check.PublicKey = pub
+	check.ClaimedVersion = rb.Version
+	if err := wrap.VerifyPull(b, check); err != nil {
+		return nil, Side{}, err
+	}
+	c, err := kr.Cipher(b.Epoch)
+	if err != nil {
+		return nil, Side{}, err
+	}
+	side := NewSide()
+	for _, s := range b.Snippets {
+		name, v, literal, err := c.OpenAny(s)
+		if err != nil {
+			return nil, Side{}, fmt.Errorf("version %d holds a snippet that does not open with the key of epoch %d: %w", b.Version, b.Epoch, err)
+		}
+		if _, dup := side.Values[name]; dup {
+			return nil, Side{}, fmt.Errorf("%w: %s appears twice in version %d", ErrDuplicateName, name, b.Version)
+		}
+		side.Set(name, Value{Text: v, Literal: literal}, s)
+	}
+	return b, side, nil
+}
+
+// ErrDuplicateName means a blob holds two snippets for one name.
+var ErrDuplicateName = errors.New("a variable appears twice in the environment")
+
+func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Options) (*Report, error) {
+	localEpoch := env.State.Epoch
+	if localEpoch == 0 {
+		localEpoch = env.PinnedEpoch
+	}
+	lc, err := kr.Cipher(localEpoch)
+	if err != nil {
+		return nil, err
+	}
+	local, err := ReadLocal(env.File, lc)
+	if err != nil {
+		return nil, err
+	}
+
+	head, err := remote.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetch head: %w", err)
+	}
+	check := wrap.PullCheck{ProjectID: env.ProjectID, EnvID: env.EnvID, PinnedEpoch: env.PinnedEpoch,
+		SeenVersion: env.State.SeenVersion, SeenID: env.State.SeenID,
+		BaseVersion: env.State.BaseVersion, BaseID: env.State.BaseID}
+
+	remoteSide, base := NewSide(), NewSide()
+	var headBlob *wrap.Blob
+	targetEpoch := env.PinnedEpoch
+	if head == nil {
+		if env.State.SeenVersion > 0 {
+			return nil, fmt.Errorf("%w (the service says the environment is empty, this machine has seen version %d)",
+				wrap.ErrRollback, env.State.SeenVersion)
+		}
+	} else {
+		if headBlob, remoteSide, err = OpenBlob(head, kr, check); err != nil {
+			return nil, err
+		}
+		targetEpoch = headBlob.Epoch
+		switch {
+		case env.State.BaseVersion == 0:
+		case env.State.BaseVersion == headBlob.Version:
+			base = remoteSide
+		default:
+			bb, err := remote.Version(ctx, env.State.BaseVersion)
+			if err != nil {
+				return nil, fmt.Errorf("fetch base version %d: %w", env.State.BaseVersion, err)
+			}
+			bcheck := wrap.PullCheck{ProjectID: env.ProjectID, EnvID: env.EnvID,
+				BaseVersion: env.State.BaseVersion, BaseID: env.State.BaseID}
+			var baseBlob *wrap.Blob
+			if baseBlob, base, err = OpenBlob(bb, kr, bcheck); err != nil {
+				return nil, fmt.Errorf("base version %d: %w", env.State.BaseVersion, err)
+			}
+			if baseBlob.Epoch != headBlob.Epoch {
+				base.Snippets = map[string]string{} // not reusable in this epoch
+			}
+		}
+	}
+	// Snippets from another epoch cannot be reused in the merged version.
+	if localEpoch != targetEpoch {
+		local.Side.Snippets = map[string]string{}
+	}
+
+	res := Merge(base, local.Side, remoteSide, opt.Prefer)
+	if len(res.Conflicts) > 0 {
+		return nil, &ConflictError{Conflicts: res.Conflicts}
+	}
+	tc, err := kr.Cipher(targetEpoch)
+	if err != nil {
+		return nil, err
+	}
+	// Encrypt what has no snippet yet (plaintext edits, values from
+	// another epoch).
+	for name, v := range res.Merged.Values {
+		if res.Merged.Snippets[name] != "" {
+			continue
+		}
+		s, err := tc.Seal(name, v.Text, v.Literal)
+		if err != nil {
+			return nil, fmt.Errorf("encrypt %s: %w", name, err)
+		}
+		res.Merged.Snippets[name] = s
+	}
+
+	rep := &Report{Epoch: targetEpoch}
+	newVersion, newID := uint64(0), ""
+	if headBlob != nil {
+		newVersion, newID = headBlob.Version, headBlob.ID()
+	}
+	if res.RemoteChanged || (headBlob == nil && len(res.Merged.Values) > 0) {
+		signer, err := kr.Signer(targetEpoch)
+		if err != nil {
+			return nil, err
+		}
+		parent, version := wrap.NoParent, uint64(1)
+		if headBlob != nil {
+			parent, version = headBlob.ID(), headBlob.Version+1
+		}
+		snips := make([]string, 0, len(res.Merged.Snippets))
+		for _, s := range res.Merged.Snippets {
+			snips = append(snips, s)
+		}
+		nb, err := wrap.BuildBlob(signer, env.ProjectID, env.EnvID, targetEpoch, version, parent, snips)
+		if err != nil {
+			return nil, err
+		}
+		rep.PushedChanges = countChanges(remoteSide, res.Merged)
+		if !opt.DryRun {
+			if err := remote.Push(ctx, string(nb.Raw())); err != nil {
+				return nil, err
+			}
+			rep.Pushed = true
+		}
+		newVersion, newID = version, nb.ID()
+	}
+
+	// Rewrite the local file: every value a snippet, everything else kept.
+	doc := local.Doc
+	for _, e := range doc.Entries() {
+		if _, ok := res.Merged.Values[e.Name]; !ok {
+			doc.Delete(e.Name)
+			rep.Removed = append(rep.Removed, e.Name)
+		}
+	}
+	names := make([]string, 0, len(res.Merged.Values))
+	for n := range res.Merged.Values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		old, had := doc.Get(n)
+		snip := res.Merged.Snippets[n]
+		if had && old.Value == snip {
+			continue
+		}
+		if !had {
+			rep.Added = append(rep.Added, n)
+		} else if lv, ok := local.Side.Values[n]; !ok || lv != res.Merged.Values[n] {
+			rep.Updated = append(rep.Updated, n)
+		}
+		if err := doc.Set(n, snip, false); err != nil {
+			return nil, fmt.Errorf("write %s: %w", n, err)
+		}
+	}
+	out := doc.Bytes()
+	rep.FileChanged = !local.Exists && len(out) > 0 || string(out) != string(local.Raw)
+	if rep.FileChanged && !opt.DryRun {
+		if err := envfile.WriteFileAtomic(env.File, out); err != nil {
+			return nil, fmt.Errorf("rewrite %s: %w", env.File, err)
+		}
+	}
+	rep.Version, rep.HeadID = newVersion, newID
+	rep.State = State{Epoch: targetEpoch, BaseVersion: newVersion, BaseID: newID,
+		SeenVersion: max(newVersion, env.State.SeenVersion), SeenID: newID}
+	if env.State.SeenVersion > newVersion {
+		rep.State.SeenID = env.State.SeenID
+	}
+	return rep, nil
+}
+
+func countChanges(before, after Side) int {
+	n := 0
+	for name, v := range after.Values {
+		if w, ok := before.Values[name]; !ok || w != v {
+			n++
+		}
+	}
+	for name := range before.Values {
+		if _, ok := after.Values[name]; !ok {
+			n++
+		}
+	}
+	return n
+}

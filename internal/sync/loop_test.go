@@ -1,0 +1,312 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/wrap"
+)
+
+// memRemote is an in-memory service for unit tests of the loop's logic;
+// the loop runs against the real capyd in the CLI's end-to-end tests.
+type memRemote struct {
+	mu       gosync.Mutex
+	versions []string // index = version - 1
+	onPush   func()   // called before a push is applied (to simulate a race)
+	tamper   func(v uint64, text string) string
+}
+
+func (m *memRemote) Head(context.Context) (*RemoteBlob, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.versions) == 0 {
+		return nil, nil
+	}
+	v := uint64(len(m.versions))
+	text := m.versions[v-1]
+	if m.tamper != nil {
+		text = m.tamper(v, text)
+	}
+	return &RemoteBlob{Version: v, Text: text}, nil
+}
+
+func (m *memRemote) Version(_ context.Context, v uint64) (*RemoteBlob, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v == 0 || v > uint64(len(m.versions)) {
+		return nil, errors.New("no such version")
+	}
+	return &RemoteBlob{Version: v, Text: m.versions[v-1]}, nil
+}
+
+func (m *memRemote) Push(_ context.Context, text string) error {
+	if m.onPush != nil {
+		f := m.onPush
+		m.onPush = nil
+		f()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, err := wrap.ParseBlob([]byte(text))
+	if err != nil {
+		return err
+	}
+	want := uint64(len(m.versions)) + 1
+	parent := wrap.NoParent
+	if len(m.versions) > 0 {
+		parent = wrap.BlobID([]byte(m.versions[len(m.versions)-1]))
+	}
+	if b.Version != want || b.Parent != parent {
+		return ErrVersionConflict
+	}
+	m.versions = append(m.versions, text)
+	return nil
+}
+
+const (
+	org = "org_abcdefghijklmnopqrstuvwxyz"
+	prj = "prj_234567abcdefghijklmnopqrst"
+	env = "env_zyxwvutsrqponmlkjihgfedcba"
+)
+
+func memberKeys(t *testing.T) *MemberKeys {
+	t.Helper()
+	m, err := keys.MasterKeyFromPhrase("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &MemberKeys{PK: m.ProjectKey(org, prj), ProjectID: prj, EnvID: env}
+}
+
+type machine struct {
+	t     *testing.T
+	file  string
+	state State
+	kr    Keyring
+	r     Remote
+}
+
+func newMachine(t *testing.T, r Remote, kr Keyring, content string) *machine {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), ".env")
+	if content != "" {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &machine{t: t, file: file, kr: kr, r: r}
+}
+
+func (m *machine) sync(prefer Prefer) (*Report, error) {
+	rep, err := Sync(context.Background(), m.r, m.kr,
+		Env{ProjectID: prj, EnvID: env, File: m.file, PinnedEpoch: 1, State: m.state},
+		Options{Prefer: prefer, Backoff: func(int) time.Duration { return 0 }})
+	if err == nil {
+		m.state = rep.State
+	}
+	return rep, err
+}
+
+func (m *machine) read() string {
+	data, _ := os.ReadFile(m.file)
+	return string(data)
+}
+
+func (m *machine) values() map[string]string {
+	c, _ := m.kr.Cipher(1)
+	lf, err := ReadLocal(m.file, c)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for n, v := range lf.Side.Values {
+		out[n] = v.Text
+	}
+	return out
+}
+
+func TestFirstSyncEncryptsEverythingAndKeepsLayout(t *testing.T) {
+	r := &memRemote{}
+	a := newMachine(t, r, memberKeys(t), "# database\nDB_URL=postgres://x\n\nexport API_KEY='lit${X}' # key\n")
+	rep, err := a.sync(PreferNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pushed || rep.Version != 1 || !rep.FileChanged {
+		t.Fatalf("report %+v", rep)
+	}
+	out := a.read()
+	for _, plain := range []string{"postgres://x", "lit${X}"} {
+		if strings.Contains(out, plain) {
+			t.Fatalf("plaintext %q left in file:\n%s", plain, out)
+		}
+	}
+	for _, kept := range []string{"# database\n", "\n\nexport API_KEY=", " # key\n"} {
+		if !strings.Contains(out, kept) {
+			t.Fatalf("layout %q lost:\n%s", kept, out)
+		}
+	}
+	doc, _ := envfile.Parse([]byte(out))
+	c, _ := a.kr.Cipher(1)
+	e, _ := doc.Get("API_KEY")
+	if v, lit, err := c.Open("API_KEY", e.Value); err != nil || v != "lit${X}" || !lit {
+		t.Fatalf("literal value round trip: %q %v %v", v, lit, err)
+	}
+	// A second sync changes nothing and pushes nothing.
+	before := a.read()
+	rep, err = a.sync(PreferNone)
+	if err != nil || rep.Pushed || rep.FileChanged || a.read() != before {
+		t.Fatalf("no-op sync: %+v %v", rep, err)
+	}
+}
+
+func TestTwoMachinesMergeAndConflict(t *testing.T) {
+	r := &memRemote{}
+	kr := memberKeys(t)
+	a := newMachine(t, r, kr, "A=1\nB=2\n")
+	if _, err := a.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	b := newMachine(t, r, kr, "")
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	if v := b.values(); v["A"] != "1" || v["B"] != "2" {
+		t.Fatalf("bob pulled %v", v)
+	}
+	// Bob pastes plaintext over a snippet; alice adds a name.
+	os.WriteFile(b.file, []byte(strings.Replace(b.read(), b.rawLine("B"), "B=bobs", 1)), 0o600)
+	os.WriteFile(a.file, []byte(a.read()+"C=3\n"), 0o600)
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	if v := a.values(); v["B"] != "bobs" || v["C"] != "3" || v["A"] != "1" {
+		t.Fatalf("alice after merge %v", v)
+	}
+	// Both change A differently: bob first, then alice conflicts and her
+	// file stays byte-identical.
+	b.sync(PreferNone)
+	os.WriteFile(b.file, []byte(strings.Replace(b.read(), b.rawLine("A"), "A=bob", 1)), 0o600)
+	os.WriteFile(a.file, []byte(strings.Replace(a.read(), a.rawLine("A"), "A=alice", 1)), 0o600)
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	before := a.read()
+	_, err := a.sync(PreferNone)
+	var ce *ConflictError
+	if !errors.As(err, &ce) || len(ce.Conflicts) != 1 || ce.Conflicts[0].Name != "A" || !errors.Is(err, ErrConflicts) {
+		t.Fatalf("want conflict on A, got %v", err)
+	}
+	if a.read() != before {
+		t.Fatal("conflicting sync changed the file")
+	}
+	if _, err := a.sync(PreferLocal); err != nil {
+		t.Fatal(err)
+	}
+	b.sync(PreferNone)
+	if v := b.values(); v["A"] != "alice" {
+		t.Fatalf("prefer local did not win: %v", v)
+	}
+}
+
+func (m *machine) rawLine(name string) string {
+	for _, l := range strings.Split(m.read(), "\n") {
+		if strings.HasPrefix(l, name+"=") {
+			return l
+		}
+	}
+	m.t.Fatalf("no line for %s", name)
+	return ""
+}
+
+func TestPushRaceRetries(t *testing.T) {
+	r := &memRemote{}
+	kr := memberKeys(t)
+	a := newMachine(t, r, kr, "A=1\n")
+	a.sync(PreferNone)
+	b := newMachine(t, r, kr, "")
+	b.sync(PreferNone)
+	os.WriteFile(a.file, []byte(a.read()+"X=from-a\n"), 0o600)
+	os.WriteFile(b.file, []byte(b.read()+"Y=from-b\n"), 0o600)
+	// Bob pushes while alice is between pull and push.
+	r.onPush = func() {
+		if _, err := b.sync(PreferNone); err != nil {
+			t.Error(err)
+		}
+	}
+	rep, err := a.sync(PreferNone)
+	if err != nil || rep.Retries != 1 {
+		t.Fatalf("retry: %+v %v", rep, err)
+	}
+	if v := a.values(); v["X"] != "from-a" || v["Y"] != "from-b" {
+		t.Fatalf("after retry %v", v)
+	}
+}
+
+func TestTamperedRemoteIsRejected(t *testing.T) {
+	r := &memRemote{}
+	kr := memberKeys(t)
+	a := newMachine(t, r, kr, "A=1\nB=2\n")
+	a.sync(PreferNone)
+	os.WriteFile(a.file, []byte(a.read()+"C=3\n"), 0o600)
+	a.sync(PreferNone) // version 2
+	// Drop a line: the signature breaks.
+	r.tamper = func(v uint64, text string) string {
+		lines := strings.Split(text, "\n")
+		return strings.Join(append(lines[:2], lines[3:]...), "\n")
+	}
+	before := a.read()
+	if _, err := a.sync(PreferNone); !errors.Is(err, wrap.ErrBadSignature) {
+		t.Fatalf("dropped line: %v", err)
+	}
+	// Roll back to version 1 (a genuine older version).
+	r.tamper = nil
+	r.versions = r.versions[:1]
+	if _, err := a.sync(PreferNone); !errors.Is(err, wrap.ErrRollback) {
+		t.Fatalf("rollback: %v", err)
+	}
+	if a.read() != before {
+		t.Fatal("a rejected pull changed the file")
+	}
+}
+
+func TestCIKeysCannotWrite(t *testing.T) {
+	r := &memRemote{}
+	mk := memberKeys(t)
+	a := newMachine(t, r, mk, "A=1\n")
+	a.sync(PreferNone)
+	ci := &CIKeys{EK: mk.PK.EnvKey(prj, env, 1), EnvID: env, Epoch: 1, Pinned: mk.PK.SigningPublicKey(env, 1)}
+	c := newMachine(t, r, ci, "")
+	if _, err := c.sync(PreferNone); err != nil {
+		t.Fatalf("CI pull: %v", err)
+	}
+	if v := c.values(); v["A"] != "1" {
+		t.Fatalf("CI read %v", v)
+	}
+	os.WriteFile(c.file, []byte(c.read()+"EVIL=1\n"), 0o600)
+	if _, err := c.sync(PreferNone); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("CI push: %v", err)
+	}
+	// A blob signed with a key derived from EK alone is refused by members.
+	ek := mk.PK.EnvKey(prj, env, 1)
+	fake := ed25519FromEK(ek)
+	s, _ := ek.Cipher(env, 1).Seal("EVIL", "1", false)
+	head, _ := r.Head(context.Background())
+	hb, _ := wrap.ParseBlob([]byte(head.Text))
+	nb, _ := wrap.BuildBlob(fake, prj, env, 1, hb.Version+1, hb.ID(), append(hb.Snippets, s))
+	r.versions = append(r.versions, string(nb.Raw()))
+	if _, err := a.sync(PreferNone); !errors.Is(err, wrap.ErrBadSignature) {
+		t.Fatalf("EK-signed blob accepted: %v", err)
+	}
+}

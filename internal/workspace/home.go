@@ -1,0 +1,148 @@
+// Package workspace is the CLI's local state: the capy home directory
+// (~/.capy: device key, credentials, key.enc files, the newest audit heads
+// seen) and a repository's .capy directory (project.json, state.json and
+// the CI key file). Every write is atomic; key files are 0600 in 0700
+// directories, and a key file that is a symlink or readable by others is
+// refused, never repaired.
+package workspace
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/keys"
+)
+
+// ErrInsecure means a directory or key file has permissions that let
+// others read it.
+var ErrInsecure = errors.New("insecure permissions")
+
+// Home is the capy home directory.
+type Home struct {
+	Dir string
+}
+
+// OpenHome returns the home directory ($CAPY_HOME, else ~/.capy),
+// creating it 0700. An existing directory with group or world access, or
+// a symlink, is refused.
+func OpenHome() (*Home, error) {
+	dir := os.Getenv("CAPY_HOME")
+	if dir == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("find home directory (set CAPY_HOME): %w", err)
+		}
+		dir = filepath.Join(h, ".capy")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("capy home: %w", err)
+	}
+	if err := ensurePrivateDir(abs); err != nil {
+		return nil, err
+	}
+	return &Home{Dir: abs}, nil
+}
+
+// ensurePrivateDir creates dir (and parents) 0700, or checks an existing
+// one is a real directory without group/world permissions.
+func ensurePrivateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: %s is not a directory (a symlink is not accepted)", ErrInsecure, dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%w: %s has mode %04o; run chmod 700 %s", ErrInsecure, dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+// Device loads or creates this machine's device secret.
+func (h *Home) Device() (keys.DeviceSecret, error) {
+	return keys.LoadOrCreateDevice(filepath.Join(h.Dir, "device.key"))
+}
+
+func (h *Home) keyEncPath(orgID, userID string) (string, error) {
+	if err := ident.CheckID(ident.Org, orgID); err != nil {
+		return "", err
+	}
+	if err := ident.CheckID(ident.User, userID); err != nil {
+		return "", err
+	}
+	return filepath.Join(h.Dir, "orgs", orgID, "users", userID, "key.enc"), nil
+}
+
+// ReadKeyEnc returns the outer blob stored as key.enc for a member of an
+// org; the error matches fs.ErrNotExist when this machine has none.
+func (h *Home) ReadKeyEnc(orgID, userID string) ([]byte, error) {
+	p, err := h.keyEncPath(orgID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return keys.ReadPrivateFile(p, 4096)
+}
+
+// WriteKeyEnc atomically replaces key.enc (0600, directories 0700).
+func (h *Home) WriteKeyEnc(orgID, userID string, outer []byte) error {
+	p, err := h.keyEncPath(orgID, userID)
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{filepath.Join(h.Dir, "orgs"), filepath.Join(h.Dir, "orgs", orgID),
+		filepath.Join(h.Dir, "orgs", orgID, "users"), filepath.Dir(p)} {
+		if err := ensurePrivateDir(d); err != nil {
+			return err
+		}
+	}
+	return writePrivate(p, outer)
+}
+
+// writePrivate writes a key file atomically with mode 0600 even when it
+// replaces a file with a wider mode (which ReadPrivateFile would refuse).
+func writePrivate(path string, data []byte) error {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Perm() != 0o600 && fi.Mode().IsRegular() {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return fmt.Errorf("chmod %s: %w", path, err)
+		}
+	}
+	return envfile.WriteFileAtomic(path, data)
+}
+
+// readJSON decodes a private JSON file; missing files give fs.ErrNotExist.
+func readJSON(path string, max int64, v any) error {
+	data, err := keys.ReadPrivateFile(path, max)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s is corrupt: %w", path, err)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any, private bool) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	data = append(data, '\n')
+	if private {
+		return writePrivate(path, data)
+	}
+	return envfile.WriteFileAtomic(path, data)
+}

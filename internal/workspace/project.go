@@ -1,0 +1,269 @@
+package workspace
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/wrap"
+)
+
+// Dir is the name of the per-repository directory.
+const Dir = ".capy"
+
+// ErrNoProject means no .capy/project.json was found here or above.
+var ErrNoProject = errors.New("no capy project here (no .capy/project.json in this directory or above)")
+
+// EnvPin is one environment in project.json.
+type EnvPin struct {
+	ID         string `json:"id"`
+	File       string `json:"file"`
+	Epoch      uint32 `json:"epoch"`
+	SigningKey string `json:"signing_key"` // b64u Ed25519 public key
+}
+
+// PublicKey decodes the pinned signing key.
+func (e EnvPin) PublicKey() (ed25519.PublicKey, error) {
+	k, err := wrap.DecodeB64(e.SigningKey)
+	if err != nil || len(k) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("pinned signing key of %s is malformed", e.ID)
+	}
+	return ed25519.PublicKey(k), nil
+}
+
+// Project is .capy/project.json, committed with the repository.
+type Project struct {
+	Version            int               `json:"version"`
+	Service            string            `json:"service"`
+	Org                string            `json:"org"`
+	Project            string            `json:"project"`
+	DefaultEnvironment string            `json:"default_environment"`
+	Environments       map[string]EnvPin `json:"environments"`
+}
+
+// EnvState is one environment's local sync state.
+type EnvState struct {
+	Epoch       uint32 `json:"epoch"`
+	BaseVersion uint64 `json:"base_version"`
+	BaseID      string `json:"base_id"`
+	SeenVersion uint64 `json:"seen_version"`
+	SeenID      string `json:"seen_id"`
+}
+
+// State is .capy/state.json, local to this checkout.
+type State struct {
+	Version      int                 `json:"version"`
+	Current      string              `json:"current"`
+	Environments map[string]EnvState `json:"environments"` // by env id
+}
+
+// Repo is a repository linked to a capy project.
+type Repo struct {
+	Root    string // directory holding .capy
+	Project Project
+}
+
+// FindRepo looks for .capy/project.json in dir and its parents.
+func FindRepo(dir string) (*Repo, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, Dir, "project.json")
+		if _, err := os.Stat(p); err == nil {
+			r := &Repo{Root: d}
+			return r, r.loadProject()
+		}
+		if filepath.Dir(d) == d {
+			return nil, ErrNoProject
+		}
+	}
+}
+
+func (r *Repo) path(name string) string { return filepath.Join(r.Root, Dir, name) }
+
+func (r *Repo) loadProject() error {
+	data, err := os.ReadFile(r.path("project.json"))
+	if err != nil {
+		return fmt.Errorf("read project.json: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r.Project); err != nil {
+		return fmt.Errorf(".capy/project.json is malformed: %w", err)
+	}
+	return r.Project.Validate()
+}
+
+// Validate checks every id, the service URL, names and file paths, so a
+// hostile project.json cannot steer requests or writes elsewhere.
+func (p *Project) Validate() error {
+	if p.Version != 1 {
+		return fmt.Errorf(".capy/project.json has version %d; this capy understands 1", p.Version)
+	}
+	if _, err := ident.CheckServiceURL(p.Service); err != nil {
+		return fmt.Errorf(".capy/project.json: service: %w", err)
+	}
+	if err := ident.CheckID(ident.Org, p.Org); err != nil {
+		return fmt.Errorf(".capy/project.json: org: %w", err)
+	}
+	if err := ident.CheckID(ident.Project, p.Project); err != nil {
+		return fmt.Errorf(".capy/project.json: project: %w", err)
+	}
+	if _, ok := p.Environments[p.DefaultEnvironment]; !ok {
+		return fmt.Errorf(".capy/project.json: default environment %q is not listed", p.DefaultEnvironment)
+	}
+	for name, e := range p.Environments {
+		if !ValidEnvName(name) {
+			return fmt.Errorf(".capy/project.json: environment name %q is invalid", name)
+		}
+		if err := ident.CheckID(ident.Env, e.ID); err != nil {
+			return fmt.Errorf(".capy/project.json: environment %s: %w", name, err)
+		}
+		if e.Epoch == 0 {
+			return fmt.Errorf(".capy/project.json: environment %s: epoch 0", name)
+		}
+		if _, err := e.PublicKey(); err != nil {
+			return fmt.Errorf(".capy/project.json: %w", err)
+		}
+		if err := CheckEnvFilePath(e.File); err != nil {
+			return fmt.Errorf(".capy/project.json: environment %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// ValidEnvName reports whether s is a valid environment (slug) name.
+func ValidEnvName(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || (i > 0 && (c == '-' || c == '_'))
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckEnvFilePath accepts a relative, clean path inside the repository.
+func CheckEnvFilePath(p string) error {
+	if p == "" || filepath.IsAbs(p) || filepath.Clean(p) != p || p == "." || strings.HasPrefix(p, "..") || strings.HasPrefix(p, Dir+"/") {
+		return fmt.Errorf("env file %q must be a clean relative path inside the repository", p)
+	}
+	return nil
+}
+
+// SaveProject writes project.json (committed, so mode 0644).
+func (r *Repo) SaveProject() error {
+	if err := r.Project.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(r.Root, Dir), 0o755); err != nil {
+		return fmt.Errorf("create .capy: %w", err)
+	}
+	p := r.path("project.json")
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		// WriteFileAtomic keeps an existing file's mode and uses 0600 for
+		// new ones; project.json is committed and not secret.
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			return fmt.Errorf("create project.json: %w", err)
+		}
+	}
+	return writeJSON(p, r.Project, false)
+}
+
+// EnvNames returns the project's environment names, sorted.
+func (r *Repo) EnvNames() []string {
+	names := make([]string, 0, len(r.Project.Environments))
+	for n := range r.Project.Environments {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// EnvFile returns the absolute path of an environment's .env file.
+func (r *Repo) EnvFile(e EnvPin) string { return filepath.Join(r.Root, e.File) }
+
+// LoadState reads state.json (empty when there is none).
+func (r *Repo) LoadState() (*State, error) {
+	s := &State{}
+	data, err := os.ReadFile(r.path("state.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{Version: 1, Environments: map[string]EnvState{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state.json: %w", err)
+	}
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf(".capy/state.json is corrupt (delete it to start over): %w", err)
+	}
+	if s.Environments == nil {
+		s.Environments = map[string]EnvState{}
+	}
+	return s, nil
+}
+
+// SaveState writes state.json atomically.
+func (r *Repo) SaveState(s *State) error {
+	s.Version = 1
+	if err := os.MkdirAll(filepath.Join(r.Root, Dir), 0o755); err != nil {
+		return fmt.Errorf("create .capy: %w", err)
+	}
+	return writeJSON(r.path("state.json"), s, false)
+}
+
+// KeyFilePath is the default CI key file, .capy/decrypt.
+func (r *Repo) KeyFilePath() string { return r.path("decrypt") }
+
+// WriteKeyFile writes a CI key file (0600) atomically.
+func WriteKeyFile(path, line string) error { return writePrivate(path, []byte(line)) }
+
+// EnsureIgnored appends lines missing from an ignore file (.gitignore,
+// .dockerignore), creating it if needed.
+func EnsureIgnored(path string, lines []string) error {
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") {
+		have[strings.TrimSpace(l)] = true
+	}
+	out := string(data)
+	added := false
+	for _, l := range lines {
+		if have[l] {
+			continue
+		}
+		if !added && out != "" && !strings.HasSuffix(out, "\n") {
+			out += "\n"
+		}
+		if !added {
+			out += "# capy\n"
+		}
+		out += l + "\n"
+		added = true
+	}
+	if !added {
+		return nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Base(path), err)
+		}
+	}
+	return envfile.WriteFileAtomic(path, []byte(out))
+}

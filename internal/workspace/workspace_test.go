@@ -1,0 +1,211 @@
+package workspace
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capy-oss/capy/internal/wrap"
+)
+
+const (
+	org  = "org_abcdefghijklmnopqrstuvwxyz"
+	prj  = "prj_234567abcdefghijklmnopqrst"
+	env  = "env_zyxwvutsrqponmlkjihgfedcba"
+	user = "usr_mnopqrstuvwxyz234567abcdef"
+)
+
+func home(t *testing.T) *Home {
+	t.Helper()
+	t.Setenv("CAPY_HOME", filepath.Join(t.TempDir(), "capyhome"))
+	h, err := OpenHome()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func mode(t *testing.T, p string) fs.FileMode {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
+}
+
+func TestHomeIsPrivate(t *testing.T) {
+	h := home(t)
+	if m := mode(t, h.Dir); m != 0o700 {
+		t.Fatalf("home mode %04o", m)
+	}
+	os.Chmod(h.Dir, 0o755)
+	if _, err := OpenHome(); !errors.Is(err, ErrInsecure) {
+		t.Fatalf("world-readable home accepted: %v", err)
+	}
+}
+
+func TestKeyEnc(t *testing.T) {
+	h := home(t)
+	if _, err := h.ReadKeyEnc(org, user); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing key.enc: %v", err)
+	}
+	if err := h.WriteKeyEnc(org, user, []byte("outer-1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.WriteKeyEnc(org, user, []byte("outer-2")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.ReadKeyEnc(org, user)
+	if err != nil || string(got) != "outer-2" {
+		t.Fatalf("read back %q %v", got, err)
+	}
+	p, _ := h.keyEncPath(org, user)
+	if m := mode(t, p); m != 0o600 {
+		t.Fatalf("key.enc mode %04o", m)
+	}
+	if m := mode(t, filepath.Dir(p)); m != 0o700 {
+		t.Fatalf("key.enc dir mode %04o", m)
+	}
+	os.Chmod(p, 0o644)
+	if _, err := h.ReadKeyEnc(org, user); err == nil {
+		t.Fatal("group-readable key.enc accepted")
+	}
+	if err := h.WriteKeyEnc("../../etc", user, []byte("x")); err == nil {
+		t.Fatal("path traversal in org id accepted")
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	h := home(t)
+	svc := "https://capy.example.com"
+	if _, ok, err := h.Credential(svc); ok || err != nil {
+		t.Fatalf("empty credentials: %v %v", ok, err)
+	}
+	cred := Credential{Token: "capys_secret", Email: "a@example.com", UserID: user, SessionID: "ses_x"}
+	if err := h.SetCredential(svc, cred); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := h.Credential(svc)
+	if !ok || err != nil || got != cred {
+		t.Fatalf("credential %v %v %v", got, ok, err)
+	}
+	if m := mode(t, h.credentialsPath()); m != 0o600 {
+		t.Fatalf("credentials mode %04o", m)
+	}
+	if strings.Contains(cred.String(), "capys_secret") {
+		t.Fatal("Credential.String leaks the token")
+	}
+	if err := h.SetCredential(svc, Credential{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := h.Credential(svc); ok {
+		t.Fatal("logout kept the credential")
+	}
+}
+
+func testProject() Project {
+	return Project{Version: 1, Service: "https://capy.example.com", Org: org, Project: prj,
+		DefaultEnvironment: "development",
+		Environments: map[string]EnvPin{"development": {ID: env, File: ".env", Epoch: 1,
+			SigningKey: wrap.B64.EncodeToString(bytes.Repeat([]byte{7}, 32))}}}
+}
+
+func TestProjectRoundTripAndValidation(t *testing.T) {
+	dir := t.TempDir()
+	r := &Repo{Root: dir, Project: testProject()}
+	if err := r.SaveProject(); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "a", "b")
+	os.MkdirAll(sub, 0o755)
+	found, err := FindRepo(sub)
+	if err != nil || found.Root != dir || found.Project.Org != org {
+		t.Fatalf("FindRepo: %+v %v", found, err)
+	}
+	if _, err := FindRepo(t.TempDir()); !errors.Is(err, ErrNoProject) {
+		t.Fatalf("no project: %v", err)
+	}
+	bad := []func(p *Project){
+		func(p *Project) { p.Service = "http://capy.example.com" },
+		func(p *Project) { p.Org = "../x" },
+		func(p *Project) {
+			e := p.Environments["development"]
+			e.File = "../../.bashrc"
+			p.Environments["development"] = e
+		},
+		func(p *Project) {
+			e := p.Environments["development"]
+			e.File = "/etc/passwd"
+			p.Environments["development"] = e
+		},
+		func(p *Project) {
+			e := p.Environments["development"]
+			e.File = ".capy/decrypt"
+			p.Environments["development"] = e
+		},
+		func(p *Project) {
+			e := p.Environments["development"]
+			e.SigningKey = "short"
+			p.Environments["development"] = e
+		},
+		func(p *Project) { p.DefaultEnvironment = "prod" },
+		func(p *Project) { p.Version = 2 },
+	}
+	for i, mutate := range bad {
+		p := testProject()
+		mutate(&p)
+		if err := p.Validate(); err == nil {
+			t.Errorf("bad project %d accepted", i)
+		}
+	}
+}
+
+func TestStateAndIgnore(t *testing.T) {
+	dir := t.TempDir()
+	r := &Repo{Root: dir, Project: testProject()}
+	s, err := r.LoadState()
+	if err != nil || len(s.Environments) != 0 {
+		t.Fatalf("empty state: %v", err)
+	}
+	s.Current = "development"
+	s.Environments[env] = EnvState{Epoch: 1, BaseVersion: 3, BaseID: "ab", SeenVersion: 4, SeenID: "cd"}
+	if err := r.SaveState(s); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := r.LoadState()
+	if err != nil || s2.Environments[env] != s.Environments[env] || s2.Current != "development" {
+		t.Fatalf("state round trip: %+v %v", s2, err)
+	}
+	gi := filepath.Join(dir, ".gitignore")
+	os.WriteFile(gi, []byte("node_modules"), 0o644)
+	for i := 0; i < 2; i++ {
+		if err := EnsureIgnored(gi, []string{".env", ".capy/decrypt"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, _ := os.ReadFile(gi)
+	if string(data) != "node_modules\n# capy\n.env\n.capy/decrypt\n" {
+		t.Fatalf(".gitignore = %q", data)
+	}
+}
+
+func TestAuditHeadFork(t *testing.T) {
+	h := home(t)
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: "aa"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 3, Hash: "bb"}); err != nil {
+		t.Fatal("an older head is fine (another client's answer)")
+	}
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: "cc"}); !errors.Is(err, ErrAuditFork) {
+		t.Fatalf("fork not reported: %v", err)
+	}
+	if a, _ := h.AuditHead(org); a.Seq != 5 || a.Hash != "aa" {
+		t.Fatalf("head %+v", a)
+	}
+}
