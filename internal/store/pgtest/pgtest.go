@@ -1,0 +1,353 @@
+// Package pgtest gives a test package a real PostgreSQL: one server per
+// test binary, started in TestMain and stopped at the end (also when the
+// binary dies), and one fresh database per test.
+//
+// Where the server comes from:
+//
+//   - CAPY_TEST_DATABASE_URL, if set: an existing server, reached with that
+//     URL (or key=value DSN). Its role needs CREATEDB; each test gets a
+//     database named capytest_… that is dropped after it.
+//   - Otherwise a throwaway cluster from the local PostgreSQL binaries
+//     (initdb and pg_ctl on PATH, else the newest /usr/lib/postgresql/*/bin):
+//     initdb into a temporary directory, listening only on a unix socket in
+//     that directory. As root the binaries run as the "postgres" user
+//     (initdb refuses root). For speed the cluster runs with fsync=off and
+//     small buffers: it is thrown away, and nothing else may run that way.
+//
+// With CI=true a missing PostgreSQL fails the test binary; elsewhere the
+// tests that need it are skipped with a loud message.
+//
+// Use:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+//	func TestX(t *testing.T) { url := pgtest.NewDatabase(t); … }
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// EnvURL names the variable that points the tests at an existing server.
+const EnvURL = "CAPY_TEST_DATABASE_URL"
+
+// server is the PostgreSQL the test binary uses.
+type server struct {
+	adminURL string        // superuser (or CREATEDB role) connection to the maintenance database
+	admin    *pgxpool.Pool // for CREATE / DROP DATABASE
+	stop     func()        // stops and removes a throwaway cluster; no-op for an external one
+}
+
+var (
+	mu          sync.Mutex
+	current     *server
+	unavailable error // set when PostgreSQL is missing and tests are to be skipped
+	mainCalled  bool
+)
+
+// Main starts PostgreSQL (or connects to CAPY_TEST_DATABASE_URL), runs the
+// tests, stops it and exits. Call it from TestMain.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+// runner is what run needs of *testing.M.
+type runner interface{ Run() int }
+
+func run(m runner) int {
+	mu.Lock()
+	mainCalled = true
+	mu.Unlock()
+	srv, err := startServer()
+	switch {
+	case errors.Is(err, errNoBinaries) && os.Getenv("CI") != "true":
+		banner("PostgreSQL NOT AVAILABLE: every PostgreSQL test in this package is SKIPPED.",
+			err.Error(),
+			"Install PostgreSQL (initdb, pg_ctl) or set "+EnvURL+".",
+			"With CI=true this is a failure.")
+		mu.Lock()
+		unavailable = err
+		mu.Unlock()
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		if errors.Is(err, errNoBinaries) {
+			fmt.Fprintln(os.Stderr, "pgtest: CI=true, so a missing PostgreSQL is a failure, not a skip")
+		}
+		return 1
+	default:
+		mu.Lock()
+		current = srv
+		mu.Unlock()
+		defer srv.stop()
+	}
+	return m.Run()
+}
+
+func banner(lines ...string) {
+	bar := strings.Repeat("!", 78)
+	fmt.Fprintln(os.Stderr, bar)
+	for _, l := range lines {
+		fmt.Fprintln(os.Stderr, "!!! "+l)
+	}
+	fmt.Fprintln(os.Stderr, bar)
+}
+
+// NewDatabase creates an empty database for this test and returns a
+// connection string for it; the database is dropped when the test ends.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	mu.Lock()
+	srv, skip, called := current, unavailable, mainCalled
+	mu.Unlock()
+	if !called {
+		t.Fatal("pgtest: call pgtest.Main(m) from TestMain")
+	}
+	if srv == nil {
+		t.Skipf("pgtest: PostgreSQL not available, test skipped: %v", skip)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := "capytest_" + randomHex(8)
+	if _, err := srv.admin.Exec(ctx, `CREATE DATABASE `+name+` TEMPLATE template0`); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := srv.admin.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	u, err := withDatabase(srv.adminURL, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// withDatabase returns conn with its database replaced by name.
+func withDatabase(conn, name string) (string, error) {
+	if strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://") {
+		u, err := url.Parse(conn)
+		if err != nil {
+			return "", fmt.Errorf("pgtest: bad %s: %v", EnvURL, err)
+		}
+		u.Path = "/" + name
+		return u.String(), nil
+	}
+	return conn + " dbname=" + name, nil // key=value: a later key wins
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var errNoBinaries = errors.New("no PostgreSQL binaries (initdb, pg_ctl) found")
+
+// startServer is start, replaceable by this package's tests.
+var startServer = start
+
+func start() (*server, error) {
+	if u := os.Getenv(EnvURL); u != "" {
+		return connect(u, func() {})
+	}
+	bin, err := findBinaries(os.Getenv("PATH"), "/usr/lib/postgresql/*/bin")
+	if err != nil {
+		return nil, err
+	}
+	return startCluster(bin)
+}
+
+func connect(adminURL string, stop func()) (*server, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := pgxpool.ParseConfig(adminURL)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("pgtest: bad connection string: %v", err)
+	}
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("pgtest: cannot reach PostgreSQL: %v", err)
+	}
+	return &server{adminURL: adminURL, admin: pool, stop: func() { pool.Close(); stop() }}, nil
+}
+
+// findBinaries returns the directory holding initdb, pg_ctl and postgres.
+// It looks on path first, then in the directories matching glob.
+func findBinaries(path, glob string) (string, error) {
+	var dirs []string
+	if p, err := lookPath("initdb", path); err == nil {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			dirs = append(dirs, filepath.Dir(r))
+		}
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	found, _ := filepath.Glob(glob)
+	sort.Slice(found, func(i, j int) bool { return pgMajor(found[i]) > pgMajor(found[j]) })
+	dirs = append(dirs, found...)
+	for _, d := range dirs {
+		ok := true
+		for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
+			if st, err := os.Stat(filepath.Join(d, b)); err != nil || st.IsDir() {
+				ok = false
+			}
+		}
+		if ok {
+			return d, nil
+		}
+	}
+	return "", errNoBinaries
+}
+
+// lookPath is exec.LookPath over the given PATH value.
+func lookPath(name, path string) (string, error) {
+	for _, d := range filepath.SplitList(path) {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+func pgMajor(dir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return n
+}
+
+// cluster settings for a throwaway test server; never for real data.
+const clusterConf = `
+listen_addresses = ''
+unix_socket_directories = '%s'
+port = 5432
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 32MB
+max_connections = 200
+max_wal_size = 1GB
+logging_collector = off
+`
+
+func startCluster(bin string) (*server, error) {
+	dir, err := os.MkdirTemp("", "capy-pg-")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %v", err)
+	}
+	data := filepath.Join(dir, "data")
+	// As root, run everything as the postgres user, which must own dir.
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("pgtest: running as root needs a 'postgres' user for initdb: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("pgtest: %v", err)
+		}
+	}
+	command := func(name string, args ...string) *exec.Cmd {
+		c := exec.Command(filepath.Join(bin, name), args...)
+		c.Dir = dir
+		c.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+		if cred != nil {
+			c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		return c
+	}
+	remove := func() { os.RemoveAll(dir) }
+	if out, err := command("initdb", "-D", data, "-U", "capy", "-A", "trust", "-E", "UTF8", "--locale=C",
+		"--no-sync", "--no-instructions").CombinedOutput(); err != nil {
+		remove()
+		return nil, fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
+	}
+	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = fmt.Fprintf(f, clusterConf, dir)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		remove()
+		return nil, fmt.Errorf("pgtest: configure cluster: %v", err)
+	}
+	logFile := filepath.Join(dir, "server.log")
+	if out, err := command("pg_ctl", "start", "-D", data, "-l", logFile, "-w", "-t", "60", "-s").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(logFile)
+		remove()
+		return nil, fmt.Errorf("pgtest: pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	stopCluster := func() {
+		_ = command("pg_ctl", "stop", "-D", data, "-m", "immediate", "-s", "-w").Run()
+		remove()
+	}
+	// The watchdog stops the cluster if this test binary dies without
+	// running its cleanup (panic, timeout, SIGKILL): it polls for our pid.
+	pid := strconv.Itoa(os.Getpid())
+	wd := exec.Command("/bin/sh", "-c", `while kill -0 `+pid+` 2>/dev/null || [ -d /proc/`+pid+` ]; do sleep 1; done; `+
+		`"$0" stop -D "$1" -m immediate -s >/dev/null 2>&1; rm -rf "$2"`, filepath.Join(bin, "pg_ctl"), data, dir)
+	wd.Dir = os.TempDir()
+	attr := &syscall.SysProcAttr{Setsid: true}
+	if cred != nil {
+		attr.Credential = cred
+	}
+	wd.SysProcAttr = attr
+	if err := wd.Start(); err != nil {
+		stopCluster()
+		return nil, fmt.Errorf("pgtest: watchdog: %v", err)
+	}
+	stop := func() {
+		stopCluster()
+		_ = wd.Process.Kill()
+		_ = wd.Wait()
+	}
+	conn := fmt.Sprintf("host=%s port=5432 user=capy dbname=postgres sslmode=disable", dir)
+	return connect(conn, stop)
+}
+
+// Conn opens a plain connection to url, for tests that need to look at the
+// database directly.
+func Conn(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}

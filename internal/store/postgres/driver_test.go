@@ -1,0 +1,222 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "modernc.org/sqlite" // the SQLite side of the schema comparison
+
+	"github.com/capy-oss/capy/internal/store"
+	"github.com/capy-oss/capy/internal/store/pgtest"
+	"github.com/capy-oss/capy/internal/store/sqlstore"
+	"github.com/capy-oss/capy/internal/store/storetest"
+	"github.com/capy-oss/capy/migrations"
+)
+
+// Replicas starting together: every Migrate succeeds, the migrations are
+// applied exactly once.
+func TestConcurrentMigrate(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	const replicas = 4
+	var (
+		wg      sync.WaitGroup
+		results = make([]sqlstore.MigrationResult, replicas)
+		errs    = make([]error, replicas)
+	)
+	for i := 0; i < replicas; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i], errs[i] = Migrate(context.Background(), url)
+		}(i)
+	}
+	wg.Wait()
+	applied := 0
+	latest := migrations.Latest(migrations.Postgres)
+	for i := range results {
+		if errs[i] != nil {
+			t.Fatalf("replica %d: %v", i, errs[i])
+		}
+		if results[i].To != latest {
+			t.Fatalf("replica %d ended at %d", i, results[i].To)
+		}
+		applied += len(results[i].Applied)
+	}
+	if applied != int(latest) {
+		t.Fatalf("%d migrations applied in all, want %d", applied, latest)
+	}
+}
+
+func TestSchemaVersions(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	cfg := store.Config{CodePepper: storetest.Pepper}
+	if _, err := Open(ctx, url, cfg); !errors.Is(err, store.ErrSchemaOutdated) {
+		t.Fatalf("Open of an empty database: %v, want ErrSchemaOutdated", err)
+	}
+	if _, err := Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, url, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	c := pgtest.Conn(t, url)
+	if _, err := c.Exec(ctx, `INSERT INTO `+sqlstore.VersionTable+` (version_id, is_applied) VALUES (999, true)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, url, cfg); !errors.Is(err, store.ErrSchemaTooNew) {
+		t.Fatalf("Open of a newer schema: %v", err)
+	}
+	if _, err := Migrate(ctx, url); !errors.Is(err, store.ErrSchemaTooNew) {
+		t.Fatalf("Migrate of a newer schema: %v", err)
+	}
+	if _, err := Open(ctx, "postgres://%zz", cfg); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("bad URL: %v", err)
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	ctx := context.Background()
+	for code, want := range map[string]error{
+		sqlstateUniqueViolation:      store.ErrExists,
+		sqlstateForeignKeyViolation:  store.ErrInvalid,
+		sqlstateCheckViolation:       store.ErrInvalid,
+		sqlstateNotNullViolation:     store.ErrInvalid,
+		sqlstateRestrictViolation:    store.ErrInvalid,
+		sqlstateSerializationFailure: errRetry,
+		sqlstateDeadlockDetected:     errRetry,
+		sqlstateAdminShutdown:        store.ErrUnavailable,
+		sqlstateCannotConnectNow:     store.ErrUnavailable,
+		"08006":                      store.ErrUnavailable,
+		"53100":                      store.ErrUnavailable,
+	} {
+		err := translate(ctx, fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: code, Message: "m"}))
+		if !errors.Is(err, want) {
+			t.Errorf("SQLSTATE %s → %v, want %v", code, err, want)
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			t.Errorf("SQLSTATE %s: the pgconn error leaks out", code)
+		}
+	}
+	if err := translate(ctx, pgx.ErrNoRows); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("no rows → %v", err)
+	}
+	other := translate(ctx, &pgconn.PgError{Code: "XX000", Message: "internal"})
+	for _, e := range []error{store.ErrExists, store.ErrInvalid, store.ErrUnavailable, store.ErrNotFound, errRetry} {
+		if errors.Is(other, e) {
+			t.Errorf("XX000 → %v", e)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := translate(cctx, &pgconn.PgError{Code: sqlstateQueryCanceled}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled query → %v", err)
+	}
+}
+
+// Serialisation failures and deadlocks are retried inside the store, a
+// bounded number of times.
+func TestRetry(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &db{pool: pool}
+	defer d.Close()
+	n := 0
+	err = d.Write(context.Background(), func(tx sqlstore.Tx) error {
+		n++
+		if n < 3 {
+			return fmt.Errorf("x: %w", errRetry)
+		}
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("retried write: %v after %d runs", err, n)
+	}
+	n = 0
+	err = d.Write(context.Background(), func(tx sqlstore.Tx) error {
+		n++
+		return errRetry
+	})
+	if !errors.Is(err, store.ErrUnavailable) || n != MaxAttempts || errors.Is(err, errRetry) {
+		t.Fatalf("always failing write: %v after %d runs", err, n)
+	}
+	// A real serialisation failure from the server is recognised.
+	n = 0
+	err = d.Write(context.Background(), func(tx sqlstore.Tx) error {
+		n++
+		if n == 1 {
+			_, err := tx.Exec(context.Background(), `DO $$ BEGIN RAISE EXCEPTION 'boom' USING ERRCODE = '40001'; END $$`)
+			return err
+		}
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("server serialisation failure: %v after %d runs", err, n)
+	}
+}
+
+// Both dialects define the same tables with the same columns.
+func TestSameSchemaAsSQLite(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	if _, err := Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	pg := map[string][]string{}
+	c := pgtest.Conn(t, url)
+	rows, err := c.Query(ctx, `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = 'public' AND table_name <> $1 ORDER BY table_name, ordinal_position`, sqlstore.VersionTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var tbl, col string
+		if err := rows.Scan(&tbl, &col); err != nil {
+			t.Fatal(err)
+		}
+		pg[tbl] = append(pg[tbl], col)
+	}
+	rows.Close()
+
+	path := filepath.Join(t.TempDir(), "schema.db")
+	lite, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	if _, err := sqlstore.Migrate(ctx, lite, migrations.SQLite, nil); err != nil {
+		t.Fatal(err)
+	}
+	sl := map[string][]string{}
+	r2, err := lite.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> ? ORDER BY m.name, p.cid`, sqlstore.VersionTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r2.Next() {
+		var tbl, col string
+		if err := r2.Scan(&tbl, &col); err != nil {
+			t.Fatal(err)
+		}
+		sl[tbl] = append(sl[tbl], col)
+	}
+	r2.Close()
+	if len(pg) == 0 || !reflect.DeepEqual(pg, sl) {
+		t.Fatalf("schemas differ:\npostgres %v\nsqlite   %v", pg, sl)
+	}
+}

@@ -1,0 +1,154 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/store"
+	"github.com/capy-oss/capy/internal/store/auditchain"
+)
+
+// audit appends one event to the org's chain inside tx. The head row is
+// locked for update (PostgreSQL) or the transaction is already exclusive
+// (SQLite), so concurrent appends queue and extend one chain. It must be
+// the last lock an operation takes. The event time is read here, after
+// the lock, so times follow seq on one clock.
+func (s *Store) audit(ctx context.Context, tx Tx, orgID, actor, action, target, result string) (store.AuditHead, error) {
+	var (
+		seq  int64
+		prev string
+	)
+	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_heads WHERE org_id = $1`+s.forUpdate("audit_heads"), orgID).Scan(&seq, &prev)
+	if err != nil {
+		return store.AuditHead{}, fmt.Errorf("audit head of %s: %w", orgID, err)
+	}
+	e := auditchain.Event{Seq: seq + 1, Time: s.now(), Actor: actor, Action: action, Target: target, Result: result}
+	if err := e.Check(); err != nil {
+		return store.AuditHead{}, err
+	}
+	h := auditchain.Hash(prev, e)
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		orgID, e.Seq, auditchain.FormatTime(e.Time), actor, action, target, result, prev, h); err != nil {
+		return store.AuditHead{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE org_id = $1`, orgID, e.Seq, h); err != nil {
+		return store.AuditHead{}, err
+	}
+	return store.AuditHead{OrgID: orgID, Seq: e.Seq, Hash: h}, nil
+}
+
+func (s *Store) auditHead(ctx context.Context, tx Tx, orgID string) (store.AuditHead, error) {
+	hd := store.AuditHead{OrgID: orgID}
+	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_heads WHERE org_id = $1`, orgID).Scan(&hd.Seq, &hd.Hash)
+	return hd, err
+}
+
+const auditCols = `org_id, seq, at, actor, action, target, result, prev_hash, hash`
+
+func scanAudit(r Row) (store.AuditEvent, error) {
+	var (
+		e  store.AuditEvent
+		at string
+	)
+	if err := r.Scan(&e.OrgID, &e.Seq, &at, &e.Actor, &e.Action, &e.Target, &e.Result, &e.PrevHash, &e.Hash); err != nil {
+		return e, err
+	}
+	t, err := auditchain.ParseTime(at)
+	if err != nil {
+		return e, fmt.Errorf("%w: seq %d: %v", store.ErrChainBroken, e.Seq, err)
+	}
+	e.Time = t
+	return e, nil
+}
+
+// maxAuditPage bounds ListAudit.
+const maxAuditPage = 1000
+
+// ListAudit implements store.Store.
+func (s *Store) ListAudit(ctx context.Context, tok store.TokenHash, orgID string, afterSeq int64, limit int) ([]store.AuditEvent, store.AuditHead, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return nil, store.AuditHead{}, err
+	}
+	if limit <= 0 || limit > maxAuditPage {
+		limit = maxAuditPage
+	}
+	var (
+		out []store.AuditEvent
+		hd  store.AuditHead
+	)
+	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		if _, err := s.activeMember(ctx, tx, orgID, sess.UserID, ""); err != nil {
+			return err
+		}
+		var err error
+		if hd, err = s.auditHead(ctx, tx, orgID); err != nil {
+			return err
+		}
+		out, err = collect(ctx, tx, scanAudit,
+			`SELECT `+auditCols+` FROM audit_events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+			orgID, afterSeq, limit)
+		return err
+	})
+	if err != nil {
+		return nil, store.AuditHead{}, err
+	}
+	return out, hd, nil
+}
+
+// VerifyChain implements store.Store.
+func (s *Store) VerifyChain(ctx context.Context, orgID string) (store.AuditHead, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.AuditHead{}, err
+	}
+	var hd store.AuditHead
+	err := s.db.Read(ctx, func(tx Tx) error {
+		var err error
+		if hd, err = s.auditHead(ctx, tx, orgID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+auditCols+` FROM audit_events WHERE org_id = $1 ORDER BY seq`, orgID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		prev, seq := auditchain.Genesis, int64(0)
+		for rows.Next() {
+			e, err := scanAudit(rows)
+			if err != nil {
+				return err
+			}
+			seq++
+			broken := func(why string) error {
+				return fmt.Errorf("%w: org %s, seq %d: %s", store.ErrChainBroken, orgID, seq, why)
+			}
+			switch {
+			case e.Seq != seq:
+				return broken(fmt.Sprintf("found seq %d", e.Seq))
+			case e.PrevHash != prev:
+				return broken("previous hash does not match")
+			case auditchain.Hash(prev, auditchain.Event{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Result: e.Result}) != e.Hash:
+				return broken("hash does not match the event")
+			}
+			prev = e.Hash
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if hd.Seq != seq || hd.Hash != prev {
+			return fmt.Errorf("%w: org %s: head (%d) does not match the last event (%d)", store.ErrChainBroken, orgID, hd.Seq, seq)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.AuditHead{}, fmt.Errorf("org %s: %w", orgID, store.ErrNotFound)
+		}
+		return store.AuditHead{}, err
+	}
+	return hd, nil
+}

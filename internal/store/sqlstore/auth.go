@@ -1,0 +1,301 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"time"
+
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/store"
+)
+
+// codeHash is HMAC-SHA256 under the server's pepper over a labelled
+// encoding of the address and the code. Without the pepper, which never
+// enters the database, a dump does not allow trying the 10^6 codes.
+func (s *Store) codeHash(email, code string) []byte {
+	m := hmac.New(sha256.New, s.cfg.CodePepper)
+	m.Write([]byte("capy-login-code 1\n" + email + "\n" + code + "\n"))
+	return m.Sum(nil)
+}
+
+// CreateLoginCode implements store.Store.
+func (s *Store) CreateLoginCode(ctx context.Context, email, code string) (store.LoginCode, error) {
+	if err := checkEmail(email); err != nil {
+		return store.LoginCode{}, err
+	}
+	if err := checkCode(code); err != nil {
+		return store.LoginCode{}, err
+	}
+	now := s.now()
+	lc := store.LoginCode{Email: email, ExpiresAt: now.Add(s.cfg.LoginCodeTTL)}
+	err := s.db.Write(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO login_codes (email, code_hash, attempts, created_at, expires_at)
+			VALUES ($1, $2, 0, $3, $4)
+			ON CONFLICT (email) DO UPDATE SET
+				code_hash = excluded.code_hash, attempts = 0,
+				created_at = excluded.created_at, expires_at = excluded.expires_at`,
+			email, s.codeHash(email, code), now, lc.ExpiresAt)
+		return err
+	})
+	if err != nil {
+		return store.LoginCode{}, err
+	}
+	return lc, nil
+}
+
+// VerifyLoginCode implements store.Store.
+func (s *Store) VerifyLoginCode(ctx context.Context, email, code string) (store.User, error) {
+	if err := checkEmail(email); err != nil {
+		return store.User{}, err
+	}
+	// A malformed code is a wrong code: it counts as an attempt.
+	well := checkCode(code) == nil
+	now := s.now()
+	var (
+		u       store.User
+		outcome error // a refusal that still commits (the attempt count)
+	)
+	err := s.db.Write(ctx, func(tx Tx) error {
+		outcome = nil
+		var (
+			hash     []byte
+			attempts int
+			expires  Time
+		)
+		err := tx.QueryRow(ctx, `SELECT code_hash, attempts, expires_at FROM login_codes WHERE email = $1`+s.forUpdate("login_codes"),
+			email).Scan(&hash, &attempts, &expires)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrBadCode
+		}
+		if err != nil {
+			return err
+		}
+		if attempts >= s.cfg.LoginCodeMaxAttempts {
+			return store.ErrCodeLocked
+		}
+		if !now.Before(expires.T) {
+			return store.ErrExpired
+		}
+		if !well || subtle.ConstantTimeCompare(hash, s.codeHash(email, code)) != 1 {
+			outcome = store.ErrBadCode
+			_, err := tx.Exec(ctx, `UPDATE login_codes SET attempts = attempts + 1 WHERE email = $1`, email)
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM login_codes WHERE email = $1`, email); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING`,
+			ident.NewID(ident.User), email, now); err != nil {
+			return err
+		}
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT id, email, created_at FROM users WHERE email = $1`, email))
+		return err
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	if outcome != nil {
+		return store.User{}, outcome
+	}
+	return u, nil
+}
+
+func scanUser(r Row) (store.User, error) {
+	var (
+		u  store.User
+		at Time
+	)
+	err := r.Scan(&u.ID, &u.Email, &at)
+	u.CreatedAt = at.T
+	return u, err
+}
+
+const sessionCols = `s.id, s.user_id, u.email, s.label, s.created_at, s.last_seen_at, s.expires_at`
+const sessionFrom = ` FROM sessions s JOIN users u ON u.id = s.user_id`
+
+func (s *Store) scanSession(r Row) (store.Session, error) {
+	var (
+		x                        store.Session
+		created, seen, expiresAt Time
+	)
+	err := r.Scan(&x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt)
+	x.CreatedAt, x.ExpiresAt = created.T, expiresAt.T
+	s.setSeen(&x, seen.T)
+	return x, err
+}
+
+func (s *Store) setSeen(x *store.Session, seen time.Time) {
+	x.LastSeenAt = seen
+	x.IdleExpiresAt = seen.Add(s.cfg.SessionIdle)
+}
+
+func (s *Store) live(x store.Session, now time.Time) bool {
+	return now.Before(x.ExpiresAt) && now.Before(x.IdleExpiresAt)
+}
+
+// session returns the live session of tok or ErrUnauthenticated.
+func (s *Store) session(ctx context.Context, tx Tx, tok store.TokenHash, now time.Time) (store.Session, error) {
+	x, err := s.scanSession(tx.QueryRow(ctx, `SELECT `+sessionCols+sessionFrom+` WHERE s.token_hash = $1`, tok[:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return x, store.ErrUnauthenticated
+	}
+	if err != nil {
+		return x, err
+	}
+	if !s.live(x, now) {
+		return x, store.ErrUnauthenticated
+	}
+	return x, nil
+}
+
+// CreateSession implements store.Store.
+func (s *Store) CreateSession(ctx context.Context, userID string, tok store.TokenHash, label string) (store.Session, error) {
+	if err := checkID(ident.User, userID); err != nil {
+		return store.Session{}, err
+	}
+	if err := checkText("session label", label, maxLabelLen, false); err != nil {
+		return store.Session{}, err
+	}
+	now := s.now()
+	var x store.Session
+	err := s.db.Write(ctx, func(tx Tx) error {
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT id, email, created_at FROM users WHERE id = $1`, userID))
+		if err != nil {
+			return err
+		}
+		x = store.Session{
+			ID: ident.NewID(sessionKind), UserID: u.ID, Email: u.Email, Label: label,
+			CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionAbsolute),
+		}
+		s.setSeen(&x, now)
+		_, err = tx.Exec(ctx, `
+			INSERT INTO sessions (id, token_hash, user_id, label, created_at, last_seen_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $5, $6)`,
+			x.ID, tok[:], x.UserID, label, now, x.ExpiresAt)
+		return err
+	})
+	if err != nil {
+		return store.Session{}, err
+	}
+	return x, nil
+}
+
+// LookupSession implements store.Store.
+func (s *Store) LookupSession(ctx context.Context, tok store.TokenHash) (store.Session, error) {
+	var x store.Session
+	err := s.readAuthed(ctx, tok, func(_ Tx, sess store.Session, _ time.Time) error {
+		x = sess
+		return nil
+	})
+	if err != nil {
+		return store.Session{}, err
+	}
+	if now := s.now(); s.touchDue(x, now) {
+		s.setSeen(&x, now)
+	}
+	return x, nil
+}
+
+// ListSessions implements store.Store.
+func (s *Store) ListSessions(ctx context.Context, tok store.TokenHash) ([]store.Session, error) {
+	var out []store.Session
+	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
+		all, err := collect(ctx, tx, s.scanSession,
+			`SELECT `+sessionCols+sessionFrom+` WHERE s.user_id = $1 AND s.expires_at > $2 ORDER BY s.created_at DESC, s.id`,
+			sess.UserID, now)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, x := range all {
+			if !s.live(x, now) {
+				continue
+			}
+			x.Current = x.ID == sess.ID
+			out = append(out, x)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RevokeSession implements store.Store.
+func (s *Store) RevokeSession(ctx context.Context, tok store.TokenHash, id string) error {
+	if id != "" {
+		if err := checkID(sessionKind, id); err != nil {
+			return err
+		}
+	}
+	return s.authed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		target := id
+		if target == "" {
+			target = sess.ID
+		}
+		n, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND user_id = $2`, target, sess.UserID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// RateLimit implements store.Store.
+func (s *Store) RateLimit(ctx context.Context, key string, limit int64, window time.Duration) (store.RateDecision, error) {
+	if err := checkText("rate-limit key", key, maxKeyLen, true); err != nil {
+		return store.RateDecision{}, err
+	}
+	if limit < 1 || window < time.Microsecond {
+		return store.RateDecision{}, invalid("rate limit needs limit ≥ 1 and a positive window")
+	}
+	now := s.now()
+	var d store.RateDecision
+	err := s.db.Write(ctx, func(tx Tx) error {
+		var end Time
+		err := tx.QueryRow(ctx, `
+			INSERT INTO rate_limits (key, window_end, count) VALUES ($1, $2, 1)
+			ON CONFLICT (key) DO UPDATE SET
+				count = CASE WHEN rate_limits.window_end <= $3 THEN 1 ELSE rate_limits.count + 1 END,
+				window_end = CASE WHEN rate_limits.window_end <= $3 THEN $2 ELSE rate_limits.window_end END
+			RETURNING count, window_end`,
+			key, now.Add(window), now).Scan(&d.Count, &end)
+		d.ResetAt = end.T
+		return err
+	})
+	if err != nil {
+		return store.RateDecision{}, err
+	}
+	d.Allowed = d.Count <= limit
+	return d, nil
+}
+
+// PurgeExpired implements store.Store.
+func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
+	now := s.now()
+	var total int64
+	err := s.db.Write(ctx, func(tx Tx) error {
+		total = 0
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2`, []any{now, now.Add(-s.cfg.SessionIdle)}},
+			{`DELETE FROM login_codes WHERE expires_at <= $1`, []any{now}},
+			{`DELETE FROM rate_limits WHERE window_end <= $1`, []any{now}},
+		} {
+			n, err := tx.Exec(ctx, q.sql, q.args...)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
+	})
+	return total, err
+}

@@ -1,0 +1,383 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/store"
+	"github.com/capy-oss/capy/internal/store/auditchain"
+)
+
+const orgCols = `o.id, o.name, o.key_check, o.created_by, o.created_at`
+
+func scanOrgInto(o *store.Org, at *Time) []any {
+	return []any{&o.ID, &o.Name, &o.KeyCheck, &o.CreatedBy, at}
+}
+
+const memberCols = `m.org_id, m.user_id, u.email, m.role, m.status, m.created_at, m.updated_at, m.revoked_at`
+const memberFrom = ` FROM memberships m JOIN users u ON u.id = m.user_id`
+
+func memberDest(m *store.Member, t *[3]Time) []any {
+	return []any{&m.OrgID, &m.UserID, &m.Email, &m.Role, &m.Status, &t[0], &t[1], &t[2]}
+}
+
+func memberTimes(m *store.Member, t *[3]Time) {
+	m.CreatedAt, m.UpdatedAt, m.RevokedAt = t[0].T, t[1].T, t[2].T
+}
+
+func scanMember(r Row) (store.Member, error) {
+	var (
+		m store.Member
+		t [3]Time
+	)
+	err := r.Scan(memberDest(&m, &t)...)
+	memberTimes(&m, &t)
+	return m, err
+}
+
+// member reads a membership, whatever its status, with the given lock
+// clause appended; ErrNotFound if there is none.
+func (s *Store) member(ctx context.Context, tx Tx, orgID, userID, lock string) (store.Member, error) {
+	return scanMember(tx.QueryRow(ctx, `SELECT `+memberCols+memberFrom+` WHERE m.org_id = $1 AND m.user_id = $2`+lock, orgID, userID))
+}
+
+// activeMember reads the caller's membership and requires it to be active:
+// ErrNotMember if there is none (or no such org), ErrRevoked if revoked.
+func (s *Store) activeMember(ctx context.Context, tx Tx, orgID, userID, lock string) (store.Member, error) {
+	m, err := s.member(ctx, tx, orgID, userID, lock)
+	if err != nil {
+		return m, notFoundAs(err, store.ErrNotMember)
+	}
+	if m.Status != store.StatusActive {
+		return m, store.ErrRevoked
+	}
+	return m, nil
+}
+
+// requireRole returns ErrForbidden unless m has at least role r.
+func requireRole(m store.Member, r store.Role) error {
+	if !m.Role.AtLeast(r) {
+		return store.ErrForbidden
+	}
+	return nil
+}
+
+// CreateOrg implements store.Store.
+func (s *Store) CreateOrg(ctx context.Context, tok store.TokenHash, o store.NewOrg) (store.Org, store.AuditHead, error) {
+	if err := checkID(ident.Org, o.ID); err != nil {
+		return store.Org{}, store.AuditHead{}, err
+	}
+	if err := checkText("org name", o.Name, maxOrgNameLen, true); err != nil {
+		return store.Org{}, store.AuditHead{}, err
+	}
+	if !keyCheckRe.MatchString(o.KeyCheck) {
+		return store.Org{}, store.AuditHead{}, invalid("key check must be 32 lowercase hex characters")
+	}
+	var (
+		org store.Org
+		hd  store.AuditHead
+	)
+	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
+		org = store.Org{ID: o.ID, Name: o.Name, KeyCheck: o.KeyCheck, CreatedBy: sess.UserID, CreatedAt: now}
+		if _, err := tx.Exec(ctx, `INSERT INTO orgs (id, name, key_check, created_by, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			org.ID, org.Name, org.KeyCheck, org.CreatedBy, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO memberships (org_id, user_id, role, status, created_at, updated_at)
+			VALUES ($1, $2, 'owner', 'active', $3, $3)`, org.ID, sess.UserID, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, 0, $2)`, org.ID, auditchain.Genesis); err != nil {
+			return err
+		}
+		var err error
+		hd, err = s.audit(ctx, tx, org.ID, sess.UserID, store.ActionOrgCreate, org.ID, store.ResultOK)
+		return err
+	})
+	if err != nil {
+		return store.Org{}, store.AuditHead{}, err
+	}
+	return org, hd, nil
+}
+
+// GetOrg implements store.Store.
+func (s *Store) GetOrg(ctx context.Context, tok store.TokenHash, orgID string) (store.Org, store.Member, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.Org{}, store.Member{}, err
+	}
+	var (
+		org store.Org
+		m   store.Member
+	)
+	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		var err error
+		if m, err = s.activeMember(ctx, tx, orgID, sess.UserID, ""); err != nil {
+			return err
+		}
+		var at Time
+		err = tx.QueryRow(ctx, `SELECT `+orgCols+` FROM orgs o WHERE o.id = $1`, orgID).Scan(scanOrgInto(&org, &at)...)
+		org.CreatedAt = at.T
+		return err
+	})
+	if err != nil {
+		return store.Org{}, store.Member{}, err
+	}
+	return org, m, nil
+}
+
+// ListOrgs implements store.Store.
+func (s *Store) ListOrgs(ctx context.Context, tok store.TokenHash) ([]store.OrgMembership, error) {
+	var out []store.OrgMembership
+	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		var err error
+		out, err = collect(ctx, tx, func(r Row) (store.OrgMembership, error) {
+			var (
+				om store.OrgMembership
+				at Time
+				t  [3]Time
+			)
+			err := r.Scan(append(scanOrgInto(&om.Org, &at), memberDest(&om.Member, &t)...)...)
+			om.Org.CreatedAt = at.T
+			memberTimes(&om.Member, &t)
+			return om, err
+		}, `SELECT `+orgCols+`, `+memberCols+memberFrom+` JOIN orgs o ON o.id = m.org_id
+			WHERE m.user_id = $1 AND m.status = 'active' ORDER BY o.name, o.id`, sess.UserID)
+		return err
+	})
+	return out, err
+}
+
+// ListMembers implements store.Store.
+func (s *Store) ListMembers(ctx context.Context, tok store.TokenHash, orgID string) ([]store.Member, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return nil, err
+	}
+	var out []store.Member
+	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		if _, err := s.activeMember(ctx, tx, orgID, sess.UserID, ""); err != nil {
+			return err
+		}
+		var err error
+		out, err = collect(ctx, tx, scanMember, `SELECT `+memberCols+memberFrom+` WHERE m.org_id = $1 ORDER BY u.email`, orgID)
+		return err
+	})
+	return out, err
+}
+
+// lockOrg serialises membership changes (role changes, kicks) of one org,
+// so that "is this the last owner?" is answered on a stable set. NO KEY
+// UPDATE: inserts elsewhere that reference the org are not blocked.
+func (s *Store) lockOrg(ctx context.Context, tx Tx, orgID string) error {
+	var id string
+	err := tx.QueryRow(ctx, `SELECT id FROM orgs WHERE id = $1`+s.forUpdate("orgs"), orgID).Scan(&id)
+	return notFoundAs(err, store.ErrNotMember)
+}
+
+// actorAndTarget locks the caller's membership (shared) and the target's
+// (for update) — or the caller's alone for update when they are the same.
+func (s *Store) actorAndTarget(ctx context.Context, tx Tx, orgID, actorID, targetID string) (actor, target store.Member, err error) {
+	if actorID == targetID {
+		actor, err = s.activeMember(ctx, tx, orgID, actorID, s.forUpdate("m"))
+		return actor, actor, err
+	}
+	if actor, err = s.activeMember(ctx, tx, orgID, actorID, s.forShare("m")); err != nil {
+		return
+	}
+	target, err = s.member(ctx, tx, orgID, targetID, s.forUpdate("m"))
+	if err == nil && target.Status != store.StatusActive {
+		err = store.ErrNotFound
+	}
+	return
+}
+
+// otherOwners counts the org's active owners other than userID.
+func (s *Store) otherOwners(ctx context.Context, tx Tx, orgID, userID string) (int64, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `
+		SELECT count(*) FROM memberships
+		WHERE org_id = $1 AND user_id <> $2 AND role = 'owner' AND status = 'active'`, orgID, userID).Scan(&n)
+	return n, err
+}
+
+// SetRole implements store.Store.
+func (s *Store) SetRole(ctx context.Context, tok store.TokenHash, orgID, userID string, role store.Role) (store.Member, store.AuditHead, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.Member{}, store.AuditHead{}, err
+	}
+	if err := checkID(ident.User, userID); err != nil {
+		return store.Member{}, store.AuditHead{}, err
+	}
+	if err := checkRole(role); err != nil {
+		return store.Member{}, store.AuditHead{}, err
+	}
+	var (
+		m  store.Member
+		hd store.AuditHead
+	)
+	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
+		if err := s.lockOrg(ctx, tx, orgID); err != nil {
+			return err
+		}
+		actor, target, err := s.actorAndTarget(ctx, tx, orgID, sess.UserID, userID)
+		if err != nil {
+			return err
+		}
+		if err := requireRole(actor, store.RoleOwner); err != nil {
+			return err
+		}
+		if target.Role == store.RoleOwner && role != store.RoleOwner {
+			n, err := s.otherOwners(ctx, tx, orgID, userID)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return store.ErrLastOwner
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE memberships SET role = $3, updated_at = $4 WHERE org_id = $1 AND user_id = $2`,
+			orgID, userID, string(role), now); err != nil {
+			return err
+		}
+		m = target
+		m.Role, m.UpdatedAt = role, now
+		hd, err = s.audit(ctx, tx, orgID, sess.UserID, store.ActionRole, userID+" "+string(role), store.ResultOK)
+		return err
+	})
+	if err != nil {
+		return store.Member{}, store.AuditHead{}, err
+	}
+	return m, hd, nil
+}
+
+// Kick implements store.Store.
+func (s *Store) Kick(ctx context.Context, tok store.TokenHash, orgID, userID string, opts store.KickOptions) (store.KickResult, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.KickResult{}, err
+	}
+	if err := checkID(ident.User, userID); err != nil {
+		return store.KickResult{}, err
+	}
+	var res store.KickResult
+	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
+		res = store.KickResult{}
+		if err := s.lockOrg(ctx, tx, orgID); err != nil {
+			return err
+		}
+		actor, target, err := s.actorAndTarget(ctx, tx, orgID, sess.UserID, userID)
+		if err != nil {
+			return err
+		}
+		if err := requireRole(actor, store.RoleAdmin); err != nil {
+			return err
+		}
+		if target.Role == store.RoleOwner {
+			if actor.Role != store.RoleOwner {
+				return store.ErrForbidden
+			}
+			n, err := s.otherOwners(ctx, tx, orgID, userID)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return store.ErrLastOwner
+			}
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE memberships SET status = 'revoked', revoked_at = $3, updated_at = $3
+			WHERE org_id = $1 AND user_id = $2`, orgID, userID, now); err != nil {
+			return err
+		}
+		res.Member = target
+		res.Member.Status, res.Member.RevokedAt, res.Member.UpdatedAt = store.StatusRevoked, now, now
+		if res.RevokedInvites, err = ids(ctx, tx, `
+			UPDATE invites SET revoked_at = $4
+			WHERE org_id = $1 AND (created_by = $2 OR email = $3) AND consumed_at IS NULL AND revoked_at IS NULL
+			RETURNING id`, orgID, userID, target.Email, now); err != nil {
+			return err
+		}
+		if !opts.KeepDeploys {
+			if res.RevokedDeploys, err = ids(ctx, tx, `
+				UPDATE deploys SET revoked_at = $3
+				WHERE org_id = $1 AND minted_by = $2 AND revoked_at IS NULL
+				RETURNING id`, orgID, userID, now); err != nil {
+				return err
+			}
+		}
+		store.RunHook(ctx, store.HookKickLocked)
+		res.Audit, err = s.audit(ctx, tx, orgID, sess.UserID, store.ActionKick, userID, store.ResultOK)
+		return err
+	})
+	if err != nil {
+		return store.KickResult{}, err
+	}
+	return res, nil
+}
+
+// AuthorizeCoDecrypt implements store.Store.
+func (s *Store) AuthorizeCoDecrypt(ctx context.Context, tok store.TokenHash, orgID, userID string) (store.Grant, error) {
+	return s.gate(ctx, tok, orgID, userID, store.ActionCoDecrypt)
+}
+
+// Wrap implements store.Store.
+func (s *Store) Wrap(ctx context.Context, tok store.TokenHash, orgID, userID string) (store.Grant, error) {
+	return s.gate(ctx, tok, orgID, userID, store.ActionWrap)
+}
+
+// gate is AuthorizeCoDecrypt and Wrap: the caller must be userID and an
+// active member, read with the membership locked against a kick; the
+// audit row is appended in the same transaction.
+func (s *Store) gate(ctx context.Context, tok store.TokenHash, orgID, userID, action string) (store.Grant, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.Grant{}, err
+	}
+	if err := checkID(ident.User, userID); err != nil {
+		return store.Grant{}, err
+	}
+	var (
+		g      store.Grant
+		denied error
+	)
+	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
+		denied = nil
+		if sess.UserID != userID {
+			return store.ErrForbidden
+		}
+		m, err := s.member(ctx, tx, orgID, userID, s.forShare("m"))
+		if err != nil {
+			return notFoundAs(err, store.ErrNotMember)
+		}
+		if action == store.ActionCoDecrypt {
+			store.RunHook(ctx, store.HookCoDecryptLocked)
+		}
+		if m.Status != store.StatusActive {
+			if action != store.ActionCoDecrypt {
+				return store.ErrRevoked
+			}
+			// A revoked member's attempt is recorded: it is the one
+			// change a refusal makes.
+			denied = store.ErrRevoked
+			_, err := s.audit(ctx, tx, orgID, userID, action, userID, store.ResultDeniedRevoked)
+			return err
+		}
+		if action == store.ActionWrap {
+			if _, err := tx.Exec(ctx, `
+				UPDATE invites SET consumed_at = $3
+				WHERE org_id = $1 AND email = $2 AND redeemed_at IS NOT NULL
+				  AND consumed_at IS NULL AND revoked_at IS NULL`, orgID, m.Email, now); err != nil {
+				return err
+			}
+		}
+		g = store.Grant{UserID: userID, Email: m.Email, Role: m.Role}
+		g.Audit, err = s.audit(ctx, tx, orgID, userID, action, userID, store.ResultOK)
+		return err
+	})
+	if err != nil {
+		return store.Grant{}, err
+	}
+	if denied != nil {
+		return store.Grant{}, denied
+	}
+	return g, nil
+}

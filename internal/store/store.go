@@ -1,0 +1,355 @@
+// Package store defines capyd's storage: one interface whose methods are
+// whole operations, each one database transaction, with its contract in
+// its doc comment. Two implementations satisfy it — store/sqlite (the
+// embedded default, pure Go) and store/postgres (pgx, for production and
+// several replicas) — and one conformance suite (store/storetest) checks
+// both against the same contracts.
+//
+// The service's security properties live here, inside the transactions, so
+// they hold identically in both dialects and on every replica:
+//
+//   - Every operation that can lead to a decryption (co-decrypt, wrap,
+//     redeem, deploy decrypt) checks the session or deploy verifier and the
+//     membership inside its transaction, with the membership row locked
+//     against a concurrent kick, and writes its audit row in the same
+//     transaction. A nil error means the audit row is committed: the caller
+//     may release key material only after that. There is no membership
+//     cache.
+//   - Role checks use the membership read inside the transaction.
+//   - A rejected request changes nothing, with two documented exceptions:
+//     a wrong login code counts an attempt, and a co-decrypt or deploy
+//     decrypt refused to a revoked principal is itself audited (see
+//     AuthorizeCoDecrypt and DeployDecrypt).
+//   - Memberships are never deleted; a kick marks them revoked and revokes,
+//     in the same transaction, the member's pending invites and deploy
+//     tokens.
+//   - The audit log is one hash chain per org (package auditchain) whose
+//     head row is locked for update by every append, so concurrent writers
+//     on any number of connections or replicas extend one unbroken chain.
+//
+// Secrets are never stored in plaintext: sessions by SHA-256 of the token,
+// login codes by HMAC-SHA256 under a server-side pepper, deploy tokens by
+// the verifier SHA-256(auth key) the client derived. Ids of users and
+// sessions are issued by the store, ids of invites and deploys by the
+// service (ident.NewID, before the call, because the outer wrap binds
+// them), ids of orgs, projects and environments by clients; all are checked
+// with ident.CheckID.
+//
+// All times are UTC, truncated to microseconds (both dialects store them
+// exactly), and come from Config.Now so tests can move the clock.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Store is capyd's storage. Implementations are safe for concurrent use.
+//
+// Unless a method says otherwise: tok is the TokenHash of the caller's
+// session, checked (not expired, not revoked) inside the operation's
+// transaction, which returns ErrUnauthenticated if it fails; org-scoped
+// methods return ErrNotMember if the caller has no membership in the org
+// (or the org does not exist) and ErrRevoked if it was revoked; input that
+// fails validation returns ErrInvalid before anything is read.
+type Store interface {
+	io.Closer
+
+	// ----- login codes, users, sessions -----
+
+	// CreateLoginCode records a login code for a canonical e-mail address,
+	// replacing any pending one for that address (and its attempt count).
+	// Only HMAC-SHA256(pepper, email, code) is stored; the code expires
+	// after Config.LoginCodeTTL. code must be at least 6 digits. Limiting
+	// how often codes are requested is the caller's job (see RateLimit).
+	CreateLoginCode(ctx context.Context, email, code string) (LoginCode, error)
+
+	// VerifyLoginCode checks code against the pending code for email. On
+	// success the code is deleted and the user is returned, created on
+	// first login. A wrong code counts an attempt (committed even though
+	// the call fails) and returns ErrBadCode; once Config.LoginCodeMaxAttempts
+	// wrong attempts were made, every attempt — the right code included —
+	// returns ErrCodeLocked. An expired code returns ErrExpired; no pending
+	// code returns ErrBadCode.
+	VerifyLoginCode(ctx context.Context, email, code string) (User, error)
+
+	// CreateSession stores a new session for an existing user under the
+	// SHA-256 of its token, with a label for the machine. Idle and absolute
+	// lifetimes come from Config. ErrNotFound if the user does not exist,
+	// ErrExists if the token hash is already in use.
+	CreateSession(ctx context.Context, userID string, tok TokenHash, label string) (Session, error)
+
+	// LookupSession returns the live session for tok and records its use
+	// (at most once per Config.SessionTouch). ErrUnauthenticated if there
+	// is none or it expired.
+	LookupSession(ctx context.Context, tok TokenHash) (Session, error)
+
+	// ListSessions returns the caller's live sessions, newest first, with
+	// Current set on the caller's own.
+	ListSessions(ctx context.Context, tok TokenHash) ([]Session, error)
+
+	// RevokeSession ends one of the caller's own sessions; id "" means the
+	// calling session itself (logout). ErrNotFound if id is not a session
+	// of the caller.
+	RevokeSession(ctx context.Context, tok TokenHash, id string) error
+
+	// RateLimit counts one hit against key in a fixed window and reports
+	// whether it is within limit. Counters live in the database so that
+	// replicas share them; meant for low-rate endpoints (login, redeem),
+	// not for per-request limits on hot paths.
+	RateLimit(ctx context.Context, key string, limit int64, window time.Duration) (RateDecision, error)
+
+	// PurgeExpired deletes expired sessions, expired login codes and stale
+	// rate-limit windows, and returns how many rows went. Nothing else is
+	// ever deleted.
+	PurgeExpired(ctx context.Context) (int64, error)
+
+	// ----- orgs and memberships -----
+
+	// CreateOrg creates an org with a client-generated id and key check;
+	// the caller becomes its active owner, and the org's audit chain starts
+	// with an org.create event. ErrExists if the id is taken.
+	CreateOrg(ctx context.Context, tok TokenHash, o NewOrg) (Org, AuditHead, error)
+
+	// GetOrg returns the org (with its key check) and the caller's active
+	// membership.
+	GetOrg(ctx context.Context, tok TokenHash, orgID string) (Org, Member, error)
+
+	// ListOrgs returns the orgs in which the caller is an active member.
+	ListOrgs(ctx context.Context, tok TokenHash) ([]OrgMembership, error)
+
+	// ListMembers returns every membership of the org, revoked ones
+	// included; any active member may list.
+	ListMembers(ctx context.Context, tok TokenHash, orgID string) ([]Member, error)
+
+	// SetRole changes an active member's role. Only owners may; ErrForbidden
+	// otherwise. Demoting the last active owner returns ErrLastOwner.
+	// ErrNotFound if the target has no active membership. Audited (role).
+	SetRole(ctx context.Context, tok TokenHash, orgID, userID string, role Role) (Member, AuditHead, error)
+
+	// Kick revokes a membership, in one transaction with: every pending
+	// invite of the org created by the member or addressed to their e-mail
+	// revoked, and (unless opts.KeepDeploys) every unrevoked deploy token
+	// they minted revoked. Admins and owners may kick; only owners may kick
+	// an owner (ErrForbidden); the last active owner cannot be kicked
+	// (ErrLastOwner); ErrNotFound if the target is not an active member.
+	// Membership changes of one org are serialised (org row locked). A
+	// co-decrypt that committed before the kick precedes it in the audit
+	// chain; one that runs after it sees the revocation. Audited (kick).
+	Kick(ctx context.Context, tok TokenHash, orgID, userID string, opts KickOptions) (KickResult, error)
+
+	// ----- the decryption gate -----
+
+	// AuthorizeCoDecrypt is the gate of every unlock. In one transaction:
+	// the session is checked and must belong to userID (the subject the
+	// caller's key.enc was opened for; ErrForbidden otherwise), the
+	// membership is read locked against concurrent kicks (FOR SHARE /
+	// BEGIN IMMEDIATE), a co-decrypt audit row is appended, and the
+	// transaction commits. Only a nil error allows the inner blob to leave.
+	// A revoked member gets ErrRevoked and the refusal is audited
+	// (ResultDeniedRevoked), which is the only change a refusal makes;
+	// non-members (ErrNotMember) leave no trace, so strangers cannot write
+	// into an org's audit log.
+	AuthorizeCoDecrypt(ctx context.Context, tok TokenHash, orgID, userID string) (Grant, error)
+
+	// Wrap authorises wrapping the caller's M for their own device (purpose
+	// key): the caller must be the active member userID, and every invite
+	// of the org addressed to their e-mail that was redeemed and is still
+	// pending is consumed. Works without an invite too (init, recover).
+	// Audited (wrap) before the outer blob leaves.
+	Wrap(ctx context.Context, tok TokenHash, orgID, userID string) (Grant, error)
+
+	// ----- invites -----
+
+	// CreateInvite stores an invite with its outer blob. Member invites:
+	// admin or owner, the role may not exceed the creator's, ErrExists if
+	// the e-mail is already an active member. Device invites: any active
+	// member, addressed to their own e-mail (ErrForbidden otherwise), no
+	// role. ExpiresAt must be in the future. Audited (invite).
+	CreateInvite(ctx context.Context, tok TokenHash, inv NewInvite) (Invite, AuditHead, error)
+
+	// ListInvites returns the org's invites without blobs: all of them to
+	// admins and owners, to members those they created or that are
+	// addressed to them.
+	ListInvites(ctx context.Context, tok TokenHash, orgID string) ([]Invite, error)
+
+	// RevokeInvite revokes a pending invite. Its creator or an admin or
+	// owner may. ErrNotFound if there is no such invite in an org of the
+	// caller; ErrConsumed/ErrRevoked if it is no longer pending. Audited
+	// (invite.revoke).
+	RevokeInvite(ctx context.Context, tok TokenHash, inviteID string) (AuditHead, error)
+
+	// Redeem returns an invite's outer blob to the invitee. The session's
+	// e-mail must equal the invite's (ErrForbidden otherwise, checked
+	// before anything about the invite is revealed); the invite must not be
+	// revoked (ErrRevoked), consumed (ErrConsumed) or expired (ErrExpired).
+	// A member invite makes the redeemer an active member with its role (a
+	// new membership, or a revoked one reactivated; an active one is left
+	// as it is); a device invite requires an active membership. Repeatable
+	// until the invitee's next Wrap consumes the invite. Audited (redeem).
+	Redeem(ctx context.Context, tok TokenHash, inviteID string) (Redemption, error)
+
+	// ----- projects and environments -----
+
+	// CreateProject creates a project with a client-generated id; admin or
+	// owner. ErrExists if the id or the name within the org is taken.
+	// Audited (project.create).
+	CreateProject(ctx context.Context, tok TokenHash, p NewProject) (Project, error)
+
+	// ListProjects returns the org's projects.
+	ListProjects(ctx context.Context, tok TokenHash, orgID string) ([]Project, error)
+
+	// CreateEnv creates an environment at epoch 1 with its signing public
+	// key; admin or owner. ErrNotFound if the project does not exist;
+	// ErrExists if the id or the name within the project is taken. Audited
+	// (env.create).
+	CreateEnv(ctx context.Context, tok TokenHash, e NewEnv) (Env, error)
+
+	// GetEnv returns an environment (epoch, signing key, head).
+	GetEnv(ctx context.Context, tok TokenHash, envID string) (Env, error)
+
+	// ListEnvs returns a project's environments.
+	ListEnvs(ctx context.Context, tok TokenHash, projectID string) ([]Env, error)
+
+	// ----- environment blobs -----
+
+	// Push stores the next blob of an environment. Any active member may
+	// push. Accepted only if v.Epoch is the environment's epoch, v.Version
+	// is head+1 and v.ParentID is the head's id (FirstParent for the first
+	// blob); ErrConflict otherwise. v.ID must be hex(SHA-256(v.Blob)). The
+	// environment row is locked for update, so of concurrent pushes on one
+	// head exactly one wins. Audited (push); the new head's audit head is
+	// returned for the client to keep.
+	Push(ctx context.Context, tok TokenHash, envID string, v NewVersion) (Version, AuditHead, error)
+
+	// GetHead returns the environment's head blob; ErrNotFound if none.
+	GetHead(ctx context.Context, tok TokenHash, envID string) (Version, error)
+
+	// GetVersion returns one stored blob by version number; ErrNotFound if
+	// there is no such version.
+	GetVersion(ctx context.Context, tok TokenHash, envID string, version int64) (Version, error)
+
+	// ListVersions returns the environment's versions, newest first,
+	// without blobs.
+	ListVersions(ctx context.Context, tok TokenHash, envID string) ([]Version, error)
+
+	// RotateEnv moves an environment to the next epoch in one transaction:
+	// r.Epoch must be epoch+1 and r.Head must satisfy the Push precondition
+	// with r.Head.Epoch = r.Epoch (ErrConflict otherwise); the new signing
+	// key and head are stored and every deploy token of the environment is
+	// revoked. Admin or owner. Audited (env.rotate).
+	RotateEnv(ctx context.Context, tok TokenHash, envID string, r Rotation) (RotateResult, error)
+
+	// ----- deploy tokens -----
+
+	// CreateDeploy stores a deploy token for one environment and its
+	// current epoch (ErrConflict if d.Epoch is not the current epoch) with
+	// its verifier and outer blob. Admin or owner. ExpiresAt, if set, must
+	// be in the future. Audited (deploy.mint).
+	CreateDeploy(ctx context.Context, tok TokenHash, d NewDeploy) (Deploy, AuditHead, error)
+
+	// ListDeploys returns the org's deploy tokens, revoked ones included,
+	// without verifiers or blobs. Admin or owner.
+	ListDeploys(ctx context.Context, tok TokenHash, orgID string) ([]Deploy, error)
+
+	// RevokeDeploy revokes a deploy token. Admin or owner. ErrNotFound if
+	// there is no such token in an org of the caller; ErrRevoked if it is
+	// already revoked. Audited (deploy.revoke).
+	RevokeDeploy(ctx context.Context, tok TokenHash, deployID string) (AuditHead, error)
+
+	// DeployDecrypt is the gate of `capy ci`. It takes no session: verifier
+	// is SHA-256 of the deploy auth key the runner presented, compared in
+	// constant time with the stored one inside the transaction. An unknown
+	// id or a wrong verifier returns ErrUnauthenticated and leaves no trace.
+	// With the right verifier, a revoked token or one of an older epoch
+	// returns ErrRevoked, an expired one ErrExpired, and the refusal is
+	// audited (the only change). Otherwise a deploy.decrypt row (actor =
+	// deploy id) is appended and committed before the outer blob and the
+	// environment's head are returned.
+	DeployDecrypt(ctx context.Context, deployID string, verifier []byte) (DeployGrant, error)
+
+	// ----- audit -----
+
+	// ListAudit returns up to limit events of the org's chain with seq >
+	// afterSeq, in order, and the current head. Any active member may read.
+	// limit ≤ 0 or > 1000 means 1000.
+	ListAudit(ctx context.Context, tok TokenHash, orgID string, afterSeq int64, limit int) ([]AuditEvent, AuditHead, error)
+
+	// VerifyChain recomputes the org's whole audit chain and checks it ends
+	// at the stored head; ErrChainBroken (with the first bad seq in the
+	// message) if it does not. It takes no session: it is an operator's
+	// tool (and the server may expose it to members).
+	VerifyChain(ctx context.Context, orgID string) (AuditHead, error)
+}
+
+// Config tunes a Store. The zero value of each field means its default;
+// CodePepper has none and must be set.
+type Config struct {
+	// Now is the clock; default time.Now. Values are used in UTC,
+	// truncated to microseconds.
+	Now func() time.Time
+	// SessionIdle ends a session this long after its last use (default 30
+	// days); SessionAbsolute this long after login (default 90 days).
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	// SessionTouch is how stale a session's last-use time may get before
+	// a use records it again (default 1 minute): it bounds the writes a
+	// busy session causes, at the price of that much idle-expiry precision.
+	SessionTouch time.Duration
+	// LoginCodeTTL is a login code's lifetime (default 10 minutes).
+	LoginCodeTTL time.Duration
+	// LoginCodeMaxAttempts wrong attempts lock a code (default 5).
+	LoginCodeMaxAttempts int
+	// CodePepper is the HMAC-SHA256 key under which login codes are
+	// hashed; at least 16 bytes, kept outside the database (like the KEK),
+	// so a database dump does not allow brute-forcing 6-digit codes.
+	CodePepper []byte
+	// AutoMigrate applies pending migrations when the store is opened.
+	// Without it, Open refuses a database that is behind
+	// (ErrSchemaOutdated). A database ahead of the binary is always
+	// refused (ErrSchemaTooNew).
+	AutoMigrate bool
+}
+
+// Defaults for Config.
+const (
+	DefaultSessionIdle          = 30 * 24 * time.Hour
+	DefaultSessionAbsolute      = 90 * 24 * time.Hour
+	DefaultSessionTouch         = time.Minute
+	DefaultLoginCodeTTL         = 10 * time.Minute
+	DefaultLoginCodeMaxAttempts = 5
+	MinCodePepperLen            = 16
+)
+
+// WithDefaults returns c with every unset field set to its default, and
+// checks what has no default.
+func (c Config) WithDefaults() (Config, error) {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = DefaultSessionIdle
+	}
+	if c.SessionAbsolute <= 0 {
+		c.SessionAbsolute = DefaultSessionAbsolute
+	}
+	if c.SessionTouch <= 0 {
+		c.SessionTouch = DefaultSessionTouch
+	}
+	if c.LoginCodeTTL <= 0 {
+		c.LoginCodeTTL = DefaultLoginCodeTTL
+	}
+	if c.LoginCodeMaxAttempts <= 0 {
+		c.LoginCodeMaxAttempts = DefaultLoginCodeMaxAttempts
+	}
+	if len(c.CodePepper) < MinCodePepperLen {
+		return c, fmt.Errorf("store: the login-code pepper must be at least %d bytes", MinCodePepperLen)
+	}
+	if c.SessionIdle > c.SessionAbsolute {
+		return c, errors.New("store: the session idle lifetime exceeds the absolute one")
+	}
+	return c, nil
+}

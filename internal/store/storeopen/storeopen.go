@@ -1,0 +1,51 @@
+// Package storeopen picks the store implementation from capyd's --database
+// setting: a postgres:// or postgresql:// URL selects PostgreSQL, anything
+// else is the path of a SQLite file (an optional "sqlite:" prefix is
+// dropped).
+package storeopen
+
+import (
+	"context"
+	"strings"
+
+	"github.com/capy-oss/capy/internal/store"
+	"github.com/capy-oss/capy/internal/store/postgres"
+	"github.com/capy-oss/capy/internal/store/sqlite"
+	"github.com/capy-oss/capy/internal/store/sqlstore"
+)
+
+// Kind names an implementation.
+type Kind string
+
+// The implementations.
+const (
+	SQLite   Kind = "sqlite"
+	Postgres Kind = "postgres"
+)
+
+// Parse returns the implementation and its connection string (URL or file
+// path) for a --database value.
+func Parse(database string) (Kind, string) {
+	if strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://") {
+		return Postgres, database
+	}
+	return SQLite, strings.TrimPrefix(database, "sqlite:")
+}
+
+// Open opens the store named by database (see package doc).
+func Open(ctx context.Context, database string, cfg store.Config) (store.Store, error) {
+	kind, conn := Parse(database)
+	if kind == Postgres {
+		return postgres.Open(ctx, conn, cfg)
+	}
+	return sqlite.Open(ctx, conn, cfg)
+}
+
+// Migrate applies pending migrations to the database (`capyd migrate`).
+func Migrate(ctx context.Context, database string) (sqlstore.MigrationResult, error) {
+	kind, conn := Parse(database)
+	if kind == Postgres {
+		return postgres.Migrate(ctx, conn)
+	}
+	return sqlite.Migrate(ctx, conn)
+}

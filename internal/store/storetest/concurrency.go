@@ -1,0 +1,319 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/capy-oss/capy/internal/store"
+)
+
+func init() {
+	register(
+		test{"ConcurrentPushesOneWins", testConcurrentPushes},
+		test{"KickWaitsForInFlightCoDecrypt", testKickWaitsForCoDecrypt},
+		test{"CoDecryptWaitsForInFlightKick", testCoDecryptWaitsForKick},
+		test{"KickRacingCoDecrypts", testKickRace},
+		test{"ConcurrentAuditOneChain", testConcurrentAudit},
+	)
+}
+
+// testConcurrentPushes: pushes on one base version from several
+// connections at once: exactly one wins, the others get ErrConflict, and
+// the head and history hold the winner only (no lost update).
+func testConcurrentPushes(t *testing.T, h *h) {
+	f := h.setup()
+	const writers = 6
+	pushers := []who{f.owner, f.admin, f.member}
+	for round := 0; round < 4; round++ {
+		base := h.next(f.owner, f.env.ID)
+		var (
+			wg      sync.WaitGroup
+			start   = make(chan struct{})
+			errs    = make([]error, writers)
+			offered = make([]store.NewVersion, writers)
+		)
+		for i := 0; i < writers; i++ {
+			offered[i] = blob(base.Version, base.Epoch, base.ParentID)
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				_, _, errs[i] = h.s.Push(h.ctx, pushers[i%len(pushers)].tok, f.env.ID, offered[i])
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				if winner >= 0 {
+					t.Fatalf("round %d: two pushes on one base both won (%d and %d)", round, winner, i)
+				}
+				winner = i
+			case errors.Is(err, store.ErrConflict):
+			default:
+				t.Fatalf("round %d: push %d: %v", round, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no push won", round)
+		}
+		head, err := h.s.GetHead(h.ctx, f.member.tok, f.env.ID)
+		wantErr(t, err, nil, "GetHead")
+		if head.Version != base.Version || head.ID != offered[winner].ID {
+			t.Fatalf("round %d: head %d %s, winner pushed %s", round, head.Version, head.ID, offered[winner].ID)
+		}
+		vs, _ := h.s.ListVersions(h.ctx, f.member.tok, f.env.ID)
+		if int64(len(vs)) != base.Version {
+			t.Fatalf("round %d: %d versions stored, want %d", round, len(vs), base.Version)
+		}
+	}
+	wantErr(t, must1(h.s.VerifyChain(h.ctx, f.org)), nil, "VerifyChain")
+}
+
+// hooked returns a context whose hook, at point p, signals reached and
+// waits for release.
+func hooked(ctx context.Context, p store.HookPoint) (context.Context, <-chan struct{}, chan<- struct{}) {
+	reached := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	return store.WithHook(ctx, func(at store.HookPoint) {
+		if at != p {
+			return
+		}
+		once.Do(func() { close(reached) })
+		<-release
+	}), reached, release
+}
+
+const blockedFor = 300 * time.Millisecond
+
+// testKickWaitsForCoDecrypt pauses a co-decrypt after it read the
+// membership and before it wrote its audit row, then starts a kick: the
+// kick must wait, and the granted co-decrypt must precede it in the chain.
+func testKickWaitsForCoDecrypt(t *testing.T, h *h) {
+	f := h.setup()
+	ctx, reached, release := hooked(h.ctx, store.HookCoDecryptLocked)
+	type result struct {
+		g   store.Grant
+		err error
+	}
+	cd := make(chan result, 1)
+	go func() {
+		g, err := h.s.AuthorizeCoDecrypt(ctx, f.member.tok, f.org, f.member.ID)
+		cd <- result{g, err}
+	}()
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("co-decrypt never reached its hook")
+	}
+	type kickResult struct {
+		r   store.KickResult
+		err error
+	}
+	kd := make(chan kickResult, 1)
+	go func() {
+		r, err := h.s.Kick(h.ctx, f.admin.tok, f.org, f.member.ID, store.KickOptions{})
+		kd <- kickResult{r, err}
+	}()
+	select {
+	case k := <-kd:
+		close(release)
+		<-cd
+		t.Fatalf("kick committed (%v) while a co-decrypt held the membership", k.err)
+	case <-time.After(blockedFor):
+	}
+	close(release)
+	c := <-cd
+	k := <-kd
+	wantErr(t, c.err, nil, "co-decrypt in flight")
+	wantErr(t, k.err, nil, "kick")
+	if c.g.Audit.Seq >= k.r.Audit.Seq {
+		t.Fatalf("granted co-decrypt (seq %d) is not before the kick (seq %d)", c.g.Audit.Seq, k.r.Audit.Seq)
+	}
+	_, err := h.s.AuthorizeCoDecrypt(h.ctx, f.member.tok, f.org, f.member.ID)
+	wantErr(t, err, store.ErrRevoked, "co-decrypt after the kick")
+	wantErr(t, must1(h.s.VerifyChain(h.ctx, f.org)), nil, "VerifyChain")
+}
+
+// testCoDecryptWaitsForKick pauses a kick after it revoked the membership
+// and before it committed, then starts a co-decrypt: it must wait and then
+// see the revocation.
+func testCoDecryptWaitsForKick(t *testing.T, h *h) {
+	f := h.setup()
+	ctx, reached, release := hooked(h.ctx, store.HookKickLocked)
+	kd := make(chan error, 1)
+	var kr store.KickResult
+	go func() {
+		var err error
+		kr, err = h.s.Kick(ctx, f.admin.tok, f.org, f.member.ID, store.KickOptions{})
+		kd <- err
+	}()
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("kick never reached its hook")
+	}
+	cd := make(chan error, 1)
+	go func() {
+		_, err := h.s.AuthorizeCoDecrypt(h.ctx, f.member.tok, f.org, f.member.ID)
+		cd <- err
+	}()
+	select {
+	case err := <-cd:
+		close(release)
+		<-kd
+		t.Fatalf("co-decrypt finished (%v) while a kick held the membership", err)
+	case <-time.After(blockedFor):
+	}
+	close(release)
+	wantErr(t, <-kd, nil, "kick")
+	wantErr(t, <-cd, store.ErrRevoked, "co-decrypt started during the kick")
+	// The refusal is audited after the kick.
+	ev := h.lastAudit(f.owner, f.org)
+	if ev.Action != store.ActionCoDecrypt || ev.Result != store.ResultDeniedRevoked || ev.Seq != kr.Audit.Seq+1 {
+		t.Fatalf("last event %+v, kick at %d", ev, kr.Audit.Seq)
+	}
+}
+
+// testKickRace runs co-decrypts in a loop from several goroutines while a
+// kick commits: every grant is before the kick in the chain, and every
+// co-decrypt that started after the kick returned is refused.
+func testKickRace(t *testing.T, h *h) {
+	f := h.setup()
+	const rounds, workers = 3, 4
+	for round := 0; round < rounds; round++ {
+		victim := h.addMember(f.org, f.admin, store.RoleMember)
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			granted  []int64
+			lateOK   int
+			kickDone = make(chan struct{})
+			stop     = make(chan struct{})
+		)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					select {
+					case <-kickDone:
+						// Started after the kick returned: must be refused.
+						if _, err := h.s.AuthorizeCoDecrypt(h.ctx, victim.tok, f.org, victim.ID); err == nil {
+							mu.Lock()
+							lateOK++
+							mu.Unlock()
+						}
+						continue
+					default:
+					}
+					g, err := h.s.AuthorizeCoDecrypt(h.ctx, victim.tok, f.org, victim.ID)
+					if err == nil {
+						mu.Lock()
+						granted = append(granted, g.Audit.Seq)
+						mu.Unlock()
+					} else if !errors.Is(err, store.ErrRevoked) {
+						t.Errorf("co-decrypt: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(30 * time.Millisecond)
+		k, err := h.s.Kick(h.ctx, f.admin.tok, f.org, victim.ID, store.KickOptions{})
+		close(kickDone)
+		time.Sleep(30 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		wantErr(t, err, nil, "kick")
+		if lateOK > 0 {
+			t.Fatalf("round %d: %d co-decrypts started after the kick were granted", round, lateOK)
+		}
+		if len(granted) == 0 {
+			t.Logf("round %d: no co-decrypt was granted before the kick", round)
+		}
+		for _, s := range granted {
+			if s >= k.Audit.Seq {
+				t.Fatalf("round %d: a granted co-decrypt (seq %d) is after the kick (seq %d)", round, s, k.Audit.Seq)
+			}
+		}
+	}
+	wantErr(t, must1(h.s.VerifyChain(h.ctx, f.org)), nil, "VerifyChain")
+}
+
+// testConcurrentAudit: many writers, several kinds of audited operation,
+// several connections: one unbroken chain, every returned seq distinct.
+func testConcurrentAudit(t *testing.T, h *h) {
+	f := h.setup()
+	start, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	members := []who{f.owner, f.admin, f.member}
+	const perWorker = 15
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		seqs = map[int64]bool{}
+	)
+	record := func(s int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if seqs[s] {
+			t.Errorf("seq %d handed out twice", s)
+		}
+		seqs[s] = true
+	}
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			m := members[w%len(members)]
+			for i := 0; i < perWorker; i++ {
+				if w == 5 && i%3 == 0 {
+					// Pushes may conflict with each other; only a success is audited.
+					v, hd, err := h.s.Push(h.ctx, m.tok, f.env.ID, h.nextQuiet(m, f.env.ID))
+					if err == nil {
+						_ = v
+						record(hd.Seq)
+					}
+					continue
+				}
+				g, err := h.s.AuthorizeCoDecrypt(h.ctx, m.tok, f.org, m.ID)
+				if err != nil {
+					t.Errorf("co-decrypt: %v", err)
+					return
+				}
+				record(g.Audit.Seq)
+			}
+		}(w)
+	}
+	wg.Wait()
+	end, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain after concurrent appends")
+	if got := end.Seq - start.Seq; got != int64(len(seqs)) {
+		t.Fatalf("chain grew by %d, %d audited operations succeeded", got, len(seqs))
+	}
+}
+
+// nextQuiet is next without failing the test from another goroutine.
+func (h *h) nextQuiet(by who, envID string) store.NewVersion {
+	e, err := h.s.GetEnv(h.ctx, by.tok, envID)
+	if err != nil {
+		return blob(1, 1, store.FirstParent)
+	}
+	parent := store.FirstParent
+	if e.HeadVersion > 0 {
+		parent = e.HeadID
+	}
+	return blob(e.HeadVersion+1, e.Epoch, parent)
+}
