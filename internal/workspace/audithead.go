@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/keys"
 )
 
 // AuditHead is the newest audit head this machine has seen for an org.
@@ -63,4 +65,38 @@ func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
 		return err
 	}
 	return writeJSON(p, a, true)
+}
+
+func (h *Home) orgFile(orgID, name string) (string, error) {
+	if err := ident.CheckID(ident.Org, orgID); err != nil {
+		return "", err
+	}
+	return filepath.Join(h.Dir, "orgs", orgID, name), nil
+}
+
+// KeyCheck returns the org's key check cached on this machine ("" if none).
+func (h *Home) KeyCheck(orgID string) (string, error) {
+	p, err := h.orgFile(orgID, "key_check")
+	if err != nil {
+		return "", err
+	}
+	data, err := keys.ReadPrivateFile(p, 128)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return strings.TrimSpace(string(data)), err
+}
+
+// SetKeyCheck caches an org's key check (verified against M by the caller).
+func (h *Home) SetKeyCheck(orgID, check string) error {
+	p, err := h.orgFile(orgID, "key_check")
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{filepath.Join(h.Dir, "orgs"), filepath.Dir(p)} {
+		if err := ensurePrivateDir(d); err != nil {
+			return err
+		}
+	}
+	return writePrivate(p, []byte(check+"\n"))
 }

@@ -1,0 +1,165 @@
+// Package member is what a member's machine (or a CI runner) does with the
+// service: sign in, unlock the master key through a co-decrypt, enrol a
+// device (key.enc), create orgs, projects and environments, invite and
+// redeem, mint deploy codes, and bootstrap a CI runner. The CLI in
+// cmd/capy is wiring and words around these operations.
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/workspace"
+)
+
+// Errors the CLI maps to messages and exit codes.
+var (
+	ErrNotSignedIn = errors.New("not signed in to this service")
+	ErrNoKeyEnc    = errors.New("this machine holds no key for the organisation")
+	ErrKeyCheck    = keys.ErrKeyCheck
+)
+
+// Account is a signed-in session with one service.
+type Account struct {
+	Home   *workspace.Home
+	Client *client.Client
+	Cred   workspace.Credential
+}
+
+// SignedIn returns the account for a service, or ErrNotSignedIn.
+func SignedIn(home *workspace.Home, c *client.Client) (*Account, error) {
+	cred, ok, err := home.Credential(c.BaseURL())
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrNotSignedIn
+	}
+	return &Account{Home: home, Client: c.WithSession(cred.Token), Cred: cred}, nil
+}
+
+// StartLogin asks the service to mail a login code.
+func StartLogin(ctx context.Context, c *client.Client, email string) error {
+	_, err := c.AuthStart(ctx, email)
+	return err
+}
+
+// FinishLogin exchanges the code for a session and stores it.
+func FinishLogin(ctx context.Context, home *workspace.Home, c *client.Client, email, code, label string) (*Account, error) {
+	res, err := c.AuthVerify(ctx, email, code, label)
+	if err != nil {
+		return nil, err
+	}
+	cred := workspace.Credential{Token: res.Token, Email: res.User.Email, UserID: res.User.ID, SessionID: res.Session.ID}
+	if err := home.SetCredential(c.BaseURL(), cred); err != nil {
+		return nil, fmt.Errorf("save session: %w", err)
+	}
+	return &Account{Home: home, Client: c.WithSession(res.Token), Cred: cred}, nil
+}
+
+// Logout revokes the session on the service and forgets it locally (even
+// if the service cannot be reached: the local copy goes either way).
+func (a *Account) Logout(ctx context.Context) error {
+	err := a.Client.Logout(ctx)
+	if ferr := a.Home.SetCredential(a.Client.BaseURL(), workspace.Credential{}); ferr != nil {
+		return ferr
+	}
+	if client.Is(err, api.PUnauthenticated) || client.Is(err, api.PSessionExpired) {
+		return nil
+	}
+	return err
+}
+
+// Unlock recovers M for an org: key.enc → co-decrypt (membership checked,
+// audited) → inner layer opened with this device's key → key check. When
+// the service re-wrapped key.enc under a newer KEK, the file is replaced.
+func (a *Account) Unlock(ctx context.Context, orgID string) (keys.MasterKey, error) {
+	var m keys.MasterKey
+	outer, err := a.Home.ReadKeyEnc(orgID, a.Cred.UserID)
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, ErrNoKeyEnc
+	}
+	if err != nil {
+		return m, err
+	}
+	dev, err := a.Home.Device()
+	if err != nil {
+		return m, err
+	}
+	res, err := a.Client.CoDecrypt(ctx, orgID, outer)
+	if err != nil {
+		return m, err
+	}
+	iwk := dev.InnerWrapKey(a.Cred.UserID, orgID)
+	m, err = iwk.OpenMaster(res.Inner, orgID, a.Cred.UserID)
+	if err != nil {
+		return m, fmt.Errorf("open key.enc with this machine's device key: %w", err)
+	}
+	if err := a.checkKey(ctx, orgID, &m); err != nil {
+		return keys.MasterKey{}, err
+	}
+	if len(res.Rewrapped) > 0 {
+		if err := a.Home.WriteKeyEnc(orgID, a.Cred.UserID, res.Rewrapped); err != nil {
+			return m, fmt.Errorf("replace key.enc after key rotation: %w", err)
+		}
+	}
+	if err := a.Home.RecordAuditHead(orgID, workspace.AuditHead(res.AuditHead)); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// checkKey compares M with the org's key check, cached locally after the
+// first time so an unlock stays one round trip.
+func (a *Account) checkKey(ctx context.Context, orgID string, m *keys.MasterKey) error {
+	check, err := a.Home.KeyCheck(orgID)
+	if err != nil || check == "" {
+		org, err := a.Client.Org(ctx, orgID)
+		if err != nil {
+			return err
+		}
+		check = org.KeyCheck
+		if err := m.Verify(orgID, check); err != nil {
+			return err
+		}
+		return a.Home.SetKeyCheck(orgID, check)
+	}
+	return m.Verify(orgID, check)
+}
+
+// Enrol makes key.enc for this machine: M sealed with the device-bound
+// inner wrap key, outer-wrapped by the service (which consumes any invite
+// this member redeemed), written atomically.
+func (a *Account) Enrol(ctx context.Context, orgID, keyCheck string, m *keys.MasterKey) error {
+	if err := m.Verify(orgID, keyCheck); err != nil {
+		return err
+	}
+	dev, err := a.Home.Device()
+	if err != nil {
+		return err
+	}
+	iwk := dev.InnerWrapKey(a.Cred.UserID, orgID)
+	inner, err := iwk.SealMaster(m, orgID, a.Cred.UserID)
+	if err != nil {
+		return err
+	}
+	outer, err := a.Client.Wrap(ctx, orgID, inner)
+	if err != nil {
+		return err
+	}
+	if err := a.Home.WriteKeyEnc(orgID, a.Cred.UserID, outer); err != nil {
+		return err
+	}
+	return a.Home.SetKeyCheck(orgID, keyCheck)
+}
+
+// HasKey reports whether this machine holds key.enc for the org.
+func (a *Account) HasKey(orgID string) bool {
+	_, err := a.Home.ReadKeyEnc(orgID, a.Cred.UserID)
+	return err == nil
+}

@@ -1,0 +1,142 @@
+package member
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/wrap"
+	"github.com/capy-oss/capy/internal/workspace"
+)
+
+// NewOrg creates an org for a fresh phrase: ids are generated here so the
+// key check can be sent with the create request; this machine is enrolled.
+func (a *Account) NewOrg(ctx context.Context, name, phrase string) (*api.Org, keys.MasterKey, error) {
+	m, err := keys.MasterKeyFromPhrase(phrase)
+	if err != nil {
+		return nil, m, err
+	}
+	orgID := ident.NewID(ident.Org)
+	org, err := a.Client.CreateOrg(ctx, api.CreateOrgRequest{ID: orgID, Name: name, KeyCheck: m.KeyCheck(orgID)})
+	if err != nil {
+		return nil, m, err
+	}
+	if err := a.Enrol(ctx, orgID, org.KeyCheck, &m); err != nil {
+		return nil, m, err
+	}
+	return org, m, nil
+}
+
+// Recover rebuilds key.enc from the phrase, checked against the org's key
+// check before anything is written.
+func (a *Account) Recover(ctx context.Context, orgID, phrase string) error {
+	m, err := keys.MasterKeyFromPhrase(phrase)
+	if err != nil {
+		return err
+	}
+	org, err := a.Client.Org(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	return a.Enrol(ctx, orgID, org.KeyCheck, &m)
+}
+
+// NewProject creates a project with its first environment and returns the
+// project.json content for it.
+func (a *Account) NewProject(ctx context.Context, m *keys.MasterKey, orgID, name, envName, envFile string) (*workspace.Project, error) {
+	prjID := ident.NewID(ident.Project)
+	if _, err := a.Client.CreateProject(ctx, orgID, api.CreateProjectRequest{ID: prjID, Name: name}); err != nil {
+		return nil, err
+	}
+	p := &workspace.Project{Version: 1, Service: a.Client.BaseURL(), Org: orgID, Project: prjID,
+		DefaultEnvironment: envName, Environments: map[string]workspace.EnvPin{}}
+	if _, err := a.NewEnv(ctx, m, p, envName, envFile); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// NewEnv creates an environment at epoch 1 and pins it in p.
+func (a *Account) NewEnv(ctx context.Context, m *keys.MasterKey, p *workspace.Project, name, file string) (*api.Env, error) {
+	if !workspace.ValidEnvName(name) {
+		return nil, fmt.Errorf("environment name %q: use lowercase letters, digits, '-' and '_'", name)
+	}
+	if err := workspace.CheckEnvFilePath(file); err != nil {
+		return nil, err
+	}
+	envID := ident.NewID(ident.Env)
+	pk := m.ProjectKey(p.Org, p.Project)
+	pub := pk.SigningPublicKey(envID, 1)
+	env, err := a.Client.CreateEnv(ctx, p.Org, p.Project, api.CreateEnvRequest{ID: envID, Name: name, SigningPublicKey: api.Bytes(pub)})
+	if err != nil {
+		return nil, err
+	}
+	p.Environments[name] = workspace.EnvPin{ID: envID, File: file, Epoch: 1, SigningKey: wrap.B64.EncodeToString(pub)}
+	return env, nil
+}
+
+// Link builds project.json for an existing project: every environment is
+// pinned with the public key derived from PK (never the service's word).
+func (a *Account) Link(ctx context.Context, m *keys.MasterKey, orgID, projectID string, files map[string]string) (*workspace.Project, error) {
+	if _, err := a.Client.Project(ctx, orgID, projectID); err != nil {
+		return nil, err
+	}
+	pk := m.ProjectKey(orgID, projectID)
+	p := &workspace.Project{Version: 1, Service: a.Client.BaseURL(), Org: orgID, Project: projectID,
+		Environments: map[string]workspace.EnvPin{}}
+	cursor := ""
+	for {
+		page, err := a.Client.Envs(ctx, orgID, projectID, cursor, 200)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page.Items {
+			if ident.CheckID(ident.Env, e.ID) != nil || !workspace.ValidEnvName(e.Name) {
+				return nil, fmt.Errorf("the service returned a malformed environment")
+			}
+			pub := pk.SigningPublicKey(e.ID, e.Epoch)
+			if string(pub) != string(e.SigningPublicKey) {
+				return nil, fmt.Errorf("environment %s: the service's signing key differs from the one derived from your key: refusing to link", e.Name)
+			}
+			file := files[e.Name]
+			if file == "" {
+				file = defaultEnvFile(e.Name)
+			}
+			p.Environments[e.Name] = workspace.EnvPin{ID: e.ID, File: file, Epoch: e.Epoch, SigningKey: wrap.B64.EncodeToString(pub)}
+			if p.DefaultEnvironment == "" || e.Name == "development" {
+				p.DefaultEnvironment = e.Name
+			}
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	if len(p.Environments) == 0 {
+		return nil, fmt.Errorf("the project has no environments")
+	}
+	return p, nil
+}
+
+func defaultEnvFile(env string) string {
+	if env == "development" {
+		return ".env"
+	}
+	return ".env." + env
+}
+
+// DefaultEnvFile is the file an environment uses unless told otherwise.
+func DefaultEnvFile(env string) string { return defaultEnvFile(env) }
+
+// ProjectKey is a convenience for callers holding M.
+func ProjectKey(m *keys.MasterKey, p *workspace.Project) keys.ProjectKey {
+	return m.ProjectKey(p.Org, p.Project)
+}
+
+// ClientFor returns a client for the project's service.
+func ClientFor(p *workspace.Project, opts ...client.Option) (*client.Client, error) {
+	return client.New(p.Service, opts...)
+}
