@@ -12,8 +12,8 @@ import (
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/sync"
-	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
 )
 
 // MintDeploy creates a deploy token for one environment at its pinned

@@ -8,8 +8,8 @@ import (
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
-	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
 )
 
 // NewOrg creates an org for a fresh phrase: ids are generated here so the
