@@ -1,16 +1,98 @@
 // Command capy is the capy developer CLI: it encrypts every value of a
 // project's .env on this machine and syncs the ciphertext with capyd.
+// This package is wiring and words; the work is in internal/member and
+// internal/sync.
 package main
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
 )
 
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
 func main() {
-	fmt.Fprintln(os.Stderr, "capy: the CLI is not built yet; see README.md for the roadmap")
-	if len(os.Args) > 1 && (os.Args[1] == "--help" || os.Args[1] == "-h") {
-		return
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	u := newUI(hasFlag(args, "--json"))
+	app := newApp(u)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
 	}
-	os.Exit(1)
+	var ex exitCode
+	if errors.As(err, &ex) {
+		return int(ex)
+	}
+	ce := classify(err)
+	if u.json {
+		u.data(map[string]string{"error": ce.code, "message": ce.msg, "hint": ce.hint}, nil)
+	}
+	u.fail(ce.msg, ce.hint)
+	return ce.exit
+}
+
+// exitCode lets `capy run` return its child's status without a message.
+type exitCode int
+
+func (e exitCode) Error() string { return "exit status" }
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args[1:] {
+		if a == "--" {
+			return false
+		}
+		if a == flag || a == flag+"=true" {
+			return true
+		}
+	}
+	return false
+}
+
+func newApp(u *ui) *cli.App {
+	envFlag := &cli.StringFlag{Name: "env", Aliases: []string{"e"}, Usage: "environment `NAME` (default: the current one, see `capy env`)"}
+	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print data as JSON on stdout"}
+	a := &cli.App{
+		Name:     "capy",
+		Usage:    "keep .env secrets encrypted; sync them with your team through capyd",
+		Version:  version,
+		Flags:    []cli.Flag{jsonFlag},
+		HideHelpCommand: true,
+		Description: "With no command, capy syncs the current environment: it pulls the newest values,\n" +
+			"merges them with your .env, pushes what changed and rewrites .env as snippets.\n\n" +
+			"Start: capy login, then capy init (or capy redeem CODE to join a team).",
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 0 {
+				return usageError("unknown command %q", c.Args().First())
+			}
+			return cmdSync(u, c, envFlagValue(c), "", false)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // errors are printed once, by run
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError("%v", err)
+		},
+		Writer:    u.stderr,
+		ErrWriter: u.stderr,
+	}
+	a.Commands = commands(u, envFlag, jsonFlag)
+	return a
+}
+
+func envFlagValue(c *cli.Context) string {
+	for _, l := range c.Lineage() {
+		if l.IsSet("env") {
+			return l.String("env")
+		}
+	}
+	return ""
 }

@@ -12,6 +12,12 @@ import (
 // rename is os.Rename; tests replace it to simulate a failure.
 var rename = os.Rename
 
+// BeforeRename, when set, runs after the temporary file is complete and
+// before it is renamed over the target. It exists for crash tests only
+// (the CLI's end-to-end tests kill the process here to prove the old file
+// survives); production code never sets it.
+var BeforeRename func(tmp string)
+
 // WriteFileAtomic replaces the file at path with data so that a reader (or a
 // crash) sees either the old content or the new one, never a mix:
 //
@@ -73,6 +79,9 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	closed = true
 	if err = f.Close(); err != nil {
 		return err
+	}
+	if BeforeRename != nil {
+		BeforeRename(tmp)
 	}
 	if err = rename(tmp, path); err != nil {
 		return err

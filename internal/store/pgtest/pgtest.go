@@ -70,6 +70,11 @@ func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
+// Run is Main without the exit, for a TestMain that composes it with
+// another wrapper (testscript.RunMain): it starts PostgreSQL, calls
+// m.Run(), stops PostgreSQL and returns m.Run's result.
+func Run(m interface{ Run() int }) int { return run(m) }
+
 // runner is what run needs of *testing.M.
 type runner interface{ Run() int }
 

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/urfave/cli/v2"
+)
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// serviceURL picks the service: --service / CAPY_SERVICE, else the
+// repository's project.json.
+func serviceURL(c *cli.Context) (string, error) {
+	if s := c.String("service"); s != "" {
+		return ident.CheckServiceURL(s)
+	}
+	wd, _ := os.Getwd()
+	if r, err := workspace.FindRepo(wd); err == nil {
+		return r.Project.Service, nil
+	}
+	return "", usageError("which service? pass --service https://… (or set CAPY_SERVICE)")
+}
+
+func hostLabel() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "capy cli"
+	}
+	if len(h) > 64 {
+		h = h[:64]
+	}
+	return h
+}
+
+// login signs in interactively (or from stdin) and returns the account.
+func login(ctx context.Context, u *ui, home *workspace.Home, service, email string) (*member.Account, error) {
+	cl, err := newClient(service)
+	if err != nil {
+		return nil, err
+	}
+	if email == "" {
+		if email, err = u.line("E-mail: "); err != nil {
+			return nil, err
+		}
+	}
+	email, err = ident.CanonicalEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.wait("sending a code", func() error { return member.StartLogin(ctx, cl, email) }); err != nil {
+		return nil, err
+	}
+	u.say("A login code for %s was sent to %s.", cl.BaseURL(), email)
+	code, err := u.line("Code: ")
+	if err != nil {
+		return nil, err
+	}
+	code = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(code))
+	var a *member.Account
+	err = u.wait("signing in", func() error {
+		var err error
+		a, err = member.FinishLogin(ctx, home, cl, email, code, hostLabel())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	u.done("signed in to %s as %s", cl.BaseURL(), a.Cred.Email)
+	return a, nil
+}
+
+func cmdLogin(u *ui, c *cli.Context) error {
+	if c.Args().Len() > 1 {
+		return usageError("login takes at most one argument, the e-mail address")
+	}
+	service, err := serviceURL(c)
+	if err != nil {
+		return err
+	}
+	home, err := workspace.OpenHome()
+	if err != nil {
+		return err
+	}
+	a, err := login(c.Context, u, home, service, c.Args().First())
+	if err != nil {
+		return err
+	}
+	return u.data(map[string]string{"service": service, "email": a.Cred.Email, "user_id": a.Cred.UserID}, nil)
+}
+
+func signedIn(c *cli.Context) (*member.Account, error) {
+	service, err := serviceURL(c)
+	if err != nil {
+		return nil, err
+	}
+	home, err := workspace.OpenHome()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := newClient(service)
+	if err != nil {
+		return nil, err
+	}
+	return member.SignedIn(home, cl)
+}
+
+func cmdLogout(u *ui, c *cli.Context) error {
+	a, err := signedIn(c)
+	if errors.Is(err, member.ErrNotSignedIn) {
+		u.say("not signed in")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.Logout(c.Context); err != nil {
+		u.warn("the local session was removed, but the service could not revoke it: %v", err)
+		return nil
+	}
+	u.done("signed out of %s", a.Client.BaseURL())
+	return nil
+}
+
+func cmdWhoami(u *ui, c *cli.Context) error {
+	a, err := signedIn(c)
+	if err != nil {
+		return err
+	}
+	me, err := a.Client.Me(c.Context)
+	if err != nil {
+		return err
+	}
+	return u.data(map[string]any{"service": a.Client.BaseURL(), "user": me.User, "session": me.Session}, func(w io.Writer) {
+		fmt.Fprintf(w, "%s (%s) on %s, session %q\n", me.User.Email, me.User.ID, a.Client.BaseURL(), me.Session.Label)
+	})
+}

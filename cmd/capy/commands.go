@@ -1,0 +1,211 @@
+package main
+
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
+	yes := &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation (for scripts)"}
+	serviceFlag := &cli.StringFlag{Name: "service", EnvVars: []string{"CAPY_SERVICE"}, Usage: "capyd `URL` (https, or http on localhost)"}
+	keyFile := &cli.StringFlag{Name: "key-file", Usage: "read the environment key from `PATH` (default .capy/decrypt when present)"}
+	return []*cli.Command{
+		{
+			Name: "login", Usage: "sign in with an e-mail code", ArgsUsage: "[EMAIL]",
+			Description: "Example: capy login --service https://capy.example.com alice@example.com\n" +
+				"The code is read from a prompt, or from stdin when stdin is not a terminal.",
+			Flags:  []cli.Flag{serviceFlag, jsonFlag},
+			Action: func(c *cli.Context) error { return cmdLogin(u, c) },
+		},
+		{
+			Name: "logout", Usage: "sign out of the service (revokes this machine's session)",
+			Description: "Example: capy logout",
+			Flags:       []cli.Flag{serviceFlag},
+			Action:      func(c *cli.Context) error { return cmdLogout(u, c) },
+		},
+		{
+			Name: "whoami", Usage: "show who you are signed in as", Description: "Example: capy whoami --json",
+			Flags: []cli.Flag{serviceFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdWhoami(u, c) },
+		},
+		{
+			Name: "init", Usage: "create an organisation and project for this repository and encrypt .env",
+			Description: "Example: capy init --org Acme --project web\n" +
+				"Shows a new 24-word recovery phrase once, creates the org, the project with a\n" +
+				"development environment, .capy/project.json, ignore entries, then syncs.",
+			Flags: []cli.Flag{serviceFlag, yes, jsonFlag,
+				&cli.StringFlag{Name: "org", Usage: "organisation `NAME`"},
+				&cli.StringFlag{Name: "project", Usage: "project `NAME` (default: the directory name)"},
+				&cli.StringFlag{Name: "file", Value: ".env", Usage: "the development environment's `FILE`"}},
+			Action: func(c *cli.Context) error { return cmdInit(u, c) },
+		},
+		{
+			Name: "recover", Usage: "rebuild this machine's key from the recovery phrase (owners)",
+			Description: "Example: capy recover < phrase.txt\nThe phrase is read from a prompt or stdin, never from an argument.",
+			Flags:       []cli.Flag{serviceFlag, &cli.StringFlag{Name: "org", Usage: "organisation `ID` (default: this repository's)"}},
+			Action:      func(c *cli.Context) error { return cmdRecover(u, c) },
+		},
+		{
+			Name: "link", Usage: "attach this repository to an existing project", ArgsUsage: "PROJECT",
+			Description: "Example: capy link web --org org_…\nPROJECT is a project name or id.",
+			Flags:       []cli.Flag{serviceFlag, &cli.StringFlag{Name: "org", Usage: "organisation `ID` (default: your only one)"}},
+			Action:      func(c *cli.Context) error { return cmdLink(u, c) },
+		},
+		{
+			Name: "redeem", Usage: "join an organisation (or add this machine) with a code", ArgsUsage: "CODE (or - to read it from stdin)",
+			Description: "Example: capy redeem capy-redeem-AQAY…\nShows the service's host and asks before contacting it.",
+			Flags:       []cli.Flag{yes, jsonFlag, &cli.StringFlag{Name: "email", Usage: "sign in as `EMAIL` if not signed in"}},
+			Action:      func(c *cli.Context) error { return cmdRedeem(u, c) },
+		},
+		{
+			Name: "sync", Usage: "pull, merge, push and rewrite .env (what `capy` alone does)",
+			Description: "Example: capy sync --prefer local\nConflicts exit 3 and change nothing.",
+			Flags: []cli.Flag{envFlag, jsonFlag, &cli.BoolFlag{Name: "dry-run", Usage: "show what would change, change nothing"},
+				&cli.StringFlag{Name: "prefer", Usage: "settle conflicts with `local` or `remote`"}},
+			Action: func(c *cli.Context) error {
+				return cmdSync(u, c, envFlagValue(c), c.String("prefer"), c.Bool("dry-run"))
+			},
+		},
+		{
+			Name: "status", Usage: "show local and remote changes without changing anything",
+			Description: "Example: capy status", Flags: []cli.Flag{envFlag, jsonFlag},
+			Action: func(c *cli.Context) error { return cmdStatus(u, c) },
+		},
+		{
+			Name: "get", Usage: "print one value", ArgsUsage: "NAME", Description: "Example: capy get DATABASE_URL",
+			Flags:  []cli.Flag{envFlag, jsonFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "read the service's newest version"}},
+			Action: func(c *cli.Context) error { return cmdGet(u, c) },
+		},
+		{
+			Name: "set", Usage: "set a value (read from stdin or a hidden prompt) and sync", ArgsUsage: "NAME [or NAME=VALUE]",
+			Description: "Example: printf %s \"$TOKEN\" | capy set API_TOKEN\nNAME=VALUE works but leaves the value in your shell history.",
+			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "literal", Usage: "never expand ${…} in this value"},
+				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next `capy` pushes it"}},
+			Action: func(c *cli.Context) error { return cmdSet(u, c) },
+		},
+		{
+			Name: "unset", Usage: "remove a variable and sync", ArgsUsage: "NAME", Description: "Example: capy unset OLD_TOKEN",
+			Flags:  []cli.Flag{envFlag, &cli.BoolFlag{Name: "no-sync", Usage: "only edit .env"}},
+			Action: func(c *cli.Context) error { return cmdUnset(u, c) },
+		},
+		{
+			Name: "ls", Usage: "list variable names (no values, no network)", Description: "Example: capy ls --json",
+			Flags: []cli.Flag{envFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdLs(u, c) },
+		},
+		{
+			Name: "export", Usage: "print decrypted values as dotenv, json, yaml or shell",
+			Description: "Example: capy export --format shell > /dev/shm/env && . /dev/shm/env",
+			Flags: []cli.Flag{envFlag, keyFile, &cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT`: dotenv, json, yaml or shell"},
+				&cli.BoolFlag{Name: "pull", Usage: "read the service's newest version"}},
+			Action: func(c *cli.Context) error { return cmdExport(u, c) },
+		},
+		{
+			Name: "import", Usage: "encrypt the values of a plaintext .env file into this environment", ArgsUsage: "FILE",
+			Description: "Example: capy import .env.plain && shred -u .env.plain",
+			Flags:       []cli.Flag{envFlag, &cli.BoolFlag{Name: "no-sync", Usage: "only write .env"}},
+			Action:      func(c *cli.Context) error { return cmdImport(u, c) },
+		},
+		{
+			Name: "run", Usage: "run a command with the decrypted values in its environment", ArgsUsage: "-- CMD [ARGS…]",
+			Description: "Example: capy run -- npm start\nValues go only into the child's environment; every CAPY_* variable is removed from it.\n" +
+				"Key source, in order: CAPY_KEY, the key file, CAPY_DEPLOY_CODE, your member key.",
+			Flags: []cli.Flag{envFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "use the service's newest version instead of .env"}},
+			SkipFlagParsing: false,
+			Action:          func(c *cli.Context) error { return cmdRun(u, c) },
+		},
+		{
+			Name: "env", Usage: "list, create, switch and rotate environments", Description: "Example: capy env",
+			Flags:  []cli.Flag{jsonFlag},
+			Action: func(c *cli.Context) error { return cmdEnvList(u, c) },
+			Subcommands: []*cli.Command{
+				{Name: "ls", Usage: "list environments", Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return cmdEnvList(u, c) }},
+				{Name: "create", Usage: "create an environment", ArgsUsage: "NAME", Description: "Example: capy env create production --file .env.production",
+					Flags:  []cli.Flag{&cli.StringFlag{Name: "file", Usage: "its `FILE` (default .env.NAME)"}},
+					Action: func(c *cli.Context) error { return cmdEnvCreate(u, c) }},
+				{Name: "switch", Usage: "make an environment the current one", ArgsUsage: "NAME", Description: "Example: capy env switch staging",
+					Action: func(c *cli.Context) error { return cmdEnvSwitch(u, c) }},
+				{Name: "rotate", Usage: "move an environment to a new key epoch (revokes its deploy codes)", ArgsUsage: "[NAME]",
+					Description: "Example: capy env rotate production", Flags: []cli.Flag{yes},
+					Action: func(c *cli.Context) error { return cmdEnvRotate(u, c) }},
+			},
+		},
+		{
+			Name: "invite", Usage: "invite someone; prints a one-time redeem code", ArgsUsage: "EMAIL",
+			Description: "Example: capy invite bob@example.com --role member\nSend the code over a channel you trust; it is shown once.",
+			Flags: []cli.Flag{jsonFlag, &cli.StringFlag{Name: "role", Value: "member", Usage: "`ROLE`: member, admin or owner"},
+				&cli.DurationFlag{Name: "ttl", Value: 7 * 24 * time.Hour, Usage: "how long the code stays valid"}},
+			Action: func(c *cli.Context) error { return cmdInvite(u, c, "member") },
+		},
+		{
+			Name: "invites", Usage: "list open invites", Description: "Example: capy invites --all",
+			Flags:  []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "all", Usage: "include used, revoked and expired ones"}},
+			Action: func(c *cli.Context) error { return cmdInvites(u, c) },
+			Subcommands: []*cli.Command{
+				{Name: "revoke", Usage: "revoke an invite", ArgsUsage: "INVITE_ID", Description: "Example: capy invites revoke inv_…",
+					Action: func(c *cli.Context) error { return cmdInviteRevoke(u, c) }},
+			},
+		},
+		{
+			Name: "members", Usage: "list the organisation's members", Description: "Example: capy members --all",
+			Flags:  []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "all", Usage: "include revoked members"}},
+			Action: func(c *cli.Context) error { return cmdMembers(u, c) },
+		},
+		{
+			Name: "kick", Usage: "revoke a member now (their invites and deploy codes with them)", ArgsUsage: "EMAIL",
+			Description: "Example: capy kick bob@example.com",
+			Flags:       []cli.Flag{yes, jsonFlag, &cli.BoolFlag{Name: "keep-deploys", Usage: "keep the deploy codes they minted"}},
+			Action:      func(c *cli.Context) error { return cmdKick(u, c) },
+		},
+		{
+			Name: "role", Usage: "change a member's role (owners)", ArgsUsage: "EMAIL ROLE", Description: "Example: capy role bob@example.com admin",
+			Action: func(c *cli.Context) error { return cmdRole(u, c) },
+		},
+		{
+			Name: "device", Usage: "add another machine of yours", Description: "Example: capy device add",
+			Subcommands: []*cli.Command{
+				{Name: "add", Usage: "print a one-time code for your next machine", Flags: []cli.Flag{jsonFlag,
+					&cli.DurationFlag{Name: "ttl", Value: 24 * time.Hour, Usage: "how long the code stays valid"}},
+					Description: "Example: capy device add   (then on the new machine: capy redeem CODE)",
+					Action:      func(c *cli.Context) error { return cmdInvite(u, c, "device") }},
+			},
+		},
+		{
+			Name: "deploy", Usage: "mint a deploy code for CI (read-only, one environment)",
+			Description: "Example: capy deploy --env production --name prod-ci\nPaste the code into your CI's secret store as CAPY_DEPLOY_CODE.",
+			Flags: []cli.Flag{envFlag, jsonFlag, &cli.StringFlag{Name: "name", Value: "ci", Usage: "a `NAME` for the code"},
+				&cli.DurationFlag{Name: "expires", Value: 365 * 24 * time.Hour, Usage: "lifetime"}},
+			Action: func(c *cli.Context) error { return cmdDeploy(u, c) },
+			Subcommands: []*cli.Command{
+				{Name: "ls", Usage: "list deploy codes", Flags: []cli.Flag{envFlag, jsonFlag, &cli.BoolFlag{Name: "all", Usage: "include revoked"}},
+					Description: "Example: capy deploy ls", Action: func(c *cli.Context) error { return cmdDeployList(u, c) }},
+				{Name: "revoke", Usage: "revoke a deploy code", ArgsUsage: "DEPLOY_ID", Description: "Example: capy deploy revoke dep_…",
+					Action: func(c *cli.Context) error { return cmdDeployRevoke(u, c) }},
+			},
+		},
+		{
+			Name: "ci", Usage: "set up a CI runner from CAPY_DEPLOY_CODE",
+			Description: "Example: CAPY_DEPLOY_CODE=… capy ci && capy run -- ./start\nWrites .env (snippets) and the key file .capy/decrypt.",
+			Flags: []cli.Flag{keyFile, &cli.BoolFlag{Name: "no-write", Usage: "write nothing; print nothing secret (checks the code)"},
+				&cli.StringFlag{Name: "url-override", Usage: "accept a code for this service `URL` even if project.json names another"}},
+			Action: func(c *cli.Context) error { return cmdCI(u, c) },
+		},
+		{
+			Name: "history", Usage: "list an environment's versions", Description: "Example: capy history",
+			Flags: []cli.Flag{envFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdHistory(u, c) },
+		},
+		{
+			Name: "rollback", Usage: "make an old version the newest again", ArgsUsage: "VERSION", Description: "Example: capy rollback 12",
+			Flags: []cli.Flag{envFlag, yes}, Action: func(c *cli.Context) error { return cmdRollback(u, c) },
+		},
+		{
+			Name: "audit", Usage: "show the organisation's audit log (admins)", Description: "Example: capy audit --verify",
+			Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "verify", Usage: "recompute the hash chain and check it contains what this machine has seen"},
+				&cli.IntFlag{Name: "limit", Value: 50, Usage: "show the last `N` entries"}},
+			Action: func(c *cli.Context) error { return cmdAudit(u, c) },
+		},
+		{
+			Name: "doctor", Usage: "check this machine and repository, and say how to fix problems", Description: "Example: capy doctor",
+			Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return cmdDoctor(u, c) },
+		},
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/workspace"
+)
+
+// project is what a command run inside a linked repository has at hand.
+type project struct {
+	u     *ui
+	home  *workspace.Home
+	repo  *workspace.Repo
+	state *workspace.State
+	cl    *client.Client
+}
+
+func newClient(service string) (*client.Client, error) {
+	return client.New(service, client.WithUserAgent("capy/"+version), client.WithRetry(3, 200*time.Millisecond))
+}
+
+func openProject(u *ui) (*project, error) {
+	home, err := workspace.OpenHome()
+	if err != nil {
+		return nil, err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	repo, err := workspace.FindRepo(wd)
+	if err != nil {
+		return nil, err
+	}
+	st, err := repo.LoadState()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := newClient(repo.Project.Service)
+	if err != nil {
+		return nil, err
+	}
+	return &project{u: u, home: home, repo: repo, state: st, cl: cl}, nil
+}
+
+// env resolves an environment name: the flag, else the current one, else
+// the project's default.
+func (p *project) env(name string) (string, workspace.EnvPin, error) {
+	if name == "" {
+		name = p.state.Current
+	}
+	if name == "" {
+		name = p.repo.Project.DefaultEnvironment
+	}
+	pin, ok := p.repo.Project.Environments[name]
+	if !ok {
+		return "", pin, withHint(fmt.Errorf("no environment %q in this project", name), "no-env", "see `capy env` for the list")
+	}
+	return name, pin, nil
+}
+
+func (p *project) account() (*member.Account, error) {
+	return member.SignedIn(p.home, p.cl)
+}
+
+// unlock returns M after a co-decrypt, with a spinner on a terminal.
+func (p *project) unlock(ctx context.Context, a *member.Account) (keys.MasterKey, error) {
+	var m keys.MasterKey
+	err := p.u.wait("unlocking", func() error {
+		var err error
+		m, err = a.Unlock(ctx, p.repo.Project.Org)
+		return err
+	})
+	return m, err
+}
+
+// memberKeys unlocks and returns the keyring for one environment.
+func (p *project) memberKeys(ctx context.Context, pin workspace.EnvPin) (*sync.MemberKeys, *member.Account, error) {
+	a, err := p.account()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := p.unlock(ctx, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &sync.MemberKeys{PK: m.ProjectKey(p.repo.Project.Org, p.repo.Project.Project),
+		ProjectID: p.repo.Project.Project, EnvID: pin.ID}, a, nil
+}
+
+func (p *project) remote(a *member.Account, pin workspace.EnvPin) *member.Remote {
+	cl := p.cl
+	if a != nil {
+		cl = a.Client
+	}
+	return &member.Remote{Client: cl, Home: p.home, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID}
+}
+
+func (p *project) syncEnv(name string, pin workspace.EnvPin) sync.Env {
+	s := p.state.Environments[pin.ID]
+	return sync.Env{ProjectID: p.repo.Project.Project, EnvID: pin.ID, File: p.repo.EnvFile(pin), PinnedEpoch: pin.Epoch,
+		State: sync.State{Epoch: s.Epoch, BaseVersion: s.BaseVersion, BaseID: s.BaseID, SeenVersion: s.SeenVersion, SeenID: s.SeenID}}
+}
+
+// record stores a sync's new state, and moves a stale pin forward when a
+// member verified a newer epoch with keys derived from PK.
+func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sync.Keyring) error {
+	p.state.Environments[pin.ID] = workspace.EnvState{Epoch: st.Epoch, BaseVersion: st.BaseVersion, BaseID: st.BaseID,
+		SeenVersion: st.SeenVersion, SeenID: st.SeenID}
+	if err := p.repo.SaveState(p.state); err != nil {
+		return err
+	}
+	if mk, ok := kr.(*sync.MemberKeys); ok && st.Epoch > pin.Epoch {
+		pub, _ := mk.PublicKey(st.Epoch)
+		pin.Epoch, pin.SigningKey = st.Epoch, b64(pub)
+		p.repo.Project.Environments[name] = pin
+		if err := p.repo.SaveProject(); err != nil {
+			return err
+		}
+		p.u.say("updated the pinned key of %s to epoch %d in .capy/project.json (commit it)", name, st.Epoch)
+	}
+	return nil
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
+	"github.com/urfave/cli/v2"
+)
+
+func cmdDeploy(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	name, _, err := p.env(envFlagValue(c))
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	m, err := p.unlock(c.Context, a)
+	if err != nil {
+		return err
+	}
+	code, d, err := a.MintDeploy(c.Context, &m, &p.repo.Project, name, c.String("name"), c.Duration("expires"))
+	if err != nil {
+		return err
+	}
+	u.done("deploy code %s for %s (epoch %d), expires %s", d.ID, name, d.Epoch, d.ExpiresAt.Format("2006-01-02"))
+	u.say("Store it as the CI secret CAPY_DEPLOY_CODE; it is shown only now. In CI: capy ci && capy run -- CMD")
+	return u.data(map[string]any{"code": code, "deploy": d}, func(w io.Writer) { fmt.Fprintln(w, code) })
+}
+
+func cmdDeployList(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	envID := ""
+	if envFlagValue(c) != "" {
+		_, pin, err := p.env(envFlagValue(c))
+		if err != nil {
+			return err
+		}
+		envID = pin.ID
+	}
+	status := ""
+	if c.Bool("all") {
+		status = "all"
+	}
+	var items []api.Deploy
+	cursor := ""
+	for {
+		page, err := a.Client.Deploys(c.Context, p.repo.Project.Org, envID, "", status, cursor, 200)
+		if err != nil {
+			return err
+		}
+		items = append(items, page.Items...)
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	if items == nil {
+		items = []api.Deploy{}
+	}
+	return u.data(items, func(w io.Writer) {
+		for _, d := range items {
+			fmt.Fprintf(w, "%s  %-12s %-8s env %s epoch %d  by %s  expires %s\n", d.ID, d.Name, d.Status, d.Env, d.Epoch,
+				d.CreatedBy.Email, d.ExpiresAt.Format("2006-01-02"))
+		}
+	})
+}
+
+func cmdDeployRevoke(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 || ident.CheckID(ident.Deploy, c.Args().First()) != nil {
+		return usageError("deploy revoke takes one deploy id (dep_…; see `capy deploy ls`)")
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	d, err := a.Client.RevokeDeploy(c.Context, p.repo.Project.Org, c.Args().First())
+	if err != nil {
+		return err
+	}
+	u.done("deploy code %s revoked", d.ID)
+	return nil
+}
+
+// deployDecrypt checks a deploy code against project.json (or the
+// override) and runs the deploy decrypt.
+func deployDecrypt(ctx context.Context, p *project, text, override string) (*member.CIGrant, *client.Client, error) {
+	code, err := wrap.ParseDeployCode(text)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CAPY_DEPLOY_CODE: %w", err)
+	}
+	want := p.repo.Project.Service
+	if override != "" {
+		if want, err = ident.CheckServiceURL(override); err != nil {
+			return nil, nil, err
+		}
+	}
+	if code.URL != want {
+		return nil, nil, withHint(fmt.Errorf("the deploy code is for %s but this repository uses %s", code.URL, p.repo.Project.Service),
+			"code-url-mismatch", "use a code minted for this service, or --url-override URL if you moved the service")
+	}
+	cl, err := newClient(code.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := member.DeployDecrypt(ctx, cl, code, &p.repo.Project)
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, cl, nil
+}
+
+func cmdCI(u *ui, c *cli.Context) error {
+	text := os.Getenv("CAPY_DEPLOY_CODE")
+	if text == "" {
+		return usageError("CAPY_DEPLOY_CODE is not set")
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	g, _, err := deployDecrypt(c.Context, p, text, c.String("url-override"))
+	if err != nil {
+		return err
+	}
+	var name string
+	var pin workspace.EnvPin
+	for n, e := range p.repo.Project.Environments {
+		if e.ID == g.KeyFile.EnvID {
+			name, pin = n, e
+		}
+	}
+	if name == "" {
+		return withHint(errors.New("the deploy code is for an environment this repository does not list"), "code-mismatch", "commit an up-to-date .capy/project.json")
+	}
+	kr, err := member.CIKeyring(g.KeyFile, pin)
+	if err != nil {
+		return err
+	}
+	if c.Bool("no-write") {
+		if g.Head != nil {
+			if _, _, err := sync.OpenBlob(&sync.RemoteBlob{Version: g.Head.Version, Text: g.Head.Text}, kr,
+				wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID, PinnedEpoch: pin.Epoch}); err != nil {
+				return err
+			}
+		}
+		u.done("deploy code works for %s (epoch %d); nothing written", name, g.KeyFile.Epoch)
+		return nil
+	}
+	// A runner takes the verified head as it is: the file is rebuilt from
+	// its snippets (still ciphertext) and replaced atomically.
+	doc, _ := envfile.Parse(nil)
+	st := sync.State{Epoch: g.KeyFile.Epoch}
+	version := uint64(0)
+	if g.Head != nil {
+		b, side, err := sync.OpenBlob(&sync.RemoteBlob{Version: g.Head.Version, Text: g.Head.Text}, kr,
+			wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID, PinnedEpoch: pin.Epoch})
+		if err != nil {
+			return err
+		}
+		for _, v := range sideVars(side) {
+			if err := doc.Set(v.Name, side.Snippets[v.Name], false); err != nil {
+				return err
+			}
+		}
+		version = b.Version
+		st = sync.State{Epoch: b.Epoch, BaseVersion: b.Version, BaseID: b.ID(), SeenVersion: b.Version, SeenID: b.ID()}
+	}
+	envPath := p.repo.EnvFile(pin)
+	if err := os.MkdirAll(filepath.Dir(envPath), 0o755); err != nil {
+		return err
+	}
+	if err := envfile.WriteFileAtomic(envPath, doc.Bytes()); err != nil {
+		return err
+	}
+	if err := p.record(name, pin, st, kr); err != nil {
+		return err
+	}
+	keyPath := c.String("key-file")
+	if keyPath == "" {
+		keyPath = p.repo.KeyFilePath()
+	}
+	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
+		return err
+	}
+	if err := workspace.WriteKeyFile(keyPath, g.KeyFile.Encode()); err != nil {
+		return err
+	}
+	u.done("%s v%d written to %s; key file %s", name, version, pin.File, keyPath)
+	return nil
+}

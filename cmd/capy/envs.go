@@ -1,0 +1,175 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
+	"github.com/urfave/cli/v2"
+)
+
+func cmdEnvList(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	cur, _, _ := p.env("")
+	type row struct {
+		Name    string `json:"name"`
+		ID      string `json:"id"`
+		File    string `json:"file"`
+		Epoch   uint32 `json:"epoch"`
+		Current bool   `json:"current"`
+	}
+	var rows []row
+	for _, n := range p.repo.EnvNames() {
+		e := p.repo.Project.Environments[n]
+		rows = append(rows, row{n, e.ID, e.File, e.Epoch, n == cur})
+	}
+	return u.data(rows, func(w io.Writer) {
+		for _, r := range rows {
+			mark := " "
+			if r.Current {
+				mark = "*"
+			}
+			fmt.Fprintf(w, "%s %-14s %-20s epoch %d  %s\n", mark, r.Name, r.File, r.Epoch, r.ID)
+		}
+	})
+}
+
+func cmdEnvCreate(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return usageError("env create takes one argument: the name")
+	}
+	name := c.Args().First()
+	if !workspace.ValidEnvName(name) {
+		return usageError("environment names use lowercase letters, digits, '-' and '_'")
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	if _, ok := p.repo.Project.Environments[name]; ok {
+		return usageError("environment %s already exists", name)
+	}
+	file := c.String("file")
+	if file == "" {
+		file = member.DefaultEnvFile(name)
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	m, err := p.unlock(c.Context, a)
+	if err != nil {
+		return err
+	}
+	if _, err := a.NewEnv(c.Context, &m, &p.repo.Project, name, file); err != nil {
+		return err
+	}
+	if err := p.repo.SaveProject(); err != nil {
+		return err
+	}
+	if err := ignoreFiles(p.repo); err != nil {
+		return err
+	}
+	u.done("created environment %s (file %s); `capy env switch %s` to use it", name, file, name)
+	return nil
+}
+
+func cmdEnvSwitch(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return usageError("env switch takes one argument: the name")
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	name, pin, err := p.env(c.Args().First())
+	if err != nil {
+		return err
+	}
+	p.state.Current = name
+	if err := p.repo.SaveState(p.state); err != nil {
+		return err
+	}
+	u.done("now using %s (%s)", name, pin.File)
+	return nil
+}
+
+func cmdEnvRotate(u *ui, c *cli.Context) error {
+	ctx := c.Context
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	name, pin, err := p.env(c.Args().First())
+	if err != nil {
+		return err
+	}
+	if !c.Bool("yes") {
+		if !u.stdinIsTTY() {
+			return usageError("rotating revokes every deploy code of %s; pass --yes to confirm", name)
+		}
+		if !u.confirm(fmt.Sprintf("Rotate %s to a new key? Every deploy code of %s stops working.", name, name)) {
+			return withHint(errors.New("nothing was changed"), "declined", "")
+		}
+	}
+	kr, a, err := p.memberKeys(ctx, pin)
+	if err != nil {
+		return err
+	}
+	env, err := a.Client.Env(ctx, p.repo.Project.Org, p.repo.Project.Project, pin.ID)
+	if err != nil {
+		return err
+	}
+	st := p.state.Environments[pin.ID]
+	side := sync.NewSide()
+	parent, version := wrap.NoParent, uint64(1)
+	head, err := p.remote(a, pin).Head(ctx)
+	if err != nil {
+		return err
+	}
+	if head != nil {
+		b, s, err := sync.OpenBlob(head, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID,
+			PinnedEpoch: pin.Epoch, SeenVersion: st.SeenVersion, SeenID: st.SeenID})
+		if err != nil {
+			return err
+		}
+		side, parent, version = s, b.ID(), b.Version+1
+	}
+	next := env.Epoch + 1
+	cipher, _ := kr.Cipher(next)
+	var snips []string
+	for n, v := range side.Values {
+		s, err := cipher.Seal(n, v.Text, v.Literal)
+		if err != nil {
+			return err
+		}
+		snips = append(snips, s)
+	}
+	signer, _ := kr.Signer(next)
+	nb, err := wrap.BuildBlob(signer, p.repo.Project.Project, pin.ID, next, version, parent, snips)
+	if err != nil {
+		return err
+	}
+	pub, _ := kr.PublicKey(next)
+	res, err := a.Client.Rotate(ctx, p.repo.Project.Org, p.repo.Project.Project, pin.ID,
+		api.RotateRequest{Epoch: next, SigningPublicKey: api.Bytes(pub), Text: string(nb.Raw())})
+	if err != nil {
+		return err
+	}
+	pin.Epoch, pin.SigningKey = next, b64(pub)
+	p.repo.Project.Environments[name] = pin
+	if err := p.repo.SaveProject(); err != nil {
+		return err
+	}
+	u.done("%s is at epoch %d; %d deploy code(s) revoked: mint new ones with `capy deploy --env %s`", name, next, len(res.RevokedDeploys), name)
+	u.say("Commit .capy/project.json (it pins the new key).")
+	return runSync(u, c, p, a, kr, name, pin, sync.Options{})
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
+)
+
+// Exit statuses (docs/cli.md).
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitUsage     = 2
+	exitConflict  = 3
+	exitForbidden = 4
+)
+
+// cliError is an error with its stable code, exit status and hint.
+type cliError struct {
+	code string // stable, listed in docs/cli.md
+	exit int
+	msg  string
+	hint string
+	err  error
+}
+
+func (e *cliError) Error() string { return e.msg }
+func (e *cliError) Unwrap() error { return e.err }
+
+func usageError(format string, a ...any) error {
+	return &cliError{code: "usage", exit: exitUsage, msg: fmt.Sprintf(format, a...), hint: "see capy help COMMAND"}
+}
+
+func withHint(err error, code, hint string) error {
+	return &cliError{code: code, exit: exitError, msg: err.Error(), hint: hint, err: err}
+}
+
+// classify maps any error to what the user sees: the one table of codes,
+// exit statuses and hints. Nothing deeper prints errors or exits.
+func classify(err error) *cliError {
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	mk := func(code string, exit int, hint string) *cliError {
+		return &cliError{code: code, exit: exit, msg: err.Error(), hint: hint, err: err}
+	}
+	var conflict *sync.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		return mk("conflict", exitConflict, "nothing was changed; resolve with `capy sync --prefer local` or `--prefer remote`")
+	case errors.Is(err, context.Canceled):
+		return mk("interrupted", exitError, "")
+	case errors.Is(err, member.ErrNotSignedIn):
+		return mk("not-signed-in", exitError, "run `capy login`")
+	case errors.Is(err, member.ErrNoKeyEnc):
+		return mk("no-key", exitError, "redeem an invite code (`capy redeem CODE`), add this machine from another (`capy device add`), or `capy recover` with the phrase")
+	case errors.Is(err, keys.ErrKeyCheck):
+		return mk("wrong-key", exitError, "the phrase or invite does not belong to this organisation; check the phrase word by word")
+	case errors.Is(err, workspace.ErrNoProject):
+		return mk("no-project", exitError, "run `capy init` to start, or `capy link` in a clone of a project")
+	case errors.Is(err, workspace.ErrInsecure), errors.Is(err, keys.ErrInsecureFile):
+		return mk("insecure-file", exitError, "fix the permissions as the message says; capy never repairs a key file that others could have read")
+	case errors.Is(err, workspace.ErrAuditFork):
+		return mk("audit-fork", exitError, "the service rewrote audit history you had seen; report this to your administrator")
+	case errors.Is(err, sync.ErrReadOnly):
+		return mk("read-only", exitForbidden, "sign in as a member (`capy login`) to change values")
+	case errors.Is(err, wrap.ErrBadSignature), errors.Is(err, wrap.ErrRollback), errors.Is(err, wrap.ErrForked),
+		errors.Is(err, wrap.ErrParentMismatch), errors.Is(err, wrap.ErrEpochRollback), errors.Is(err, wrap.ErrVersionMismatch),
+		errors.Is(err, sync.ErrDuplicateName):
+		return mk("tampered", exitError, "the service returned data that fails verification; nothing was changed. Tell your administrator")
+	case errors.Is(err, wrap.ErrSnippetName), errors.Is(err, wrap.ErrSnippetRid):
+		return mk("snippet-moved", exitError, "a snippet was copied onto another variable; set the value again with `capy set NAME`")
+	case errors.Is(err, wrap.ErrCodeMistyped):
+		return mk("bad-code", exitUsage, "copy the whole code again; it starts with capy-redeem- or capy-deploy-")
+	case errors.Is(err, wrap.ErrCodeFormat), errors.Is(err, wrap.ErrCodeKind):
+		return mk("bad-code", exitUsage, "")
+	case errors.Is(err, ident.ErrBadURL):
+		return mk("bad-url", exitUsage, "use https://host (plain http only for localhost)")
+	case errors.Is(err, ident.ErrBadEmail):
+		return mk("bad-email", exitUsage, "")
+	case errors.Is(err, keys.ErrPhraseWord), errors.Is(err, keys.ErrPhraseChecksum), errors.Is(err, keys.ErrPhraseLength):
+		return mk("bad-phrase", exitUsage, "type the 24 words separated by spaces")
+	case errors.Is(err, member.ErrCodeMismatch), errors.Is(err, member.ErrCodeOrg):
+		return mk("code-mismatch", exitForbidden, "")
+	case errors.Is(err, fs.ErrNotExist):
+		return mk("not-found", exitError, "")
+	}
+	var se *envfile.SyntaxError
+	if errors.As(err, &se) {
+		return mk("env-syntax", exitError, "fix that line of the .env file; capy changed nothing")
+	}
+	if p := client.ProblemOf(err); p != nil {
+		return fromProblem(err, p)
+	}
+	var he *client.HTTPError
+	if errors.As(err, &he) {
+		return mk("service", exitError, "is the service URL right? a proxy answered instead of capyd")
+	}
+	return mk("error", exitError, "")
+}
+
+func fromProblem(err error, p *api.Problem) *cliError {
+	ce := &cliError{code: p.Slug(), exit: exitError, msg: p.Error(), err: err}
+	switch p.Slug() {
+	case api.PMembershipRevoked:
+		ce.exit, ce.msg = exitForbidden, "your membership of this organisation was revoked"
+		ce.hint = "ask an admin to invite you again"
+	case api.PNotAMember:
+		ce.exit, ce.msg = exitForbidden, "you are not a member of this organisation"
+		ce.hint = "ask an admin for an invite, then `capy redeem CODE`"
+	case api.PForbidden:
+		ce.exit, ce.hint = exitForbidden, "this needs a higher role (see `capy members`)"
+	case api.PInviteEmailMismatch:
+		ce.exit, ce.hint = exitForbidden, "sign in with the e-mail the invite was sent to (`capy logout`, then redeem again)"
+	case api.PInviteRevoked, api.PInviteConsumed, api.PInviteExpired:
+		ce.exit, ce.hint = exitForbidden, "ask for a new invite code"
+	case api.PDeployDenied, api.PDeployRevoked, api.PDeployExpired:
+		ce.exit, ce.hint = exitForbidden, "ask an admin for a new deploy code (`capy deploy`)"
+	case api.PUnauthenticated, api.PSessionExpired:
+		ce.hint = "run `capy login`"
+	case api.PCodeInvalid:
+		ce.hint = "check the code in the newest mail, or run `capy login` again for a new one"
+	case api.PCodeLocked:
+		ce.hint = "too many wrong codes: run `capy login` again for a new one"
+	case api.PRateLimited:
+		ce.hint = "wait a little and try again"
+	case api.PVersionConflict:
+		ce.hint = "someone else changed the environment; run `capy` again"
+	case api.PUnavailable:
+		ce.hint = "the service is unavailable; try again shortly"
+	case api.PEpochMismatch:
+		ce.hint = "the environment's key was rotated; run `capy` to update"
+	}
+	return ce
+}

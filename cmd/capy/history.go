@@ -1,0 +1,198 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/store/auditchain"
+	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/wrap"
+	"github.com/urfave/cli/v2"
+)
+
+func cmdHistory(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	_, pin, err := p.env(envFlagValue(c))
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	var items []api.BlobMeta
+	cursor := ""
+	for {
+		page, err := a.Client.Versions(c.Context, p.repo.Project.Org, p.repo.Project.Project, pin.ID, cursor, 200)
+		if err != nil {
+			return err
+		}
+		items = append(items, page.Items...)
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	if items == nil {
+		items = []api.BlobMeta{}
+	}
+	return u.data(items, func(w io.Writer) {
+		for _, b := range items {
+			fmt.Fprintf(w, "v%-5d %s  epoch %d  %s  %s\n", b.Version, b.CreatedAt.Format("2006-01-02 15:04"), b.Epoch, b.CreatedBy.Email, b.ID[:12])
+		}
+	})
+}
+
+func cmdRollback(u *ui, c *cli.Context) error {
+	ctx := c.Context
+	if c.Args().Len() != 1 {
+		return usageError("rollback takes one argument: the version (see `capy history`)")
+	}
+	v, err := strconv.ParseUint(c.Args().First(), 10, 53)
+	if err != nil || v == 0 {
+		return usageError("VERSION is a positive number")
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	name, pin, err := p.env(envFlagValue(c))
+	if err != nil {
+		return err
+	}
+	kr, a, err := p.memberKeys(ctx, pin)
+	if err != nil {
+		return err
+	}
+	r := p.remote(a, pin)
+	old, err := r.Version(ctx, v)
+	if err != nil {
+		return err
+	}
+	_, oldSide, err := sync.OpenBlob(old, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID})
+	if err != nil {
+		return fmt.Errorf("version %d: %w", v, err)
+	}
+	head, err := r.Head(ctx)
+	if err != nil {
+		return err
+	}
+	st := p.state.Environments[pin.ID]
+	hb, _, err := sync.OpenBlob(head, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID,
+		PinnedEpoch: pin.Epoch, SeenVersion: st.SeenVersion, SeenID: st.SeenID})
+	if err != nil {
+		return err
+	}
+	if hb.Version == v {
+		return withHint(errors.New("that version is already the newest"), "noop", "")
+	}
+	if !c.Bool("yes") && u.stdinIsTTY() && !u.confirm(fmt.Sprintf("Make version %d of %s the newest (as v%d)?", v, name, hb.Version+1)) {
+		return withHint(errors.New("nothing was changed"), "declined", "")
+	}
+	cipher, _ := kr.Cipher(hb.Epoch)
+	var snips []string
+	for n, val := range oldSide.Values {
+		s, err := cipher.Seal(n, val.Text, val.Literal)
+		if err != nil {
+			return err
+		}
+		snips = append(snips, s)
+	}
+	signer, _ := kr.Signer(hb.Epoch)
+	nb, err := wrap.BuildBlob(signer, p.repo.Project.Project, pin.ID, hb.Epoch, hb.Version+1, hb.ID(), snips)
+	if err != nil {
+		return err
+	}
+	if err := r.Push(ctx, string(nb.Raw())); err != nil {
+		return err
+	}
+	u.done("%s v%d now holds the values of v%d", name, hb.Version+1, v)
+	// Bring the local file along: the rollback is a remote change.
+	return runSync(u, c, p, a, kr, name, pin, sync.Options{Prefer: sync.PreferRemote})
+}
+
+func cmdAudit(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	org := p.repo.Project.Org
+	var rows []api.AuditEntry
+	var head api.AuditHead
+	cursor := ""
+	for {
+		page, err := a.Client.Audit(c.Context, org, 1, cursor, 1000)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, page.Items...)
+		head = page.Head
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	if c.Bool("verify") {
+		seen, err := p.home.AuditHead(org)
+		if err != nil {
+			return err
+		}
+		if err := verifyChain(rows, seen.Seq, seen.Hash); err != nil {
+			return withHint(err, "audit-broken", "the service's audit log was altered; tell your administrator")
+		}
+		u.done("audit chain of %d entries verifies; it contains the newest entry this machine saw (#%d)", len(rows), seen.Seq)
+		return u.data(map[string]any{"valid": true, "rows": len(rows), "head": head, "seen": seen}, nil)
+	}
+	if n := c.Int("limit"); n > 0 && len(rows) > n {
+		rows = rows[len(rows)-n:]
+	}
+	if rows == nil {
+		rows = []api.AuditEntry{}
+	}
+	return u.data(rows, func(w io.Writer) {
+		for _, r := range rows {
+			fmt.Fprintf(w, "#%-5d %s  %-15s %-7s %s  by %s\n", r.Seq, r.Time[:19], r.Action, r.Result, r.Target, r.Actor)
+		}
+	})
+}
+
+// verifyChain recomputes every hash from the genesis and checks that the
+// chain contains the head this machine recorded (seq, hash).
+func verifyChain(rows []api.AuditEntry, seenSeq uint64, seenHash string) error {
+	prev := auditchain.Genesis
+	found := seenSeq == 0
+	for i, r := range rows {
+		if r.Seq != uint64(i+1) || r.PrevHash != prev {
+			return fmt.Errorf("audit entry #%d does not follow #%d", r.Seq, i)
+		}
+		t, err := auditchain.ParseTime(r.Time)
+		if err != nil {
+			return fmt.Errorf("audit entry #%d: %w", r.Seq, err)
+		}
+		h := auditchain.Hash(prev, auditchain.Event{Seq: int64(r.Seq), Time: t, Actor: r.Actor, Action: r.Action, Target: r.Target, Result: r.Result})
+		if h != r.Hash {
+			return fmt.Errorf("audit entry #%d: hash does not match its content", r.Seq)
+		}
+		if r.Seq == seenSeq {
+			if h != seenHash {
+				return fmt.Errorf("audit entry #%d differs from the one this machine saw", r.Seq)
+			}
+			found = true
+		}
+		prev = h
+	}
+	if !found {
+		return fmt.Errorf("the audit log no longer contains entry #%d, which this machine saw", seenSeq)
+	}
+	return nil
+}

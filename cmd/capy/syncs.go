@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/urfave/cli/v2"
+)
+
+func parsePrefer(s string) (sync.Prefer, error) {
+	switch s {
+	case "":
+		return sync.PreferNone, nil
+	case "local":
+		return sync.PreferLocal, nil
+	case "remote":
+		return sync.PreferRemote, nil
+	}
+	return 0, usageError("--prefer takes local or remote, not %q", s)
+}
+
+func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
+	pref, err := parsePrefer(prefer)
+	if err != nil {
+		return err
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	name, pin, err := p.env(envName)
+	if err != nil {
+		return err
+	}
+	kr, a, err := p.memberKeys(c.Context, pin)
+	if err != nil {
+		return err
+	}
+	return runSync(u, c, p, a, kr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
+}
+
+// runSync syncs one environment, records the result and reports it.
+func runSync(u *ui, c *cli.Context, p *project, a *member.Account, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
+	var rep *sync.Report
+	err := u.wait("syncing "+name, func() error {
+		var err error
+		rep, err = sync.Sync(c.Context, p.remote(a, pin), kr, p.syncEnv(name, pin), opt)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !opt.DryRun {
+		if err := p.record(name, pin, rep.State, kr); err != nil {
+			return err
+		}
+	}
+	out := map[string]any{
+		"environment": name, "version": rep.Version, "pushed": rep.Pushed, "file_changed": rep.FileChanged,
+		"added": nonNil(rep.Added), "updated": nonNil(rep.Updated), "removed": nonNil(rep.Removed), "dry_run": opt.DryRun,
+	}
+	if !u.json {
+		verb := map[bool]string{true: "would ", false: ""}[opt.DryRun]
+		var parts []string
+		if rep.Pushed || (opt.DryRun && rep.PushedChanges > 0) {
+			parts = append(parts, fmt.Sprintf("%spushed %d change(s)", verb, rep.PushedChanges))
+		}
+		for _, x := range []struct {
+			what  string
+			names []string
+		}{{"added", rep.Added}, {"updated", rep.Updated}, {"removed", rep.Removed}} {
+			if len(x.names) > 0 {
+				parts = append(parts, fmt.Sprintf("%s%s %s", verb, x.what, strings.Join(x.names, ", ")))
+			}
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "up to date")
+		}
+		u.done("%s v%d: %s", name, rep.Version, strings.Join(parts, "; "))
+	}
+	return u.data(out, nil)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func cmdStatus(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	name, pin, err := p.env(envFlagValue(c))
+	if err != nil {
+		return err
+	}
+	kr, a, err := p.memberKeys(c.Context, pin)
+	if err != nil {
+		return err
+	}
+	env := p.syncEnv(name, pin)
+	cipher, err := kr.Cipher(max(env.State.Epoch, pin.Epoch))
+	if err != nil {
+		return err
+	}
+	local, err := sync.ReadLocal(env.File, cipher)
+	if err != nil {
+		return err
+	}
+	// A dry run computes the merge without writing or pushing anything.
+	rep, err := sync.Sync(c.Context, p.remote(a, pin), kr, env, sync.Options{DryRun: true})
+	conflicts := []string{}
+	if ce, ok := err.(*sync.ConflictError); ok {
+		for _, x := range ce.Conflicts {
+			conflicts = append(conflicts, x.Name)
+		}
+	} else if err != nil {
+		return err
+	}
+	st := map[string]any{"environment": name, "file": pin.File, "plaintext": nonNil(local.Plaintext),
+		"base_version": env.State.BaseVersion, "conflicts": conflicts}
+	if rep != nil {
+		st["remote_version"] = rep.Version
+		st["to_push"] = rep.PushedChanges
+		st["local_added"], st["local_updated"], st["local_removed"] = nonNil(rep.Added), nonNil(rep.Updated), nonNil(rep.Removed)
+	}
+	return u.data(st, func(w io.Writer) {
+		fmt.Fprintf(w, "environment %s (%s), synced at v%d\n", name, pin.File, env.State.BaseVersion)
+		if len(local.Plaintext) > 0 {
+			fmt.Fprintf(w, "  not yet encrypted: %s\n", strings.Join(local.Plaintext, ", "))
+		}
+		if len(conflicts) > 0 {
+			fmt.Fprintf(w, "  conflicts: %s (capy sync --prefer local|remote)\n", strings.Join(conflicts, ", "))
+			return
+		}
+		if rep != nil {
+			fmt.Fprintf(w, "  service at v%d; %d change(s) to push\n", rep.Version, rep.PushedChanges)
+			for _, x := range []struct {
+				what  string
+				names []string
+			}{{"incoming new", rep.Added}, {"incoming changed", rep.Updated}, {"incoming removed", rep.Removed}} {
+				if len(x.names) > 0 {
+					fmt.Fprintf(w, "  %s: %s\n", x.what, strings.Join(x.names, ", "))
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/urfave/cli/v2"
+)
+
+func cmdInvite(u *ui, c *cli.Context, kind string) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	email, role := a.Cred.Email, api.Role("")
+	if kind == api.InviteMember {
+		if c.Args().Len() != 1 {
+			return usageError("invite takes one argument: the e-mail address")
+		}
+		if email, err = ident.CanonicalEmail(c.Args().First()); err != nil {
+			return err
+		}
+		role = api.Role(c.String("role"))
+		if !role.Valid() {
+			return usageError("--role takes member, admin or owner")
+		}
+	}
+	m, err := p.unlock(c.Context, a)
+	if err != nil {
+		return err
+	}
+	code, inv, err := a.Invite(c.Context, &m, p.repo.Project.Org, kind, email, role, c.Duration("ttl"))
+	if err != nil {
+		return err
+	}
+	if kind == api.InviteDevice {
+		u.done("code for your next machine (valid until %s); there run: capy redeem CODE", inv.ExpiresAt.Format("2006-01-02 15:04 MST"))
+	} else {
+		u.done("invited %s as %s (valid until %s). Send them this code over a channel you trust; it is shown once:",
+			email, role, inv.ExpiresAt.Format("2006-01-02"))
+	}
+	return u.data(map[string]any{"code": code, "invite": inv}, func(w io.Writer) { fmt.Fprintln(w, code) })
+}
+
+func cmdInvites(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	status := "open"
+	if c.Bool("all") {
+		status = "all"
+	}
+	var items []api.Invite
+	cursor := ""
+	for {
+		page, err := a.Client.Invites(c.Context, p.repo.Project.Org, status, cursor, 200)
+		if err != nil {
+			return err
+		}
+		items = append(items, page.Items...)
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	if items == nil {
+		items = []api.Invite{}
+	}
+	return u.data(items, func(w io.Writer) {
+		for _, i := range items {
+			role := "-"
+			if i.Role != nil {
+				role = string(*i.Role)
+			}
+			fmt.Fprintf(w, "%s  %-6s %-30s %-6s %-8s expires %s\n", i.ID, i.Kind, i.Email, role, i.Status, i.ExpiresAt.Format("2006-01-02"))
+		}
+	})
+}
+
+func cmdInviteRevoke(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 || ident.CheckID(ident.Invite, c.Args().First()) != nil {
+		return usageError("invites revoke takes one invite id (inv_…; see `capy invites`)")
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	inv, err := a.Client.RevokeInvite(c.Context, p.repo.Project.Org, c.Args().First())
+	if err != nil {
+		return err
+	}
+	u.done("invite %s is %s", inv.ID, inv.Status)
+	return nil
+}
+
+func cmdMembers(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	status := "active"
+	if c.Bool("all") {
+		status = "all"
+	}
+	var items []api.Member
+	cursor := ""
+	for {
+		page, err := a.Client.Members(c.Context, p.repo.Project.Org, status, "", cursor, 200)
+		if err != nil {
+			return err
+		}
+		items = append(items, page.Items...)
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	if items == nil {
+		items = []api.Member{}
+	}
+	return u.data(items, func(w io.Writer) {
+		for _, m := range items {
+			fmt.Fprintf(w, "%-32s %-7s %-8s %s\n", m.Email, m.Role, m.Status, m.ID)
+		}
+	})
+}
+
+func cmdKick(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return usageError("kick takes one argument: the member's e-mail")
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	mb, err := a.FindMember(c.Context, p.repo.Project.Org, c.Args().First())
+	if err != nil {
+		return err
+	}
+	deps, err := a.Client.Deploys(c.Context, p.repo.Project.Org, "", mb.ID, "active", "", 200)
+	if err != nil {
+		return err
+	}
+	if len(deps.Items) > 0 {
+		verb := "will be revoked"
+		if c.Bool("keep-deploys") {
+			verb = "stay valid (--keep-deploys)"
+		}
+		u.say("%s minted %d deploy code(s) that %s:", mb.Email, len(deps.Items), verb)
+		for _, d := range deps.Items {
+			u.say("  %s %s (env %s)", d.ID, d.Name, d.Env)
+		}
+	}
+	if !c.Bool("yes") {
+		if !u.stdinIsTTY() {
+			return usageError("pass --yes to kick %s without a prompt", mb.Email)
+		}
+		if !u.confirm(fmt.Sprintf("Revoke %s's membership now?", mb.Email)) {
+			return withHint(errors.New("nothing was changed"), "declined", "")
+		}
+	}
+	res, err := a.Client.Kick(c.Context, p.repo.Project.Org, mb.ID, c.Bool("keep-deploys"))
+	if err != nil {
+		return err
+	}
+	u.done("%s is revoked: %d invite(s) and %d deploy code(s) revoked with them", mb.Email, len(res.RevokedInvites), len(res.RevokedDeploys))
+	u.say("Values they saw before are outside capy's reach: rotate those credentials where they matter.")
+	return u.data(res, nil)
+}
+
+func cmdRole(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 2 {
+		return usageError("role takes two arguments: EMAIL ROLE")
+	}
+	role := api.Role(c.Args().Get(1))
+	if !role.Valid() {
+		return usageError("ROLE is member, admin or owner")
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	a, err := p.account()
+	if err != nil {
+		return err
+	}
+	mb, err := a.FindMember(c.Context, p.repo.Project.Org, c.Args().First())
+	if err != nil {
+		return err
+	}
+	res, err := a.Client.SetRole(c.Context, p.repo.Project.Org, mb.ID, role)
+	if err != nil {
+		return err
+	}
+	u.done("%s is now %s", res.Email, res.Role)
+	return nil
+}

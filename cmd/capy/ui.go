@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// ui is every word capy says to a person. Prose, prompts and progress go
+// to stderr; data goes to stdout (JSON with --json).
+type ui struct {
+	stdout, stderr io.Writer
+	stdin          *os.File
+	in             *bufio.Reader
+	json           bool
+	color          bool
+	tty            bool // stderr is a terminal: progress lines are allowed
+}
+
+func newUI(jsonOut bool) *ui {
+	errTTY := term.IsTerminal(int(os.Stderr.Fd()))
+	return &ui{
+		stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, in: bufio.NewReader(os.Stdin),
+		json:  jsonOut,
+		color: errTTY && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
+		tty:   errTTY,
+	}
+}
+
+func (u *ui) paint(code, s string) string {
+	if !u.color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// say prints a line of prose.
+func (u *ui) say(format string, a ...any) { fmt.Fprintf(u.stderr, format+"\n", a...) }
+
+// done prints a success line.
+func (u *ui) done(format string, a ...any) {
+	fmt.Fprintf(u.stderr, "%s %s\n", u.paint("32", "✓"), fmt.Sprintf(format, a...))
+}
+
+// warn prints "capy: warning: …".
+func (u *ui) warn(format string, a ...any) {
+	fmt.Fprintf(u.stderr, "%s %s\n", u.paint("33", "capy: warning:"), fmt.Sprintf(format, a...))
+}
+
+// fail prints "capy: error: …" and "capy: hint: …".
+func (u *ui) fail(msg, hint string) {
+	fmt.Fprintf(u.stderr, "%s %s\n", u.paint("31", "capy: error:"), msg)
+	if hint != "" {
+		fmt.Fprintf(u.stderr, "%s %s\n", u.paint("36", "capy: hint:"), hint)
+	}
+}
+
+// data writes v as JSON (with --json) or the text form to stdout.
+func (u *ui) data(v any, text func(w io.Writer)) error {
+	if u.json {
+		enc := json.NewEncoder(u.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	if text != nil {
+		text(u.stdout)
+	}
+	return nil
+}
+
+func (u *ui) stdinIsTTY() bool { return term.IsTerminal(int(u.stdin.Fd())) }
+
+// line reads one line: from a prompt on a terminal, else from stdin.
+func (u *ui) line(prompt string) (string, error) {
+	if u.stdinIsTTY() {
+		fmt.Fprint(u.stderr, prompt)
+	}
+	s, err := u.in.ReadString('\n')
+	if err != nil && (err != io.EOF || s == "") {
+		return "", fmt.Errorf("read %s: no input", strings.TrimSuffix(strings.TrimSpace(prompt), ":"))
+	}
+	return strings.TrimRight(s, "\r\n"), nil
+}
+
+// secret reads a line without echo on a terminal, else from stdin.
+func (u *ui) secret(prompt string) (string, error) {
+	if !u.stdinIsTTY() {
+		return u.line(prompt)
+	}
+	fmt.Fprint(u.stderr, prompt)
+	b, err := term.ReadPassword(int(u.stdin.Fd()))
+	fmt.Fprintln(u.stderr)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", strings.TrimSpace(prompt), err)
+	}
+	return string(b), nil
+}
+
+// confirm asks a yes/no question; without a terminal the answer is no.
+func (u *ui) confirm(question string) bool {
+	if !u.stdinIsTTY() {
+		return false
+	}
+	s, err := u.line(question + " [y/N] ")
+	return err == nil && (strings.EqualFold(s, "y") || strings.EqualFold(s, "yes"))
+}
+
+// wait shows a spinner on a terminal while fn runs longer than a moment.
+func (u *ui) wait(label string, fn func() error) error {
+	if !u.tty {
+		return fn()
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+		select {
+		case <-stop:
+			return
+		case <-time.After(300 * time.Millisecond):
+		}
+		t := time.NewTicker(80 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			fmt.Fprintf(u.stderr, "\r%s %s", frames[i%len(frames)], label)
+			select {
+			case <-stop:
+				fmt.Fprint(u.stderr, "\r\x1b[K")
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := fn()
+	close(stop)
+	wg.Wait()
+	return err
+}
+
+// showPhrase prints the seed phrase once, numbered, to stderr.
+func (u *ui) showPhrase(phrase string) {
+	words := strings.Fields(phrase)
+	u.say("")
+	u.say("%s", u.paint("1", "Your organisation's recovery phrase (shown once):"))
+	u.say("")
+	for i := 0; i < len(words); i += 4 {
+		var row []string
+		for j := i; j < i+4 && j < len(words); j++ {
+			row = append(row, fmt.Sprintf("%2d. %-10s", j+1, words[j]))
+		}
+		u.say("   %s", strings.Join(row, " "))
+	}
+	u.say("")
+	u.say("Write it down and keep it offline. Anyone with it can read every secret of the")
+	u.say("organisation without the service; capy cannot show it again or recover it for you.")
+	u.say("")
+}

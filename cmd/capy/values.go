@@ -1,0 +1,412 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
+	"github.com/urfave/cli/v2"
+)
+
+// readKeys picks the key source for reading values (DESIGN §3 Run):
+// CAPY_KEY, the key file, CAPY_DEPLOY_CODE (in memory), the member unlock.
+// With a deploy code it also returns the head the service handed over.
+func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile string) (sync.Keyring, *member.Account, *member.Remote, error) {
+	if v := os.Getenv("CAPY_KEY"); v != "" {
+		kf, err := keys.ParseEnvKeyFile(v)
+		if err != nil {
+			return nil, nil, nil, withHint(fmt.Errorf("CAPY_KEY: %w", err), "bad-key", "")
+		}
+		kr, err := member.CIKeyring(kf, pin)
+		if err != nil {
+			return nil, nil, nil, withHint(fmt.Errorf("CAPY_KEY is for environment %s, not %s", kf.EnvID, pin.ID), "wrong-env-key", "use the key of this environment, or --env")
+		}
+		return kr, nil, nil, nil
+	}
+	explicit := keyFile != ""
+	if !explicit {
+		keyFile = p.repo.KeyFilePath()
+	}
+	data, err := keys.ReadPrivateFile(keyFile, 4096)
+	switch {
+	case err == nil:
+		kf, err := keys.ParseEnvKeyFile(string(data))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", keyFile, err)
+		}
+		if kf.EnvID == pin.ID || explicit {
+			kr, err := member.CIKeyring(kf, pin)
+			if err != nil {
+				return nil, nil, nil, withHint(fmt.Errorf("%s holds the key of environment %s, not %s", keyFile, kf.EnvID, pin.ID), "wrong-env-key", "")
+			}
+			return kr, nil, nil, nil
+		}
+	case explicit || !errors.Is(err, fs.ErrNotExist):
+		return nil, nil, nil, err
+	}
+	if v := os.Getenv("CAPY_DEPLOY_CODE"); v != "" {
+		g, cl, err := deployDecrypt(ctx, p, v, "")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		epin := p.repo.Project.Environments[g.EnvName]
+		if epin.ID != pin.ID {
+			return nil, nil, nil, withHint(fmt.Errorf("CAPY_DEPLOY_CODE is for environment %s, not %s", g.KeyFile.EnvID, pin.ID), "wrong-env-key", "")
+		}
+		kr, err := member.CIKeyring(g.KeyFile, pin)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		r := &member.Remote{Client: cl, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID, Fixed: g.Head}
+		return kr, nil, r, nil
+	}
+	kr, a, err := p.memberKeys(ctx, pin)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return kr, a, p.remote(a, pin), nil
+}
+
+// variable is one decrypted value in file order.
+type variable struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	Literal bool   `json:"literal"`
+}
+
+// loadValues decrypts an environment from the local file or, with pull,
+// from the service's verified head. Plaintext values in the file are used
+// as they are, with a warning.
+func (p *project) loadValues(ctx context.Context, envName string, pull bool, keyFile string) ([]variable, workspace.EnvPin, error) {
+	name, pin, err := p.env(envName)
+	if err != nil {
+		return nil, pin, err
+	}
+	kr, _, remote, err := p.readKeys(ctx, pin, keyFile)
+	if err != nil {
+		return nil, pin, err
+	}
+	if pull {
+		if remote == nil {
+			return nil, pin, withHint(errors.New("--pull needs a session or CAPY_DEPLOY_CODE"), "no-session", "run `capy login`, or drop --pull to use .env")
+		}
+		st := p.state.Environments[pin.ID]
+		head, err := remote.Head(ctx)
+		if err != nil {
+			return nil, pin, err
+		}
+		if head == nil {
+			return nil, pin, nil
+		}
+		b, side, err := sync.OpenBlob(head, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID,
+			PinnedEpoch: pin.Epoch, SeenVersion: st.SeenVersion, SeenID: st.SeenID})
+		if err != nil {
+			return nil, pin, err
+		}
+		_ = b
+		return sideVars(side), pin, nil
+	}
+	epoch := p.state.Environments[pin.ID].Epoch
+	if epoch == 0 {
+		epoch = pin.Epoch
+	}
+	if ck, ok := kr.(*sync.CIKeys); ok {
+		epoch = ck.Epoch
+	}
+	cipher, err := kr.Cipher(epoch)
+	if err != nil {
+		return nil, pin, err
+	}
+	lf, err := sync.ReadLocal(p.repo.EnvFile(pin), cipher)
+	if err != nil {
+		return nil, pin, err
+	}
+	if !lf.Exists {
+		return nil, pin, withHint(fmt.Errorf("%s does not exist", pin.File), "no-env-file", "run `capy` to pull environment "+name)
+	}
+	if len(lf.Plaintext) > 0 {
+		p.u.warn("%s not encrypted yet (run `capy` to sync): %s", pin.File, strings.Join(lf.Plaintext, ", "))
+	}
+	var out []variable
+	for _, e := range lf.Doc.Entries() {
+		v := lf.Side.Values[e.Name]
+		out = append(out, variable{Name: e.Name, Value: v.Text, Literal: v.Literal})
+	}
+	return out, pin, nil
+}
+
+func sideVars(s sync.Side) []variable {
+	names := make([]string, 0, len(s.Values))
+	for n := range s.Values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]variable, len(names))
+	for i, n := range names {
+		out[i] = variable{Name: n, Value: s.Values[n].Text, Literal: s.Values[n].Literal}
+	}
+	return out
+}
+
+// expanded resolves ${VAR} references the way godotenv does (never in
+// literal values); lookup fills names the file does not define.
+func expanded(vars []variable, lookup func(string) (string, bool)) map[string]string {
+	entries := make([]envfile.Entry, len(vars))
+	for i, v := range vars {
+		entries[i] = envfile.Entry{Name: v.Name, Value: v.Value, Literal: v.Literal}
+	}
+	return envfile.Expand(entries, lookup)
+}
+
+func cmdGet(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return usageError("get takes one argument: the variable name")
+	}
+	name := c.Args().First()
+	if err := ident.CheckName(name); err != nil {
+		return usageError("%v", err)
+	}
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	vars, _, err := p.loadValues(c.Context, envFlagValue(c), c.Bool("pull"), c.String("key-file"))
+	if err != nil {
+		return err
+	}
+	for _, v := range vars {
+		if v.Name == name {
+			return u.data(v, func(w io.Writer) { fmt.Fprintln(w, v.Value) })
+		}
+	}
+	return withHint(fmt.Errorf("%s is not set in this environment", name), "not-set", "see `capy ls`")
+}
+
+func cmdLs(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	_, pin, err := p.env(envFlagValue(c))
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(p.repo.EnvFile(pin))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	doc, err := envfile.Parse(raw)
+	if err != nil {
+		return err
+	}
+	names := nonNil(doc.Names())
+	return u.data(names, func(w io.Writer) {
+		for _, n := range names {
+			fmt.Fprintln(w, n)
+		}
+	})
+}
+
+// readValue gets a value for set: NAME=VALUE (warned), stdin, or a prompt.
+func readValue(u *ui, arg string) (string, string, error) {
+	if name, value, ok := strings.Cut(arg, "="); ok {
+		u.warn("the value is now in your shell history; prefer `capy set %s` and type it at the prompt", name)
+		return name, value, nil
+	}
+	if u.stdinIsTTY() {
+		v, err := u.secret(fmt.Sprintf("Value for %s: ", arg))
+		return arg, v, err
+	}
+	data, err := io.ReadAll(io.LimitReader(u.stdin, 64<<10+1))
+	if err != nil {
+		return "", "", err
+	}
+	if len(data) > 64<<10 {
+		return "", "", usageError("value is larger than 64 KiB")
+	}
+	return arg, strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r"), nil
+}
+
+// editLocal changes the local file (encrypting new values), then syncs
+// unless --no-sync.
+func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *keys.EnvCipher) error) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	name, pin, err := p.env(envFlagValue(c))
+	if err != nil {
+		return err
+	}
+	kr, a, err := p.memberKeys(c.Context, pin)
+	if err != nil {
+		return err
+	}
+	epoch := p.state.Environments[pin.ID].Epoch
+	if epoch == 0 {
+		epoch = pin.Epoch
+	}
+	cipher, err := kr.Cipher(epoch)
+	if err != nil {
+		return err
+	}
+	path := p.repo.EnvFile(pin)
+	raw, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	doc, err := envfile.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pin.File, err)
+	}
+	if err := edit(doc, cipher); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := envfile.WriteFileAtomic(path, doc.Bytes()); err != nil {
+		return err
+	}
+	if c.Bool("no-sync") {
+		return nil
+	}
+	return runSync(u, c, p, a, kr, name, pin, sync.Options{})
+}
+
+func cmdSet(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return usageError("set takes one argument: NAME (the value comes from stdin or a prompt)")
+	}
+	name, value, err := readValue(u, c.Args().First())
+	if err != nil {
+		return err
+	}
+	if err := ident.CheckName(name); err != nil {
+		return usageError("%v", err)
+	}
+	return editLocal(u, c, func(doc *envfile.Document, cipher *keys.EnvCipher) error {
+		s, err := cipher.Seal(name, value, c.Bool("literal"))
+		if err != nil {
+			return err
+		}
+		return doc.Set(name, s, false)
+	})
+}
+
+func cmdUnset(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return usageError("unset takes one argument: the variable name")
+	}
+	name := c.Args().First()
+	return editLocal(u, c, func(doc *envfile.Document, _ *keys.EnvCipher) error {
+		if !doc.Delete(name) {
+			return withHint(fmt.Errorf("%s is not set in this environment", name), "not-set", "see `capy ls`")
+		}
+		return nil
+	})
+}
+
+func cmdImport(u *ui, c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return usageError("import takes one argument: the plaintext file")
+	}
+	raw, err := os.ReadFile(c.Args().First())
+	if err != nil {
+		return err
+	}
+	src, err := envfile.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Args().First(), err)
+	}
+	n := 0
+	err = editLocal(u, c, func(doc *envfile.Document, cipher *keys.EnvCipher) error {
+		for _, e := range src.Entries() {
+			s, err := cipher.Seal(e.Name, e.Value, e.Literal)
+			if err != nil {
+				return err
+			}
+			if err := doc.Set(e.Name, s, false); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err == nil {
+		u.done("imported %d value(s); delete the plaintext file", n)
+	}
+	return err
+}
+
+func cmdExport(u *ui, c *cli.Context) error {
+	p, err := openProject(u)
+	if err != nil {
+		return err
+	}
+	vars, _, err := p.loadValues(c.Context, envFlagValue(c), c.Bool("pull"), c.String("key-file"))
+	if err != nil {
+		return err
+	}
+	vals := expanded(vars, nil)
+	w := u.stdout
+	switch c.String("format") {
+	case "json":
+		m := map[string]string{}
+		for _, v := range vars {
+			m[v.Name] = vals[v.Name]
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m)
+	case "dotenv":
+		for _, v := range vars {
+			if err := writeDotenv(w, v.Name, vals[v.Name]); err != nil {
+				return err
+			}
+		}
+	case "shell":
+		for _, v := range vars {
+			fmt.Fprintf(w, "export %s=%s\n", v.Name, shellQuote(vals[v.Name]))
+		}
+	case "yaml":
+		for _, v := range vars {
+			q, _ := json.Marshal(vals[v.Name]) // a JSON string is a valid YAML double-quoted scalar
+			fmt.Fprintf(w, "%s: %s\n", v.Name, q)
+		}
+	default:
+		return usageError("--format takes dotenv, json, yaml or shell")
+	}
+	return nil
+}
+
+// writeDotenv writes NAME=VALUE so that both godotenv and `docker
+// --env-file` (which takes the rest of the line verbatim) read VALUE; a
+// value docker cannot carry (a newline) is refused rather than mangled.
+func writeDotenv(w io.Writer, name, value string) error {
+	if strings.ContainsAny(value, "\n\r") {
+		return withHint(fmt.Errorf("%s has a line break, which dotenv files for docker cannot hold", name), "unexportable", "use --format json or shell")
+	}
+	doc, _ := envfile.Parse(nil)
+	if err := doc.Set(name, value, true); err != nil {
+		return err
+	}
+	_, err := w.Write(doc.Bytes())
+	return err
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
