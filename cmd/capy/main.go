@@ -63,10 +63,10 @@ func newApp(u *ui) *cli.App {
 	envFlag := &cli.StringFlag{Name: "env", Aliases: []string{"e"}, Usage: "environment `NAME` (default: the current one, see `capy env`)"}
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print data as JSON on stdout"}
 	a := &cli.App{
-		Name:     "capy",
-		Usage:    "keep .env secrets encrypted; sync them with your team through capyd",
-		Version:  version,
-		Flags:    []cli.Flag{jsonFlag},
+		Name:            "capy",
+		Usage:           "keep .env secrets encrypted; sync them with your team through capyd",
+		Version:         version,
+		Flags:           []cli.Flag{jsonFlag},
 		HideHelpCommand: true,
 		Description: "With no command, capy syncs the current environment: it pulls the newest values,\n" +
 			"merges them with your .env, pushes what changed and rewrites .env as snippets.\n\n" +
