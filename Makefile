@@ -5,7 +5,7 @@ BIN       ?= bin
 FUZZTIME  ?= 10s
 TESTFLAGS ?=
 
-.PHONY: all build test lint fuzz bench run clean
+.PHONY: all build test lint fuzz bench run demo clean
 
 all: build
 
@@ -30,6 +30,11 @@ bench:
 
 run: build
 	$(BIN)/capy --help
+
+# The whole story (init, invite, redeem, sync, deploy, CI, kick) against a
+# throwaway capyd; cleans up after itself.
+demo:
+	bash scripts/demo.sh
 
 clean:
 	rm -rf $(BIN)

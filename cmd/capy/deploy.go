@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,7 +123,7 @@ func deployDecrypt(ctx context.Context, p *project, text, override string) (*mem
 		}
 	}
 	if code.URL != want {
-		return nil, nil, withHint(fmt.Errorf("the deploy code is for %s but this repository uses %s", code.URL, p.repo.Project.Service),
+		return nil, nil, withHint(fmt.Errorf("the deploy code is for %s but this repository uses %s", code.URL, want),
 			"code-url-mismatch", "use a code minted for this service, or --url-override URL if you moved the service")
 	}
 	cl, err := newClient(code.URL)
@@ -159,7 +158,8 @@ func cmdCI(u *ui, c *cli.Context) error {
 		}
 	}
 	if name == "" {
-		return withHint(errors.New("the deploy code is for an environment this repository does not list"), "code-mismatch", "commit an up-to-date .capy/project.json")
+		return &cliError{code: "code-mismatch", exit: exitForbidden, msg: "the deploy code is for an environment this repository does not list",
+			hint: "commit an up-to-date .capy/project.json"}
 	}
 	kr, err := member.CIKeyring(g.KeyFile, pin)
 	if err != nil {
@@ -201,6 +201,7 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if err := envfile.WriteFileAtomic(envPath, doc.Bytes()); err != nil {
 		return err
 	}
+	p.state.Current = name // `capy run` after `capy ci` uses this environment
 	if err := p.record(name, pin, st, kr); err != nil {
 		return err
 	}

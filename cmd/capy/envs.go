@@ -144,7 +144,10 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 		side, parent, version = s, b.ID(), b.Version+1
 	}
 	next := env.Epoch + 1
-	cipher, _ := kr.Cipher(next)
+	cipher, err := kr.Cipher(next)
+	if err != nil {
+		return err
+	}
 	var snips []string
 	for n, v := range side.Values {
 		s, err := cipher.Seal(n, v.Text, v.Literal)
@@ -153,7 +156,10 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 		}
 		snips = append(snips, s)
 	}
-	signer, _ := kr.Signer(next)
+	signer, err := kr.Signer(next)
+	if err != nil {
+		return err
+	}
 	nb, err := wrap.BuildBlob(signer, p.repo.Project.Project, pin.ID, next, version, parent, snips)
 	if err != nil {
 		return err

@@ -39,7 +39,7 @@ func (e *cliError) Error() string { return e.msg }
 func (e *cliError) Unwrap() error { return e.err }
 
 func usageError(format string, a ...any) error {
-	return &cliError{code: "usage", exit: exitUsage, msg: fmt.Sprintf(format, a...), hint: "see capy help COMMAND"}
+	return &cliError{code: "usage", exit: exitUsage, msg: fmt.Sprintf(format, a...), hint: "see `capy COMMAND --help`"}
 }
 
 func withHint(err error, code, hint string) error {

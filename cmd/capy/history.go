@@ -44,7 +44,7 @@ func cmdHistory(u *ui, c *cli.Context) error {
 	}
 	return u.data(items, func(w io.Writer) {
 		for _, b := range items {
-			fmt.Fprintf(w, "v%-5d %s  epoch %d  %s  %s\n", b.Version, b.CreatedAt.Format("2006-01-02 15:04"), b.Epoch, b.CreatedBy.Email, b.ID[:12])
+			fmt.Fprintf(w, "v%-5d %s  epoch %d  %s  %s\n", b.Version, b.CreatedAt.Format("2006-01-02 15:04"), b.Epoch, b.CreatedBy.Email, short(b.ID, 12))
 		}
 	})
 }
@@ -92,10 +92,18 @@ func cmdRollback(u *ui, c *cli.Context) error {
 	if hb.Version == v {
 		return withHint(errors.New("that version is already the newest"), "noop", "")
 	}
-	if !c.Bool("yes") && u.stdinIsTTY() && !u.confirm(fmt.Sprintf("Make version %d of %s the newest (as v%d)?", v, name, hb.Version+1)) {
-		return withHint(errors.New("nothing was changed"), "declined", "")
+	if !c.Bool("yes") {
+		if !u.stdinIsTTY() {
+			return usageError("pass --yes to roll %s back without a prompt", name)
+		}
+		if !u.confirm(fmt.Sprintf("Make version %d of %s the newest (as v%d)?", v, name, hb.Version+1)) {
+			return withHint(errors.New("nothing was changed"), "declined", "")
+		}
 	}
-	cipher, _ := kr.Cipher(hb.Epoch)
+	cipher, err := kr.Cipher(hb.Epoch)
+	if err != nil {
+		return err
+	}
 	var snips []string
 	for n, val := range oldSide.Values {
 		s, err := cipher.Seal(n, val.Text, val.Literal)
@@ -104,7 +112,10 @@ func cmdRollback(u *ui, c *cli.Context) error {
 		}
 		snips = append(snips, s)
 	}
-	signer, _ := kr.Signer(hb.Epoch)
+	signer, err := kr.Signer(hb.Epoch)
+	if err != nil {
+		return err
+	}
 	nb, err := wrap.BuildBlob(signer, p.repo.Project.Project, pin.ID, hb.Epoch, hb.Version+1, hb.ID(), snips)
 	if err != nil {
 		return err
@@ -161,9 +172,16 @@ func cmdAudit(u *ui, c *cli.Context) error {
 	}
 	return u.data(rows, func(w io.Writer) {
 		for _, r := range rows {
-			fmt.Fprintf(w, "#%-5d %s  %-15s %-7s %s  by %s\n", r.Seq, r.Time[:19], r.Action, r.Result, r.Target, r.Actor)
+			fmt.Fprintf(w, "#%-5d %s  %-15s %-7s %s  by %s\n", r.Seq, short(r.Time, 19), r.Action, r.Result, r.Target, r.Actor)
 		}
 	})
+}
+
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // verifyChain recomputes every hash from the genesis and checks that the

@@ -26,7 +26,7 @@ func run(args []string) int {
 	defer stop()
 	u := newUI(hasFlag(args, "--json"))
 	app := newApp(u)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {
 		return exitOK
 	}
@@ -85,6 +85,7 @@ func newApp(u *ui) *cli.App {
 		ErrWriter: u.stderr,
 	}
 	a.Commands = commands(u, envFlag, jsonFlag)
+	setUsageErrors(a.Commands)
 	return a
 }
 

@@ -284,7 +284,7 @@ func cmdRedeem(u *ui, c *cli.Context) error {
 	}
 	text := c.Args().First()
 	if text == "-" { // read the code from stdin (keeps it out of shell history)
-		line, err := u.line("")
+		line, err := u.line("Code: ")
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -37,6 +38,15 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 		return err
 	}
 	kr, a, err := p.memberKeys(c.Context, pin)
+	if errors.Is(err, member.ErrNotSignedIn) {
+		// A CI runner has a key but no session: it may sync read-only,
+		// and any local change is refused (exit 4).
+		ckr, _, remote, kerr := p.readKeys(c.Context, pin, "")
+		if kerr != nil {
+			return err
+		}
+		return runSyncWith(u, c, p, remote, ckr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
+	}
 	if err != nil {
 		return err
 	}
@@ -45,10 +55,17 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 
 // runSync syncs one environment, records the result and reports it.
 func runSync(u *ui, c *cli.Context, p *project, a *member.Account, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
+	return runSyncWith(u, c, p, p.remote(a, pin), kr, name, pin, opt)
+}
+
+func runSyncWith(u *ui, c *cli.Context, p *project, remote sync.Remote, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
+	if remote == nil {
+		return withHint(errors.New("no session and no deploy code to reach the service with"), "not-signed-in", "run `capy login`")
+	}
 	var rep *sync.Report
 	err := u.wait("syncing "+name, func() error {
 		var err error
-		rep, err = sync.Sync(c.Context, p.remote(a, pin), kr, p.syncEnv(name, pin), opt)
+		rep, err = sync.Sync(c.Context, remote, kr, p.syncEnv(name, pin), opt)
 		return err
 	})
 	if err != nil {
@@ -64,17 +81,16 @@ func runSync(u *ui, c *cli.Context, p *project, a *member.Account, kr sync.Keyri
 		"added": nonNil(rep.Added), "updated": nonNil(rep.Updated), "removed": nonNil(rep.Removed), "dry_run": opt.DryRun,
 	}
 	if !u.json {
-		verb := map[bool]string{true: "would ", false: ""}[opt.DryRun]
 		var parts []string
 		if rep.Pushed || (opt.DryRun && rep.PushedChanges > 0) {
-			parts = append(parts, fmt.Sprintf("%spushed %d change(s)", verb, rep.PushedChanges))
+			parts = append(parts, fmt.Sprintf("%s %d change(s)", tense(opt.DryRun, "pushed", "would push"), rep.PushedChanges))
 		}
 		for _, x := range []struct {
-			what  string
-			names []string
-		}{{"added", rep.Added}, {"updated", rep.Updated}, {"removed", rep.Removed}} {
+			done, would string
+			names       []string
+		}{{"added", "would add", rep.Added}, {"updated", "would update", rep.Updated}, {"removed", "would remove", rep.Removed}} {
 			if len(x.names) > 0 {
-				parts = append(parts, fmt.Sprintf("%s%s %s", verb, x.what, strings.Join(x.names, ", ")))
+				parts = append(parts, fmt.Sprintf("%s %s", tense(opt.DryRun, x.done, x.would), strings.Join(x.names, ", ")))
 			}
 		}
 		if len(parts) == 0 {
@@ -83,6 +99,13 @@ func runSync(u *ui, c *cli.Context, p *project, a *member.Account, kr sync.Keyri
 		u.done("%s v%d: %s", name, rep.Version, strings.Join(parts, "; "))
 	}
 	return u.data(out, nil)
+}
+
+func tense(dry bool, done, would string) string {
+	if dry {
+		return would
+	}
+	return done
 }
 
 func nonNil(s []string) []string {
@@ -129,7 +152,7 @@ func cmdStatus(u *ui, c *cli.Context) error {
 	if rep != nil {
 		st["remote_version"] = rep.Version
 		st["to_push"] = rep.PushedChanges
-		st["local_added"], st["local_updated"], st["local_removed"] = nonNil(rep.Added), nonNil(rep.Updated), nonNil(rep.Removed)
+		st["incoming_added"], st["incoming_updated"], st["incoming_removed"] = nonNil(rep.Added), nonNil(rep.Updated), nonNil(rep.Removed)
 	}
 	return u.data(st, func(w io.Writer) {
 		fmt.Fprintf(w, "environment %s (%s), synced at v%d\n", name, pin.File, env.State.BaseVersion)

@@ -102,6 +102,11 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 	}
 	if pull {
 		if remote == nil {
+			if a, err := p.account(); err == nil {
+				remote = p.remote(a, pin) // a session can fetch what the key file decrypts
+			}
+		}
+		if remote == nil {
 			return nil, pin, withHint(errors.New("--pull needs a session or CAPY_DEPLOY_CODE"), "no-session", "run `capy login`, or drop --pull to use .env")
 		}
 		st := p.state.Environments[pin.ID]
@@ -402,7 +407,9 @@ func writeDotenv(w io.Writer, name, value string) error {
 		return withHint(fmt.Errorf("%s has a line break, which dotenv files for docker cannot hold", name), "unexportable", "use --format json or shell")
 	}
 	doc, _ := envfile.Parse(nil)
-	if err := doc.Set(name, value, true); err != nil {
+	// Literal only where it matters: a literal value is single-quoted, and
+	// docker --env-file would keep the quotes.
+	if err := doc.Set(name, value, strings.Contains(value, "$")); err != nil {
 		return err
 	}
 	_, err := w.Write(doc.Bytes())
