@@ -4,13 +4,18 @@ GO        ?= go
 BIN       ?= bin
 FUZZTIME  ?= 10s
 TESTFLAGS ?=
+# urfave_cli_no_docs leaves out urfave/cli's man-page generator (md2man,
+# blackfriday), which neither binary uses and whose package init cost every
+# capy command about 0.6 ms (BENCHMARKS.md).
+GOTAGS    ?= urfave_cli_no_docs
+BENCH_ARGS ?=
 
 .PHONY: all build test lint fuzz bench run demo clean
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -tags '$(GOTAGS)' -o $(BIN)/ ./cmd/...
 
 test:
 	$(GO) test -race -timeout 15m $(TESTFLAGS) ./...
@@ -28,8 +33,14 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# Start the real service with its defaults: SQLite, KEK, pepper and the
+# development mail.log in $(CAPYD_DATA); Ctrl-C stops it, data stays.
+CAPYD_DATA ?= ./capyd-data
 run: build
-	$(BIN)/capy --help
+	@echo "capyd: serving http://127.0.0.1:8787 (data in $(CAPYD_DATA); Ctrl-C stops it)"
+	@echo "capyd: in another terminal: $(BIN)/capy login --service http://127.0.0.1:8787 you@example.com"
+	@echo "capyd: login codes are not mailed; read them from $(CAPYD_DATA)/mail.log"
+	$(BIN)/capyd --data-dir $(CAPYD_DATA)
 
 # The whole story (init, invite, redeem, sync, deploy, CI, kick) against a
 # throwaway capyd; cleans up after itself.

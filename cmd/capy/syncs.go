@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"io"
 	"strings"
 
@@ -45,6 +46,16 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 		if kerr != nil {
 			return err
 		}
+		if remote == nil && os.Getenv("CAPY_DEPLOY_CODE") != "" {
+			g, cl, derr := deployDecrypt(c.Context, p, os.Getenv("CAPY_DEPLOY_CODE"), "")
+			if derr != nil {
+				return derr
+			}
+			remote = &member.Remote{Client: cl, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID, Fixed: g.Head}
+		}
+		if remote == nil {
+			return err // a key but no way to reach the service: sign in
+		}
 		return runSyncWith(u, c, p, remote, ckr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
 	}
 	if err != nil {
@@ -58,10 +69,7 @@ func runSync(u *ui, c *cli.Context, p *project, a *member.Account, kr sync.Keyri
 	return runSyncWith(u, c, p, p.remote(a, pin), kr, name, pin, opt)
 }
 
-func runSyncWith(u *ui, c *cli.Context, p *project, remote sync.Remote, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
-	if remote == nil {
-		return withHint(errors.New("no session and no deploy code to reach the service with"), "not-signed-in", "run `capy login`")
-	}
+func runSyncWith(u *ui, c *cli.Context, p *project, remote *member.Remote, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
 	var rep *sync.Report
 	err := u.wait("syncing "+name, func() error {
 		var err error

@@ -1,13 +1,29 @@
 // Command capyd is the capy service: it stores ciphertext, adds and strips
 // the outer wrap, and checks membership on every path to a decryption.
+// Configuration, subcommands and the serve loop live in internal/capyd;
+// this file only connects them to internal/server. See docs/server.md.
 package main
 
 import (
-	"fmt"
 	"os"
+	"time"
+
+	"github.com/capy-oss/capy/internal/capyd"
+	"github.com/capy-oss/capy/internal/server"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "capyd: the service is not built yet; see README.md for the roadmap")
-	os.Exit(1)
+	os.Exit(capyd.Main(os.Args, os.Stdout, os.Stderr, newServer))
+}
+
+// newServer builds internal/server from what capyd prepared.
+func newServer(p capyd.ServerParams) (capyd.Server, error) {
+	return server.New(server.Config{
+		PublicURL:      p.PublicURL,
+		TrustedProxies: p.TrustedProxies,
+		LoginCodeTTL:   p.LoginCodeTTL,
+		Logger:         p.Logger,
+		Now:            time.Now,
+		Registry:       p.Registry,
+	}, p.Store, p.Keyring, p.Mailer)
 }

@@ -55,6 +55,25 @@ var (
 	// or shutting down; the request may be retried later.
 	ErrUnavailable = errors.New("database unavailable")
 
+	// ErrSessionExpired: the session exists but its idle or absolute
+	// lifetime has passed. It matches ErrUnauthenticated too, so callers
+	// that do not care about the difference need not check it.
+	ErrSessionExpired = &wrapped{msg: "session expired", is: ErrUnauthenticated}
+	// ErrMembershipRevoked: the caller's own membership of the org was
+	// revoked (kicked). It matches ErrRevoked too; a plain ErrRevoked is
+	// about an invite or a deploy token.
+	ErrMembershipRevoked = &wrapped{msg: "membership revoked", is: ErrRevoked}
+	// ErrMemberNotActive: the target membership exists but is revoked
+	// (a role change for a kicked member).
+	ErrMemberNotActive = errors.New("membership is not active")
+	// ErrAlreadyMember: a member invite for an address whose membership in
+	// the org is active. It matches ErrExists too.
+	ErrAlreadyMember = &wrapped{msg: "already an active member", is: ErrExists}
+	// ErrLimitReached: a count limit (open invites per org, active deploy
+	// tokens per environment, projects per org, environments per project)
+	// would be exceeded. Returned as a *LimitError carrying the limit.
+	ErrLimitReached = errors.New("limit reached")
+
 	// ErrSchemaTooNew: the database was migrated by a newer capyd than
 	// this binary knows; it refuses to run on it.
 	ErrSchemaTooNew = errors.New("database schema is newer than this capyd")
@@ -62,3 +81,71 @@ var (
 	// run `capyd migrate` (or start with migrations enabled).
 	ErrSchemaOutdated = errors.New("database schema is older than this capyd")
 )
+
+// wrapped is a sentinel error that also matches another sentinel.
+type wrapped struct {
+	msg string
+	is  error
+}
+
+func (w *wrapped) Error() string        { return w.msg }
+func (w *wrapped) Is(target error) bool { return target == w.is }
+
+// ConflictReason says which precondition of a push, rotation or deploy
+// mint failed.
+type ConflictReason int
+
+// The conflict reasons.
+const (
+	// ConflictVersion: the version is not head + 1 or the parent is not
+	// the head's id.
+	ConflictVersion ConflictReason = iota + 1
+	// ConflictEpoch: the epoch is not the environment's current one (for a
+	// rotation: not current + 1).
+	ConflictEpoch
+)
+
+// ConflictError is the ErrConflict of Push, RotateEnv and CreateDeploy:
+// it says which precondition failed and what the environment holds now,
+// so the service can tell the client (docs/api.md version-conflict and
+// epoch-mismatch).
+type ConflictError struct {
+	Reason      ConflictReason
+	Epoch       int64  // the environment's current epoch
+	HeadVersion int64  // 0 when there is no head
+	HeadID      string // "" when there is no head
+}
+
+// Error describes the conflict for logs.
+func (e *ConflictError) Error() string {
+	if e.Reason == ConflictEpoch {
+		return "conflict with the current state: epoch mismatch"
+	}
+	return "conflict with the current state: not based on the head"
+}
+
+// Is makes a *ConflictError match ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// LimitError is ErrLimitReached with the limit that was hit.
+type LimitError struct {
+	What  string // "open invites", "active deploy tokens", "projects", "environments"
+	Limit int
+}
+
+// Error names the limit for logs.
+func (e *LimitError) Error() string { return "limit reached: " + e.What }
+
+// Is makes a *LimitError match ErrLimitReached.
+func (e *LimitError) Is(target error) bool { return target == ErrLimitReached }
+
+// ExistsError is ErrExists naming what is taken: "id" or "name".
+type ExistsError struct {
+	Field string
+}
+
+// Error names what is taken, for logs.
+func (e *ExistsError) Error() string { return "already exists: " + e.Field }
+
+// Is makes an *ExistsError match ErrExists.
+func (e *ExistsError) Is(target error) bool { return target == ErrExists }

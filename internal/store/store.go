@@ -63,28 +63,34 @@ type Store interface {
 	// CreateLoginCode records a login code for a canonical e-mail address,
 	// replacing any pending one for that address (and its attempt count).
 	// Only HMAC-SHA256(pepper, email, code) is stored; the code expires
-	// after Config.LoginCodeTTL. code must be at least 6 digits. Limiting
-	// how often codes are requested is the caller's job (see RateLimit).
-	CreateLoginCode(ctx context.Context, email, code string) (LoginCode, error)
+	// after ttl (Config.LoginCodeTTL when ttl ≤ 0). code must be at least 6
+	// digits. Limiting how often codes are requested is the caller's job
+	// (see RateLimit).
+	CreateLoginCode(ctx context.Context, email, code string, ttl time.Duration) (LoginCode, error)
 
 	// VerifyLoginCode checks code against the pending code for email. On
 	// success the code is deleted and the user is returned, created on
 	// first login. A wrong code counts an attempt (committed even though
-	// the call fails) and returns ErrBadCode; once Config.LoginCodeMaxAttempts
-	// wrong attempts were made, every attempt — the right code included —
-	// returns ErrCodeLocked. An expired code returns ErrExpired; no pending
-	// code returns ErrBadCode.
+	// the call fails) and returns ErrBadCode, except the attempt that
+	// reaches Config.LoginCodeMaxAttempts, which returns ErrCodeLocked;
+	// from then on every attempt — the right code included — returns
+	// ErrCodeLocked. An expired code returns ErrExpired (checked first); no
+	// pending code returns ErrBadCode.
 	VerifyLoginCode(ctx context.Context, email, code string) (User, error)
 
 	// CreateSession stores a new session for an existing user under the
 	// SHA-256 of its token, with a label for the machine. Idle and absolute
-	// lifetimes come from Config. ErrNotFound if the user does not exist,
-	// ErrExists if the token hash is already in use.
+	// lifetimes come from Config. A user keeps at most MaxSessions
+	// sessions: beyond that the least recently used ones are deleted.
+	// ErrNotFound if the user does not exist, ErrExists if the token hash
+	// is already in use.
 	CreateSession(ctx context.Context, userID string, tok TokenHash, label string) (Session, error)
 
 	// LookupSession returns the live session for tok and records its use
 	// (at most once per Config.SessionTouch). ErrUnauthenticated if there
-	// is none or it expired.
+	// is none; ErrSessionExpired (which also matches ErrUnauthenticated) if
+	// its idle or absolute lifetime passed. Every authenticated method
+	// distinguishes the two the same way.
 	LookupSession(ctx context.Context, tok TokenHash) (Session, error)
 
 	// ListSessions returns the caller's live sessions, newest first, with
@@ -111,31 +117,36 @@ type Store interface {
 
 	// CreateOrg creates an org with a client-generated id and key check;
 	// the caller becomes its active owner, and the org's audit chain starts
-	// with an org.create event. ErrExists if the id is taken.
+	// with an org-create event. ErrExists if the id is taken.
 	CreateOrg(ctx context.Context, tok TokenHash, o NewOrg) (Org, AuditHead, error)
 
 	// GetOrg returns the org (with its key check) and the caller's active
 	// membership.
 	GetOrg(ctx context.Context, tok TokenHash, orgID string) (Org, Member, error)
 
-	// ListOrgs returns the orgs in which the caller is an active member.
+	// ListOrgs returns the orgs in which the caller is an active member,
+	// by creation time, then id.
 	ListOrgs(ctx context.Context, tok TokenHash) ([]OrgMembership, error)
 
 	// ListMembers returns every membership of the org, revoked ones
-	// included; any active member may list.
+	// included, by JoinedAt, then user id; any active member may list.
 	ListMembers(ctx context.Context, tok TokenHash, orgID string) ([]Member, error)
 
 	// SetRole changes an active member's role. Only owners may; ErrForbidden
 	// otherwise. Demoting the last active owner returns ErrLastOwner.
-	// ErrNotFound if the target has no active membership. Audited (role).
+	// ErrNotFound if the target has no membership, ErrMemberNotActive if it
+	// is revoked. Setting the current role again changes nothing and
+	// writes no row (the returned AuditHead is then zero). Audited (role).
 	SetRole(ctx context.Context, tok TokenHash, orgID, userID string, role Role) (Member, AuditHead, error)
 
-	// Kick revokes a membership, in one transaction with: every pending
+	// Kick revokes a membership, in one transaction with: every open
 	// invite of the org created by the member or addressed to their e-mail
-	// revoked, and (unless opts.KeepDeploys) every unrevoked deploy token
-	// they minted revoked. Admins and owners may kick; only owners may kick
+	// revoked (reason kick), and (unless opts.KeepDeploys) every active
+	// deploy token they minted revoked (reason kick; with KeepDeploys they
+	// are listed as kept). Admins and owners may kick; only owners may kick
 	// an owner (ErrForbidden); the last active owner cannot be kicked
-	// (ErrLastOwner); ErrNotFound if the target is not an active member.
+	// (ErrLastOwner); ErrNotFound if the target has no membership. Kicking
+	// a revoked member again repeats the cascade and writes a row.
 	// Membership changes of one org are serialised (org row locked). A
 	// co-decrypt that committed before the kick precedes it in the audit
 	// chain; one that runs after it sees the revocation. Audited (kick).
@@ -150,7 +161,8 @@ type Store interface {
 	// BEGIN IMMEDIATE), a co-decrypt audit row is appended, and the
 	// transaction commits. Only a nil error allows the inner blob to leave.
 	// A revoked member gets ErrRevoked and the refusal is audited
-	// (ResultDeniedRevoked), which is the only change a refusal makes;
+	// (ResultDenied, at most once per DeniedThrottle), which is the only
+	// change a refusal makes;
 	// non-members (ErrNotMember) leave no trace, so strangers cannot write
 	// into an org's audit log.
 	AuthorizeCoDecrypt(ctx context.Context, tok TokenHash, orgID, userID string) (Grant, error)
@@ -159,7 +171,8 @@ type Store interface {
 	// key): the caller must be the active member userID, and every invite
 	// of the org addressed to their e-mail that was redeemed and is still
 	// pending is consumed. Works without an invite too (init, recover).
-	// Audited (wrap) before the outer blob leaves.
+	// Audited (wrap, naming the consumed invites) before the outer blob
+	// leaves.
 	Wrap(ctx context.Context, tok TokenHash, orgID, userID string) (Grant, error)
 
 	// ----- invites -----
@@ -168,58 +181,70 @@ type Store interface {
 	// admin or owner, the role may not exceed the creator's, ErrExists if
 	// the e-mail is already an active member. Device invites: any active
 	// member, addressed to their own e-mail (ErrForbidden otherwise), no
-	// role. ExpiresAt must be in the future. Audited (invite).
+	// role. ErrAlreadyMember if a member invite's e-mail belongs to an
+	// active member; a *LimitError if the org has MaxOpenInvites open
+	// invites. ExpiresAt must be in the future. Audited (invite).
 	CreateInvite(ctx context.Context, tok TokenHash, inv NewInvite) (Invite, AuditHead, error)
 
-	// ListInvites returns the org's invites without blobs: all of them to
-	// admins and owners, to members those they created or that are
-	// addressed to them.
+	// ListInvites returns the org's invites without blobs, newest first:
+	// all of them to admins and owners, to members those they created.
 	ListInvites(ctx context.Context, tok TokenHash, orgID string) ([]Invite, error)
 
-	// RevokeInvite revokes a pending invite. Its creator or an admin or
-	// owner may. ErrNotFound if there is no such invite in an org of the
-	// caller; ErrConsumed/ErrRevoked if it is no longer pending. Audited
-	// (invite.revoke).
-	RevokeInvite(ctx context.Context, tok TokenHash, inviteID string) (AuditHead, error)
+	// RevokeInvite revokes an open invite of the org (reason manual). Its
+	// creator or an admin or owner may; ErrNotFound if there is no such
+	// invite in the org or the caller may not see it. Idempotent: an
+	// invite that is already revoked, consumed or expired is returned as
+	// it is, with no row and a zero AuditHead. Audited (invite-revoke).
+	RevokeInvite(ctx context.Context, tok TokenHash, orgID, inviteID string) (Invite, AuditHead, error)
 
-	// Redeem returns an invite's outer blob to the invitee. The session's
-	// e-mail must equal the invite's (ErrForbidden otherwise, checked
-	// before anything about the invite is revealed); the invite must not be
-	// revoked (ErrRevoked), consumed (ErrConsumed) or expired (ErrExpired).
-	// A member invite makes the redeemer an active member with its role (a
-	// new membership, or a revoked one reactivated; an active one is left
-	// as it is); a device invite requires an active membership. Repeatable
-	// until the invitee's next Wrap consumes the invite. Audited (redeem).
+	// Redeem returns an invite's outer blob to the invitee. In this order:
+	// the invite must exist (ErrNotFound); the session's e-mail must equal
+	// the invite's (ErrForbidden otherwise, so nothing about the invite's
+	// state is revealed); the invite must not be revoked (ErrRevoked),
+	// consumed (ErrConsumed) or expired (ErrExpired); a device invite
+	// requires an active membership (ErrNotMember, ErrRevoked). A member
+	// invite makes the redeemer an active member with its role (a new
+	// membership, or a revoked one reactivated; an active one is left as
+	// it is). Repeatable until the invitee's next Wrap consumes the
+	// invite. Audited (redeem).
 	Redeem(ctx context.Context, tok TokenHash, inviteID string) (Redemption, error)
 
 	// ----- projects and environments -----
 
-	// CreateProject creates a project with a client-generated id; admin or
-	// owner. ErrExists if the id or the name within the org is taken.
-	// Audited (project.create).
+	// CreateProject creates a project with a client-generated id; any
+	// active member may. An *ExistsError (field "id" or "name") if the id
+	// or the name within the org is taken; a *LimitError beyond
+	// MaxProjects. Audited (project-create).
 	CreateProject(ctx context.Context, tok TokenHash, p NewProject) (Project, error)
 
-	// ListProjects returns the org's projects.
+	// GetProject returns a project of the org; ErrNotFound if the org has
+	// no such project.
+	GetProject(ctx context.Context, tok TokenHash, orgID, projectID string) (Project, error)
+
+	// ListProjects returns the org's projects by creation time, then id.
 	ListProjects(ctx context.Context, tok TokenHash, orgID string) ([]Project, error)
 
 	// CreateEnv creates an environment at epoch 1 with its signing public
-	// key; admin or owner. ErrNotFound if the project does not exist;
-	// ErrExists if the id or the name within the project is taken. Audited
-	// (env.create).
+	// key; any active member may. ErrNotFound if the org has no such
+	// project; an *ExistsError (field "id" or "name") if the id or the
+	// name within the project is taken; a *LimitError beyond MaxEnvs.
+	// Audited (env-create).
 	CreateEnv(ctx context.Context, tok TokenHash, e NewEnv) (Env, error)
 
 	// GetEnv returns an environment (epoch, signing key, head).
 	GetEnv(ctx context.Context, tok TokenHash, envID string) (Env, error)
 
-	// ListEnvs returns a project's environments.
-	ListEnvs(ctx context.Context, tok TokenHash, projectID string) ([]Env, error)
+	// ListEnvs returns a project's environments by creation time, then id;
+	// ErrNotFound if the org has no such project.
+	ListEnvs(ctx context.Context, tok TokenHash, orgID, projectID string) ([]Env, error)
 
 	// ----- environment blobs -----
 
 	// Push stores the next blob of an environment. Any active member may
 	// push. Accepted only if v.Epoch is the environment's epoch, v.Version
 	// is head+1 and v.ParentID is the head's id (FirstParent for the first
-	// blob); ErrConflict otherwise. v.ID must be hex(SHA-256(v.Blob)). The
+	// blob); a *ConflictError (ErrConflict) otherwise, epoch checked
+	// first. v.ID must be hex(SHA-256(v.Blob)). The
 	// environment row is locked for update, so of concurrent pushes on one
 	// head exactly one wins. Audited (push); the new head's audit head is
 	// returned for the client to keep.
@@ -238,51 +263,67 @@ type Store interface {
 
 	// RotateEnv moves an environment to the next epoch in one transaction:
 	// r.Epoch must be epoch+1 and r.Head must satisfy the Push precondition
-	// with r.Head.Epoch = r.Epoch (ErrConflict otherwise); the new signing
-	// key and head are stored and every deploy token of the environment is
-	// revoked. Admin or owner. Audited (env.rotate).
+	// with r.Head.Epoch = r.Epoch (a *ConflictError otherwise, epoch
+	// checked first); the new signing key and head are stored and every
+	// active deploy token of the environment is revoked (reason rotate).
+	// Admin or owner. Audited (env-rotate).
 	RotateEnv(ctx context.Context, tok TokenHash, envID string, r Rotation) (RotateResult, error)
 
 	// ----- deploy tokens -----
 
-	// CreateDeploy stores a deploy token for one environment and its
-	// current epoch (ErrConflict if d.Epoch is not the current epoch) with
-	// its verifier and outer blob. Admin or owner. ExpiresAt, if set, must
-	// be in the future. Audited (deploy.mint).
+	// CreateDeploy stores a deploy token for one environment of the org
+	// (ErrNotFound otherwise) and its current epoch (a *ConflictError if
+	// d.Epoch is not the current epoch) with its verifier and outer blob.
+	// Admin or owner. A *LimitError beyond MaxActiveDeploys active tokens
+	// of the environment. ExpiresAt, if set, must be in the future.
+	// Audited (deploy-mint).
 	CreateDeploy(ctx context.Context, tok TokenHash, d NewDeploy) (Deploy, AuditHead, error)
 
-	// ListDeploys returns the org's deploy tokens, revoked ones included,
-	// without verifiers or blobs. Admin or owner.
+	// ListDeploys returns the org's deploy tokens, newest first, revoked
+	// ones included, without verifiers or blobs. Admin or owner.
 	ListDeploys(ctx context.Context, tok TokenHash, orgID string) ([]Deploy, error)
 
-	// RevokeDeploy revokes a deploy token. Admin or owner. ErrNotFound if
-	// there is no such token in an org of the caller; ErrRevoked if it is
-	// already revoked. Audited (deploy.revoke).
-	RevokeDeploy(ctx context.Context, tok TokenHash, deployID string) (AuditHead, error)
+	// RevokeDeploy revokes a deploy token of the org (reason manual).
+	// Admin or owner. ErrNotFound if the org has no such token.
+	// Idempotent: a token already revoked or expired is returned as it is,
+	// with no row and a zero AuditHead. Audited (deploy-revoke).
+	RevokeDeploy(ctx context.Context, tok TokenHash, orgID, deployID string) (Deploy, AuditHead, error)
 
 	// DeployDecrypt is the gate of `capy ci`. It takes no session: verifier
 	// is SHA-256 of the deploy auth key the runner presented, compared in
-	// constant time with the stored one inside the transaction. An unknown
-	// id or a wrong verifier returns ErrUnauthenticated and leaves no trace.
-	// With the right verifier, a revoked token or one of an older epoch
-	// returns ErrRevoked, an expired one ErrExpired, and the refusal is
-	// audited (the only change). Otherwise a deploy.decrypt row (actor =
-	// deploy id) is appended and committed before the outer blob and the
-	// environment's head are returned.
+	// constant time with the stored one inside the transaction (an unknown
+	// id is compared against a dummy, so both take the same work). An
+	// unknown id or a wrong verifier returns ErrUnauthenticated and leaves
+	// no trace. With the right verifier, a revoked token or one of an
+	// older epoch returns ErrRevoked, an expired one ErrExpired, and the
+	// refusal is audited (ResultDenied, at most once per DeniedThrottle;
+	// the only change). Otherwise the token's last use is recorded and a
+	// deploy-decrypt row (actor = deploy id) is appended and committed
+	// before the outer blob and the environment's head are returned.
 	DeployDecrypt(ctx context.Context, deployID string, verifier []byte) (DeployGrant, error)
 
 	// ----- audit -----
 
 	// ListAudit returns up to limit events of the org's chain with seq >
-	// afterSeq, in order, and the current head. Any active member may read.
+	// afterSeq, in order, and the current head. Admins and owners may read.
 	// limit ≤ 0 or > 1000 means 1000.
 	ListAudit(ctx context.Context, tok TokenHash, orgID string, afterSeq int64, limit int) ([]AuditEvent, AuditHead, error)
+
+	// VerifyAudit recomputes the org's whole chain for an admin or owner
+	// and reports whether it verifies, how many rows it has and the first
+	// bad seq. A broken chain is a result, not an error.
+	VerifyAudit(ctx context.Context, tok TokenHash, orgID string) (AuditVerification, error)
 
 	// VerifyChain recomputes the org's whole audit chain and checks it ends
 	// at the stored head; ErrChainBroken (with the first bad seq in the
 	// message) if it does not. It takes no session: it is an operator's
 	// tool (and the server may expose it to members).
 	VerifyChain(ctx context.Context, orgID string) (AuditHead, error)
+
+	// Ping checks that the database answers and that its schema is the one
+	// this binary expects (ErrSchemaOutdated, ErrSchemaTooNew); a database
+	// that does not answer is ErrUnavailable (or the context's error).
+	Ping(ctx context.Context) error
 }
 
 // Config tunes a Store. The zero value of each field means its default;
@@ -296,7 +337,7 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
 	// SessionTouch is how stale a session's last-use time may get before
-	// a use records it again (default 1 minute): it bounds the writes a
+	// a use records it again (default 1 hour, docs/api.md §1.3): it bounds the writes a
 	// busy session causes, at the price of that much idle-expiry precision.
 	SessionTouch time.Duration
 	// LoginCodeTTL is a login code's lifetime (default 10 minutes).
@@ -318,7 +359,7 @@ type Config struct {
 const (
 	DefaultSessionIdle          = 30 * 24 * time.Hour
 	DefaultSessionAbsolute      = 90 * 24 * time.Hour
-	DefaultSessionTouch         = time.Minute
+	DefaultSessionTouch         = time.Hour
 	DefaultLoginCodeTTL         = 10 * time.Minute
 	DefaultLoginCodeMaxAttempts = 5
 	MinCodePepperLen            = 16

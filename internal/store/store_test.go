@@ -38,7 +38,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.SessionIdle != 30*24*time.Hour || c.SessionAbsolute != 90*24*time.Hour || c.LoginCodeTTL != 10*time.Minute ||
-		c.LoginCodeMaxAttempts != 5 || c.SessionTouch != time.Minute || c.Now == nil {
+		c.LoginCodeMaxAttempts != 5 || c.SessionTouch != time.Hour || c.Now == nil {
 		t.Fatalf("defaults %+v", c)
 	}
 	if _, err := (Config{CodePepper: make([]byte, 16), SessionIdle: 100 * 24 * time.Hour}).WithDefaults(); err == nil {

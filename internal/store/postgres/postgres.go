@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/sqlstore"
@@ -107,7 +108,7 @@ func Open(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, e
 		pool.Close()
 		return nil, err
 	}
-	s, err := sqlstore.New(&db{pool: pool}, sqlstore.Dialect{RowLocks: true}, cfg)
+	s, err := sqlstore.New(&db{pool: pool}, sqlstore.Dialect{RowLocks: true, Schema: migrations.Postgres}, cfg)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -271,7 +272,8 @@ func translate(ctx context.Context, err error) error {
 	}
 	var ne net.Error
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || errors.Is(err, pgx.ErrTxClosed) {
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || errors.Is(err, pgx.ErrTxClosed) ||
+		errors.Is(err, puddle.ErrClosedPool) {
 		return fmt.Errorf("%w: postgres: %v", store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("postgres: %v", err)

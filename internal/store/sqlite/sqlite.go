@@ -138,7 +138,7 @@ func Open(ctx context.Context, path string, cfg store.Config) (*sqlstore.Store, 
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s, err := sqlstore.New(&db{w: w, r: r}, sqlstore.Dialect{RowLocks: false}, cfg)
+	s, err := sqlstore.New(&db{w: w, r: r}, sqlstore.Dialect{RowLocks: false, Schema: migrations.SQLite}, cfg)
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -275,7 +275,9 @@ func translate(ctx context.Context, err error) error {
 		}
 		return fmt.Errorf("sqlite: %s", se.Error())
 	}
-	if errors.Is(err, sql.ErrConnDone) {
+	// A closed handle (the store is shutting down) is unavailability too;
+	// database/sql does not export that error, only its text.
+	if errors.Is(err, sql.ErrConnDone) || err.Error() == "sql: database is closed" {
 		return fmt.Errorf("%w: sqlite: %v", store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlite: %v", err)

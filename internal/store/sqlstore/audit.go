@@ -42,6 +42,30 @@ func (s *Store) audit(ctx context.Context, tx Tx, orgID, actor, action, target, 
 	return store.AuditHead{OrgID: orgID, Seq: e.Seq, Hash: h}, nil
 }
 
+// auditDenied appends a denied row unless one with the same actor and
+// action was written in the org within store.DeniedThrottle (docs/api.md
+// §1.9: refusals are recorded, but cannot flood the chain). It takes the
+// audit head lock first, so concurrent refusals see each other's rows.
+func (s *Store) auditDenied(ctx context.Context, tx Tx, orgID, actor, action, target string) error {
+	var seq int64
+	if err := tx.QueryRow(ctx, `SELECT seq FROM audit_heads WHERE org_id = $1`+s.forUpdate("audit_heads"), orgID).Scan(&seq); err != nil {
+		return fmt.Errorf("audit head of %s: %w", orgID, err)
+	}
+	since := auditchain.FormatTime(s.now().Add(-store.DeniedThrottle))
+	var n int64
+	if err := tx.QueryRow(ctx, `
+		SELECT count(*) FROM audit_events
+		WHERE org_id = $1 AND actor = $2 AND action = $3 AND result = 'denied' AND at > $4`,
+		orgID, actor, action, since).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	_, err := s.audit(ctx, tx, orgID, actor, action, target, store.ResultDenied)
+	return err
+}
+
 func (s *Store) auditHead(ctx context.Context, tx Tx, orgID string) (store.AuditHead, error) {
 	hd := store.AuditHead{OrgID: orgID}
 	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_heads WHERE org_id = $1`, orgID).Scan(&hd.Seq, &hd.Hash)
@@ -82,10 +106,13 @@ func (s *Store) ListAudit(ctx context.Context, tok store.TokenHash, orgID string
 		hd  store.AuditHead
 	)
 	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
-		if _, err := s.activeMember(ctx, tx, orgID, sess.UserID, ""); err != nil {
+		m, err := s.activeMember(ctx, tx, orgID, sess.UserID, "")
+		if err != nil {
 			return err
 		}
-		var err error
+		if err := requireRole(m, store.RoleAdmin); err != nil {
+			return err
+		}
 		if hd, err = s.auditHead(ctx, tx, orgID); err != nil {
 			return err
 		}
@@ -98,6 +125,70 @@ func (s *Store) ListAudit(ctx context.Context, tok store.TokenHash, orgID string
 		return nil, store.AuditHead{}, err
 	}
 	return out, hd, nil
+}
+
+// VerifyAudit implements store.Store.
+func (s *Store) VerifyAudit(ctx context.Context, tok store.TokenHash, orgID string) (store.AuditVerification, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.AuditVerification{}, err
+	}
+	var v store.AuditVerification
+	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		m, err := s.activeMember(ctx, tx, orgID, sess.UserID, "")
+		if err != nil {
+			return err
+		}
+		if err := requireRole(m, store.RoleAdmin); err != nil {
+			return err
+		}
+		v, err = s.verify(ctx, tx, orgID)
+		return err
+	})
+	return v, err
+}
+
+// verify recomputes an org's chain inside tx.
+func (s *Store) verify(ctx context.Context, tx Tx, orgID string) (store.AuditVerification, error) {
+	var v store.AuditVerification
+	var err error
+	if v.Head, err = s.auditHead(ctx, tx, orgID); err != nil {
+		return v, err
+	}
+	rows, err := tx.Query(ctx, `SELECT org_id, seq, at, actor, action, target, result, prev_hash, hash FROM audit_events WHERE org_id = $1 ORDER BY seq`, orgID)
+	if err != nil {
+		return v, err
+	}
+	defer rows.Close()
+	prev, seq := auditchain.Genesis, int64(0)
+	for rows.Next() {
+		var (
+			e  store.AuditEvent
+			at string
+		)
+		if err := rows.Scan(&e.OrgID, &e.Seq, &at, &e.Actor, &e.Action, &e.Target, &e.Result, &e.PrevHash, &e.Hash); err != nil {
+			return v, err
+		}
+		seq++
+		v.Rows++
+		if v.FirstBadSeq != 0 {
+			continue
+		}
+		t, terr := auditchain.ParseTime(at)
+		if terr != nil || e.Seq != seq || e.PrevHash != prev ||
+			auditchain.Hash(prev, auditchain.Event{Seq: e.Seq, Time: t, Actor: e.Actor, Action: e.Action, Target: e.Target, Result: e.Result}) != e.Hash {
+			v.FirstBadSeq = seq
+			continue
+		}
+		prev = e.Hash
+	}
+	if err := rows.Err(); err != nil {
+		return v, err
+	}
+	if v.FirstBadSeq == 0 && (v.Head.Seq != seq || v.Head.Hash != prev) {
+		v.FirstBadSeq = min(v.Head.Seq, seq) + 1
+	}
+	v.Valid = v.FirstBadSeq == 0
+	return v, nil
 }
 
 // VerifyChain implements store.Store.

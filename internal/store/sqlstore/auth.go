@@ -22,15 +22,18 @@ func (s *Store) codeHash(email, code string) []byte {
 }
 
 // CreateLoginCode implements store.Store.
-func (s *Store) CreateLoginCode(ctx context.Context, email, code string) (store.LoginCode, error) {
+func (s *Store) CreateLoginCode(ctx context.Context, email, code string, ttl time.Duration) (store.LoginCode, error) {
 	if err := checkEmail(email); err != nil {
 		return store.LoginCode{}, err
 	}
 	if err := checkCode(code); err != nil {
 		return store.LoginCode{}, err
 	}
+	if ttl <= 0 {
+		ttl = s.cfg.LoginCodeTTL
+	}
 	now := s.now()
-	lc := store.LoginCode{Email: email, ExpiresAt: now.Add(s.cfg.LoginCodeTTL)}
+	lc := store.LoginCode{Email: email, ExpiresAt: now.Add(ttl)}
 	err := s.db.Write(ctx, func(tx Tx) error {
 		_, err := tx.Exec(ctx, `
 			INSERT INTO login_codes (email, code_hash, attempts, created_at, expires_at)
@@ -74,14 +77,17 @@ func (s *Store) VerifyLoginCode(ctx context.Context, email, code string) (store.
 		if err != nil {
 			return err
 		}
-		if attempts >= s.cfg.LoginCodeMaxAttempts {
-			return store.ErrCodeLocked
-		}
 		if !now.Before(expires.T) {
 			return store.ErrExpired
 		}
+		if attempts >= s.cfg.LoginCodeMaxAttempts {
+			return store.ErrCodeLocked
+		}
 		if !well || subtle.ConstantTimeCompare(hash, s.codeHash(email, code)) != 1 {
 			outcome = store.ErrBadCode
+			if attempts+1 >= s.cfg.LoginCodeMaxAttempts {
+				outcome = store.ErrCodeLocked // this try locks the code
+			}
 			_, err := tx.Exec(ctx, `UPDATE login_codes SET attempts = attempts + 1 WHERE email = $1`, email)
 			return err
 		}
@@ -114,16 +120,17 @@ func scanUser(r Row) (store.User, error) {
 	return u, err
 }
 
-const sessionCols = `s.id, s.user_id, u.email, s.label, s.created_at, s.last_seen_at, s.expires_at`
+const sessionCols = `s.id, s.user_id, u.email, s.label, s.created_at, s.last_seen_at, s.expires_at, u.created_at`
 const sessionFrom = ` FROM sessions s JOIN users u ON u.id = s.user_id`
 
 func (s *Store) scanSession(r Row) (store.Session, error) {
 	var (
 		x                        store.Session
 		created, seen, expiresAt Time
+		userCreated              Time
 	)
-	err := r.Scan(&x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt)
-	x.CreatedAt, x.ExpiresAt = created.T, expiresAt.T
+	err := r.Scan(&x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt, &userCreated)
+	x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = created.T, expiresAt.T, userCreated.T
 	s.setSeen(&x, seen.T)
 	return x, err
 }
@@ -147,7 +154,7 @@ func (s *Store) session(ctx context.Context, tx Tx, tok store.TokenHash, now tim
 		return x, err
 	}
 	if !s.live(x, now) {
-		return x, store.ErrUnauthenticated
+		return x, store.ErrSessionExpired
 	}
 	return x, nil
 }
@@ -169,9 +176,19 @@ func (s *Store) CreateSession(ctx context.Context, userID string, tok store.Toke
 		}
 		x = store.Session{
 			ID: ident.NewID(sessionKind), UserID: u.ID, Email: u.Email, Label: label,
-			CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionAbsolute),
+			CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionAbsolute), UserCreatedAt: u.CreatedAt,
 		}
 		s.setSeen(&x, now)
+		// At most MaxSessions per user: the least recently used go first.
+		old, err := ids(ctx, tx, `SELECT id FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC, id DESC`, u.ID)
+		if err != nil {
+			return err
+		}
+		for i := store.MaxSessions - 1; i < len(old); i++ {
+			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, old[i]); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Exec(ctx, `
 			INSERT INTO sessions (id, token_hash, user_id, label, created_at, last_seen_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $5, $6)`,

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -10,27 +12,32 @@ import (
 	"github.com/capy-oss/capy/internal/store"
 )
 
-const projectCols = `id, org_id, name, created_by, created_at`
+const projectCols = `p.id, p.org_id, p.name, p.created_by, pu.email, p.created_at`
+const projectFrom = ` FROM projects p JOIN users pu ON pu.id = p.created_by`
 
 func scanProject(r Row) (store.Project, error) {
 	var (
 		p  store.Project
 		at Time
 	)
-	err := r.Scan(&p.ID, &p.OrgID, &p.Name, &p.CreatedBy, &at)
+	err := r.Scan(&p.ID, &p.OrgID, &p.Name, &p.CreatedBy, &p.CreatedByEmail, &at)
 	p.CreatedAt = at.T
 	return p, err
 }
 
-const envCols = `id, project_id, org_id, name, epoch, signing_key, head_version, head_id, created_by, created_at, updated_at`
+func (s *Store) project(ctx context.Context, tx Tx, id string) (store.Project, error) {
+	return scanProject(tx.QueryRow(ctx, `SELECT `+projectCols+projectFrom+` WHERE p.id = $1`, id))
+}
+
+const envCols = `id, project_id, org_id, name, epoch, signing_key, head_version, head_id, created_by, created_at, updated_at, rotated_at`
 
 func scanEnv(r Row) (store.Env, error) {
 	var (
 		e store.Env
-		t [2]Time
+		t [3]Time
 	)
-	err := r.Scan(&e.ID, &e.ProjectID, &e.OrgID, &e.Name, &e.Epoch, &e.SigningKey, &e.HeadVersion, &e.HeadID, &e.CreatedBy, &t[0], &t[1])
-	e.CreatedAt, e.UpdatedAt = t[0].T, t[1].T
+	err := r.Scan(&e.ID, &e.ProjectID, &e.OrgID, &e.Name, &e.Epoch, &e.SigningKey, &e.HeadVersion, &e.HeadID, &e.CreatedBy, &t[0], &t[1], &t[2])
+	e.CreatedAt, e.UpdatedAt, e.RotatedAt = t[0].T, t[1].T, t[2].T
 	return e, err
 }
 
@@ -38,14 +45,15 @@ func (s *Store) env(ctx context.Context, tx Tx, id, lock string) (store.Env, err
 	return scanEnv(tx.QueryRow(ctx, `SELECT `+envCols+` FROM environments WHERE id = $1`+lock, id))
 }
 
-const versionCols = `env_id, version, epoch, id, parent_id, pushed_by, pushed_at`
+const versionCols = `v.env_id, v.version, v.epoch, v.id, v.parent_id, v.pushed_by, vu.email, v.pushed_at, length(v.blob)`
+const versionFrom = ` FROM env_versions v JOIN users vu ON vu.id = v.pushed_by`
 
 func scanVersion(r Row) (store.Version, error) {
 	var (
 		v  store.Version
 		at Time
 	)
-	err := r.Scan(&v.EnvID, &v.Version, &v.Epoch, &v.ID, &v.ParentID, &v.PushedBy, &at)
+	err := r.Scan(&v.EnvID, &v.Version, &v.Epoch, &v.ID, &v.ParentID, &v.PushedBy, &v.PushedByEmail, &at, &v.Size)
 	v.PushedAt = at.T
 	return v, err
 }
@@ -55,13 +63,45 @@ func scanVersionBlob(r Row) (store.Version, error) {
 		v  store.Version
 		at Time
 	)
-	err := r.Scan(&v.EnvID, &v.Version, &v.Epoch, &v.ID, &v.ParentID, &v.PushedBy, &at, &v.Blob)
+	err := r.Scan(&v.EnvID, &v.Version, &v.Epoch, &v.ID, &v.ParentID, &v.PushedBy, &v.PushedByEmail, &at, &v.Size, &v.Blob)
 	v.PushedAt = at.T
 	return v, err
 }
 
 func (s *Store) version(ctx context.Context, tx Tx, envID string, version int64) (store.Version, error) {
-	return scanVersionBlob(tx.QueryRow(ctx, `SELECT `+versionCols+`, blob FROM env_versions WHERE env_id = $1 AND version = $2`, envID, version))
+	return scanVersionBlob(tx.QueryRow(ctx, `SELECT `+versionCols+`, v.blob`+versionFrom+` WHERE v.env_id = $1 AND v.version = $2`, envID, version))
+}
+
+// taken checks, before an insert, whether the id or the name (within
+// its parent) is taken, and says which in an *ExistsError. (A failed
+// insert aborts a PostgreSQL transaction, so the question cannot be asked
+// afterwards; an insert that still fails lost a race and is reported as
+// the id.)
+func taken(ctx context.Context, tx Tx, table, id, parentCol, parent, name string) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM `+table+` WHERE id = $1`, id).Scan(&one)
+	if err == nil {
+		return &store.ExistsError{Field: "id"}
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	err = tx.QueryRow(ctx, `SELECT 1 FROM `+table+` WHERE `+parentCol+` = $1 AND name = $2`, parent, name).Scan(&one)
+	if err == nil {
+		return &store.ExistsError{Field: "name"}
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// existsAsID reports a unique violation of an insert as a taken id.
+func existsAsID(err error) error {
+	if errors.Is(err, store.ErrExists) {
+		return &store.ExistsError{Field: "id"}
+	}
+	return err
 }
 
 // CreateProject implements store.Store.
@@ -77,20 +117,54 @@ func (s *Store) CreateProject(ctx context.Context, tok store.TokenHash, np store
 	}
 	var p store.Project
 	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
-		actor, err := s.activeMember(ctx, tx, np.OrgID, sess.UserID, s.forShare("m"))
-		if err != nil {
+		if _, err := s.activeMember(ctx, tx, np.OrgID, sess.UserID, s.forShare("m")); err != nil {
 			return err
 		}
-		if err := requireRole(actor, store.RoleAdmin); err != nil {
+		if err := taken(ctx, tx, "projects", np.ID, "org_id", np.OrgID, np.Name); err != nil {
 			return err
 		}
-		p = store.Project{ID: np.ID, OrgID: np.OrgID, Name: np.Name, CreatedBy: sess.UserID, CreatedAt: now}
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM projects WHERE org_id = $1`, np.OrgID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= store.MaxProjects {
+			return &store.LimitError{What: "projects", Limit: store.MaxProjects}
+		}
+		p = store.Project{ID: np.ID, OrgID: np.OrgID, Name: np.Name, CreatedBy: sess.UserID, CreatedByEmail: sess.Email, CreatedAt: now}
 		if _, err := tx.Exec(ctx, `INSERT INTO projects (id, org_id, name, created_by, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			p.ID, p.OrgID, p.Name, p.CreatedBy, now); err != nil {
+			return existsAsID(err)
+		}
+		_, err := s.audit(ctx, tx, p.OrgID, sess.UserID, store.ActionProjectCreate, p.ID, store.ResultOK)
+		return err
+	})
+	if err != nil {
+		return store.Project{}, err
+	}
+	return p, nil
+}
+
+// GetProject implements store.Store.
+func (s *Store) GetProject(ctx context.Context, tok store.TokenHash, orgID, projectID string) (store.Project, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.Project{}, err
+	}
+	if err := checkID(ident.Project, projectID); err != nil {
+		return store.Project{}, err
+	}
+	var p store.Project
+	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		if _, err := s.activeMember(ctx, tx, orgID, sess.UserID, ""); err != nil {
 			return err
 		}
-		_, err = s.audit(ctx, tx, p.OrgID, sess.UserID, store.ActionProjectCreate, p.ID, store.ResultOK)
-		return err
+		var err error
+		if p, err = s.project(ctx, tx, projectID); err != nil {
+			return err
+		}
+		if p.OrgID != orgID {
+			return store.ErrNotFound
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Project{}, err
@@ -109,7 +183,7 @@ func (s *Store) ListProjects(ctx context.Context, tok store.TokenHash, orgID str
 			return err
 		}
 		var err error
-		out, err = collect(ctx, tx, scanProject, `SELECT `+projectCols+` FROM projects WHERE org_id = $1 ORDER BY name`, orgID)
+		out, err = collect(ctx, tx, scanProject, `SELECT `+projectCols+projectFrom+` WHERE p.org_id = $1 ORDER BY p.created_at, p.id`, orgID)
 		return err
 	})
 	return out, err
@@ -118,6 +192,9 @@ func (s *Store) ListProjects(ctx context.Context, tok store.TokenHash, orgID str
 // CreateEnv implements store.Store.
 func (s *Store) CreateEnv(ctx context.Context, tok store.TokenHash, ne store.NewEnv) (store.Env, error) {
 	if err := checkID(ident.Env, ne.ID); err != nil {
+		return store.Env{}, err
+	}
+	if err := checkID(ident.Org, ne.OrgID); err != nil {
 		return store.Env{}, err
 	}
 	if err := checkID(ident.Project, ne.ProjectID); err != nil {
@@ -131,16 +208,25 @@ func (s *Store) CreateEnv(ctx context.Context, tok store.TokenHash, ne store.New
 	}
 	var e store.Env
 	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
-		p, err := scanProject(tx.QueryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`, ne.ProjectID))
+		if _, err := s.activeMember(ctx, tx, ne.OrgID, sess.UserID, s.forShare("m")); err != nil {
+			return err
+		}
+		p, err := s.project(ctx, tx, ne.ProjectID)
 		if err != nil {
 			return err
 		}
-		actor, err := s.activeMember(ctx, tx, p.OrgID, sess.UserID, s.forShare("m"))
-		if err != nil {
+		if p.OrgID != ne.OrgID {
+			return store.ErrNotFound
+		}
+		if err := taken(ctx, tx, "environments", ne.ID, "project_id", p.ID, ne.Name); err != nil {
 			return err
 		}
-		if err := requireRole(actor, store.RoleAdmin); err != nil {
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM environments WHERE project_id = $1`, p.ID).Scan(&n); err != nil {
 			return err
+		}
+		if n >= store.MaxEnvs {
+			return &store.LimitError{What: "environments", Limit: store.MaxEnvs}
 		}
 		e = store.Env{
 			ID: ne.ID, ProjectID: p.ID, OrgID: p.OrgID, Name: ne.Name, Epoch: 1,
@@ -150,9 +236,9 @@ func (s *Store) CreateEnv(ctx context.Context, tok store.TokenHash, ne store.New
 			INSERT INTO environments (id, project_id, org_id, name, epoch, signing_key, head_version, head_id, created_by, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, 1, $5, 0, '', $6, $7, $7)`,
 			e.ID, e.ProjectID, e.OrgID, e.Name, e.SigningKey, e.CreatedBy, now); err != nil {
-			return err
+			return existsAsID(err)
 		}
-		_, err = s.audit(ctx, tx, e.OrgID, sess.UserID, store.ActionEnvCreate, e.ID, store.ResultOK)
+		_, err = s.audit(ctx, tx, e.OrgID, sess.UserID, store.ActionEnvCreate, e.ID+" project="+p.ID+" epoch=1", store.ResultOK)
 		return err
 	})
 	if err != nil {
@@ -190,32 +276,48 @@ func (s *Store) GetEnv(ctx context.Context, tok store.TokenHash, envID string) (
 }
 
 // ListEnvs implements store.Store.
-func (s *Store) ListEnvs(ctx context.Context, tok store.TokenHash, projectID string) ([]store.Env, error) {
+func (s *Store) ListEnvs(ctx context.Context, tok store.TokenHash, orgID, projectID string) ([]store.Env, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return nil, err
+	}
 	if err := checkID(ident.Project, projectID); err != nil {
 		return nil, err
 	}
 	var out []store.Env
 	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
-		p, err := scanProject(tx.QueryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`, projectID))
+		if _, err := s.activeMember(ctx, tx, orgID, sess.UserID, ""); err != nil {
+			return err
+		}
+		p, err := s.project(ctx, tx, projectID)
 		if err != nil {
 			return err
 		}
-		if _, err := s.activeMember(ctx, tx, p.OrgID, sess.UserID, ""); err != nil {
-			return err
+		if p.OrgID != orgID {
+			return store.ErrNotFound
 		}
-		out, err = collect(ctx, tx, scanEnv, `SELECT `+envCols+` FROM environments WHERE project_id = $1 ORDER BY name`, projectID)
+		out, err = collect(ctx, tx, scanEnv, `SELECT `+envCols+` FROM environments WHERE project_id = $1 ORDER BY created_at, id`, projectID)
 		return err
 	})
 	return out, err
 }
 
-// fitsHead reports whether v may become the next version of e at epoch.
-func fitsHead(e store.Env, v store.NewVersion, epoch int64) bool {
+// fitsHead returns nil if v may become the next version of e at epoch,
+// else a *ConflictError: epoch first, then version and parent.
+func fitsHead(e store.Env, v store.NewVersion, epoch int64) error {
 	parent := e.HeadID
 	if e.HeadVersion == 0 {
 		parent = store.FirstParent
 	}
-	return v.Epoch == epoch && v.Version == e.HeadVersion+1 && v.ParentID == parent
+	c := &store.ConflictError{Epoch: e.Epoch, HeadVersion: e.HeadVersion, HeadID: e.HeadID}
+	switch {
+	case v.Epoch != epoch:
+		c.Reason = store.ConflictEpoch
+	case v.Version != e.HeadVersion+1 || v.ParentID != parent:
+		c.Reason = store.ConflictVersion
+	default:
+		return nil
+	}
+	return c
 }
 
 // storeVersion inserts v as the environment's new head. The environment
@@ -226,14 +328,15 @@ func (s *Store) storeVersion(ctx context.Context, tx Tx, e store.Env, v store.Ne
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		e.ID, v.Version, v.Epoch, v.ID, v.ParentID, v.Blob, userID, now)
 	if errors.Is(err, store.ErrExists) {
-		return store.Version{}, store.ErrConflict // belt and braces: the row lock should have caught it
+		// Belt and braces: the row lock should have caught it.
+		return store.Version{}, &store.ConflictError{Reason: store.ConflictVersion, Epoch: e.Epoch, HeadVersion: e.HeadVersion, HeadID: e.HeadID}
 	}
 	if err != nil {
 		return store.Version{}, err
 	}
 	return store.Version{
 		EnvID: e.ID, Version: v.Version, Epoch: v.Epoch, ID: v.ID, ParentID: v.ParentID,
-		Blob: append([]byte(nil), v.Blob...), PushedBy: userID, PushedAt: now,
+		Blob: append([]byte(nil), v.Blob...), Size: int64(len(v.Blob)), PushedBy: userID, PushedAt: now,
 	}, nil
 }
 
@@ -257,18 +360,19 @@ func (s *Store) Push(ctx context.Context, tok store.TokenHash, envID string, v s
 		if err != nil {
 			return err
 		}
-		if !fitsHead(e, v, e.Epoch) {
-			return store.ErrConflict
+		if err := fitsHead(e, v, e.Epoch); err != nil {
+			return err
 		}
 		store.RunHook(ctx, store.HookPushLocked)
 		if ver, err = s.storeVersion(ctx, tx, e, v, sess.UserID, now); err != nil {
 			return err
 		}
+		ver.PushedByEmail = sess.Email
 		if _, err := tx.Exec(ctx, `UPDATE environments SET head_version = $2, head_id = $3, updated_at = $4 WHERE id = $1`,
 			envID, v.Version, v.ID, now); err != nil {
 			return err
 		}
-		hd, err = s.audit(ctx, tx, e.OrgID, sess.UserID, store.ActionPush, envID+" "+strconv.FormatInt(v.Version, 10), store.ResultOK)
+		hd, err = s.audit(ctx, tx, e.OrgID, sess.UserID, store.ActionPush, envID+" version="+strconv.FormatInt(v.Version, 10)+" id="+v.ID, store.ResultOK)
 		return err
 	})
 	if err != nil {
@@ -328,7 +432,7 @@ func (s *Store) ListVersions(ctx context.Context, tok store.TokenHash, envID str
 			return err
 		}
 		var err error
-		out, err = collect(ctx, tx, scanVersion, `SELECT `+versionCols+` FROM env_versions WHERE env_id = $1 ORDER BY version DESC`, envID)
+		out, err = collect(ctx, tx, scanVersion, `SELECT `+versionCols+versionFrom+` WHERE v.env_id = $1 ORDER BY v.version DESC`, envID)
 		return err
 	})
 	return out, err
@@ -365,24 +469,31 @@ func (s *Store) RotateEnv(ctx context.Context, tok store.TokenHash, envID string
 		if err != nil {
 			return err
 		}
-		if r.Epoch != e.Epoch+1 || !fitsHead(e, r.Head, r.Epoch) {
-			return store.ErrConflict
+		if r.Epoch != e.Epoch+1 {
+			return &store.ConflictError{Reason: store.ConflictEpoch, Epoch: e.Epoch, HeadVersion: e.HeadVersion, HeadID: e.HeadID}
+		}
+		if err := fitsHead(e, r.Head, r.Epoch); err != nil {
+			return err
 		}
 		if res.Version, err = s.storeVersion(ctx, tx, e, r.Head, sess.UserID, now); err != nil {
 			return err
 		}
+		res.Version.PushedByEmail = sess.Email
 		if _, err := tx.Exec(ctx, `
-			UPDATE environments SET epoch = $2, signing_key = $3, head_version = $4, head_id = $5, updated_at = $6
+			UPDATE environments SET epoch = $2, signing_key = $3, head_version = $4, head_id = $5, updated_at = $6, rotated_at = $6
 			WHERE id = $1`, envID, r.Epoch, r.SigningKey, r.Head.Version, r.Head.ID, now); err != nil {
 			return err
 		}
-		e.Epoch, e.SigningKey, e.HeadVersion, e.HeadID, e.UpdatedAt = r.Epoch, append([]byte(nil), r.SigningKey...), r.Head.Version, r.Head.ID, now
+		e.Epoch, e.SigningKey, e.HeadVersion, e.HeadID, e.UpdatedAt, e.RotatedAt = r.Epoch, append([]byte(nil), r.SigningKey...), r.Head.Version, r.Head.ID, now, now
 		res.Env = e
 		if res.RevokedDeploys, err = ids(ctx, tx, `
-			UPDATE deploys SET revoked_at = $2 WHERE env_id = $1 AND revoked_at IS NULL RETURNING id`, envID, now); err != nil {
+			UPDATE deploys SET revoked_at = $2, revoked_reason = 'rotate'
+			WHERE env_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) RETURNING id`, envID, now); err != nil {
 			return err
 		}
-		res.Audit, err = s.audit(ctx, tx, e.OrgID, sess.UserID, store.ActionEnvRotate, envID+" "+strconv.FormatInt(r.Epoch, 10), store.ResultOK)
+		sort.Strings(res.RevokedDeploys)
+		what := fmt.Sprintf("%s epoch=%d version=%d id=%s deploys=%d", envID, r.Epoch, r.Head.Version, r.Head.ID, len(res.RevokedDeploys))
+		res.Audit, err = s.audit(ctx, tx, e.OrgID, sess.UserID, store.ActionEnvRotate, what, store.ResultOK)
 		return err
 	})
 	if err != nil {

@@ -8,20 +8,21 @@ import (
 	"github.com/capy-oss/capy/internal/store"
 )
 
-const inviteCols = `id, org_id, email, kind, role, created_by, created_at, expires_at, redeemed_at, consumed_at, revoked_at`
+const inviteCols = `i.id, i.org_id, i.email, i.kind, i.role, i.created_by, cu.email, i.created_at, i.expires_at, i.redeemed_at, i.consumed_at, i.revoked_at, COALESCE(i.revoked_reason, '')`
+const inviteFrom = ` FROM invites i JOIN users cu ON cu.id = i.created_by`
 
 func scanInvite(r Row) (store.Invite, error) {
 	var (
 		i store.Invite
 		t [5]Time
 	)
-	err := r.Scan(&i.ID, &i.OrgID, &i.Email, &i.Kind, &i.Role, &i.CreatedBy, &t[0], &t[1], &t[2], &t[3], &t[4])
+	err := r.Scan(&i.ID, &i.OrgID, &i.Email, &i.Kind, &i.Role, &i.CreatedBy, &i.CreatedByEmail, &t[0], &t[1], &t[2], &t[3], &t[4], &i.RevokedReason)
 	i.CreatedAt, i.ExpiresAt, i.RedeemedAt, i.ConsumedAt, i.RevokedAt = t[0].T, t[1].T, t[2].T, t[3].T, t[4].T
 	return i, err
 }
 
 func (s *Store) invite(ctx context.Context, tx Tx, id, lock string) (store.Invite, error) {
-	return scanInvite(tx.QueryRow(ctx, `SELECT `+inviteCols+` FROM invites WHERE id = $1`+lock, id))
+	return scanInvite(tx.QueryRow(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.id = $1`+lock, id))
 }
 
 // inviteState returns the error for an invite that can no longer be used.
@@ -66,7 +67,7 @@ func (s *Store) CreateInvite(ctx context.Context, tok store.TokenHash, in store.
 			err := tx.QueryRow(ctx, `SELECT m.status`+memberFrom+` WHERE m.org_id = $1 AND u.email = $2`, in.OrgID, in.Email).Scan(&status)
 			switch {
 			case err == nil && status == string(store.StatusActive):
-				return store.ErrExists
+				return store.ErrAlreadyMember
 			case err != nil && !errorsIsNotFound(err):
 				return err
 			}
@@ -75,9 +76,18 @@ func (s *Store) CreateInvite(ctx context.Context, tok store.TokenHash, in store.
 				return store.ErrForbidden
 			}
 		}
+		var open int64
+		if err := tx.QueryRow(ctx, `
+			SELECT count(*) FROM invites
+			WHERE org_id = $1 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2`, in.OrgID, now).Scan(&open); err != nil {
+			return err
+		}
+		if open >= store.MaxOpenInvites {
+			return &store.LimitError{What: "open invites", Limit: store.MaxOpenInvites}
+		}
 		inv = store.Invite{
 			ID: in.ID, OrgID: in.OrgID, Email: in.Email, Kind: in.Kind, Role: in.Role,
-			CreatedBy: sess.UserID, CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond),
+			CreatedBy: sess.UserID, CreatedByEmail: sess.Email, CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond),
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO invites (id, org_id, email, kind, role, created_by, created_at, expires_at, blob)
@@ -85,7 +95,11 @@ func (s *Store) CreateInvite(ctx context.Context, tok store.TokenHash, in store.
 			inv.ID, inv.OrgID, inv.Email, string(inv.Kind), string(inv.Role), inv.CreatedBy, now, inv.ExpiresAt, in.Blob); err != nil {
 			return err
 		}
-		hd, err = s.audit(ctx, tx, in.OrgID, sess.UserID, store.ActionInvite, inv.ID, store.ResultOK)
+		target := inv.ID + " kind=" + string(inv.Kind) + " email=" + inv.Email
+		if inv.Kind == store.InviteMember {
+			target += " role=" + string(inv.Role)
+		}
+		hd, err = s.audit(ctx, tx, in.OrgID, sess.UserID, store.ActionInvite, target, store.ResultOK)
 		return err
 	})
 	if err != nil {
@@ -137,10 +151,10 @@ func (s *Store) ListInvites(ctx context.Context, tok store.TokenHash, orgID stri
 			return err
 		}
 		if m.Role.AtLeast(store.RoleAdmin) {
-			out, err = collect(ctx, tx, scanInvite, `SELECT `+inviteCols+` FROM invites WHERE org_id = $1 ORDER BY created_at DESC, id`, orgID)
+			out, err = collect(ctx, tx, scanInvite, `SELECT `+inviteCols+inviteFrom+` WHERE i.org_id = $1 ORDER BY i.created_at DESC, i.id DESC`, orgID)
 		} else {
-			out, err = collect(ctx, tx, scanInvite, `SELECT `+inviteCols+` FROM invites
-				WHERE org_id = $1 AND (created_by = $2 OR email = $3) ORDER BY created_at DESC, id`, orgID, sess.UserID, sess.Email)
+			out, err = collect(ctx, tx, scanInvite, `SELECT `+inviteCols+inviteFrom+`
+				WHERE i.org_id = $1 AND i.created_by = $2 ORDER BY i.created_at DESC, i.id DESC`, orgID, sess.UserID)
 		}
 		return err
 	})
@@ -148,39 +162,43 @@ func (s *Store) ListInvites(ctx context.Context, tok store.TokenHash, orgID stri
 }
 
 // RevokeInvite implements store.Store.
-func (s *Store) RevokeInvite(ctx context.Context, tok store.TokenHash, inviteID string) (store.AuditHead, error) {
-	if err := checkID(ident.Invite, inviteID); err != nil {
-		return store.AuditHead{}, err
+func (s *Store) RevokeInvite(ctx context.Context, tok store.TokenHash, orgID, inviteID string) (store.Invite, store.AuditHead, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.Invite{}, store.AuditHead{}, err
 	}
-	var hd store.AuditHead
+	if err := checkID(ident.Invite, inviteID); err != nil {
+		return store.Invite{}, store.AuditHead{}, err
+	}
+	var (
+		inv store.Invite
+		hd  store.AuditHead
+	)
 	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
-		inv, err := s.invite(ctx, tx, inviteID, "")
+		hd = store.AuditHead{}
+		actor, err := s.activeMember(ctx, tx, orgID, sess.UserID, s.forShare("m"))
 		if err != nil {
 			return err
 		}
-		actor, err := s.activeMember(ctx, tx, inv.OrgID, sess.UserID, s.forShare("m"))
-		if err != nil {
-			return notMemberAsNotFound(err)
-		}
-		if inv.CreatedBy != sess.UserID && !actor.Role.AtLeast(store.RoleAdmin) {
-			return store.ErrForbidden
-		}
-		if inv, err = s.invite(ctx, tx, inviteID, s.forUpdate("invites")); err != nil {
+		if inv, err = s.invite(ctx, tx, inviteID, s.forUpdate("i")); err != nil {
 			return err
 		}
-		if !inv.RevokedAt.IsZero() {
-			return store.ErrRevoked
+		if inv.OrgID != orgID || (inv.CreatedBy != sess.UserID && !actor.Role.AtLeast(store.RoleAdmin)) {
+			return store.ErrNotFound
 		}
-		if !inv.ConsumedAt.IsZero() {
-			return store.ErrConsumed
+		if !inv.Open(now) {
+			return nil // idempotent: nothing to do, no row
 		}
-		if _, err := tx.Exec(ctx, `UPDATE invites SET revoked_at = $2 WHERE id = $1`, inviteID, now); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE invites SET revoked_at = $2, revoked_reason = 'manual' WHERE id = $1`, inviteID, now); err != nil {
 			return err
 		}
+		inv.RevokedAt, inv.RevokedReason = now, store.ReasonManual
 		hd, err = s.audit(ctx, tx, inv.OrgID, sess.UserID, store.ActionInviteRevoke, inviteID, store.ResultOK)
 		return err
 	})
-	return hd, err
+	if err != nil {
+		return store.Invite{}, store.AuditHead{}, err
+	}
+	return inv, hd, nil
 }
 
 // Redeem implements store.Store.
@@ -200,6 +218,12 @@ func (s *Store) Redeem(ctx context.Context, tok store.TokenHash, inviteID string
 		if inv.Email != sess.Email {
 			return store.ErrForbidden
 		}
+		// The state, as read now, before the membership of a device
+		// invite (docs/api.md §4.4 gives that order); it is checked again
+		// under lock below.
+		if err := inviteState(inv, now); err != nil {
+			return err
+		}
 		// Lock order: membership, then invite.
 		var m store.Member
 		switch inv.Kind {
@@ -208,8 +232,8 @@ func (s *Store) Redeem(ctx context.Context, tok store.TokenHash, inviteID string
 			// invites for one person cannot collide. Rolled back with the
 			// rest if the invite turns out to be unusable.
 			if _, err := tx.Exec(ctx, `
-				INSERT INTO memberships (org_id, user_id, role, status, created_at, updated_at)
-				VALUES ($1, $2, $3, 'active', $4, $4)
+				INSERT INTO memberships (org_id, user_id, role, status, created_at, updated_at, joined_at)
+				VALUES ($1, $2, $3, 'active', $4, $4, $4)
 				ON CONFLICT (org_id, user_id) DO NOTHING`, inv.OrgID, sess.UserID, string(inv.Role), now); err != nil {
 				return err
 			}
@@ -221,7 +245,7 @@ func (s *Store) Redeem(ctx context.Context, tok store.TokenHash, inviteID string
 				return err
 			}
 		}
-		if inv, err = s.invite(ctx, tx, inviteID, s.forUpdate("invites")); err != nil {
+		if inv, err = s.invite(ctx, tx, inviteID, s.forUpdate("i")); err != nil {
 			return err
 		}
 		if err := inviteState(inv, now); err != nil {
@@ -231,11 +255,11 @@ func (s *Store) Redeem(ctx context.Context, tok store.TokenHash, inviteID string
 			// A revoked member invited again by an admin comes back with
 			// the new invite's role.
 			if _, err := tx.Exec(ctx, `
-				UPDATE memberships SET status = 'active', role = $3, revoked_at = NULL, updated_at = $4
+				UPDATE memberships SET status = 'active', role = $3, revoked_at = NULL, updated_at = $4, joined_at = $4
 				WHERE org_id = $1 AND user_id = $2`, inv.OrgID, sess.UserID, string(inv.Role), now); err != nil {
 				return err
 			}
-			m.Status, m.Role, m.RevokedAt, m.UpdatedAt = store.StatusActive, inv.Role, time.Time{}, now
+			m.Status, m.Role, m.RevokedAt, m.UpdatedAt, m.JoinedAt = store.StatusActive, inv.Role, time.Time{}, now, now
 		}
 		if inv.RedeemedAt.IsZero() {
 			if _, err := tx.Exec(ctx, `UPDATE invites SET redeemed_at = $2 WHERE id = $1`, inviteID, now); err != nil {
@@ -246,8 +270,13 @@ func (s *Store) Redeem(ctx context.Context, tok store.TokenHash, inviteID string
 		if err := tx.QueryRow(ctx, `SELECT blob FROM invites WHERE id = $1`, inviteID).Scan(&r.Blob); err != nil {
 			return err
 		}
+		var at Time
+		if err := tx.QueryRow(ctx, `SELECT `+orgCols+` FROM orgs o WHERE o.id = $1`, inv.OrgID).Scan(scanOrgInto(&r.Org, &at)...); err != nil {
+			return err
+		}
+		r.Org.CreatedAt = at.T
 		r.Invite, r.Member = inv, m
-		r.Audit, err = s.audit(ctx, tx, inv.OrgID, sess.UserID, store.ActionRedeem, inviteID, store.ResultOK)
+		r.Audit, err = s.audit(ctx, tx, inv.OrgID, sess.UserID, store.ActionRedeem, inviteID+" kind="+string(inv.Kind), store.ResultOK)
 		return err
 	})
 	if err != nil {

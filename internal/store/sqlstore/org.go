@@ -2,6 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/capy-oss/capy/internal/ident"
@@ -15,21 +18,21 @@ func scanOrgInto(o *store.Org, at *Time) []any {
 	return []any{&o.ID, &o.Name, &o.KeyCheck, &o.CreatedBy, at}
 }
 
-const memberCols = `m.org_id, m.user_id, u.email, m.role, m.status, m.created_at, m.updated_at, m.revoked_at`
+const memberCols = `m.org_id, m.user_id, u.email, m.role, m.status, m.created_at, m.updated_at, m.revoked_at, COALESCE(m.joined_at, m.created_at)`
 const memberFrom = ` FROM memberships m JOIN users u ON u.id = m.user_id`
 
-func memberDest(m *store.Member, t *[3]Time) []any {
-	return []any{&m.OrgID, &m.UserID, &m.Email, &m.Role, &m.Status, &t[0], &t[1], &t[2]}
+func memberDest(m *store.Member, t *[4]Time) []any {
+	return []any{&m.OrgID, &m.UserID, &m.Email, &m.Role, &m.Status, &t[0], &t[1], &t[2], &t[3]}
 }
 
-func memberTimes(m *store.Member, t *[3]Time) {
-	m.CreatedAt, m.UpdatedAt, m.RevokedAt = t[0].T, t[1].T, t[2].T
+func memberTimes(m *store.Member, t *[4]Time) {
+	m.CreatedAt, m.UpdatedAt, m.RevokedAt, m.JoinedAt = t[0].T, t[1].T, t[2].T, t[3].T
 }
 
 func scanMember(r Row) (store.Member, error) {
 	var (
 		m store.Member
-		t [3]Time
+		t [4]Time
 	)
 	err := r.Scan(memberDest(&m, &t)...)
 	memberTimes(&m, &t)
@@ -50,7 +53,7 @@ func (s *Store) activeMember(ctx context.Context, tx Tx, orgID, userID, lock str
 		return m, notFoundAs(err, store.ErrNotMember)
 	}
 	if m.Status != store.StatusActive {
-		return m, store.ErrRevoked
+		return m, store.ErrMembershipRevoked
 	}
 	return m, nil
 }
@@ -85,8 +88,8 @@ func (s *Store) CreateOrg(ctx context.Context, tok store.TokenHash, o store.NewO
 			return err
 		}
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO memberships (org_id, user_id, role, status, created_at, updated_at)
-			VALUES ($1, $2, 'owner', 'active', $3, $3)`, org.ID, sess.UserID, now); err != nil {
+			INSERT INTO memberships (org_id, user_id, role, status, created_at, updated_at, joined_at)
+			VALUES ($1, $2, 'owner', 'active', $3, $3, $3)`, org.ID, sess.UserID, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, 0, $2)`, org.ID, auditchain.Genesis); err != nil {
@@ -136,14 +139,14 @@ func (s *Store) ListOrgs(ctx context.Context, tok store.TokenHash) ([]store.OrgM
 			var (
 				om store.OrgMembership
 				at Time
-				t  [3]Time
+				t  [4]Time
 			)
 			err := r.Scan(append(scanOrgInto(&om.Org, &at), memberDest(&om.Member, &t)...)...)
 			om.Org.CreatedAt = at.T
 			memberTimes(&om.Member, &t)
 			return om, err
 		}, `SELECT `+orgCols+`, `+memberCols+memberFrom+` JOIN orgs o ON o.id = m.org_id
-			WHERE m.user_id = $1 AND m.status = 'active' ORDER BY o.name, o.id`, sess.UserID)
+			WHERE m.user_id = $1 AND m.status = 'active' ORDER BY o.created_at, o.id`, sess.UserID)
 		return err
 	})
 	return out, err
@@ -160,7 +163,7 @@ func (s *Store) ListMembers(ctx context.Context, tok store.TokenHash, orgID stri
 			return err
 		}
 		var err error
-		out, err = collect(ctx, tx, scanMember, `SELECT `+memberCols+memberFrom+` WHERE m.org_id = $1 ORDER BY u.email`, orgID)
+		out, err = collect(ctx, tx, scanMember, `SELECT `+memberCols+memberFrom+` WHERE m.org_id = $1 ORDER BY COALESCE(m.joined_at, m.created_at), m.user_id`, orgID)
 		return err
 	})
 	return out, err
@@ -177,6 +180,7 @@ func (s *Store) lockOrg(ctx context.Context, tx Tx, orgID string) error {
 
 // actorAndTarget locks the caller's membership (shared) and the target's
 // (for update) — or the caller's alone for update when they are the same.
+// The target may be revoked; ErrNotFound if it has no membership.
 func (s *Store) actorAndTarget(ctx context.Context, tx Tx, orgID, actorID, targetID string) (actor, target store.Member, err error) {
 	if actorID == targetID {
 		actor, err = s.activeMember(ctx, tx, orgID, actorID, s.forUpdate("m"))
@@ -186,9 +190,6 @@ func (s *Store) actorAndTarget(ctx context.Context, tx Tx, orgID, actorID, targe
 		return
 	}
 	target, err = s.member(ctx, tx, orgID, targetID, s.forUpdate("m"))
-	if err == nil && target.Status != store.StatusActive {
-		err = store.ErrNotFound
-	}
 	return
 }
 
@@ -227,6 +228,14 @@ func (s *Store) SetRole(ctx context.Context, tok store.TokenHash, orgID, userID 
 		if err := requireRole(actor, store.RoleOwner); err != nil {
 			return err
 		}
+		if target.Status != store.StatusActive {
+			return store.ErrMemberNotActive
+		}
+		m = target
+		if target.Role == role {
+			hd = store.AuditHead{} // a no-op: no row
+			return nil
+		}
 		if target.Role == store.RoleOwner && role != store.RoleOwner {
 			n, err := s.otherOwners(ctx, tx, orgID, userID)
 			if err != nil {
@@ -240,9 +249,8 @@ func (s *Store) SetRole(ctx context.Context, tok store.TokenHash, orgID, userID 
 			orgID, userID, string(role), now); err != nil {
 			return err
 		}
-		m = target
 		m.Role, m.UpdatedAt = role, now
-		hd, err = s.audit(ctx, tx, orgID, sess.UserID, store.ActionRole, userID+" "+string(role), store.ResultOK)
+		hd, err = s.audit(ctx, tx, orgID, sess.UserID, store.ActionRole, userID+" role="+string(role), store.ResultOK)
 		return err
 	})
 	if err != nil {
@@ -276,37 +284,49 @@ func (s *Store) Kick(ctx context.Context, tok store.TokenHash, orgID, userID str
 			if actor.Role != store.RoleOwner {
 				return store.ErrForbidden
 			}
-			n, err := s.otherOwners(ctx, tx, orgID, userID)
-			if err != nil {
-				return err
+			if target.Status == store.StatusActive {
+				n, err := s.otherOwners(ctx, tx, orgID, userID)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					return store.ErrLastOwner
+				}
 			}
-			if n == 0 {
-				return store.ErrLastOwner
-			}
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE memberships SET status = 'revoked', revoked_at = $3, updated_at = $3
-			WHERE org_id = $1 AND user_id = $2`, orgID, userID, now); err != nil {
-			return err
 		}
 		res.Member = target
-		res.Member.Status, res.Member.RevokedAt, res.Member.UpdatedAt = store.StatusRevoked, now, now
+		if target.Status == store.StatusActive {
+			if _, err := tx.Exec(ctx, `
+				UPDATE memberships SET status = 'revoked', revoked_at = $3, updated_at = $3
+				WHERE org_id = $1 AND user_id = $2`, orgID, userID, now); err != nil {
+				return err
+			}
+			res.Member.Status, res.Member.RevokedAt, res.Member.UpdatedAt = store.StatusRevoked, now, now
+		}
 		if res.RevokedInvites, err = ids(ctx, tx, `
-			UPDATE invites SET revoked_at = $4
+			UPDATE invites SET revoked_at = $4, revoked_reason = 'kick'
 			WHERE org_id = $1 AND (created_by = $2 OR email = $3) AND consumed_at IS NULL AND revoked_at IS NULL
+			  AND expires_at > $4
 			RETURNING id`, orgID, userID, target.Email, now); err != nil {
 			return err
 		}
-		if !opts.KeepDeploys {
-			if res.RevokedDeploys, err = ids(ctx, tx, `
-				UPDATE deploys SET revoked_at = $3
-				WHERE org_id = $1 AND minted_by = $2 AND revoked_at IS NULL
-				RETURNING id`, orgID, userID, now); err != nil {
-				return err
-			}
+		active := `org_id = $1 AND minted_by = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)`
+		if opts.KeepDeploys {
+			res.KeptDeploys, err = ids(ctx, tx, `SELECT id FROM deploys WHERE `+active, orgID, userID, now)
+		} else {
+			res.RevokedDeploys, err = ids(ctx, tx, `
+				UPDATE deploys SET revoked_at = $3, revoked_reason = 'kick'
+				WHERE `+active+` RETURNING id`, orgID, userID, now)
 		}
+		if err != nil {
+			return err
+		}
+		sort.Strings(res.RevokedInvites)
+		sort.Strings(res.RevokedDeploys)
+		sort.Strings(res.KeptDeploys)
 		store.RunHook(ctx, store.HookKickLocked)
-		res.Audit, err = s.audit(ctx, tx, orgID, sess.UserID, store.ActionKick, userID, store.ResultOK)
+		what := fmt.Sprintf("%s invites=%d deploys=%d kept=%d", userID, len(res.RevokedInvites), len(res.RevokedDeploys), len(res.KeptDeploys))
+		res.Audit, err = s.audit(ctx, tx, orgID, sess.UserID, store.ActionKick, what, store.ResultOK)
 		return err
 	})
 	if err != nil {
@@ -353,24 +373,30 @@ func (s *Store) gate(ctx context.Context, tok store.TokenHash, orgID, userID, ac
 		}
 		if m.Status != store.StatusActive {
 			if action != store.ActionCoDecrypt {
-				return store.ErrRevoked
+				return store.ErrMembershipRevoked
 			}
-			// A revoked member's attempt is recorded: it is the one
-			// change a refusal makes.
-			denied = store.ErrRevoked
-			_, err := s.audit(ctx, tx, orgID, userID, action, userID, store.ResultDeniedRevoked)
-			return err
+			// A revoked member's attempt is recorded (throttled): it is
+			// the one change a refusal makes.
+			denied = store.ErrMembershipRevoked
+			return s.auditDenied(ctx, tx, orgID, userID, action, userID)
 		}
+		target := userID
 		if action == store.ActionWrap {
-			if _, err := tx.Exec(ctx, `
+			consumed, err := ids(ctx, tx, `
 				UPDATE invites SET consumed_at = $3
 				WHERE org_id = $1 AND email = $2 AND redeemed_at IS NOT NULL
-				  AND consumed_at IS NULL AND revoked_at IS NULL`, orgID, m.Email, now); err != nil {
+				  AND consumed_at IS NULL AND revoked_at IS NULL
+				RETURNING id`, orgID, m.Email, now)
+			if err != nil {
 				return err
+			}
+			if len(consumed) > 0 {
+				sort.Strings(consumed)
+				target += " consumed=" + strings.Join(consumed, ",")
 			}
 		}
 		g = store.Grant{UserID: userID, Email: m.Email, Role: m.Role}
-		g.Audit, err = s.audit(ctx, tx, orgID, userID, action, userID, store.ResultOK)
+		g.Audit, err = s.audit(ctx, tx, orgID, userID, action, target, store.ResultOK)
 		return err
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/store"
+	"github.com/capy-oss/capy/migrations"
 )
 
 // DB is what a dialect driver provides.
@@ -67,6 +68,9 @@ type Dialect struct {
 	// false, write transactions must be fully serialised by the driver
 	// (SQLite: BEGIN IMMEDIATE on one writer connection).
 	RowLocks bool
+	// Schema names the dialect's migrations, whose latest version Ping
+	// expects the database to be at.
+	Schema migrations.Dialect
 }
 
 // Store is the shared implementation of store.Store.
@@ -85,6 +89,34 @@ func New(db DB, d Dialect, cfg store.Config) (*Store, error) {
 		return nil, err
 	}
 	return &Store{db: db, d: d, cfg: cfg}, nil
+}
+
+// Ping implements store.Store: one read transaction that reads the schema
+// version.
+func (s *Store) Ping(ctx context.Context) error {
+	var v int64
+	err := s.db.Read(ctx, func(tx Tx) error {
+		return tx.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM `+VersionTable).Scan(&v)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("ping: %w", ctx.Err())
+		}
+		if errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		return fmt.Errorf("%w: ping: %v", store.ErrUnavailable, err)
+	}
+	if s.d.Schema == "" {
+		return nil
+	}
+	switch know := migrations.Latest(s.d.Schema); {
+	case v > know:
+		return tooNew(v, know)
+	case v < know:
+		return fmt.Errorf("%w: the database is at schema version %d, this binary needs %d", store.ErrSchemaOutdated, v, know)
+	}
+	return nil
 }
 
 // Close closes the underlying database.
@@ -250,12 +282,3 @@ func ids(ctx context.Context, tx Tx, q string, args ...any) ([]string, error) {
 }
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
-
-// notMemberAsNotFound hides an object from a caller who is no member of its
-// org: the object is "not found" rather than "not yours".
-func notMemberAsNotFound(err error) error {
-	if errors.Is(err, store.ErrNotMember) {
-		return store.ErrNotFound
-	}
-	return err
-}

@@ -28,7 +28,7 @@ const (
 var (
 	// Project and environment names appear in project.json and on the
 	// command line: short, no spaces.
-	objectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	objectName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	keyCheckRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
@@ -74,7 +74,7 @@ func checkText(what, s string, max int, required bool) error {
 
 func checkObjectName(what, s string) error {
 	if !objectName.MatchString(s) {
-		return invalid("%s must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", what)
+		return invalid("%s must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter or digit", what)
 	}
 	return nil
 }

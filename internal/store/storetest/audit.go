@@ -21,7 +21,9 @@ func testAuditChain(t *testing.T, h *h) {
 	f := h.setup()
 	h.push(f.member, f.env.ID)
 	_, _ = h.s.AuthorizeCoDecrypt(h.ctx, f.member.tok, f.org, f.member.ID)
-	all, hd, err := h.s.ListAudit(h.ctx, f.member.tok, f.org, 0, 0)
+	_, _, err := h.s.ListAudit(h.ctx, f.member.tok, f.org, 0, 0)
+	wantErr(t, err, store.ErrForbidden, "ListAudit by a plain member")
+	all, hd, err := h.s.ListAudit(h.ctx, f.admin.tok, f.org, 0, 0)
 	wantErr(t, err, nil, "ListAudit")
 	if int64(len(all)) != hd.Seq || hd.Seq < 10 {
 		t.Fatalf("%d events, head %+v", len(all), hd)
@@ -49,7 +51,7 @@ func testAuditChain(t *testing.T, h *h) {
 		t.Fatalf("VerifyChain head %+v, ListAudit head %+v", got, hd)
 	}
 	// Paging.
-	page, hd2, err := h.s.ListAudit(h.ctx, f.member.tok, f.org, 3, 4)
+	page, hd2, err := h.s.ListAudit(h.ctx, f.admin.tok, f.org, 3, 4)
 	wantErr(t, err, nil, "ListAudit page")
 	if len(page) != 4 || page[0].Seq != 4 || page[3].Seq != 7 || hd2 != hd {
 		t.Fatalf("page %+v", page)

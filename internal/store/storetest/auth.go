@@ -27,7 +27,7 @@ func init() {
 
 func testLoginCode(t *testing.T, h *h) {
 	addr := email("alice")
-	lc, err := h.s.CreateLoginCode(h.ctx, addr, "123456")
+	lc, err := h.s.CreateLoginCode(h.ctx, addr, "123456", 0)
 	wantErr(t, err, nil, "CreateLoginCode")
 	if want := h.clock.Now().Add(store.DefaultLoginCodeTTL).Truncate(time.Microsecond); !lc.ExpiresAt.Equal(want) {
 		t.Fatalf("code expires at %v, want %v", lc.ExpiresAt, want)
@@ -41,7 +41,7 @@ func testLoginCode(t *testing.T, h *h) {
 	_, err = h.s.VerifyLoginCode(h.ctx, addr, "123456")
 	wantErr(t, err, store.ErrBadCode, "second use of a code")
 	// A second login finds the same user.
-	_, err = h.s.CreateLoginCode(h.ctx, addr, "654321")
+	_, err = h.s.CreateLoginCode(h.ctx, addr, "654321", 0)
 	wantErr(t, err, nil, "CreateLoginCode")
 	u2, err := h.s.VerifyLoginCode(h.ctx, addr, "654321")
 	wantErr(t, err, nil, "VerifyLoginCode")
@@ -49,8 +49,8 @@ func testLoginCode(t *testing.T, h *h) {
 		t.Fatalf("second login made a new user %s (first %s)", u2.ID, u.ID)
 	}
 	// A new code replaces the pending one.
-	_, _ = h.s.CreateLoginCode(h.ctx, addr, "111111")
-	_, _ = h.s.CreateLoginCode(h.ctx, addr, "222222")
+	_, _ = h.s.CreateLoginCode(h.ctx, addr, "111111", 0)
+	_, _ = h.s.CreateLoginCode(h.ctx, addr, "222222", 0)
 	_, err = h.s.VerifyLoginCode(h.ctx, addr, "111111")
 	wantErr(t, err, store.ErrBadCode, "replaced code")
 	_, err = h.s.VerifyLoginCode(h.ctx, addr, "222222")
@@ -62,17 +62,21 @@ func testLoginCode(t *testing.T, h *h) {
 
 func testLoginCodeLock(t *testing.T, h *h) {
 	addr := email("bob")
-	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "424242")), nil, "CreateLoginCode")
+	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "424242", 0)), nil, "CreateLoginCode")
 	for i := 0; i < store.DefaultLoginCodeMaxAttempts; i++ {
 		_, err := h.s.VerifyLoginCode(h.ctx, addr, "000000")
-		wantErr(t, err, store.ErrBadCode, "wrong code")
+		want := store.ErrBadCode
+		if i == store.DefaultLoginCodeMaxAttempts-1 {
+			want = store.ErrCodeLocked // the fifth wrong try locks the code
+		}
+		wantErr(t, err, want, "wrong code")
 	}
 	_, err := h.s.VerifyLoginCode(h.ctx, addr, "424242")
 	wantErr(t, err, store.ErrCodeLocked, "right code after too many wrong ones")
 	_, err = h.s.VerifyLoginCode(h.ctx, addr, "424242")
 	wantErr(t, err, store.ErrCodeLocked, "and again")
 	// A fresh code starts a fresh count.
-	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "434343")), nil, "CreateLoginCode")
+	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "434343", 0)), nil, "CreateLoginCode")
 	_, err = h.s.VerifyLoginCode(h.ctx, addr, "000000")
 	wantErr(t, err, store.ErrBadCode, "wrong code")
 	_, err = h.s.VerifyLoginCode(h.ctx, addr, "434343")
@@ -80,7 +84,7 @@ func testLoginCodeLock(t *testing.T, h *h) {
 
 	// Four wrong attempts still leave the right code usable.
 	addr2 := email("carol")
-	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr2, "515151")), nil, "CreateLoginCode")
+	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr2, "515151", 0)), nil, "CreateLoginCode")
 	for i := 0; i < store.DefaultLoginCodeMaxAttempts-1; i++ {
 		_, _ = h.s.VerifyLoginCode(h.ctx, addr2, "999999")
 	}
@@ -90,9 +94,9 @@ func testLoginCodeLock(t *testing.T, h *h) {
 
 func testLoginCodeExpiry(t *testing.T, h *h) {
 	addr := email("dave")
-	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "777777")), nil, "CreateLoginCode")
+	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "777777", 0)), nil, "CreateLoginCode")
 	h.clock.Advance(store.DefaultLoginCodeTTL - time.Second)
-	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "777778")), nil, "CreateLoginCode")
+	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "777778", 0)), nil, "CreateLoginCode")
 	h.clock.Advance(store.DefaultLoginCodeTTL)
 	_, err := h.s.VerifyLoginCode(h.ctx, addr, "777778")
 	wantErr(t, err, store.ErrExpired, "expired code")
@@ -100,21 +104,25 @@ func testLoginCodeExpiry(t *testing.T, h *h) {
 
 func testLoginCodeInput(t *testing.T, h *h) {
 	for _, bad := range []string{"Alice@Example.com", " a@example.com", "not-an-address", ""} {
-		_, err := h.s.CreateLoginCode(h.ctx, bad, "123456")
+		_, err := h.s.CreateLoginCode(h.ctx, bad, "123456", 0)
 		wantErr(t, err, store.ErrInvalid, "CreateLoginCode("+bad+")")
 		_, err = h.s.VerifyLoginCode(h.ctx, bad, "123456")
 		wantErr(t, err, store.ErrInvalid, "VerifyLoginCode("+bad+")")
 	}
 	addr := email("erin")
 	for _, bad := range []string{"12345", "12345a", "", strings.Repeat("1", 33)} {
-		_, err := h.s.CreateLoginCode(h.ctx, addr, bad)
+		_, err := h.s.CreateLoginCode(h.ctx, addr, bad, 0)
 		wantErr(t, err, store.ErrInvalid, "CreateLoginCode code "+bad)
 	}
 	// A malformed code at verification is a wrong attempt, not a free one.
-	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "123456")), nil, "CreateLoginCode")
+	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, "123456", 0)), nil, "CreateLoginCode")
 	for i := 0; i < store.DefaultLoginCodeMaxAttempts; i++ {
 		_, err := h.s.VerifyLoginCode(h.ctx, addr, "abc")
-		wantErr(t, err, store.ErrBadCode, "malformed code")
+		want := store.ErrBadCode
+		if i == store.DefaultLoginCodeMaxAttempts-1 {
+			want = store.ErrCodeLocked
+		}
+		wantErr(t, err, want, "malformed code")
 	}
 	_, err := h.s.VerifyLoginCode(h.ctx, addr, "123456")
 	wantErr(t, err, store.ErrCodeLocked, "locked by malformed attempts")
@@ -222,7 +230,7 @@ func testSessionListRevoke(t *testing.T, h *h) {
 func testNoPlaintextSecrets(t *testing.T, h *h) {
 	addr := email("secret")
 	const c = "918273"
-	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, c)), nil, "CreateLoginCode")
+	wantErr(t, must1(h.s.CreateLoginCode(h.ctx, addr, c, 0)), nil, "CreateLoginCode")
 	dump := h.dump()
 	if strings.Contains(dump, c) {
 		t.Fatal("the login code is stored in plaintext")
@@ -277,7 +285,7 @@ func testRateLimit(t *testing.T, h *h) {
 func testPurge(t *testing.T, h *h) {
 	a := h.login(email("purge"))
 	keep := h.login(email("keep"))
-	_, _ = h.s.CreateLoginCode(h.ctx, email("pending"), "123456")
+	_, _ = h.s.CreateLoginCode(h.ctx, email("pending"), "123456", 0)
 	_, _ = h.s.RateLimit(h.ctx, "k", 1, time.Minute)
 	h.clock.Advance(store.DefaultSessionIdle - time.Hour)
 	_, _ = h.s.LookupSession(h.ctx, keep.tok)

@@ -176,7 +176,7 @@ func testCoDecryptWaitsForKick(t *testing.T, h *h) {
 	wantErr(t, <-cd, store.ErrRevoked, "co-decrypt started during the kick")
 	// The refusal is audited after the kick.
 	ev := h.lastAudit(f.owner, f.org)
-	if ev.Action != store.ActionCoDecrypt || ev.Result != store.ResultDeniedRevoked || ev.Seq != kr.Audit.Seq+1 {
+	if ev.Action != store.ActionCoDecrypt || ev.Result != store.ResultDenied || ev.Seq != kr.Audit.Seq+1 {
 		t.Fatalf("last event %+v, kick at %d", ev, kr.Audit.Seq)
 	}
 }

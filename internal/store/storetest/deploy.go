@@ -23,7 +23,7 @@ func testCreateDeploy(t *testing.T, h *h) {
 	f := h.setup()
 	ver := sha256.Sum256([]byte("auth key"))
 	nd := func() store.NewDeploy {
-		return store.NewDeploy{ID: ident.NewID(ident.Deploy), EnvID: f.env.ID, Name: "prod-ci", Epoch: 1, Verifier: ver[:],
+		return store.NewDeploy{ID: ident.NewID(ident.Deploy), OrgID: f.org, EnvID: f.env.ID, Name: "prod-ci", Epoch: 1, Verifier: ver[:],
 			ExpiresAt: h.clock.Now().Add(24 * time.Hour), Blob: randBytes(70)}
 	}
 	before := h.state(f.owner, f.org)
@@ -41,6 +41,7 @@ func testCreateDeploy(t *testing.T, h *h) {
 		"no name":        func(d *store.NewDeploy) { d.Name = "" },
 		"past expiry":    func(d *store.NewDeploy) { d.ExpiresAt = h.clock.Now().Add(-time.Minute) },
 		"epoch 0":        func(d *store.NewDeploy) { d.Epoch = 0 },
+		"other org":      func(d *store.NewDeploy) { d.OrgID = ident.NewID(ident.Org) },
 	} {
 		d := nd()
 		mut(&d)
@@ -49,6 +50,8 @@ func testCreateDeploy(t *testing.T, h *h) {
 		switch name {
 		case "wrong epoch":
 			want = store.ErrConflict
+		case "other org":
+			want = store.ErrNotMember
 		case "unknown env":
 			want = store.ErrNotFound
 		}
@@ -63,7 +66,7 @@ func testCreateDeploy(t *testing.T, h *h) {
 		d.MintedBy != f.admin.ID || d.Name != "prod-ci" || !d.ExpiresAt.Equal(in.ExpiresAt.Truncate(time.Microsecond)) {
 		t.Fatalf("deploy %+v", d)
 	}
-	if ev := h.lastAudit(f.owner, f.org); ev.Action != store.ActionDeployMint || ev.Target != d.ID || ev.Seq != hd.Seq {
+	if ev := h.lastAudit(f.owner, f.org); ev.Action != store.ActionDeployMint || ev.Target != d.ID+" env="+f.env.ID+" epoch=1" || ev.Seq != hd.Seq {
 		t.Fatalf("mint audit %+v", ev)
 	}
 	_, _, err = h.s.CreateDeploy(h.ctx, f.admin.tok, in)
@@ -89,7 +92,7 @@ func testDeployDecrypt(t *testing.T, h *h) {
 	f := h.setup()
 	ver := sha256.Sum256([]byte("the auth key"))
 	blobOuter := randBytes(60)
-	d, _, err := h.s.CreateDeploy(h.ctx, f.admin.tok, store.NewDeploy{ID: ident.NewID(ident.Deploy), EnvID: f.env.ID, Name: "ci",
+	d, _, err := h.s.CreateDeploy(h.ctx, f.admin.tok, store.NewDeploy{ID: ident.NewID(ident.Deploy), OrgID: f.org, EnvID: f.env.ID, Name: "ci",
 		Epoch: 1, Verifier: ver[:], Blob: blobOuter})
 	wantErr(t, err, nil, "CreateDeploy")
 	// Before any push: no head.
@@ -105,7 +108,7 @@ func testDeployDecrypt(t *testing.T, h *h) {
 		t.Fatalf("grant head %+v", g.Head)
 	}
 	ev := h.lastAudit(f.owner, f.org)
-	if ev.Action != store.ActionDeployDecrypt || ev.Actor != d.ID || ev.Target != f.env.ID || ev.Result != store.ResultOK || ev.Seq != g.Audit.Seq {
+	if ev.Action != store.ActionDeployDecrypt || ev.Actor != d.ID || ev.Target != d.ID+" env="+f.env.ID+" epoch=1" || ev.Result != store.ResultOK || ev.Seq != g.Audit.Seq {
 		t.Fatalf("deploy decrypt audit %+v", ev)
 	}
 }
@@ -115,7 +118,7 @@ func testDeployDecryptRefusals(t *testing.T, h *h) {
 	h.push(f.member, f.env.ID)
 	ver := sha256.Sum256([]byte("k"))
 	mint := func(exp time.Time) store.Deploy {
-		d, _, err := h.s.CreateDeploy(h.ctx, f.admin.tok, store.NewDeploy{ID: ident.NewID(ident.Deploy), EnvID: f.env.ID, Name: "ci",
+		d, _, err := h.s.CreateDeploy(h.ctx, f.admin.tok, store.NewDeploy{ID: ident.NewID(ident.Deploy), OrgID: f.org, EnvID: f.env.ID, Name: "ci",
 			Epoch: 1, Verifier: ver[:], Blob: randBytes(10), ExpiresAt: exp})
 		wantErr(t, err, nil, "CreateDeploy")
 		return d
@@ -138,16 +141,27 @@ func testDeployDecryptRefusals(t *testing.T, h *h) {
 	before = h.state(f.owner, f.org)
 	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:])
 	wantErr(t, err, store.ErrExpired, "expired token")
-	h.unchangedButAudit(before, f.owner, f.org, "an expired deploy decrypt", d.ID, store.ActionDeployDecrypt, store.ResultDeniedDeployExpired)
+	h.unchangedButAudit(before, f.owner, f.org, "an expired deploy decrypt", d.ID, store.ActionDeployDecrypt, store.ResultDenied)
+	// A second refusal within the hour writes no row (throttled); after
+	// an hour it writes one again.
+	before = h.state(f.owner, f.org)
+	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:])
+	wantErr(t, err, store.ErrExpired, "expired token again")
+	h.unchanged(before, f.owner, f.org, "a throttled denied row")
+	h.clock.Advance(time.Hour + time.Second)
+	before = h.state(f.owner, f.org)
+	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:])
+	wantErr(t, err, store.ErrExpired, "expired token an hour later")
+	h.unchangedButAudit(before, f.owner, f.org, "an expired deploy decrypt an hour later", d.ID, store.ActionDeployDecrypt, store.ResultDenied)
 
 	// Revoked: refused and audited.
 	d2 := mint(time.Time{})
-	_, err = h.s.RevokeDeploy(h.ctx, f.admin.tok, d2.ID)
+	_, _, err = h.s.RevokeDeploy(h.ctx, f.admin.tok, f.org, d2.ID)
 	wantErr(t, err, nil, "RevokeDeploy")
 	before = h.state(f.owner, f.org)
 	_, err = h.s.DeployDecrypt(h.ctx, d2.ID, ver[:])
 	wantErr(t, err, store.ErrRevoked, "revoked token")
-	h.unchangedButAudit(before, f.owner, f.org, "a revoked deploy decrypt", d2.ID, store.ActionDeployDecrypt, store.ResultDeniedDeployRevoked)
+	h.unchangedButAudit(before, f.owner, f.org, "a revoked deploy decrypt", d2.ID, store.ActionDeployDecrypt, store.ResultDenied)
 
 	// Rotated away: refused.
 	d3 := mint(time.Time{})
@@ -162,21 +176,32 @@ func testRevokeDeploy(t *testing.T, h *h) {
 	f := h.setup()
 	d, ver := h.deploy(f.admin, f.env)
 	before := h.state(f.owner, f.org)
-	_, err := h.s.RevokeDeploy(h.ctx, f.member.tok, d.ID)
+	_, _, err := h.s.RevokeDeploy(h.ctx, f.member.tok, f.org, d.ID)
 	wantErr(t, err, store.ErrForbidden, "member revoking")
 	stranger := h.login(email("stranger"))
-	_, err = h.s.RevokeDeploy(h.ctx, stranger.tok, d.ID)
-	wantErr(t, err, store.ErrNotFound, "stranger revoking")
-	_, err = h.s.RevokeDeploy(h.ctx, f.admin.tok, ident.NewID(ident.Deploy))
+	_, _, err = h.s.RevokeDeploy(h.ctx, stranger.tok, f.org, d.ID)
+	wantErr(t, err, store.ErrNotMember, "stranger revoking")
+	strangerOrg := h.newOrg(stranger)
+	_, _, err = h.s.RevokeDeploy(h.ctx, stranger.tok, strangerOrg, d.ID)
+	wantErr(t, err, store.ErrNotFound, "revoking through another org")
+	_, _, err = h.s.RevokeDeploy(h.ctx, f.admin.tok, f.org, ident.NewID(ident.Deploy))
 	wantErr(t, err, store.ErrNotFound, "unknown deploy")
 	h.unchanged(before, f.owner, f.org, "refused deploy revocations")
-	hd, err := h.s.RevokeDeploy(h.ctx, f.owner.tok, d.ID)
+	rd, hd, err := h.s.RevokeDeploy(h.ctx, f.owner.tok, f.org, d.ID)
 	wantErr(t, err, nil, "RevokeDeploy")
+	if rd.RevokedAt.IsZero() || rd.RevokedReason != store.ReasonManual || rd.Status(h.clock.Now()) != "revoked" {
+		t.Fatalf("revoked deploy %+v", rd)
+	}
 	if ev := h.lastAudit(f.owner, f.org); ev.Action != store.ActionDeployRevoke || ev.Target != d.ID || ev.Seq != hd.Seq {
 		t.Fatalf("revoke audit %+v", ev)
 	}
-	_, err = h.s.RevokeDeploy(h.ctx, f.owner.tok, d.ID)
-	wantErr(t, err, store.ErrRevoked, "revoke twice")
+	before = h.state(f.owner, f.org)
+	again, hd2, err := h.s.RevokeDeploy(h.ctx, f.owner.tok, f.org, d.ID)
+	wantErr(t, err, nil, "revoke twice is idempotent")
+	if hd2.Seq != 0 || !again.RevokedAt.Equal(rd.RevokedAt) {
+		t.Fatalf("second revoke %+v %+v", again, hd2)
+	}
+	h.unchanged(before, f.owner, f.org, "a repeated revocation")
 	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver)
 	wantErr(t, err, store.ErrRevoked, "decrypt after revoke")
 }

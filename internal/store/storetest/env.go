@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -24,8 +25,9 @@ func init() {
 func testProjects(t *testing.T, h *h) {
 	f := h.setup()
 	before := h.state(f.owner, f.org)
-	_, err := h.s.CreateProject(h.ctx, f.member.tok, store.NewProject{ID: ident.NewID(ident.Project), OrgID: f.org, Name: "web"})
-	wantErr(t, err, store.ErrForbidden, "member creating a project")
+	stranger := h.login(email("stranger"))
+	_, err := h.s.CreateProject(h.ctx, stranger.tok, store.NewProject{ID: ident.NewID(ident.Project), OrgID: f.org, Name: "web"})
+	wantErr(t, err, store.ErrNotMember, "stranger creating a project")
 	_, err = h.s.CreateProject(h.ctx, f.admin.tok, store.NewProject{ID: f.project, OrgID: f.org, Name: "web"})
 	wantErr(t, err, store.ErrExists, "taken project id")
 	for _, bad := range []store.NewProject{
@@ -54,7 +56,6 @@ func testProjects(t *testing.T, h *h) {
 	if len(ps) != 2 {
 		t.Fatalf("%d projects, want 2", len(ps))
 	}
-	stranger := h.login(email("stranger"))
 	_, err = h.s.ListProjects(h.ctx, stranger.tok, f.org)
 	wantErr(t, err, store.ErrNotMember, "ListProjects by a stranger")
 	_, err = h.s.CreateProject(h.ctx, stranger.tok, store.NewProject{ID: ident.NewID(ident.Project), OrgID: f.org, Name: "x"})
@@ -73,34 +74,36 @@ func testEnvs(t *testing.T, h *h) {
 	}
 	before := h.state(f.owner, f.org)
 	key := randBytes(32)
-	_, err = h.s.CreateEnv(h.ctx, f.member.tok, store.NewEnv{ID: ident.NewID(ident.Env), ProjectID: f.project, Name: "staging", SigningKey: key})
-	wantErr(t, err, store.ErrForbidden, "member creating an env")
-	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{ID: ident.NewID(ident.Env), ProjectID: f.project, Name: "development", SigningKey: key})
+	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{OrgID: ident.NewID(ident.Org), ID: ident.NewID(ident.Env), ProjectID: f.project, Name: "staging", SigningKey: key})
+	wantErr(t, err, store.ErrNotMember, "env in another org")
+	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{OrgID: f.org, ID: ident.NewID(ident.Env), ProjectID: f.project, Name: "development", SigningKey: key})
 	wantErr(t, err, store.ErrExists, "taken env name")
-	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{ID: f.env.ID, ProjectID: f.project, Name: "staging", SigningKey: key})
+	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{OrgID: f.org, ID: f.env.ID, ProjectID: f.project, Name: "staging", SigningKey: key})
 	wantErr(t, err, store.ErrExists, "taken env id")
-	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{ID: ident.NewID(ident.Env), ProjectID: ident.NewID(ident.Project), Name: "staging", SigningKey: key})
+	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{OrgID: f.org, ID: ident.NewID(ident.Env), ProjectID: ident.NewID(ident.Project), Name: "staging", SigningKey: key})
 	wantErr(t, err, store.ErrNotFound, "unknown project")
-	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{ID: ident.NewID(ident.Env), ProjectID: f.project, Name: "staging", SigningKey: key[:31]})
+	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{OrgID: f.org, ID: ident.NewID(ident.Env), ProjectID: f.project, Name: "staging", SigningKey: key[:31]})
 	wantErr(t, err, store.ErrInvalid, "short signing key")
-	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{ID: ident.NewID(ident.Org), ProjectID: f.project, Name: "staging", SigningKey: key})
+	_, err = h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{OrgID: f.org, ID: ident.NewID(ident.Org), ProjectID: f.project, Name: "staging", SigningKey: key})
 	wantErr(t, err, store.ErrInvalid, "org id as env id")
 	h.unchanged(before, f.owner, f.org, "refused envs")
 
-	e, err := h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{ID: ident.NewID(ident.Env), ProjectID: f.project, Name: "staging", SigningKey: key})
+	e, err := h.s.CreateEnv(h.ctx, f.admin.tok, store.NewEnv{OrgID: f.org, ID: ident.NewID(ident.Env), ProjectID: f.project, Name: "staging", SigningKey: key})
 	wantErr(t, err, nil, "CreateEnv")
-	if ev := h.lastAudit(f.owner, f.org); ev.Action != store.ActionEnvCreate || ev.Target != e.ID || ev.Actor != f.admin.ID {
+	if ev := h.lastAudit(f.owner, f.org); ev.Action != store.ActionEnvCreate || ev.Target != e.ID+" project="+f.project+" epoch=1" || ev.Actor != f.admin.ID {
 		t.Fatalf("audit %+v", ev)
 	}
-	envs, err := h.s.ListEnvs(h.ctx, f.member.tok, f.project)
+	envs, err := h.s.ListEnvs(h.ctx, f.member.tok, f.org, f.project)
 	wantErr(t, err, nil, "ListEnvs")
-	if len(envs) != 2 || envs[0].Name != "development" || envs[1].Name != "staging" {
+	// Order: creation time, then id (both were created at the same clock
+	// time here).
+	if len(envs) != 2 || envs[0].ID > envs[1].ID || envs[0].Name == envs[1].Name {
 		t.Fatalf("ListEnvs %+v", envs)
 	}
 	stranger := h.login(email("stranger"))
 	_, err = h.s.GetEnv(h.ctx, stranger.tok, e.ID)
 	wantErr(t, err, store.ErrNotMember, "GetEnv by a stranger")
-	_, err = h.s.ListEnvs(h.ctx, stranger.tok, f.project)
+	_, err = h.s.ListEnvs(h.ctx, stranger.tok, f.org, f.project)
 	wantErr(t, err, store.ErrNotMember, "ListEnvs by a stranger")
 	_, err = h.s.GetEnv(h.ctx, f.member.tok, ident.NewID(ident.Env))
 	wantErr(t, err, store.ErrNotFound, "unknown env")
@@ -117,7 +120,7 @@ func testPush(t *testing.T, h *h) {
 		t.Fatalf("pushed %+v", got)
 	}
 	ev := h.lastAudit(f.owner, f.org)
-	if ev.Action != store.ActionPush || ev.Target != f.env.ID+" 1" || ev.Seq != hd.Seq || ev.Hash != hd.Hash {
+	if ev.Action != store.ActionPush || ev.Target != f.env.ID+" version=1 id="+v1.ID || ev.Seq != hd.Seq || ev.Hash != hd.Hash {
 		t.Fatalf("push audit %+v, head %+v", ev, hd)
 	}
 	head, err := h.s.GetHead(h.ctx, f.admin.tok, f.env.ID)
@@ -212,7 +215,7 @@ func testVersions(t *testing.T, h *h) {
 func testRotate(t *testing.T, h *h) {
 	f := h.setup()
 	v1 := h.push(f.member, f.env.ID)
-	other := h.newEnv(h.newProject(f.org, f.owner), f.owner)
+	other := h.newEnv(f.org, h.newProject(f.org, f.owner), f.owner)
 	depHere, _ := h.deploy(f.admin, f.env)
 	depThere, _ := h.deploy(f.admin, other)
 	key := randBytes(32)
@@ -228,7 +231,7 @@ func testRotate(t *testing.T, h *h) {
 	if len(res.RevokedDeploys) != 1 || res.RevokedDeploys[0] != depHere.ID {
 		t.Fatalf("revoked deploys %v, want [%s]", res.RevokedDeploys, depHere.ID)
 	}
-	if ev := h.lastAudit(f.owner, f.org); ev.Action != store.ActionEnvRotate || ev.Target != f.env.ID+" 2" || ev.Seq != res.Audit.Seq {
+	if ev := h.lastAudit(f.owner, f.org); ev.Action != store.ActionEnvRotate || ev.Target != fmt.Sprintf("%s epoch=2 version=2 id=%s deploys=1", f.env.ID, res.Version.ID) || ev.Seq != res.Audit.Seq {
 		t.Fatalf("rotate audit %+v", ev)
 	}
 	e, _ := h.s.GetEnv(h.ctx, f.member.tok, f.env.ID)
@@ -257,7 +260,7 @@ func testRotate(t *testing.T, h *h) {
 	wantErr(t, err, nil, "push at the new epoch")
 
 	// An env without a blob can be rotated too.
-	fresh := h.newEnv(h.newProject(f.org, f.owner), f.owner)
+	fresh := h.newEnv(f.org, h.newProject(f.org, f.owner), f.owner)
 	_, err = h.s.RotateEnv(h.ctx, f.owner.tok, fresh.ID, store.Rotation{Epoch: 2, SigningKey: key, Head: blob(1, 2, store.FirstParent)})
 	wantErr(t, err, nil, "rotate an empty env")
 }

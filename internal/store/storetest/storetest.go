@@ -132,7 +132,7 @@ func code() string { return fmt.Sprintf("%06d", counter.Add(1)%1000000) }
 func (h *h) login(addr string) who {
 	h.t.Helper()
 	c := code()
-	if _, err := h.s.CreateLoginCode(h.ctx, addr, c); err != nil {
+	if _, err := h.s.CreateLoginCode(h.ctx, addr, c, 0); err != nil {
 		h.t.Fatalf("CreateLoginCode: %v", err)
 	}
 	u, err := h.s.VerifyLoginCode(h.ctx, addr, c)
@@ -195,9 +195,9 @@ func (h *h) newProject(orgID string, by who) string {
 	return id
 }
 
-func (h *h) newEnv(projectID string, by who) store.Env {
+func (h *h) newEnv(orgID, projectID string, by who) store.Env {
 	h.t.Helper()
-	e, err := h.s.CreateEnv(h.ctx, by.tok, store.NewEnv{ID: ident.NewID(ident.Env), ProjectID: projectID, Name: "development", SigningKey: randBytes(32)})
+	e, err := h.s.CreateEnv(h.ctx, by.tok, store.NewEnv{ID: ident.NewID(ident.Env), OrgID: orgID, ProjectID: projectID, Name: "development", SigningKey: randBytes(32)})
 	if err != nil {
 		h.t.Fatalf("CreateEnv: %v", err)
 	}
@@ -221,7 +221,7 @@ func (h *h) setup() setup {
 	f.admin = h.addMember(f.org, f.owner, store.RoleAdmin)
 	f.member = h.addMember(f.org, f.owner, store.RoleMember)
 	f.project = h.newProject(f.org, f.owner)
-	f.env = h.newEnv(f.project, f.owner)
+	f.env = h.newEnv(f.org, f.project, f.owner)
 	return f
 }
 
@@ -266,7 +266,7 @@ func (h *h) deploy(by who, e store.Env) (store.Deploy, []byte) {
 		h.t.Fatalf("GetEnv: %v", err)
 	}
 	d, _, err := h.s.CreateDeploy(h.ctx, by.tok, store.NewDeploy{
-		ID: ident.NewID(ident.Deploy), EnvID: e.ID, Name: "ci", Epoch: e.Epoch, Verifier: v[:], Blob: randBytes(64),
+		ID: ident.NewID(ident.Deploy), OrgID: e.OrgID, EnvID: e.ID, Name: "ci", Epoch: e.Epoch, Verifier: v[:], Blob: randBytes(64),
 	})
 	if err != nil {
 		h.t.Fatalf("CreateDeploy: %v", err)
@@ -319,7 +319,7 @@ func (h *h) state(owner who, orgID string) state {
 	must("ListProjects")
 	st.Versions = map[string][]store.Version{}
 	for _, p := range st.Projects {
-		envs, err := h.s.ListEnvs(h.ctx, owner.tok, p.ID)
+		envs, err := h.s.ListEnvs(h.ctx, owner.tok, orgID, p.ID)
 		if err != nil {
 			h.t.Fatalf("state: ListEnvs: %v", err)
 		}

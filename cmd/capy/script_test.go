@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/mail"
+	"github.com/capy-oss/capy/internal/server"
+	"github.com/capy-oss/capy/internal/store"
+	"github.com/capy-oss/capy/internal/store/pgtest"
+	"github.com/capy-oss/capy/internal/store/postgres"
+	"github.com/capy-oss/capy/internal/store/storeopen"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The CLI is tested as scripts (testdata/script/*.txtar, one per feature)
+// running the real capy binary against a real capyd handler on a loopback
+// listener, with a separate HOME per person. capy here is this test binary
+// re-executed under the name "capy" (testscript.RunMain).
+
+func TestMain(m *testing.M) {
+	os.Exit(testscript.RunMain(pgMain{m}, map[string]func() int{
+		"capy": capyUnderTest,
+	}))
+}
+
+type pgMain struct{ m *testing.M }
+
+func (p pgMain) Run() int { return pgtest.Run(p.m) }
+
+// capyUnderTest runs the CLI and then enforces the plaintext rule: after
+// every command that exits 0, no plaintext value listed in
+// $PLAINTEXT_VALUES may appear in any file under $SCAN_DIRS.
+func capyUnderTest() int {
+	if os.Getenv("KILL_BEFORE_RENAME") != "" {
+		// Crash test: die between writing the temp file and the rename.
+		envfile.BeforeRename = func(string) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+	}
+	code := run(os.Args)
+	if code != 0 || os.Getenv("PLAINTEXT_VALUES") == "" {
+		return code
+	}
+	if err := scanForPlaintext(os.Getenv("PLAINTEXT_VALUES"), filepath.SplitList(os.Getenv("SCAN_DIRS"))); err != nil {
+		fmt.Fprintln(os.Stderr, "PLAINTEXT LEAK:", err)
+		return 99
+	}
+	return 0
+}
+
+func scanForPlaintext(valuesFile string, dirs []string) error {
+	data, err := os.ReadFile(valuesFile)
+	if err != nil {
+		return err
+	}
+	var values [][]byte
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			values = append(values, []byte(l))
+		}
+	}
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if os.IsNotExist(err) {
+					return nil
+				}
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			content, err := os.ReadFile(path)
+			if err != nil {
+				return nil // vanished (a temp file renamed away)
+			}
+			for _, v := range values {
+				if bytes.Contains(content, v) {
+					return fmt.Errorf("a plaintext value is in %s", path)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// service is one capyd for a test run.
+type service struct {
+	url     string
+	mailLog string
+	store   store.Store
+	clock   *testClock
+}
+
+// testClock is the service's clock; scripts move it with `clock +DURATION`.
+type testClock struct {
+	mu     gosync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func startService(t *testing.T, database string) *service {
+	t.Helper()
+	svc, stop, err := newService(t.TempDir(), database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return svc
+}
+
+// newService starts a capyd handler on a loopback listener with its data
+// in dir (SQLite unless database names PostgreSQL).
+func newService(dir, database string) (*service, func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	ctx := context.Background()
+	clock := &testClock{}
+	cfg := store.Config{CodePepper: bytes.Repeat([]byte{7}, 32), AutoMigrate: true, Now: clock.Now}
+	var st store.Store
+	var err error
+	if database == "" {
+		st, err = storeopen.Open(ctx, filepath.Join(dir, "capyd.db"), cfg)
+	} else {
+		st, err = postgres.Open(ctx, database, cfg) // a pgtest connection string
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	kr, err := keyring.Generate()
+	if err != nil {
+		return nil, nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mailLog := filepath.Join(dir, "mail.log")
+	srv, err := server.New(server.Config{PublicURL: "http://127.0.0.1", Logger: logger, DisableRateLimits: true, Now: clock.Now},
+		st, kr, mail.NewDev(logger, mailLog))
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := httptest.NewServer(srv.Handler())
+	return &service{url: hs.URL, mailLog: mailLog, store: st, clock: clock}, func() { hs.Close(); st.Close() }, nil
+}
+
+// scriptParams runs each script against its own service: svcFor returns
+// it (a fresh one per script, or a shared one).
+func scriptParams(svcFor func(e *testscript.Env) (*service, error)) testscript.Params {
+	return testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			svc, err := svcFor(e)
+			if err != nil {
+				return err
+			}
+			e.Values["service"] = svc
+			e.Setenv("CAPY_SERVICE", svc.url)
+			e.Setenv("SERVICE", svc.url)
+			e.Setenv("MAIL_LOG", svc.mailLog)
+			e.Setenv("NO_COLOR", "1")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"login":        cmdLoginAs,
+			"exitcode":     cmdExitCode,
+			"env-from":     cmdEnvFrom,
+			"replace-line": cmdReplaceLine,
+			"savekey":      cmdSaveKey,
+			"cmpkey":       cmdCmpKey,
+			"clock":        cmdClock,
+		},
+		RequireExplicitExec: true,
+	}
+}
+
+// cmdLoginAs signs a person in with the real `capy login`, feeding it the
+// code from the development mailer's log: login HOME EMAIL
+func cmdLoginAs(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: login HOME EMAIL")
+	}
+	home, email := ts.MkAbs(args[0]), args[1]
+	before := countMail(ts.Getenv("MAIL_LOG"))
+	cmd := exec.Command("capy", "login", email)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = append(os.Environ(), "CAPY_HOME="+home, "CAPY_SERVICE="+ts.Getenv("CAPY_SERVICE"), "NO_COLOR=1")
+	for _, k := range []string{"PATH", "PLAINTEXT_VALUES", "SCAN_DIRS"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	stdin, _ := cmd.StdinPipe()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		ts.Fatalf("start capy login: %v", err)
+	}
+	code := ""
+	for i := 0; i < 200 && code == ""; i++ {
+		code = newestCode(ts.Getenv("MAIL_LOG"), email, before)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code == "" {
+		cmd.Process.Kill()
+		ts.Fatalf("no login code for %s in the mail log\n%s", email, out.String())
+	}
+	fmt.Fprintln(stdin, code)
+	stdin.Close()
+	err := cmd.Wait()
+	if (err != nil) != neg {
+		ts.Fatalf("capy login %s: %v\n%s", email, err, out.String())
+	}
+}
+
+func countMail(path string) int {
+	data, _ := os.ReadFile(path)
+	return bytes.Count(data, []byte("\n"))
+}
+
+func newestCode(path, email string, skip int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	code := ""
+	for i := 0; sc.Scan(); i++ {
+		if i < skip {
+			continue
+		}
+		var l struct{ To, Code string }
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.To == email {
+			code = l.Code
+		}
+	}
+	return code
+}
+
+func TestScriptsSQLite(t *testing.T) {
+	testscript.Run(t, scriptParams(func(e *testscript.Env) (*service, error) {
+		svc, stop, err := newService(filepath.Join(e.WorkDir, ".capyd"), "")
+		if err == nil {
+			e.Defer(stop)
+		}
+		return svc, err
+	}))
+}
+
+func TestScriptsPostgres(t *testing.T) {
+	svc := startService(t, pgtest.NewDatabase(t))
+	p := scriptParams(func(*testscript.Env) (*service, error) { return svc, nil })
+	// The core story runs on PostgreSQL too; the rest once is enough.
+	p.Dir = ""
+	p.Files = []string{"testdata/script/story.txtar"}
+	testscript.Run(t, p)
+}
+
+// exitcode N CMD ARGS…: run CMD (capy) and require exit status N.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N CMD [ARGS…]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: %v", err)
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errorsAs(err, &ee) {
+			ts.Fatalf("exitcode: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+// env-from NAME FILE: set NAME to the trimmed content of FILE.
+func cmdEnvFrom(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: env-from NAME FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
+// replace-line FILE NAME LINE: replace the line that assigns NAME.
+func cmdReplaceLine(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: replace-line FILE NAME LINE")
+	}
+	path := ts.MkAbs(args[0])
+	lines := strings.Split(ts.ReadFile(args[0]), "\n")
+	found := false
+	for i, l := range lines {
+		t := strings.TrimPrefix(strings.TrimSpace(l), "export ")
+		if strings.HasPrefix(t, args[1]+"=") {
+			lines[i], found = args[2], true
+		}
+	}
+	if !found {
+		ts.Fatalf("no line for %s in %s", args[1], args[0])
+	}
+	ts.Check(os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600))
+}
+
+func findKeyEnc(ts *testscript.TestScript, home string) string {
+	matches, _ := filepath.Glob(filepath.Join(ts.MkAbs(home), "orgs", "*", "users", "*", "key.enc"))
+	if len(matches) != 1 {
+		ts.Fatalf("want one key.enc under %s, found %d", home, len(matches))
+	}
+	return matches[0]
+}
+
+// savekey HOME DEST: copy the key.enc under HOME to DEST.
+func cmdSaveKey(ts *testscript.TestScript, neg bool, args []string) {
+	data, err := os.ReadFile(findKeyEnc(ts, args[0]))
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), data, 0o600))
+}
+
+// cmpkey HOME FILE: the key.enc under HOME is byte-identical to FILE.
+func cmdCmpKey(ts *testscript.TestScript, neg bool, args []string) {
+	a, err := os.ReadFile(findKeyEnc(ts, args[0]))
+	ts.Check(err)
+	b, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	if !bytes.Equal(a, b) != neg {
+		ts.Fatalf("key.enc under %s changed", args[0])
+	}
+}
+
+// clock +DURATION: move the service's clock forward.
+func cmdClock(ts *testscript.TestScript, neg bool, args []string) {
+	svc := ts.Value("service").(*service)
+	if len(args) != 1 {
+		ts.Fatalf("usage: clock +DURATION")
+	}
+	d, err := time.ParseDuration(strings.TrimPrefix(args[0], "+"))
+	ts.Check(err)
+	svc.clock.mu.Lock()
+	svc.clock.offset += d
+	svc.clock.mu.Unlock()
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -1,0 +1,294 @@
+package capyd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/capy-oss/capy/internal/store/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// fakeServer stands in for internal/server: /healthz, /readyz (503 once
+// draining), /slow (blocks until released) and /metrics on the ops side.
+type fakeServer struct {
+	params   ServerParams
+	draining atomic.Bool
+	entered  chan struct{}
+	release  chan struct{}
+}
+
+func newFake() *fakeServer {
+	return &fakeServer{entered: make(chan struct{}, 10), release: make(chan struct{})}
+}
+
+func (f *fakeServer) health(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"status":"ok"}`) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if f.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		io.WriteString(w, `{}`)
+	})
+}
+
+func (f *fakeServer) Handler() http.Handler {
+	mux := http.NewServeMux()
+	f.health(mux)
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, _ *http.Request) {
+		f.entered <- struct{}{}
+		<-f.release
+		io.WriteString(w, "done")
+	})
+	return mux
+}
+
+func (f *fakeServer) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	f.health(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(f.params.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (f *fakeServer) SetDraining() { f.draining.Store(true) }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// running is capyd serving in-process.
+type running struct {
+	fake        *fakeServer
+	public, ops string
+	sigs        chan os.Signal
+	exit        chan struct{} // closed when run returned
+	code        int
+	stdout      *lockedBuffer
+	stderr      *lockedBuffer
+}
+
+// startServe runs capyd (in-process, with the fake server) and waits for
+// it to listen.
+func startServe(t *testing.T, args ...string) *running {
+	t.Helper()
+	r := &running{fake: newFake(), sigs: make(chan os.Signal, 2), exit: make(chan struct{}),
+		stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	ready := make(chan [2]net.Addr, 1)
+	e := &env{
+		stdout: r.stdout, stderr: r.stderr, signals: r.sigs,
+		newServer: func(p ServerParams) (Server, error) { r.fake.params = p; return r.fake, nil },
+		onReady:   func(pub, ops net.Addr) { ready <- [2]net.Addr{pub, ops} },
+	}
+	base := []string{"capyd", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}
+	go func() { r.code = run(append(base, args...), e); close(r.exit) }()
+	select {
+	case a := <-ready:
+		r.public = "http://" + a[0].String()
+		if a[1] != nil {
+			r.ops = "http://" + a[1].String()
+		}
+	case <-r.exit:
+		t.Fatalf("capyd exited %d before listening:\n%s", r.code, r.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("capyd did not start:\n%s", r.stderr)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-r.exit:
+		default:
+			r.sigs <- syscall.SIGTERM
+			r.sigs <- syscall.SIGTERM
+			<-r.exit
+		}
+	})
+	return r
+}
+
+func (r *running) waitExit(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-r.exit:
+		return r.code
+	case <-time.After(within):
+		t.Fatalf("capyd did not exit within %v:\n%s", within, r.stderr)
+		return -1
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeHandsTheServerItsDependencies(t *testing.T) {
+	r := startServe(t, "--trusted-proxy", "10.0.0.0/8")
+	p := r.fake.params
+	if p.PublicURL != r.public {
+		t.Errorf("PublicURL = %q, want %q (the bound address)", p.PublicURL, r.public)
+	}
+	if len(p.TrustedProxies) != 1 || p.TrustedProxies[0].String() != "10.0.0.0/8" {
+		t.Errorf("TrustedProxies = %v", p.TrustedProxies)
+	}
+	if p.Store == nil || p.Keyring == nil || p.Mailer == nil || p.Logger == nil || p.Registry == nil || p.LoginCodeTTL != 10*time.Minute {
+		t.Errorf("params incomplete: %+v", p)
+	}
+	if code, _ := get(t, r.public+"/healthz"); code != 200 {
+		t.Errorf("healthz %d", code)
+	}
+	// capyd adds the Go and process collectors to the server's registry.
+	_, metrics := get(t, r.ops+"/metrics")
+	for _, m := range []string{"go_goroutines", "process_open_fds"} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	r.sigs <- syscall.SIGTERM
+	if code := r.waitExit(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
+	}
+}
+
+// SIGTERM: draining (readyz 503) at once, no new connections, in-flight
+// requests finish, exit 0.
+func TestServeDrainsInFlightRequests(t *testing.T) {
+	r := startServe(t, "--drain-delay", "300ms")
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(r.public + "/slow")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- fmt.Sprint(resp.StatusCode, " ", string(b))
+	}()
+	<-r.fake.entered
+	r.sigs <- syscall.SIGTERM
+	deadline := time.Now().Add(5 * time.Second)
+	for !r.fake.draining.Load() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, _ := get(t, r.ops+"/readyz"); code != 503 {
+		t.Errorf("readyz while draining: %d", code)
+	}
+	// After the drain delay the public listener is closed.
+	time.Sleep(500 * time.Millisecond)
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(r.public, "http://"), time.Second); err == nil {
+		t.Error("public listener still accepts connections during shutdown")
+	}
+	select {
+	case <-r.exit:
+		t.Fatalf("exited %d before the in-flight request finished", r.code)
+	default:
+	}
+	close(r.fake.release)
+	if got := <-slow; got != "200 done" {
+		t.Errorf("in-flight request: %s", got)
+	}
+	if code := r.waitExit(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), `msg="capyd stopped"`) {
+		t.Errorf("log:\n%s", r.stderr)
+	}
+}
+
+func TestServeShutdownTimeoutCutsOff(t *testing.T) {
+	r := startServe(t, "--shutdown-timeout", "200ms")
+	go http.Get(r.public + "/slow")
+	<-r.fake.entered
+	start := time.Now()
+	r.sigs <- syscall.SIGTERM
+	code := r.waitExit(t, 5*time.Second)
+	close(r.fake.release)
+	if code != ExitError || time.Since(start) > 3*time.Second {
+		t.Errorf("exit %d after %v", code, time.Since(start))
+	}
+	if !strings.Contains(r.stderr.String(), "did not finish in time") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestServeSecondSignalStopsNow(t *testing.T) {
+	r := startServe(t)
+	go http.Get(r.public + "/slow")
+	<-r.fake.entered
+	r.sigs <- syscall.SIGTERM
+	r.sigs <- syscall.SIGINT
+	code := r.waitExit(t, 5*time.Second)
+	close(r.fake.release)
+	if code != ExitError || !strings.Contains(r.stderr.String(), "second signal") {
+		t.Errorf("exit %d:\n%s", code, r.stderr)
+	}
+}
+
+func TestServeOpsListenerOff(t *testing.T) {
+	r := startServe(t, "--ops-listen", "")
+	if r.ops != "" {
+		t.Errorf("ops listener at %s", r.ops)
+	}
+	r.sigs <- syscall.SIGTERM
+	r.waitExit(t, 5*time.Second)
+	if !strings.Contains(r.stderr.String(), "ops_addr=off") {
+		t.Errorf("log:\n%s", r.stderr)
+	}
+}
+
+func TestServeServerError(t *testing.T) {
+	var stderr bytes.Buffer
+	e := &env{stdout: io.Discard, stderr: &stderr, signals: make(chan os.Signal),
+		newServer: func(ServerParams) (Server, error) { return nil, errors.New("no good") }}
+	code := run([]string{"capyd", "--listen", "127.0.0.1:0", "--ops-listen", "", "--data-dir", t.TempDir() + "/d"}, e)
+	if code != ExitError || !strings.Contains(stderr.String(), "capyd: error: build the server: no good") {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+}
+
+func TestServeListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stderr bytes.Buffer
+	e := &env{stdout: io.Discard, stderr: &stderr, signals: make(chan os.Signal),
+		newServer: func(ServerParams) (Server, error) { return newFake(), nil }}
+	code := run([]string{"capyd", "--listen", ln.Addr().String(), "--data-dir", t.TempDir() + "/d"}, e)
+	if code != ExitError || !strings.Contains(stderr.String(), "capyd: error: listen on "+ln.Addr().String()) {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+}

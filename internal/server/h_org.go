@@ -1,0 +1,149 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"sort"
+
+	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/store"
+	"github.com/capy-oss/capy/internal/wrap"
+)
+
+var (
+	keyCheckRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	slugRe     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	hex64Re    = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+func checkID(field string, k ident.Kind, id string) error {
+	if ident.CheckID(k, id) != nil {
+		return invalidField(field, "must be an id of kind "+string(k))
+	}
+	return nil
+}
+
+func (s *Server) createOrg(c *call) error {
+	var req api.CreateOrgRequest
+	present, err := c.decode(&req)
+	if err != nil {
+		return err
+	}
+	if err := require(present, "id", "name", "key_check"); err != nil {
+		return err
+	}
+	if err := checkID("id", ident.Org, req.ID); err != nil {
+		return err
+	}
+	if err := checkLabel("name", req.Name); err != nil {
+		return err
+	}
+	if !keyCheckRe.MatchString(req.KeyCheck) {
+		return invalidField("key_check", "must be 32 lowercase hex characters")
+	}
+	o, _, err := s.st.CreateOrg(c.ctx(), c.tok, store.NewOrg{ID: req.ID, Name: req.Name, KeyCheck: req.KeyCheck})
+	if err != nil {
+		return err
+	}
+	s.m.audit(store.ActionOrgCreate, store.ResultOK)
+	return c.json(http.StatusCreated, api.OrgResponse{Org: apiOrg(o, store.RoleOwner)})
+}
+
+func (s *Server) listOrgs(c *call) error {
+	q, err := c.query("limit", "cursor")
+	if err != nil {
+		return err
+	}
+	p, err := parsePage(q, "orgs", 50, 200)
+	if err != nil {
+		return err
+	}
+	all, err := s.st.ListOrgs(c.ctx(), c.tok)
+	if err != nil {
+		return err
+	}
+	key := func(om store.OrgMembership) string { return timeKey(om.Org.CreatedAt, om.Org.ID) }
+	sort.Slice(all, func(i, j int) bool { return key(all[i]) < key(all[j]) })
+	return c.json(http.StatusOK, page(all, key, false, p, func(om store.OrgMembership) api.Org {
+		return apiOrg(om.Org, om.Member.Role)
+	}))
+}
+
+func (s *Server) getOrg(c *call) error {
+	return c.json(http.StatusOK, api.OrgResponse{Org: apiOrg(c.org, c.member.Role)})
+}
+
+// ----- keys: wrap and co-decrypt (docs/api.md §4.3) -----
+
+func (s *Server) wrapKey(c *call) error {
+	var req api.WrapRequest
+	present, err := c.decode(&req)
+	if err != nil {
+		return err
+	}
+	if err := require(present, "purpose", "inner"); err != nil {
+		return err
+	}
+	if req.Purpose != wrap.PurposeKey {
+		return invalidField("purpose", `must be "key"`)
+	}
+	if err := checkInner("inner", req.Inner); err != nil {
+		return err
+	}
+	if err := c.limitUser("keys-user", c.sess.UserID); err != nil {
+		return err
+	}
+	orgID, userID := c.org.ID, c.sess.UserID
+	outer, err := s.kr.Wrap(orgID, wrap.PurposeKey, userID, req.Inner)
+	if err != nil {
+		return err
+	}
+	// The outer blob leaves only once the wrap (and the invites it
+	// consumes) is audited and committed.
+	if _, err := s.st.Wrap(c.ctx(), c.tok, orgID, userID); err != nil {
+		return err
+	}
+	s.m.audit(store.ActionWrap, store.ResultOK)
+	return c.json(http.StatusOK, api.WrapResponse{Outer: outer})
+}
+
+func (s *Server) coDecrypt(c *call) error {
+	var req api.CoDecryptRequest
+	present, err := c.decode(&req)
+	if err != nil {
+		return err
+	}
+	if err := require(present, "outer"); err != nil {
+		return err
+	}
+	if len(req.Outer) != outerSize || req.Outer[0] != wrap.OuterVersion {
+		return problem(api.PBadOuter, "")
+	}
+	if err := c.limitUser("keys-user", c.sess.UserID); err != nil {
+		return err
+	}
+	orgID, userID := c.org.ID, c.sess.UserID
+	// Open first: the AAD binds purpose, org and subject, so another
+	// user's, org's or purpose's blob fails here and changes nothing.
+	inner, rewrapped, err := s.kr.Unwrap(orgID, wrap.PurposeKey, userID, req.Outer)
+	if errors.Is(err, keyring.ErrUnknownKey) {
+		return problem(api.POuterKeyRetired, "")
+	}
+	if err != nil {
+		return problem(api.PBadOuter, "")
+	}
+	// The gate: session, membership locked against a kick, audit row,
+	// commit. Only a nil error lets the inner blob leave.
+	g, err := s.st.AuthorizeCoDecrypt(c.ctx(), c.tok, orgID, userID)
+	if err != nil {
+		if errors.Is(err, store.ErrMembershipRevoked) {
+			s.m.audit(store.ActionCoDecrypt, store.ResultDenied)
+		}
+		return err
+	}
+	s.m.audit(store.ActionCoDecrypt, store.ResultOK)
+	return c.json(http.StatusOK, api.CoDecryptResponse{Inner: inner, Rewrapped: rewrapped, AuditHead: apiHead(g.Audit)})
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the service's Prometheus metrics (docs/api.md §4.10). Labels
+// carry route patterns, methods, statuses, actions, outcomes and bucket
+// names: never ids or e-mail addresses.
+type metrics struct {
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	auditRows     *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	loginCodes    *prometheus.CounterVec
+	deployDecrypt *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capyd_http_requests_total", Help: "HTTP requests by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "capyd_http_request_duration_seconds", Help: "HTTP request duration by route pattern and method.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method"}),
+		auditRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capyd_audit_rows_total", Help: "Audited actions by action and result (denied refusals are counted even when their row is throttled).",
+		}, []string{"action", "result"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capyd_rate_limited_total", Help: "Requests refused by a rate limit, by bucket.",
+		}, []string{"bucket"}),
+		loginCodes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capyd_login_codes_total", Help: "Login codes sent and verification outcomes.",
+		}, []string{"outcome"}),
+		deployDecrypt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capyd_deploy_decrypt_total", Help: "Deploy decrypts by outcome.",
+		}, []string{"outcome"}),
+	}
+	for _, c := range []prometheus.Collector{
+		m.requests, m.duration, m.auditRows, m.rateLimited, m.loginCodes, m.deployDecrypt,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				continue // the Go and process collectors may be there already
+			}
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) request(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+func (m *metrics) audit(action, result string) {
+	m.auditRows.WithLabelValues(action, result).Inc()
+}

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/store"
+)
+
+// Route patterns that code refers to.
+const (
+	patCoDecrypt = "/v1/orgs/{org}/co-decrypt"
+	envBase      = "/v1/orgs/{org}/projects/{prj}/envs/{env}"
+)
+
+var (
+	idsOrg     = map[string]ident.Kind{"org": ident.Org}
+	idsProject = map[string]ident.Kind{"org": ident.Org, "prj": ident.Project}
+	idsEnv     = map[string]ident.Kind{"org": ident.Org, "prj": ident.Project, "env": ident.Env}
+)
+
+func with(m map[string]ident.Kind, name string, k ident.Kind) map[string]ident.Kind {
+	out := map[string]ident.Kind{name: k}
+	for n, v := range m {
+		out[n] = v
+	}
+	return out
+}
+
+// routes is the route table of docs/api.md §3 (public) or of the
+// operations listener.
+func (s *Server) routes(public bool) []route {
+	ops := []route{
+		{method: http.MethodGet, pattern: "/healthz", h: s.healthz},
+		{method: http.MethodGet, pattern: "/readyz", h: s.readyz},
+	}
+	if !public {
+		metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
+		return append(ops, route{method: http.MethodGet, pattern: "/metrics", h: func(c *call) error {
+			metrics.ServeHTTP(c.w, c.r)
+			return nil
+		}})
+	}
+	S, M := authSession, true
+	return append(ops, []route{
+		// Auth.
+		{method: "POST", pattern: "/v1/auth/start", limit: limitSmall, ipLimit: "auth-start-ip", h: s.authStart},
+		{method: "POST", pattern: "/v1/auth/verify", limit: limitSmall, ipLimit: "auth-verify-ip", h: s.authVerify},
+		{method: "POST", pattern: "/v1/auth/logout", auth: S, h: s.logout},
+		{method: "GET", pattern: "/v1/auth/me", auth: S, h: s.me},
+		{method: "GET", pattern: "/v1/auth/sessions", auth: S, h: s.listSessions},
+		{method: "DELETE", pattern: "/v1/auth/sessions/{session}", ids: map[string]ident.Kind{"session": ident.Session}, auth: S, h: s.revokeSession},
+		// Orgs.
+		{method: "POST", pattern: "/v1/orgs", limit: limitOther, auth: S, h: s.createOrg},
+		{method: "GET", pattern: "/v1/orgs", auth: S, h: s.listOrgs},
+		{method: "GET", pattern: "/v1/orgs/{org}", ids: idsOrg, auth: S, org: M, h: s.getOrg},
+		// Keys.
+		{method: "POST", pattern: "/v1/orgs/{org}/wrap", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: "keys-ip", h: s.wrapKey},
+		{method: "POST", pattern: patCoDecrypt, ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: "keys-ip", h: s.coDecrypt},
+		// Invites.
+		{method: "POST", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, limit: limitOther, auth: S, org: M, h: s.createInvite},
+		{method: "GET", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, auth: S, org: M, h: s.listInvites},
+		{method: "DELETE", pattern: "/v1/orgs/{org}/invites/{invite}", ids: with(idsOrg, "invite", ident.Invite), auth: S, org: M, h: s.revokeInvite},
+		{method: "POST", pattern: "/v1/invites/{invite}/redeem", ids: map[string]ident.Kind{"invite": ident.Invite}, auth: S, ipLimit: "redeem-ip", h: s.redeem},
+		// Members.
+		{method: "GET", pattern: "/v1/orgs/{org}/members", ids: idsOrg, auth: S, org: M, h: s.listMembers},
+		{method: "PUT", pattern: "/v1/orgs/{org}/members/{user}/role", ids: with(idsOrg, "user", ident.User), limit: limitOther, auth: S, org: M, role: store.RoleOwner, h: s.setRole},
+		{method: "POST", pattern: "/v1/orgs/{org}/members/{user}/kick", ids: with(idsOrg, "user", ident.User), limit: limitOther, auth: S, org: M, role: store.RoleAdmin, h: s.kick},
+		// Projects and environments.
+		{method: "POST", pattern: "/v1/orgs/{org}/projects", ids: idsOrg, limit: limitOther, auth: S, org: M, h: s.createProject},
+		{method: "GET", pattern: "/v1/orgs/{org}/projects", ids: idsOrg, auth: S, org: M, h: s.listProjects},
+		{method: "GET", pattern: "/v1/orgs/{org}/projects/{prj}", ids: idsProject, auth: S, org: M, h: s.getProject},
+		{method: "POST", pattern: "/v1/orgs/{org}/projects/{prj}/envs", ids: idsProject, limit: limitOther, auth: S, org: M, h: s.createEnv},
+		{method: "GET", pattern: "/v1/orgs/{org}/projects/{prj}/envs", ids: idsProject, auth: S, org: M, h: s.listEnvs},
+		{method: "GET", pattern: envBase, ids: idsEnv, auth: S, org: M, h: s.getEnv},
+		{method: "POST", pattern: envBase + "/rotate", ids: idsEnv, limit: limitBlob, auth: S, org: M, role: store.RoleAdmin, h: s.rotate},
+		{method: "GET", pattern: envBase + "/head", ids: idsEnv, auth: S, org: M, h: s.head},
+		{method: "GET", pattern: envBase + "/versions", ids: idsEnv, auth: S, org: M, h: s.listVersions},
+		{method: "GET", pattern: envBase + "/versions/{n}", ids: idsEnv, auth: S, org: M, h: s.getVersion},
+		{method: "POST", pattern: envBase + "/versions", ids: idsEnv, limit: limitBlob, auth: S, org: M, h: s.push},
+		// Deploy tokens.
+		{method: "POST", pattern: "/v1/orgs/{org}/deploys", ids: idsOrg, limit: limitOther, auth: S, org: M, role: store.RoleAdmin, h: s.mintDeploy},
+		{method: "GET", pattern: "/v1/orgs/{org}/deploys", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.listDeploys},
+		{method: "DELETE", pattern: "/v1/orgs/{org}/deploys/{dep}", ids: with(idsOrg, "dep", ident.Deploy), auth: S, org: M, role: store.RoleAdmin, h: s.revokeDeploy},
+		{method: "POST", pattern: "/v1/deploys/{dep}/decrypt", ids: map[string]ident.Kind{"dep": ident.Deploy}, limit: limitSmall, ipLimit: "deploy-ip", h: s.deployDecrypt},
+		// Audit.
+		{method: "GET", pattern: "/v1/orgs/{org}/audit", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.listAudit},
+		{method: "GET", pattern: "/v1/orgs/{org}/audit/verify", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.verifyAudit},
+	}...)
+}
