@@ -50,7 +50,7 @@ login() {
   printf '%s%s$%s capy login %s   %s(code read from capyd'"'"'s development mail log)%s\n' "$dim" "$who" "$reset" "$email" "$dim" "$reset"
   {
     for _ in $(seq 200); do
-      code=$(tail -n +"$((before + 1))" "$mail_log" 2>/dev/null | grep "\"to\":\"$email\"" | sed 's/.*"code":"\([0-9]*\)".*/\1/' | tail -n 1)
+      code=$(tail -n +"$((before + 1))" "$mail_log" 2>/dev/null | grep "\"to\":\"$email\"" | sed 's/.*"code":"\([0-9]*\)".*/\1/' | tail -n 1 || true)
       if [ -n "$code" ]; then echo "$code"; break; fi
       sleep 0.05
     done
