@@ -3,8 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/capy-oss/capy/internal/member"
