@@ -38,9 +38,9 @@ import (
 // re-executed under the name "capy" (testscript.RunMain).
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(pgMain{m}, map[string]func() int{
-		"capy": capyUnderTest,
-	}))
+	testscript.Main(pgMain{m}, map[string]func(){
+		"capy": func() { os.Exit(capyUnderTest()) },
+	})
 }
 
 type pgMain struct{ m *testing.M }
