@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/capy-oss/capy/internal/api"
 	"os"
 	"time"
 
@@ -127,4 +129,21 @@ func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sy
 		p.u.say("updated the pinned key of %s to epoch %d in .capy/project.json (commit it)", name, st.Epoch)
 	}
 	return nil
+}
+
+// collect reads every page of a list.
+func collect[T any](fetch func(cursor string) (*api.List[T], error)) ([]T, error) {
+	items := []T{}
+	cursor := ""
+	for {
+		page, err := fetch(cursor)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, page.Items...)
+		if page.NextCursor == nil {
+			return items, nil
+		}
+		cursor = *page.NextCursor
+	}
 }

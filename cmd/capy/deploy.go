@@ -65,21 +65,11 @@ func cmdDeployList(u *ui, c *cli.Context) error {
 	if c.Bool("all") {
 		status = "all"
 	}
-	var items []api.Deploy
-	cursor := ""
-	for {
-		page, err := a.Client.Deploys(c.Context, p.repo.Project.Org, envID, "", status, cursor, 200)
-		if err != nil {
-			return err
-		}
-		items = append(items, page.Items...)
-		if page.NextCursor == nil {
-			break
-		}
-		cursor = *page.NextCursor
-	}
-	if items == nil {
-		items = []api.Deploy{}
+	items, err := collect(func(cursor string) (*api.List[api.Deploy], error) {
+		return a.Client.Deploys(c.Context, p.repo.Project.Org, envID, "", status, cursor, 200)
+	})
+	if err != nil {
+		return err
 	}
 	return u.data(items, func(w io.Writer) {
 		for _, d := range items {

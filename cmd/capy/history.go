@@ -26,21 +26,11 @@ func cmdHistory(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var items []api.BlobMeta
-	cursor := ""
-	for {
-		page, err := a.Client.Versions(c.Context, p.repo.Project.Org, p.repo.Project.Project, pin.ID, cursor, 200)
-		if err != nil {
-			return err
-		}
-		items = append(items, page.Items...)
-		if page.NextCursor == nil {
-			break
-		}
-		cursor = *page.NextCursor
-	}
-	if items == nil {
-		items = []api.BlobMeta{}
+	items, err := collect(func(cursor string) (*api.List[api.BlobMeta], error) {
+		return a.Client.Versions(c.Context, p.repo.Project.Org, p.repo.Project.Project, pin.ID, cursor, 200)
+	})
+	if err != nil {
+		return err
 	}
 	return u.data(items, func(w io.Writer) {
 		for _, b := range items {

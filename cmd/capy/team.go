@@ -62,21 +62,11 @@ func cmdInvites(u *ui, c *cli.Context) error {
 	if c.Bool("all") {
 		status = "all"
 	}
-	var items []api.Invite
-	cursor := ""
-	for {
-		page, err := a.Client.Invites(c.Context, p.repo.Project.Org, status, cursor, 200)
-		if err != nil {
-			return err
-		}
-		items = append(items, page.Items...)
-		if page.NextCursor == nil {
-			break
-		}
-		cursor = *page.NextCursor
-	}
-	if items == nil {
-		items = []api.Invite{}
+	items, err := collect(func(cursor string) (*api.List[api.Invite], error) {
+		return a.Client.Invites(c.Context, p.repo.Project.Org, status, cursor, 200)
+	})
+	if err != nil {
+		return err
 	}
 	return u.data(items, func(w io.Writer) {
 		for _, i := range items {
@@ -122,21 +112,11 @@ func cmdMembers(u *ui, c *cli.Context) error {
 	if c.Bool("all") {
 		status = "all"
 	}
-	var items []api.Member
-	cursor := ""
-	for {
-		page, err := a.Client.Members(c.Context, p.repo.Project.Org, status, "", cursor, 200)
-		if err != nil {
-			return err
-		}
-		items = append(items, page.Items...)
-		if page.NextCursor == nil {
-			break
-		}
-		cursor = *page.NextCursor
-	}
-	if items == nil {
-		items = []api.Member{}
+	items, err := collect(func(cursor string) (*api.List[api.Member], error) {
+		return a.Client.Members(c.Context, p.repo.Project.Org, status, "", cursor, 200)
+	})
+	if err != nil {
+		return err
 	}
 	return u.data(items, func(w io.Writer) {
 		for _, m := range items {
