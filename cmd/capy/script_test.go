@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -195,6 +196,8 @@ func scriptParams(svcFor func(e *testscript.Env) (*service, error)) testscript.P
 			"savekey":      cmdSaveKey,
 			"cmpkey":       cmdCmpKey,
 			"clock":        cmdClock,
+			"phrase-from":  cmdPhraseFrom,
+			"match":        cmdMatch,
 		},
 		RequireExplicitExec: true,
 	}
@@ -372,3 +375,30 @@ func cmdClock(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// phrase-from INIT_STDERR OUT: write the recovery phrase shown by init.
+func cmdPhraseFrom(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: phrase-from INIT_STDERR OUT")
+	}
+	var words []string
+	for _, m := range regexp.MustCompile(`\d+\. ([a-z]+)`).FindAllStringSubmatch(ts.ReadFile(args[0]), -1) {
+		words = append(words, m[1])
+	}
+	if len(words) != 24 {
+		ts.Fatalf("found %d phrase words", len(words))
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(words, " ")+"\n"), 0o600))
+}
+
+// match FILE REGEXP VAR: set VAR to the first submatch of REGEXP in FILE.
+func cmdMatch(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: match FILE REGEXP VAR")
+	}
+	m := regexp.MustCompile(args[1]).FindStringSubmatch(ts.ReadFile(args[0]))
+	if len(m) < 2 {
+		ts.Fatalf("no match for %s in %s", args[1], args[0])
+	}
+	ts.Setenv(args[2], m[1])
+}
