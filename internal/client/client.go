@@ -94,6 +94,7 @@ type HTTPError struct {
 	Status int
 }
 
+// Error describes the status without the body (which may be a proxy page).
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("service answered HTTP %d without a problem document", e.Status)
 }
