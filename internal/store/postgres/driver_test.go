@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -108,6 +109,12 @@ func TestTranslate(t *testing.T) {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
 			t.Errorf("SQLSTATE %s: the pgconn error leaks out", code)
+		}
+	}
+	// A connection that broke under a statement: the server went away.
+	for _, broken := range []error{pgconn.ErrConnClosed, io.EOF, io.ErrUnexpectedEOF} {
+		if err := translate(ctx, fmt.Errorf("wrapped: %w", broken)); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%v → %v, want unavailable", broken, err)
 		}
 	}
 	if err := translate(ctx, pgx.ErrNoRows); !errors.Is(err, store.ErrNotFound) {

@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -272,8 +273,13 @@ func translate(ctx context.Context, err error) error {
 	}
 	var ne net.Error
 	var ce *pgconn.ConnectError
+	// A connection the driver closed after a fatal error (the server shut
+	// down or crashed mid-transaction: pgconn.ErrConnClosed on the next
+	// statement, or a bare EOF from the socket) is the database being
+	// unavailable too, not an internal error.
 	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || errors.Is(err, pgx.ErrTxClosed) ||
-		errors.Is(err, puddle.ErrClosedPool) {
+		errors.Is(err, puddle.ErrClosedPool) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: postgres: %v", store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("postgres: %v", err)

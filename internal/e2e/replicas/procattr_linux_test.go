@@ -1,0 +1,9 @@
+package replicas
+
+import "syscall"
+
+// procAttr makes the kernel kill a capyd when the test binary dies without
+// its cleanup (a panic, a -timeout, SIGKILL), so no replica outlives it.
+func procAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
