@@ -34,6 +34,11 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
+	release, err := p.lockCheckout()
+	if err != nil {
+		return err
+	}
+	defer release()
 	name, pin, err := p.env(envName)
 	if err != nil {
 		return err

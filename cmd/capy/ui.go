@@ -54,12 +54,34 @@ func (u *ui) warn(format string, a ...any) {
 	fmt.Fprintf(u.stderr, "%s %s\n", u.paint("33", "capy: warning:"), fmt.Sprintf(format, a...))
 }
 
-// fail prints "capy: error: …" and "capy: hint: …".
+// fail prints "capy: error: …" and "capy: hint: …". The message may
+// carry text from the service (a problem's title and detail), so control
+// and bidi characters are shown escaped, never sent to the terminal.
 func (u *ui) fail(msg, hint string) {
-	fmt.Fprintf(u.stderr, "%s %s\n", u.paint("31", "capy: error:"), msg)
+	fmt.Fprintf(u.stderr, "%s %s\n", u.paint("31", "capy: error:"), inert(msg))
 	if hint != "" {
-		fmt.Fprintf(u.stderr, "%s %s\n", u.paint("36", "capy: hint:"), hint)
+		fmt.Fprintf(u.stderr, "%s %s\n", u.paint("36", "capy: hint:"), inert(hint))
 	}
+}
+
+// inert escapes control characters (line breaks too: an error is one
+// line, and service text must not add a fake "capy: hint:") and the bidi
+// and zero-width format characters that could rewrite or hide what a
+// terminal shows.
+func inert(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x061c || (r >= 0x200b && r <= 0x200f) ||
+			(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // data writes v as JSON (with --json) or the text form to stdout.

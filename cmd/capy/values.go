@@ -118,7 +118,7 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 			return nil, pin, nil
 		}
 		b, side, err := sync.OpenBlob(head, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID,
-			PinnedEpoch: pin.Epoch, SeenVersion: st.SeenVersion, SeenID: st.SeenID})
+			PinnedEpoch: pin.Epoch, SeenVersion: st.SeenVersion, SeenID: st.SeenID, BaseVersion: st.BaseVersion, BaseID: st.BaseID})
 		if err != nil {
 			return nil, pin, err
 		}
@@ -253,6 +253,13 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err != nil {
 		return err
 	}
+	// Held through the sync below: the file is read, edited and synced
+	// without another capy in between.
+	release, err := p.lockCheckout()
+	if err != nil {
+		return err
+	}
+	defer release()
 	name, pin, err := p.env(envFlagValue(c))
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"time"
 )
 
 // rename is os.Rename; tests replace it to simulate a failure.
@@ -32,10 +34,27 @@ var BeforeRename func(tmp string)
 //
 // If any step before the rename fails, the temporary file is removed and the
 // original is untouched. An error from step 5 is returned too, but by then
-// path already holds data. Only the last element of path is checked for a
+// path already holds data.
+//
+// A process killed between steps 2 and 4 cannot remove its temporary file.
+// After a successful rename, WriteFileAtomic therefore removes such
+// leftovers of earlier writes of the same path (see removeStaleTemps): in a
+// repository they would otherwise sit next to .env, outside its .gitignore
+// line, until someone commits them. Only the last element of path is checked for a
 // link; the file's owner is not preserved (the new file belongs to the
 // caller).
-func WriteFileAtomic(path string, data []byte) (err error) {
+func WriteFileAtomic(path string, data []byte) error {
+	return WriteFileAtomicIf(path, data, nil)
+}
+
+// WriteFileAtomicIf is WriteFileAtomic with a last-moment precondition:
+// check (if not nil) runs once the temporary file is complete (written,
+// synced, closed), immediately before the rename. If it returns an error,
+// the temporary file is removed, path is left as it is, and that error is
+// returned as it is. A caller that read path earlier uses it to refuse to
+// replace a file that someone else changed meanwhile; the check and the
+// rename are microseconds apart, but it is not a lock.
+func WriteFileAtomicIf(path string, data []byte, check func() error) (err error) {
 	mode := fs.FileMode(0o600)
 	fi, err := os.Lstat(path)
 	switch {
@@ -80,13 +99,50 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
+	if check != nil {
+		if err = check(); err != nil {
+			return err
+		}
+	}
 	if BeforeRename != nil {
 		BeforeRename(tmp)
 	}
 	if err = rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	err = syncDir(dir)
+	removeStaleTemps(dir, filepath.Base(path))
+	return err
+}
+
+// StaleTempAge is how old a leftover temporary file must be before a later
+// write of the same path removes it. A younger one may belong to a write
+// still in progress in another process (which would then fail its rename);
+// a write takes milliseconds, so ten minutes leaves a wide margin.
+const StaleTempAge = 10 * time.Minute
+
+// removeStaleTemps removes, best effort, the temporary files earlier writes
+// of dir/base left behind: regular files named "."+base+".tmp-" followed by
+// the decimal digits os.CreateTemp puts there, last modified more than
+// StaleTempAge ago. Anything else (other names, links, directories, young
+// files) stays.
+func removeStaleTemps(dir, base string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + ".tmp-"
+	for _, e := range ents {
+		digits, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) <= StaleTempAge {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
 }
 
 // syncDir makes a rename in dir durable. Windows cannot open a directory for

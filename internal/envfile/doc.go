@@ -24,5 +24,6 @@
 //
 // WriteFileAtomic is the one I/O helper: it replaces a file atomically
 // (temporary file in the same directory, fsync, rename, fsync of the
-// directory) and refuses to write through a symbolic link.
+// directory), refuses to write through a symbolic link, and removes the
+// temporary files that earlier, killed writes of the same file left behind.
 package envfile

@@ -20,7 +20,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
+	"sync"
 
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/wrap"
@@ -117,12 +119,23 @@ func (p *ProjectKey) SigningPublicKey(envID string, epoch uint32) ed25519.Public
 }
 
 // EnvCipher holds the subkeys that encrypt and name one environment's
-// variables at one epoch.
+// variables at one epoch. It keeps the AES-GCM instance and the keyed rid
+// HMAC, so opening a file of a thousand snippets pays for each key
+// schedule once. It is safe for concurrent use.
 type EnvCipher struct {
 	EnvID   string
 	Epoch   uint32
 	snippet [Size]byte
 	rid     [Size]byte
+	sc      *wrap.SnippetCipher
+	ridMAC  *ridMAC
+}
+
+// ridMAC is the keyed rid HMAC, reset between names.
+type ridMAC struct {
+	mu  sync.Mutex
+	mac hash.Hash
+	sum [sha256.Size]byte
 }
 
 // String redacts the subkeys: EnvCipher is a struct, so without it fmt
@@ -137,21 +150,39 @@ func (c EnvCipher) GoString() string { return c.String() }
 // Cipher derives the snippet key HKDF(EK, envID, "capy:snippet") and the
 // rid key HKDF(EK, envID, "capy:rid") for the environment.
 func (e *EnvKey) Cipher(envID string, epoch uint32) *EnvCipher {
-	return &EnvCipher{
+	c := &EnvCipher{
 		EnvID:   envID,
 		Epoch:   epoch,
 		snippet: wrap.DeriveKey(e[:], []byte(envID), infoSnippet),
 		rid:     wrap.DeriveKey(e[:], []byte(envID), infoRid),
 	}
+	// AES-256 accepts every 32-byte key, so this cannot fail; if it ever
+	// did, Seal and Open fall back to wrap's per-call functions, which
+	// report the error.
+	c.sc, _ = wrap.NewSnippetCipher(&c.snippet)
+	c.ridMAC = &ridMAC{mac: hmac.New(sha256.New, c.rid[:])}
+	return c
 }
 
 // Rid returns the 5-character rid of a variable name: the first five
 // characters of b32(HMAC-SHA256(rid key, name)). It is a hint for diffing,
 // not a key: two names may share one.
 func (c *EnvCipher) Rid(name string) string {
-	mac := hmac.New(sha256.New, c.rid[:])
-	mac.Write([]byte(name))
-	return ident.B32.EncodeToString(mac.Sum(nil))[:wrap.RidLen]
+	r := c.ridMAC
+	if r == nil {
+		mac := hmac.New(sha256.New, c.rid[:])
+		mac.Write([]byte(name))
+		return ident.B32.EncodeToString(mac.Sum(nil))[:wrap.RidLen]
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mac.Reset()
+	r.mac.Write([]byte(name))
+	sum := r.mac.Sum(r.sum[:0])
+	// Five base32 characters need only the first 25 bits: encode 5 bytes.
+	var out [8]byte
+	ident.B32.Encode(out[:], sum[:5])
+	return string(out[:wrap.RidLen])
 }
 
 // Seal encrypts a variable into a snippet.
@@ -160,12 +191,21 @@ func (c *EnvCipher) Seal(name, value string, literal bool) (string, error) {
 	if literal {
 		flags = wrap.FlagLiteral
 	}
-	return wrap.SealSnippet(&c.snippet, c.Rid(name), name, flags, value)
+	if c.sc == nil {
+		return wrap.SealSnippet(&c.snippet, c.Rid(name), name, flags, value)
+	}
+	return c.sc.Seal(c.Rid(name), name, flags, value)
 }
 
 // Open decrypts the snippet found on variable name; see wrap.OpenSnippet.
 func (c *EnvCipher) Open(name, snippet string) (value string, literal bool, err error) {
-	v, flags, err := wrap.OpenSnippet(&c.snippet, c.Rid(name), name, snippet)
+	var v string
+	var flags byte
+	if c.sc == nil {
+		v, flags, err = wrap.OpenSnippet(&c.snippet, c.Rid(name), name, snippet)
+	} else {
+		v, flags, err = c.sc.Open(c.Rid(name), name, snippet)
+	}
 	if err != nil {
 		return "", false, err
 	}
@@ -175,7 +215,13 @@ func (c *EnvCipher) Open(name, snippet string) (value string, literal bool, err 
 // OpenAny decrypts a snippet found without a name (an environment blob
 // line) and returns the variable it holds, after checking its rid.
 func (c *EnvCipher) OpenAny(snippet string) (name, value string, literal bool, err error) {
-	name, value, flags, rid, err := wrap.OpenSnippetAny(&c.snippet, snippet)
+	var flags byte
+	var rid string
+	if c.sc == nil {
+		name, value, flags, rid, err = wrap.OpenSnippetAny(&c.snippet, snippet)
+	} else {
+		name, value, flags, rid, err = c.sc.OpenAny(snippet)
+	}
 	if err != nil {
 		return "", "", false, err
 	}

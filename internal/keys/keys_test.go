@@ -297,3 +297,46 @@ func TestRid(t *testing.T) {
 		t.Fatal("Rid ignores the name")
 	}
 }
+
+// TestEnvCipherConcurrent: one cipher (cached AES-GCM and rid HMAC) used
+// from several goroutines gives the same rids and round trips (run with
+// -race).
+func TestEnvCipherConcurrent(t *testing.T) {
+	var ek keys.EnvKey
+	ek[0] = 7
+	c := ek.Cipher(envID, 1)
+	want := map[string]string{}
+	for i := range 50 {
+		name := fmt.Sprintf("VAR_%d", i)
+		want[name] = c.Rid(name)
+	}
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for name, rid := range want {
+				if got := c.Rid(name); got != rid {
+					done <- fmt.Errorf("Rid(%s) = %s, want %s", name, got, rid)
+					return
+				}
+				s, err := c.Seal(name, "value of "+name, false)
+				if err == nil {
+					var v string
+					v, _, err = c.Open(name, s)
+					if err == nil && v != "value of "+name {
+						err = fmt.Errorf("round trip of %s gave %q", name, v)
+					}
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -2,12 +2,12 @@ package keys
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	_ "embed" // the BIP-39 English word list
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/tyler-smith/go-bip39"
-	"github.com/tyler-smith/go-bip39/wordlists"
+	"sync"
 )
 
 // PhraseWords is the number of words in a capy seed phrase (256 bits).
@@ -20,13 +20,26 @@ var (
 	ErrPhraseChecksum = errors.New("checksum does not match: a word is wrong or out of order")
 )
 
-var wordIndex = func() map[string]struct{} {
-	m := make(map[string]struct{}, len(wordlists.English))
-	for _, w := range wordlists.English {
-		m[w] = struct{}{}
+// englishText is the BIP-39 English word list, byte for byte the file of
+// the specification (bitcoin/bips bip-0039/english.txt, SHA-256
+// 2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda; a test
+// checks it against go-bip39's copy).
+//
+//go:embed bip39-english.txt
+var englishText string
+
+// english is the word list and its index, built on first use: most capy
+// commands never see a phrase, and building them at init cost every
+// command (with go-bip39, whose init splits every language's list, about
+// a millisecond of start-up).
+var english = sync.OnceValues(func() ([]string, map[string]int) {
+	words := strings.Split(strings.TrimSuffix(englishText, "\n"), "\n")
+	index := make(map[string]int, len(words))
+	for i, w := range words {
+		index[w] = i
 	}
-	return m
-}()
+	return words, index
+})
 
 // NewPhrase returns a fresh 24-word BIP-39 English phrase from 256 bits of
 // crypto/rand, in canonical form.
@@ -38,16 +51,30 @@ func NewPhrase() (string, error) {
 	return PhraseFromEntropy(entropy)
 }
 
-// PhraseFromEntropy encodes 32 bytes of entropy as a canonical phrase.
+// PhraseFromEntropy encodes 32 bytes of entropy as a canonical phrase
+// (BIP-39: entropy || first 8 bits of SHA-256(entropy), cut into 24
+// indexes of 11 bits, most significant first).
 func PhraseFromEntropy(entropy []byte) (string, error) {
 	if len(entropy) != 32 {
 		return "", fmt.Errorf("entropy must be 32 bytes, got %d", len(entropy))
 	}
-	p, err := bip39.NewMnemonic(entropy)
-	if err != nil {
-		return "", fmt.Errorf("encode phrase: %w", err)
+	words, _ := english()
+	sum := sha256.Sum256(entropy)
+	bits := append(append(make([]byte, 0, 33), entropy...), sum[0])
+	out := make([]string, PhraseWords)
+	for i := range out {
+		out[i] = words[bits11(bits, i)]
 	}
-	return p, nil
+	return strings.Join(out, " "), nil
+}
+
+// bits11 returns the i-th 11-bit group of b, most significant bit first.
+func bits11(b []byte, i int) int {
+	v := 0
+	for k := i * 11; k < i*11+11; k++ {
+		v = v<<1 | int(b[k/8]>>(7-k%8)&1)
+	}
+	return v
 }
 
 // ParsePhrase canonicalises a typed phrase (any case, any white space
@@ -58,14 +85,23 @@ func ParsePhrase(input string) (string, error) {
 	if len(words) != PhraseWords {
 		return "", fmt.Errorf("%w, got %d", ErrPhraseLength, len(words))
 	}
+	_, index := english()
+	// 24 words × 11 bits = 256 bits of entropy and an 8-bit checksum.
+	var bits [33]byte
 	for i, w := range words {
-		if _, ok := wordIndex[w]; !ok {
+		n, ok := index[w]
+		if !ok {
 			return "", fmt.Errorf("word %d %q: %w", i+1, w, ErrPhraseWord)
 		}
+		for k := 0; k < 11; k++ {
+			if n>>(10-k)&1 == 1 {
+				pos := i*11 + k
+				bits[pos/8] |= 1 << (7 - pos%8)
+			}
+		}
 	}
-	canonical := strings.Join(words, " ")
-	if _, err := bip39.EntropyFromMnemonic(canonical); err != nil {
+	if sum := sha256.Sum256(bits[:32]); sum[0] != bits[32] {
 		return "", ErrPhraseChecksum
 	}
-	return canonical, nil
+	return strings.Join(words, " "), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/workspace"
 )
@@ -54,6 +55,11 @@ func FinishLogin(ctx context.Context, home *workspace.Home, c *client.Client, em
 	res, err := c.AuthVerify(ctx, email, code, label)
 	if err != nil {
 		return nil, err
+	}
+	// The user id names key.enc's directory and the session id goes into
+	// a request path later: check what the service said before storing it.
+	if ident.CheckID(ident.User, res.User.ID) != nil || ident.CheckID(ident.Session, res.Session.ID) != nil || res.User.Email != email {
+		return nil, fmt.Errorf("the service answered the login with a malformed user or session, or another e-mail: not signed in")
 	}
 	cred := workspace.Credential{Token: res.Token, Email: res.User.Email, UserID: res.User.ID, SessionID: res.Session.ID}
 	if err := home.SetCredential(c.BaseURL(), cred); err != nil {
@@ -118,7 +124,12 @@ func (a *Account) Unlock(ctx context.Context, orgID string) (keys.MasterKey, err
 // first time so an unlock stays one round trip.
 func (a *Account) checkKey(ctx context.Context, orgID string, m *keys.MasterKey) error {
 	check, err := a.Home.KeyCheck(orgID)
-	if err != nil || check == "" {
+	if err != nil {
+		// An insecure (symlinked, group-readable) cache is refused like
+		// every key file, never silently replaced.
+		return err
+	}
+	if check == "" {
 		org, err := a.Client.Org(ctx, orgID)
 		if err != nil {
 			return err

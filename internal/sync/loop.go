@@ -37,6 +37,12 @@ type Remote interface {
 // ErrVersionConflict is what a Remote returns when someone pushed first.
 var ErrVersionConflict = errors.New("the environment changed on the service while syncing")
 
+// errLocalChanged means the local file changed between the sync's read and
+// its rewrite (a concurrent `capy set` in the same checkout, an editor
+// saving): replacing it would drop that change, so the sync starts over
+// from the new content, like after a push conflict.
+var errLocalChanged = errors.New("the local file changed while syncing")
+
 // Keyring gives the keys of one environment at any epoch. Members derive
 // them from PK; a CI runner has one epoch's EK and no signer.
 type Keyring interface {
@@ -53,6 +59,7 @@ var ErrConflicts = errors.New("conflicting changes")
 // ConflictError lists conflicting names.
 type ConflictError struct{ Conflicts []Conflict }
 
+// Error lists the conflicting names and what each side did.
 func (e *ConflictError) Error() string {
 	names := make([]string, len(e.Conflicts))
 	for i, c := range e.Conflicts {
@@ -61,6 +68,7 @@ func (e *ConflictError) Error() string {
 	return "conflicting changes to " + strings.Join(names, ", ")
 }
 
+// Unwrap makes errors.Is(err, ErrConflicts) hold.
 func (e *ConflictError) Unwrap() error { return ErrConflicts }
 
 // Env is everything Sync needs to know about the environment it syncs.
@@ -106,7 +114,9 @@ type Report struct {
 // Sync runs one sync of an environment (DESIGN §3): pull and verify the
 // head, decrypt, three-way merge with the local file, push a signed new
 // version if the service lacks something, rewrite the file atomically.
-// Conflicts return a *ConflictError and change nothing.
+// Conflicts return a *ConflictError and change nothing. A push conflict,
+// or a local file that changed while syncing, starts the sync over (at
+// most MaxRetries times).
 func Sync(ctx context.Context, remote Remote, kr Keyring, env Env, opt Options) (*Report, error) {
 	if opt.MaxRetries == 0 {
 		opt.MaxRetries = 30
@@ -117,9 +127,15 @@ func Sync(ctx context.Context, remote Remote, kr Keyring, env Env, opt Options) 
 			return d/2 + time.Duration(rand.Int64N(int64(d)))
 		}
 	}
+	// Pushes made by attempts that then found the local file changed: the
+	// service has them, so the final report counts them.
+	pushed, pushedChanges := false, 0
 	for try := 0; ; try++ {
 		rep, err := syncOnce(ctx, remote, kr, env, opt)
-		if errors.Is(err, ErrVersionConflict) && try < opt.MaxRetries {
+		if errors.Is(err, errLocalChanged) && rep != nil {
+			pushed, pushedChanges = pushed || rep.Pushed, pushedChanges+rep.PushedChanges
+		}
+		if (errors.Is(err, ErrVersionConflict) || errors.Is(err, errLocalChanged)) && try < opt.MaxRetries {
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -127,10 +143,13 @@ func Sync(ctx context.Context, remote Remote, kr Keyring, env Env, opt Options) 
 			}
 			continue
 		}
-		if rep != nil {
-			rep.Retries = try
+		if err != nil {
+			return nil, err
 		}
-		return rep, err
+		rep.Retries = try
+		rep.Pushed = rep.Pushed || pushed
+		rep.PushedChanges += pushedChanges
+		return rep, nil
 	}
 }
 
@@ -159,7 +178,9 @@ func ReadLocal(path string, c *keys.EnvCipher) (*LocalFile, error) {
 	if lf.Doc, err = envfile.Parse(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for _, e := range lf.Doc.Entries() {
+	entries := lf.Doc.Entries()
+	lf.Side = newSideSize(len(entries))
+	for _, e := range entries {
 		if !wrap.IsSnippet(e.Value) {
 			lf.Side.Set(e.Name, Value{Text: e.Value, Literal: e.Literal}, "")
 			lf.Plaintext = append(lf.Plaintext, e.Name)
@@ -202,7 +223,7 @@ func OpenBlob(rb *RemoteBlob, kr Keyring, check wrap.PullCheck) (*wrap.Blob, Sid
 	if err != nil {
 		return nil, Side{}, err
 	}
-	side := NewSide()
+	side := newSideSize(len(b.Snippets))
 	for _, s := range b.Snippets {
 		name, v, literal, err := c.OpenAny(s)
 		if err != nil {
@@ -333,12 +354,18 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	}
 
 	// Rewrite the local file: every value a snippet, everything else kept.
+	// The file's values are read once up front: Document.Get after a Set
+	// renumbers the whole file, which made this loop quadratic.
 	doc := local.Doc
-	for _, e := range doc.Entries() {
+	entries := doc.Entries()
+	inFile := make(map[string]string, len(entries))
+	for _, e := range entries {
 		if _, ok := res.Merged.Values[e.Name]; !ok {
 			doc.Delete(e.Name)
 			rep.Removed = append(rep.Removed, e.Name)
+			continue
 		}
+		inFile[e.Name] = e.Value
 	}
 	names := make([]string, 0, len(res.Merged.Values))
 	for n := range res.Merged.Values {
@@ -346,9 +373,9 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		old, had := doc.Get(n)
+		old, had := inFile[n]
 		snip := res.Merged.Snippets[n]
-		if had && old.Value == snip {
+		if had && old == snip {
 			continue
 		}
 		if !had {
@@ -363,7 +390,21 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	out := doc.Bytes()
 	rep.FileChanged = !local.Exists && len(out) > 0 || string(out) != string(local.Raw)
 	if rep.FileChanged && !opt.DryRun {
-		if err := envfile.WriteFileAtomic(env.File, out); err != nil {
+		// out was built from the file as read before the round trips; if
+		// it has changed since (a concurrent `capy set`, an editor), writing
+		// out would silently undo that change. The check runs right before
+		// the rename, after the temporary file's fsync; it is not a lock.
+		err := envfile.WriteFileAtomicIf(env.File, out, func() error {
+			changed, err := localChanged(env.File, local)
+			if err == nil && changed {
+				err = errLocalChanged
+			}
+			return err
+		})
+		if errors.Is(err, errLocalChanged) {
+			return rep, err
+		}
+		if err != nil {
 			return nil, fmt.Errorf("rewrite %s: %w", env.File, err)
 		}
 	}
@@ -374,6 +415,19 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 		rep.State.SeenID = env.State.SeenID
 	}
 	return rep, nil
+}
+
+// localChanged reports whether the file at path differs from what ReadLocal
+// read into lf.
+func localChanged(path string, lf *LocalFile) (bool, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return lf.Exists, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return !lf.Exists || string(raw) != string(lf.Raw), nil
 }
 
 func countChanges(before, after Side) int {

@@ -28,6 +28,11 @@ func NewSide() Side {
 	return Side{Values: map[string]Value{}, Snippets: map[string]string{}}
 }
 
+// newSideSize returns an empty side with room for n variables.
+func newSideSize(n int) Side {
+	return Side{Values: make(map[string]Value, n), Snippets: make(map[string]string, n)}
+}
+
 // Set records a value, with its snippet if it is encrypted ("" if not).
 func (s Side) Set(name string, v Value, snippet string) {
 	s.Values[name] = v
@@ -67,6 +72,7 @@ const (
 	Absent // not in base, not on this side
 )
 
+// String names the change for messages.
 func (c Change) String() string {
 	return [...]string{"unchanged", "added", "changed", "deleted", "absent"}[c]
 }
@@ -88,9 +94,93 @@ type Result struct {
 	RemoteChanged bool
 }
 
-func change(base, side Side, name string) Change {
-	b, inBase := base.Values[name]
-	v, inSide := side.Values[name]
+// Merge merges local and remote, both descended from base, by the rules of
+// DESIGN §3, one name at a time:
+//
+//	local unchanged                 → remote (whatever it did)
+//	remote unchanged or absent      → local  (whatever it did)
+//	both did the same thing         → that (equal values are no conflict)
+//	otherwise (changed vs changed, changed vs deleted) → conflict
+//
+// On a first sync base is empty: names on one side only are taken, names
+// on both sides with different values conflict.
+//
+// Each name is looked up once per side: local's names, then remote's not
+// in local, then base's in neither (a sync of thousands of variables
+// spends its time here otherwise).
+func Merge(base, local, remote Side, prefer Prefer) Result {
+	n := max(len(base.Values), len(local.Values), len(remote.Values))
+	res := Result{Merged: Side{Values: make(map[string]Value, n), Snippets: make(map[string]string, n)}}
+	visit := func(name string) {
+		b, inBase := base.Values[name]
+		l, inLocal := local.Values[name]
+		r, inRemote := remote.Values[name]
+		lc, rc := changeOf(b, inBase, l, inLocal), changeOf(b, inBase, r, inRemote)
+		// from: which side's outcome the merged environment takes.
+		var from Side
+		var v Value
+		var present bool
+		switch {
+		case lc == Unchanged || lc == Absent:
+			from, v, present = remote, r, inRemote
+		case rc == Unchanged || rc == Absent:
+			from, v, present = local, l, inLocal
+		case inLocal == inRemote && l == r: // both did the same thing
+			from, v, present = remote, r, inRemote
+		case prefer == PreferLocal:
+			from, v, present = local, l, inLocal
+		case prefer == PreferRemote:
+			from, v, present = remote, r, inRemote
+		default:
+			res.Conflicts = append(res.Conflicts, Conflict{Name: name, Local: lc, Remote: rc})
+			// Not in Merged: it differs from a side that holds it.
+			res.LocalChanged = res.LocalChanged || inLocal
+			res.RemoteChanged = res.RemoteChanged || inRemote
+			return
+		}
+		if present {
+			// Reuse a snippet for this exact value from whichever side has
+			// one, so an unchanged value keeps its ciphertext.
+			snip := ""
+			for _, c := range [...]struct {
+				s  Side
+				v  Value
+				ok bool
+			}{{from, v, true}, {remote, r, inRemote}, {local, l, inLocal}, {base, b, inBase}} {
+				if c.ok && c.v == v {
+					if sn := c.s.Snippets[name]; sn != "" {
+						snip = sn
+						break
+					}
+				}
+			}
+			res.Merged.Set(name, v, snip)
+		}
+		res.LocalChanged = res.LocalChanged || present != inLocal || (present && v != l)
+		res.RemoteChanged = res.RemoteChanged || present != inRemote || (present && v != r)
+	}
+	for name := range local.Values {
+		visit(name)
+	}
+	for name := range remote.Values {
+		if _, ok := local.Values[name]; !ok {
+			visit(name)
+		}
+	}
+	for name := range base.Values {
+		if _, ok := local.Values[name]; ok {
+			continue
+		}
+		if _, ok := remote.Values[name]; !ok {
+			visit(name)
+		}
+	}
+	sort.Slice(res.Conflicts, func(i, j int) bool { return res.Conflicts[i].Name < res.Conflicts[j].Name })
+	return res
+}
+
+// changeOf is change for values already looked up.
+func changeOf(b Value, inBase bool, v Value, inSide bool) Change {
 	switch {
 	case !inBase && !inSide:
 		return Absent
@@ -103,73 +193,6 @@ func change(base, side Side, name string) Change {
 	default:
 		return Modified
 	}
-}
-
-// Merge merges local and remote, both descended from base, by the rules of
-// DESIGN §3, one name at a time:
-//
-//	local unchanged                 → remote (whatever it did)
-//	remote unchanged or absent      → local  (whatever it did)
-//	both did the same thing         → that (equal values are no conflict)
-//	otherwise (changed vs changed, changed vs deleted) → conflict
-//
-// On a first sync base is empty: names on one side only are taken, names
-// on both sides with different values conflict.
-func Merge(base, local, remote Side, prefer Prefer) Result {
-	names := map[string]struct{}{}
-	for _, s := range []Side{base, local, remote} {
-		for n := range s.Values {
-			names[n] = struct{}{}
-		}
-	}
-	res := Result{Merged: NewSide()}
-	take := func(from Side, name string) {
-		v, ok := from.Values[name]
-		if !ok {
-			return // deleted
-		}
-		// Reuse a snippet for this exact value from whichever side has one,
-		// so an unchanged value keeps its ciphertext.
-		snip := ""
-		for _, s := range []Side{from, remote, local, base} {
-			if sv, ok := s.Values[name]; ok && sv == v && s.Snippets[name] != "" {
-				snip = s.Snippets[name]
-				break
-			}
-		}
-		res.Merged.Set(name, v, snip)
-	}
-	for name := range names {
-		lc, rc := change(base, local, name), change(base, remote, name)
-		switch {
-		case lc == Unchanged || lc == Absent:
-			take(remote, name)
-		case rc == Unchanged || rc == Absent:
-			take(local, name)
-		case sameOutcome(local, remote, name):
-			take(remote, name)
-		default:
-			switch prefer {
-			case PreferLocal:
-				take(local, name)
-			case PreferRemote:
-				take(remote, name)
-			default:
-				res.Conflicts = append(res.Conflicts, Conflict{Name: name, Local: lc, Remote: rc})
-			}
-		}
-	}
-	sort.Slice(res.Conflicts, func(i, j int) bool { return res.Conflicts[i].Name < res.Conflicts[j].Name })
-	res.LocalChanged = !sameValues(res.Merged, local)
-	res.RemoteChanged = !sameValues(res.Merged, remote)
-	return res
-}
-
-// sameOutcome: both sides deleted the name, or both hold the same value.
-func sameOutcome(a, b Side, name string) bool {
-	av, aok := a.Values[name]
-	bv, bok := b.Values[name]
-	return aok == bok && av == bv
 }
 
 func sameValues(a, b Side) bool {

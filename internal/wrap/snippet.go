@@ -2,6 +2,7 @@ package wrap
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -85,6 +86,22 @@ func isRid(s string) bool {
 	return true
 }
 
+// SnippetCipher seals and opens snippets under one snippet key. It holds
+// the AES-GCM instance, so an environment's hundreds of snippets pay for
+// the key schedule once. It is safe for concurrent use.
+type SnippetCipher struct {
+	aead cipher.AEAD
+}
+
+// NewSnippetCipher returns the snippet cipher of a snippet key.
+func NewSnippetCipher(key *[KeySize]byte) (*SnippetCipher, error) {
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	return &SnippetCipher{aead: aead}, nil
+}
+
 // SealSnippet encrypts one variable under a snippet key: plaintext
 // NAME || 0x00 || flags || VALUE, AAD "capy:v1:" rid, fresh random IV.
 // rid must be the rid of name under the environment's rid key.
@@ -93,6 +110,19 @@ func SealSnippet(key *[KeySize]byte, rid, name string, flags byte, value string)
 }
 
 func sealSnippet(rnd io.Reader, key *[KeySize]byte, rid, name string, flags byte, value string) (string, error) {
+	c, err := NewSnippetCipher(key)
+	if err != nil {
+		return "", err
+	}
+	return c.seal(rnd, rid, name, flags, value)
+}
+
+// Seal is SealSnippet with the cipher's key.
+func (c *SnippetCipher) Seal(rid, name string, flags byte, value string) (string, error) {
+	return c.seal(rand.Reader, rid, name, flags, value)
+}
+
+func (c *SnippetCipher) seal(rnd io.Reader, rid, name string, flags byte, value string) (string, error) {
 	if err := ident.CheckName(name); err != nil {
 		return "", err
 	}
@@ -106,15 +136,11 @@ func sealSnippet(rnd io.Reader, key *[KeySize]byte, rid, name string, flags byte
 	pt = append(pt, name...)
 	pt = append(pt, 0, flags)
 	pt = append(pt, value...)
-	aead, err := newGCM(key)
-	if err != nil {
-		return "", err
-	}
 	box := make([]byte, NonceSize, NonceSize+len(pt)+TagSize)
 	if _, err := io.ReadFull(rnd, box); err != nil {
 		return "", fmt.Errorf("read random iv: %w", err)
 	}
-	box = aead.Seal(box, box[:NonceSize], pt, []byte(snippetAADPrefix+rid))
+	box = c.aead.Seal(box, box[:NonceSize], pt, []byte(snippetAADPrefix+rid))
 	s := Snippet{Rid: rid, Box: box}.String()
 	if len(s) > MaxSnippetLen {
 		return "", fmt.Errorf("value of %s is too large for a snippet", name)
@@ -127,7 +153,16 @@ func sealSnippet(rnd io.Reader, key *[KeySize]byte, rid, name string, flags byte
 // sealed name differs from name (a snippet copied onto another variable)
 // and one whose rid does not match. It returns the value and its flags.
 func OpenSnippet(key *[KeySize]byte, wantRid, name, text string) (value string, flags byte, err error) {
-	s, sealedName, flags, value, err := openSnippet(key, text)
+	c, err := NewSnippetCipher(key)
+	if err != nil {
+		return "", 0, err
+	}
+	return c.Open(wantRid, name, text)
+}
+
+// Open is OpenSnippet with the cipher's key.
+func (c *SnippetCipher) Open(wantRid, name, text string) (value string, flags byte, err error) {
+	s, sealedName, flags, value, err := c.open(text)
 	if err != nil {
 		return "", 0, err
 	}
@@ -144,23 +179,30 @@ func OpenSnippet(key *[KeySize]byte, wantRid, name, text string) (value string, 
 // of an environment blob) and returns the name sealed inside, its value,
 // flags and the snippet's rid. The caller must check rid = rid(name).
 func OpenSnippetAny(key *[KeySize]byte, text string) (name, value string, flags byte, rid string, err error) {
-	s, name, flags, value, err := openSnippet(key, text)
+	c, err := NewSnippetCipher(key)
+	if err != nil {
+		return "", "", 0, "", err
+	}
+	return c.OpenAny(text)
+}
+
+// OpenAny is OpenSnippetAny with the cipher's key.
+func (c *SnippetCipher) OpenAny(text string) (name, value string, flags byte, rid string, err error) {
+	s, name, flags, value, err := c.open(text)
 	if err != nil {
 		return "", "", 0, "", err
 	}
 	return name, value, flags, s.Rid, nil
 }
 
-func openSnippet(key *[KeySize]byte, text string) (s Snippet, name string, flags byte, value string, err error) {
+func (c *SnippetCipher) open(text string) (s Snippet, name string, flags byte, value string, err error) {
 	s, err = ParseSnippet(text)
 	if err != nil {
 		return Snippet{}, "", 0, "", err
 	}
-	aead, err := newGCM(key)
-	if err != nil {
-		return Snippet{}, "", 0, "", err
-	}
-	pt, err := aead.Open(nil, s.Box[:NonceSize], s.Box[NonceSize:], []byte(snippetAADPrefix+s.Rid))
+	// Decrypt in place: the box was decoded into a fresh buffer.
+	ct := s.Box[NonceSize:]
+	pt, err := c.aead.Open(ct[:0], s.Box[:NonceSize], ct, []byte(snippetAADPrefix+s.Rid))
 	if err != nil {
 		return Snippet{}, "", 0, "", ErrDecrypt
 	}

@@ -290,3 +290,40 @@ func TestIsSnippet(t *testing.T) {
 		}
 	}
 }
+
+// TestSnippetCipherMatchesFunctions: the cached cipher and the per-call
+// functions are one format; opening the same text twice works (Open
+// decrypts in place into its own decoded buffer, never into text).
+func TestSnippetCipherMatchesFunctions(t *testing.T) {
+	key := testKey(9)
+	c, err := wrap.NewSnippetCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := c.Seal(testRid, "API_KEY", wrap.FlagLiteral, "v$1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := wrap.SealSnippet(key, testRid, "API_KEY", 0, "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if v, f, err := wrap.OpenSnippet(key, testRid, "API_KEY", s1); err != nil || v != "v$1" || f != wrap.FlagLiteral {
+			t.Fatalf("OpenSnippet(cipher's snippet) = %q %d %v", v, f, err)
+		}
+		if v, f, err := c.Open(testRid, "API_KEY", s2); err != nil || v != "v2" || f != 0 {
+			t.Fatalf("cipher Open(function's snippet) = %q %d %v", v, f, err)
+		}
+		if n, v, _, rid, err := c.OpenAny(s1); err != nil || n != "API_KEY" || v != "v$1" || rid != testRid {
+			t.Fatalf("cipher OpenAny = %q %q %q %v", n, v, rid, err)
+		}
+	}
+	if _, _, err := c.Open(testRid, "OTHER", s1); !errors.Is(err, wrap.ErrSnippetName) {
+		t.Fatalf("moved snippet: %v", err)
+	}
+	other, _ := wrap.NewSnippetCipher(testKey(10))
+	if _, _, err := other.Open(testRid, "API_KEY", s1); !errors.Is(err, wrap.ErrDecrypt) {
+		t.Fatalf("wrong key: %v", err)
+	}
+}

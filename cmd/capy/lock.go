@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/capy-oss/capy/internal/workspace"
+)
+
+// lockWait bounds how long a command waits for another capy working in the
+// same checkout.
+const lockWait = 2 * time.Minute
+
+// errLocked is a lock another process holds (lockDir's try).
+var errLocked = errors.New("locked by another process")
+
+// lockCheckout makes the capy processes that change one checkout take
+// turns: it takes an exclusive advisory lock on the repository's .capy
+// directory (nothing new on disk; the system drops the lock when the
+// process ends, however it ends), waiting up to lockWait, and then
+// re-reads state.json, which another capy may have recorded meanwhile.
+//
+// Without it, `capy set` and `capy` (or two syncs) in one checkout lost
+// updates: the sync rewrote .env from what it read before its round trips,
+// dropping the set's value, and the set's own sync then found nothing to
+// push — both exited 0 (internal/e2e/clistress,
+// TestSetDuringSyncSameCheckout). Where the file system has no such locks,
+// capy goes on without one; internal/sync still refuses to replace a file
+// that changed since it was read.
+func (p *project) lockCheckout() (release func(), err error) {
+	dir := filepath.Join(p.repo.Root, workspace.Dir)
+	release, err = lockDir(dir, lockWait, func() {
+		p.u.say("waiting for another capy working in this checkout…")
+	})
+	if err != nil {
+		if errors.Is(err, errLocked) {
+			return nil, withHint(fmt.Errorf("another capy has been working in this checkout for over %v", lockWait), "locked",
+				"wait for it to finish, or stop it, and run the command again")
+		}
+		return nil, err
+	}
+	st, err := p.repo.LoadState()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	p.state = st
+	return release, nil
+}
+
+// lockDir takes an exclusive lock on dir, polling while another process
+// holds it: waiting is called once if it has to wait, and after wait it
+// gives up with errLocked. An unsupported lock is no lock (release does
+// nothing).
+func lockDir(dir string, wait time.Duration, waiting func()) (release func(), err error) {
+	deadline := time.Now().Add(wait)
+	told := false
+	for {
+		release, err := tryLockDir(dir)
+		if !errors.Is(err, errLocked) {
+			return release, err
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		if !told && waiting != nil {
+			waiting()
+			told = true
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
