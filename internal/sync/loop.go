@@ -300,6 +300,13 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 		local.Side.Snippets = map[string]string{}
 	}
 
+	// A missing file is a fresh checkout (or a file removed by hand), not
+	// an order to delete every variable for the whole team: it counts as
+	// unchanged from the base, so the sync pulls. Emptying the file is how
+	// one deletes everything.
+	if !local.Exists {
+		local.Side = base
+	}
 	res := Merge(base, local.Side, remoteSide, opt.Prefer)
 	if len(res.Conflicts) > 0 {
 		return nil, &ConflictError{Conflicts: res.Conflicts}

@@ -310,3 +310,30 @@ func TestCIKeysCannotWrite(t *testing.T) {
 		t.Fatalf("EK-signed blob accepted: %v", err)
 	}
 }
+
+func TestMissingFilePullsInsteadOfDeleting(t *testing.T) {
+	r := &memRemote{}
+	kr := memberKeys(t)
+	a := newMachine(t, r, kr, "A=1\nB=2\n")
+	if _, err := a.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(a.file)
+	rep, err := a.sync(PreferNone)
+	if err != nil || rep.Pushed {
+		t.Fatalf("sync after rm .env: pushed=%v err=%v", rep != nil && rep.Pushed, err)
+	}
+	if v := a.values(); v["A"] != "1" || v["B"] != "2" {
+		t.Fatalf("values after rm .env: %v", v)
+	}
+	// An empty file is an explicit deletion of everything.
+	os.WriteFile(a.file, nil, 0o600)
+	if rep, err := a.sync(PreferNone); err != nil || !rep.Pushed {
+		t.Fatalf("emptied file: %+v %v", rep, err)
+	}
+	b := newMachine(t, r, kr, "")
+	b.sync(PreferNone)
+	if v := b.values(); len(v) != 0 {
+		t.Fatalf("after emptying: %v", v)
+	}
+}
