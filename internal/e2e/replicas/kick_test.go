@@ -158,10 +158,14 @@ func TestKickAcrossReplicas(t *testing.T) {
 	if oks != len(okRows) {
 		t.Errorf("%d successful co-decrypt answers but %d ok rows: every answer must be exactly one row", oks, len(okRows))
 	}
+	// Both outcomes must occur across the other replicas (the safety checks
+	// above hold whichever replica saw which); how they split between the
+	// two replicas depends on scheduling, so it is only logged.
+	if perRep[1][0]+perRep[2][0] == 0 || perRep[1][1]+perRep[2][1] == 0 {
+		t.Errorf("replicas 2 and 3: %d successes, %d refusals; want both", perRep[1][0]+perRep[2][0], perRep[1][1]+perRep[2][1])
+	}
 	for _, i := range []int{1, 2} {
-		if perRep[i][0] == 0 || perRep[i][1] == 0 {
-			t.Errorf("%s: %d successes, %d refusals; want both", reps[i].name, perRep[i][0], perRep[i][1])
-		}
+		t.Logf("%s: %d successes, %d refusals", reps[i].name, perRep[i][0], perRep[i][1])
 	}
 	// The point of the race: requests were in flight while the kick was.
 	if overlapping == 0 {
