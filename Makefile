@@ -30,8 +30,11 @@ lint:
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
+# Micro-benchmarks (bench_test.go) plus whole commands, peers and capyd
+# load on SQLite and PostgreSQL, as one table (BENCHMARKS.md). Takes about
+# 20 minutes; `make bench BENCH_ARGS="-h"` lists the knobs.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	GOTAGS='$(GOTAGS)' BIN='$(BIN)' bash scripts/bench.sh $(BENCH_ARGS)
 
 # Start the real service with its defaults: SQLite, KEK, pepper and the
 # development mail.log in $(CAPYD_DATA); Ctrl-C stops it, data stays.

@@ -1,0 +1,442 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Machine describes where the benchmark ran.
+type Machine struct {
+	CPUs      int
+	CPUModel  string
+	MemTotal  string
+	Kernel    string
+	Go        string
+	LoadStart string
+}
+
+// ReadMachine reads /proc for the machine description.
+func ReadMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadAvg()}
+	scan := func(path string, f func(k, v string)) {
+		fh, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		defer fh.Close()
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			k, v, ok := strings.Cut(sc.Text(), ":")
+			if ok {
+				f(strings.TrimSpace(k), strings.TrimSpace(v))
+			}
+		}
+	}
+	scan("/proc/cpuinfo", func(k, v string) {
+		if k == "model name" && m.CPUModel == "" {
+			m.CPUModel = v
+		}
+	})
+	scan("/proc/meminfo", func(k, v string) {
+		if k == "MemTotal" {
+			var kb int64
+			fmt.Sscanf(v, "%d", &kb)
+			m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	})
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Verdict is one target of the issue, met or missed.
+type Verdict struct {
+	Target   string
+	Measured string
+	Met      *bool // nil: not measured
+}
+
+func (v Verdict) Status() string {
+	switch {
+	case v.Met == nil:
+		return "NOT MEASURED"
+	case *v.Met:
+		return "met"
+	default:
+		return "MISSED"
+	}
+}
+
+func b(v bool) *bool { return &v }
+
+type row struct{ area, name, backend, result, rss, target, status string }
+
+// Report writes the one table (markdown), the targets and what was
+// skipped.
+func (r *Results) Report(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "## capy benchmarks, %s\n\n", r.Started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "machine: %d CPUs (nproc), %s, %s RAM, Linux %s, %s; load average %s at start, %s at end\n",
+		m.CPUs, m.CPUModel, m.MemTotal, m.Kernel, m.Go, m.LoadStart, r.LoadEnd)
+	fmt.Fprintf(w, "method: medians of %d runs after %d warm-up(s); wall time fork to reap and peak RSS (ru_maxrss) of each subprocess, taken by the tiny launcher runrss (whose own ~2-3 MiB is the RSS floor: see the baseline); capy member runs, sops, CAPY_KEY runs and the baseline taken in turns; loopback only; took %s\n",
+		r.Cfg.Runs, r.Cfg.Warmup, r.Finished.Sub(r.Started).Round(time.Second))
+	if r.PGDesc != "" {
+		fmt.Fprintf(w, "postgres: %s\n", r.PGDesc)
+	}
+	fmt.Fprintln(w)
+	verdicts := r.Verdicts()
+	rows := r.rows()
+	fmt.Fprintln(w, "| area | benchmark | backend | result | peak RSS | target | status |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
+	for _, x := range rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", x.area, x.name, x.backend, x.result, x.rss, x.target, x.status)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### targets")
+	fmt.Fprintln(w)
+	for _, v := range verdicts {
+		fmt.Fprintf(w, "- **%s** — %s: %s\n", v.Status(), v.Target, v.Measured)
+	}
+	if len(r.Skipped) > 0 || r.MicroErr != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "### skipped or failed")
+		fmt.Fprintln(w)
+		if r.MicroErr != "" {
+			fmt.Fprintf(w, "- micro-benchmarks: %s\n", firstLine([]byte(r.MicroErr)))
+		}
+		for _, s := range r.Skipped {
+			fmt.Fprintf(w, "- %s\n", firstLine([]byte(s)))
+		}
+	}
+	for k, e := range r.CmdErr {
+		fmt.Fprintf(w, "- %s failed: %s\n", k, firstLine([]byte(e)))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "- note: %s\n", n)
+	}
+	if r.Cfg.ProfileDir != "" {
+		fmt.Fprintf(w, "\ncapyd CPU profiles (extra 32-client runs, not in the table): %s\n", r.Cfg.ProfileDir)
+	}
+}
+
+func seriesText(s Series) string {
+	return fmt.Sprintf("%s (min %s, p90 %s, n=%d)", ms(s.Median()), ms(s.Min()), ms(s.P90()), len(s.Samples))
+}
+
+var cmdNames = []struct{ key, text string }{
+	{"run-member", "`capy run -- true`, member unlock"},
+	{"run-ci", "`capy run -- true`, CAPY_KEY (no network)"},
+	{"sync-nochange", "`capy` sync, no change"},
+	{"sync-allchanged", "`capy` sync, all values changed locally"},
+}
+
+func (r *Results) rows() []row {
+	var rows []row
+	for _, m := range r.Micro {
+		res := fmt.Sprintf("%s/op · %d B/op · %d allocs/op", fmtNs(m.NsPerOp), m.BytesPerOp, m.AllocsPerOp)
+		x := row{area: "micro", name: strings.TrimPrefix(m.Pkg, "internal/") + ": " + m.Name, backend: "–", result: res, rss: "–"}
+		if m.Pkg == "internal/store/postgres" {
+			x.backend = "postgres"
+			if r.Cfg.PGURL == "" {
+				x.backend = "postgres (pgtest cluster: fsync=off)"
+			}
+		}
+		if m.Pkg == "internal/store/sqlite" {
+			x.backend = "sqlite"
+		}
+		if m.Pkg == "internal/envfile" && m.Name == "ParseRewrite/vars=10000" {
+			x.target, x.status = "≤ 10 ms", verdictStatus(m.NsPerOp <= 10e6)
+		}
+		rows = append(rows, x)
+	}
+	for _, n := range r.Cfg.Sizes {
+		if s, ok := r.Cmd[key("-", "baseline", n)]; ok {
+			rows = append(rows, row{"command", fmt.Sprintf("`env A=1 true` (baseline, timed in turn with the %d-var runs)", n), "–", seriesText(s), mib(s.PeakRSSKiB()), "", ""})
+		}
+	}
+	backends := append([]string{"-"}, r.Cfg.Backends...)
+	for _, c := range cmdNames {
+		for _, n := range r.Cfg.Sizes {
+			for _, be := range backends {
+				s, ok := r.Cmd[key(be, c.key, n)]
+				if !ok {
+					if e, bad := r.CmdErr[key(be, c.key, n)]; bad {
+						rows = append(rows, row{"command", fmt.Sprintf("%s, %d vars", c.text, n), be, "FAILED: " + firstLine([]byte(e)), "", "", ""})
+					}
+					continue
+				}
+				x := row{"command", fmt.Sprintf("%s, %d vars", c.text, n), be, seriesText(s), mib(s.PeakRSSKiB()), "", ""}
+				if be == "-" {
+					x.backend = "none"
+				}
+				x.target, x.status = r.cmdTarget(c.key, be, n, s)
+				rows = append(rows, x)
+			}
+		}
+	}
+	for _, p := range r.Peers {
+		if p.Missing != "" {
+			rows = append(rows, row{"peer", p.Name, "–", "MISSING: " + p.Missing, "", "", ""})
+			continue
+		}
+		for _, n := range r.Cfg.Sizes {
+			if p.Name == "dotenvx" {
+				if s, ok := r.Cmd[key("-", "peer-dotenvx", n)]; ok {
+					res := seriesText(s) + "; capy/dotenvx: " + r.ratios(n, s.Median(), "")
+					rows = append(rows, row{"peer", fmt.Sprintf("`dotenvx run -f .env -- true`, %d vars, encrypted .env (%s)", n, p.Version), "–", res, mib(s.PeakRSSKiB()), "", ""})
+				}
+				continue
+			}
+			for _, be := range r.Cfg.Backends {
+				if s, ok := r.Cmd[key(be, "peer-sops", n)]; ok {
+					res := seriesText(s) + "; capy/sops: " + r.ratios(n, s.Median(), be)
+					rows = append(rows, row{"peer", fmt.Sprintf("`sops exec-env FILE true`, %d vars, age key (%s), in turn with capy on %s", n, p.Version, be), "–", res, mib(s.PeakRSSKiB()), "", ""})
+				}
+			}
+		}
+	}
+	for _, be := range r.Cfg.Backends {
+		if t, ok := r.Throttled[be]; ok {
+			rows = append(rows, row{"service", "co-decrypt, shipped capyd (rate limits on), 32 clients, 3 s", be,
+				fmt.Sprintf("%d × 2xx, %d × 429, %d other, %d transport errors", t.Status[200], t.Status[429], t.Status[0]+othersOf(t.Status), t.Errors), "", "", ""})
+		}
+		for _, lr := range r.Load[be] {
+			res := fmt.Sprintf("%.0f req/s · p50 %s · p99 %s · %d ok in %.1f s", lr.RPS(), ms(lr.P50), ms(lr.P99), lr.OK, lr.Elapsed.Seconds())
+			if bad := lr.Errors + othersOf2xx(lr.Status); bad > 0 {
+				res += fmt.Sprintf(" · %d failed", bad)
+			}
+			if lr.Endpoint == "co-decrypt" {
+				res += fmt.Sprintf(" · audit rows +%d", lr.AuditRows)
+			} else {
+				res += fmt.Sprintf(" · %d B body", lr.RespBytes)
+			}
+			x := row{"service", fmt.Sprintf("%s, %d clients (capyd-nolimits)", lr.Endpoint, lr.Concurrency), be, res, "", "", ""}
+			if lr.Endpoint == "co-decrypt" && lr.Concurrency == 32 {
+				switch be {
+				case "postgres":
+					x.target = "≥ 3,000 req/s, p99 ≤ 25 ms"
+					x.status = verdictStatus(lr.RPS() >= 3000 && lr.P99 <= 25*time.Millisecond && lr.OK > 0)
+				case "sqlite":
+					x.target = "≥ 1,500 req/s"
+					x.status = verdictStatus(lr.RPS() >= 1500)
+				}
+			}
+			rows = append(rows, x)
+		}
+		if mem := r.Mem[be]; mem != nil {
+			if mem.IdleRSS > 0 {
+				rows = append(rows, row{"service", "capyd idle (shipped binary, just started)", be, "VmRSS " + mib(mem.IdleRSS), mib(mem.IdleHWM), "≤ 40 MiB", verdictStatus(mem.IdleRSS <= 40<<10)})
+			}
+			if mem.Requests > 0 {
+				rows = append(rows, row{"service", fmt.Sprintf("capyd-nolimits after %d requests", mem.Requests), be,
+					fmt.Sprintf("VmRSS %s (idle %s)", mib(mem.AfterRSS), mib(mem.LoadIdleRSS)), mib(mem.AfterHWM) + " (VmHWM)", "≤ 80 MiB", verdictStatus(mem.AfterHWM <= 80<<10)})
+			}
+		}
+	}
+	return rows
+}
+
+func othersOf(st map[int]int) int {
+	n := 0
+	for s, c := range st {
+		if s != 200 && s != 429 && s != 0 {
+			n += c
+		}
+	}
+	return n
+}
+
+func othersOf2xx(st map[int]int) int {
+	n := 0
+	for s, c := range st {
+		if s/100 != 2 {
+			n += c
+		}
+	}
+	return n
+}
+
+func verdictStatus(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**MISSED**"
+}
+
+// ratios is capy's median over the peer's for n variables: the member
+// unlock on backend be (every backend if be is ""), and CAPY_KEY.
+func (r *Results) ratios(n int, peer time.Duration, be string) string {
+	var parts []string
+	for _, b := range r.Cfg.Backends {
+		if be != "" && b != be {
+			continue
+		}
+		if s, ok := r.Cmd[key(b, "run-member", n)]; ok && peer > 0 {
+			parts = append(parts, fmt.Sprintf("member/%s %.2f", b, float64(s.Median())/float64(peer)))
+		}
+	}
+	if s, ok := r.Cmd[key("-", "run-ci", n)]; ok && peer > 0 && (be == "" || be == r.Cfg.Backends[0]) {
+		parts = append(parts, fmt.Sprintf("CAPY_KEY %.2f", float64(s.Median())/float64(peer)))
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *Results) peer(name string) *Peer {
+	for _, p := range r.Peers {
+		if p.Name == name && p.Missing == "" {
+			return p
+		}
+	}
+	return nil
+}
+
+// cmdTarget is the target text and status of a whole-command row.
+func (r *Results) cmdTarget(name, backend string, n int, s Series) (string, string) {
+	med := s.Median()
+	switch {
+	case name == "run-member" && (n == 100 || n == 1000):
+		limit, ratio := 12*time.Millisecond, 0.5
+		if n == 1000 {
+			limit, ratio = 20*time.Millisecond, 0.7
+		}
+		t := fmt.Sprintf("≤ %.1f × sops and ≤ %s", ratio, ms(limit))
+		sops, ok := r.Cmd[key(backend, "peer-sops", n)]
+		if !ok || sops.Median() == 0 {
+			return t, verdictStatus(false) + " (sops missing)"
+		}
+		return t, verdictStatus(med <= limit && float64(med) <= ratio*float64(sops.Median()))
+	case name == "run-ci" && n == 100:
+		base, ok := r.Cmd[key("-", "baseline", n)]
+		if !ok {
+			return "≤ 3 × `env A=1 true`", "baseline missing"
+		}
+		return "≤ 3 × `env A=1 true`", verdictStatus(float64(med) <= 3*float64(base.Median()))
+	case name == "sync-nochange" && n == 1000:
+		return "≤ 25 ms", verdictStatus(med <= 25*time.Millisecond)
+	case name == "sync-allchanged" && n == 1000:
+		return "≤ 40 ms", verdictStatus(med <= 40*time.Millisecond)
+	}
+	if n == 1000 {
+		return "RSS ≤ 25 MiB", verdictStatus(s.PeakRSSKiB() <= 25<<10)
+	}
+	return "", ""
+}
+
+// Verdicts lists every target of the issue with what was measured.
+func (r *Results) Verdicts() []Verdict {
+	var out []Verdict
+	for _, be := range r.Cfg.Backends {
+		for _, c := range []struct {
+			n     int
+			limit time.Duration
+			ratio float64
+		}{{100, 12 * time.Millisecond, 0.5}, {1000, 20 * time.Millisecond, 0.7}} {
+			v := Verdict{Target: fmt.Sprintf("capy run -- true, %d vars, member unlock (%s) ≤ %.1f × sops exec-env and ≤ %s", c.n, be, c.ratio, ms(c.limit))}
+			if s, ok := r.Cmd[key(be, "run-member", c.n)]; ok {
+				med := s.Median()
+				if sops, ok := r.Cmd[key(be, "peer-sops", c.n)]; ok && sops.Median() > 0 {
+					sm := sops.Median()
+					v.Measured = fmt.Sprintf("%s; sops %s in the same turns; ratio %.2f", ms(med), ms(sm), float64(med)/float64(sm))
+					v.Met = b(med <= c.limit && float64(med) <= c.ratio*float64(sm))
+				} else {
+					v.Measured = fmt.Sprintf("%s; sops MISSING, so the ratio half is unmeasured", ms(med))
+					v.Met = b(false)
+				}
+			}
+			out = append(out, v)
+		}
+	}
+	v := Verdict{Target: "capy run -- true, 100 vars, CAPY_KEY ≤ 3 × `env A=1 true`"}
+	base, okBase := r.Cmd[key("-", "baseline", 100)]
+	if s, ok := r.Cmd[key("-", "run-ci", 100)]; ok && okBase {
+		v.Measured = fmt.Sprintf("%s vs %s in the same turns (%.1f ×)", ms(s.Median()), ms(base.Median()), float64(s.Median())/float64(base.Median()))
+		v.Met = b(float64(s.Median()) <= 3*float64(base.Median()))
+	}
+	out = append(out, v)
+	for _, be := range r.Cfg.Backends {
+		v := Verdict{Target: fmt.Sprintf("no-change sync, 1,000 vars (%s) ≤ 25 ms", be)}
+		if s, ok := r.Cmd[key(be, "sync-nochange", 1000)]; ok {
+			v.Measured, v.Met = ms(s.Median()), b(s.Median() <= 25*time.Millisecond)
+		}
+		out = append(out, v)
+		v = Verdict{Target: fmt.Sprintf("sync with all 1,000 values changed (%s) ≤ 40 ms", be)}
+		if s, ok := r.Cmd[key(be, "sync-allchanged", 1000)]; ok {
+			v.Measured, v.Met = ms(s.Median()), b(s.Median() <= 40*time.Millisecond)
+		}
+		out = append(out, v)
+	}
+	v = Verdict{Target: "envfile parse + rewrite, 10,000 vars ≤ 10 ms"}
+	for _, m := range r.Micro {
+		if m.Pkg == "internal/envfile" && m.Name == "ParseRewrite/vars=10000" {
+			v.Measured, v.Met = fmtNs(m.NsPerOp), b(m.NsPerOp <= 10e6)
+		}
+	}
+	out = append(out, v)
+	for _, c := range []struct {
+		be  string
+		rps float64
+		p99 time.Duration
+	}{{"postgres", 3000, 25 * time.Millisecond}, {"sqlite", 1500, 0}} {
+		t := fmt.Sprintf("co-decrypt %s, one org, audit on, 32 clients ≥ %.0f req/s", c.be, c.rps)
+		if c.p99 > 0 {
+			t += fmt.Sprintf(", p99 ≤ %s", ms(c.p99))
+		}
+		v := Verdict{Target: t}
+		for _, lr := range r.Load[c.be] {
+			if lr.Endpoint == "co-decrypt" && lr.Concurrency == 32 {
+				v.Measured = fmt.Sprintf("%.0f req/s, p99 %s, audit rows +%d for %d ok (capyd-nolimits)", lr.RPS(), ms(lr.P99), lr.AuditRows, lr.OK)
+				v.Met = b(lr.OK > 0 && lr.RPS() >= c.rps && (c.p99 == 0 || lr.P99 <= c.p99))
+			}
+		}
+		out = append(out, v)
+	}
+	v = Verdict{Target: "peak RSS of capy ≤ 25 MiB at 1,000 vars"}
+	var peak int64
+	var which string
+	for k, s := range r.Cmd {
+		capy := strings.Contains(k, "/run-") || strings.Contains(k, "/sync-")
+		if capy && strings.HasSuffix(k, "/1000") && s.PeakRSSKiB() > peak {
+			peak, which = s.PeakRSSKiB(), k
+		}
+	}
+	if peak > 0 {
+		v.Measured, v.Met = fmt.Sprintf("%s (largest: %s)", mib(peak), which), b(peak <= 25<<10)
+	}
+	out = append(out, v)
+	for _, be := range r.Cfg.Backends {
+		mem := r.Mem[be]
+		v := Verdict{Target: fmt.Sprintf("capyd (%s) ≤ 40 MiB idle", be)}
+		if mem != nil && mem.IdleRSS > 0 {
+			v.Measured, v.Met = "VmRSS "+mib(mem.IdleRSS), b(mem.IdleRSS <= 40<<10)
+		}
+		out = append(out, v)
+		v = Verdict{Target: fmt.Sprintf("capyd (%s) ≤ 80 MiB after 100,000 requests", be)}
+		if mem != nil && mem.Requests > 0 {
+			v.Measured = fmt.Sprintf("VmHWM %s, VmRSS %s after %d requests", mib(mem.AfterHWM), mib(mem.AfterRSS), mem.Requests)
+			v.Met = b(mem.AfterHWM <= 80<<10 && mem.Requests >= 100000)
+		}
+		out = append(out, v)
+	}
+	return out
+}
