@@ -124,8 +124,10 @@ func (c *crashRig) edit(it int) ([]byte, map[string]string) {
 	}
 	intended := maps.Clone(c.cur)
 	names := slices.Sorted(maps.Keys(intended))
+	edited := map[string]bool{}
 	for j := range 1 + c.rng.IntN(3) {
 		n := names[c.rng.IntN(len(names))]
+		edited[n] = true
 		intended[n] = c.value(it, j)
 		if err := doc.Set(n, intended[n], false); err != nil {
 			c.t.Fatal(err)
@@ -139,7 +141,16 @@ func (c *crashRig) edit(it int) ([]byte, map[string]string) {
 		}
 	}
 	if c.rng.IntN(5) == 0 && len(intended) > 4 {
-		n := names[c.rng.IntN(len(names))]
+		// Delete a name this iteration did not edit: deleting the only
+		// edited one would leave no plaintext, and a correct sync would
+		// then have nothing to rewrite (the check below expects a rewrite).
+		var candidates []string
+		for _, n := range names {
+			if !edited[n] {
+				candidates = append(candidates, n)
+			}
+		}
+		n := candidates[c.rng.IntN(len(candidates))]
 		delete(intended, n)
 		if !doc.Delete(n) {
 			c.t.Fatalf("no %s to delete", n)
