@@ -22,6 +22,9 @@ type project struct {
 	repo  *workspace.Repo
 	state *workspace.State
 	cl    *client.Client
+	// savedCurrent is state.Current as it is on disk, so record can tell
+	// whether state.json needs writing.
+	savedCurrent string
 }
 
 func newClient(service string) (*client.Client, error) {
@@ -49,7 +52,7 @@ func openProject(u *ui) (*project, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &project{u: u, home: home, repo: repo, state: st, cl: cl}, nil
+	return &project{u: u, home: home, repo: repo, state: st, cl: cl, savedCurrent: st.Current}, nil
 }
 
 // env resolves an environment name: the flag, else the current one, else
@@ -66,6 +69,20 @@ func (p *project) env(name string) (string, workspace.EnvPin, error) {
 		return "", pin, withHint(fmt.Errorf("no environment %q in this project", name), "no-env", "see `capy env` for the list")
 	}
 	return name, pin, nil
+}
+
+// openAccount opens the project and its signed-in account, the start of
+// every command that talks to the service as a member.
+func openAccount(u *ui) (*project, *member.Account, error) {
+	p, err := openProject(u)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := p.account()
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, a, nil
 }
 
 func (p *project) account() (*member.Account, error) {
@@ -114,10 +131,17 @@ func (p *project) syncEnv(name string, pin workspace.EnvPin) sync.Env {
 // record stores a sync's new state, and moves a stale pin forward when a
 // member verified a newer epoch with keys derived from PK.
 func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sync.Keyring) error {
-	p.state.Environments[pin.ID] = workspace.EnvState{Epoch: st.Epoch, BaseVersion: st.BaseVersion, BaseID: st.BaseID,
+	next := workspace.EnvState{Epoch: st.Epoch, BaseVersion: st.BaseVersion, BaseID: st.BaseID,
 		SeenVersion: st.SeenVersion, SeenID: st.SeenID}
-	if err := p.repo.SaveState(p.state); err != nil {
-		return err
+	// A no-change sync leaves state.json alone: rewriting it costs two
+	// fsyncs on every command. (A changed Current, e.g. from `capy ci`, is
+	// still written.)
+	if prev, ok := p.state.Environments[pin.ID]; !ok || prev != next || p.state.Current != p.savedCurrent {
+		p.state.Environments[pin.ID] = next
+		if err := p.repo.SaveState(p.state); err != nil {
+			return err
+		}
+		p.savedCurrent = p.state.Current
 	}
 	if mk, ok := kr.(*sync.MemberKeys); ok && st.Epoch > pin.Epoch {
 		pub, _ := mk.PublicKey(st.Epoch)

@@ -45,11 +45,7 @@ func cmdDeploy(u *ui, c *cli.Context) error {
 }
 
 func cmdDeployList(u *ui, c *cli.Context) error {
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}
@@ -83,11 +79,7 @@ func cmdDeployRevoke(u *ui, c *cli.Context) error {
 	if c.Args().Len() != 1 || ident.CheckID(ident.Deploy, c.Args().First()) != nil {
 		return usageError("deploy revoke takes one deploy id (dep_…; see `capy deploy ls`)")
 	}
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}

@@ -119,11 +119,7 @@ func cmdRollback(u *ui, c *cli.Context) error {
 }
 
 func cmdAudit(u *ui, c *cli.Context) error {
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,7 @@ import (
 )
 
 func cmdInvite(u *ui, c *cli.Context, kind string) error {
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}
@@ -50,11 +46,7 @@ func cmdInvite(u *ui, c *cli.Context, kind string) error {
 }
 
 func cmdInvites(u *ui, c *cli.Context) error {
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}
@@ -83,11 +75,7 @@ func cmdInviteRevoke(u *ui, c *cli.Context) error {
 	if c.Args().Len() != 1 || ident.CheckID(ident.Invite, c.Args().First()) != nil {
 		return usageError("invites revoke takes one invite id (inv_…; see `capy invites`)")
 	}
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}
@@ -100,11 +88,7 @@ func cmdInviteRevoke(u *ui, c *cli.Context) error {
 }
 
 func cmdMembers(u *ui, c *cli.Context) error {
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}
@@ -129,11 +113,7 @@ func cmdKick(u *ui, c *cli.Context) error {
 	if c.Args().Len() != 1 {
 		return usageError("kick takes one argument: the member's e-mail")
 	}
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}
@@ -180,11 +160,7 @@ func cmdRole(u *ui, c *cli.Context) error {
 	if !role.Valid() {
 		return usageError("ROLE is member, admin or owner")
 	}
-	p, err := openProject(u)
-	if err != nil {
-		return err
-	}
-	a, err := p.account()
+	p, a, err := openAccount(u)
 	if err != nil {
 		return err
 	}
