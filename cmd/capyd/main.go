@@ -19,11 +19,12 @@ func main() {
 // newServer builds internal/server from what capyd prepared.
 func newServer(p capyd.ServerParams) (capyd.Server, error) {
 	return server.New(server.Config{
-		PublicURL:      p.PublicURL,
-		TrustedProxies: p.TrustedProxies,
-		LoginCodeTTL:   p.LoginCodeTTL,
-		Logger:         p.Logger,
-		Now:            time.Now,
-		Registry:       p.Registry,
+		PublicURL:         p.PublicURL,
+		TrustedProxies:    p.TrustedProxies,
+		LoginCodeTTL:      p.LoginCodeTTL,
+		Logger:            p.Logger,
+		Now:               time.Now,
+		Registry:          p.Registry,
+		DisableRateLimits: p.DisableRateLimits,
 	}, p.Store, p.Keyring, p.Mailer)
 }

@@ -83,6 +83,13 @@ type Config struct {
 	LogFormat string `flag:"log-format" default:"text" cmd:"serve" usage:"log format: text or json"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `flag:"log-level" default:"info" cmd:"serve" usage:"log level: debug, info, warn or error"`
+	// UnsafeDisableRateLimits turns every rate limit off (the in-memory
+	// per-IP and per-user buckets and the per-e-mail login-start limits in
+	// the database): server.Config.DisableRateLimits. It exists so that a
+	// load test can measure the shipped binary; in production it leaves
+	// login-code guessing and co-decrypt flooding unbounded. capyd warns at
+	// start when it is set.
+	UnsafeDisableRateLimits bool `flag:"unsafe-disable-rate-limits" default:"false" cmd:"serve" usage:"turn every rate limit off, for load tests only: never where real people sign in (login-code guessing and co-decrypt flooding become unbounded)"`
 
 	// set records the settings given explicitly (flag or env), by flag
 	// name or env name.

@@ -57,7 +57,7 @@ func TestDefaults(t *testing.T) {
 		"PublicURL": "", "AutoMigrate": true, "SMTPURL": "",
 		"SessionIdle": 30 * 24 * time.Hour, "SessionAbsolute": 90 * 24 * time.Hour,
 		"ShutdownTimeout": 20 * time.Second, "DrainDelay": time.Duration(0),
-		"LogFormat": "text", "LogLevel": "info",
+		"LogFormat": "text", "LogLevel": "info", "UnsafeDisableRateLimits": false,
 	}
 	v := reflect.ValueOf(cfg)
 	for name, w := range want {
@@ -134,6 +134,42 @@ func TestEnvironmentAndFlagPositions(t *testing.T) {
 	cfg, _ = loadArgs(t, "kek", "list")
 	if cfg.KEK == "" || !cfg.isSet("CAPYD_KEK") {
 		t.Error("CAPYD_KEK not read")
+	}
+}
+
+// --unsafe-disable-rate-limits is off unless given as a flag (before or
+// after serve) or as CAPYD_UNSAFE_DISABLE_RATE_LIMITS; a flag wins over
+// the variable.
+func TestUnsafeDisableRateLimits(t *testing.T) {
+	const env = "CAPYD_UNSAFE_DISABLE_RATE_LIMITS"
+	if EnvName("unsafe-disable-rate-limits") != env {
+		t.Fatalf("env name %s", EnvName("unsafe-disable-rate-limits"))
+	}
+	for _, tc := range []struct {
+		env  string // "" for unset
+		args []string
+		want bool
+	}{
+		{"", nil, false},
+		{"", []string{"--unsafe-disable-rate-limits"}, true},
+		{"", []string{"serve", "--unsafe-disable-rate-limits"}, true},
+		{"", []string{"--unsafe-disable-rate-limits=false"}, false},
+		{"true", nil, true},
+		{"1", []string{"serve"}, true},
+		{"false", nil, false},
+		{"true", []string{"--unsafe-disable-rate-limits=false"}, false},
+	} {
+		t.Setenv(env, tc.env)
+		if tc.env == "" {
+			os.Unsetenv(env)
+		}
+		cfg, err := loadArgs(t, tc.args...)
+		if err != nil {
+			t.Fatalf("%s=%q %v: %v", env, tc.env, tc.args, err)
+		}
+		if cfg.UnsafeDisableRateLimits != tc.want {
+			t.Errorf("%s=%q %v: UnsafeDisableRateLimits = %v, want %v", env, tc.env, tc.args, cfg.UnsafeDisableRateLimits, tc.want)
+		}
 	}
 }
 

@@ -45,6 +45,9 @@ type ServerParams struct {
 	Store          store.Store
 	Keyring        *keyring.Keyring
 	Mailer         mail.Sender
+	// DisableRateLimits turns every rate limit off
+	// (--unsafe-disable-rate-limits; load tests only).
+	DisableRateLimits bool
 }
 
 // NewServerFunc builds the server. cmd/capyd passes a function that calls
@@ -156,14 +159,15 @@ func serve(cfg Config, e *env) error {
 
 	reg := prometheus.NewRegistry()
 	srv, err := e.newServer(ServerParams{
-		PublicURL:      publicURL,
-		TrustedProxies: cfg.TrustedProxies,
-		LoginCodeTTL:   store.DefaultLoginCodeTTL,
-		Logger:         log,
-		Registry:       reg,
-		Store:          st,
-		Keyring:        kr,
-		Mailer:         mailer,
+		PublicURL:         publicURL,
+		TrustedProxies:    cfg.TrustedProxies,
+		LoginCodeTTL:      store.DefaultLoginCodeTTL,
+		Logger:            log,
+		Registry:          reg,
+		Store:             st,
+		Keyring:           kr,
+		Mailer:            mailer,
+		DisableRateLimits: cfg.UnsafeDisableRateLimits,
 	})
 	if err != nil {
 		return fmt.Errorf("build the server: %w", err)
@@ -251,6 +255,9 @@ func serve(cfg Config, e *env) error {
 	}
 	if opsLn != nil && !isLoopbackListen(opsLn.Addr()) {
 		log.Warn("the ops listener (/metrics) is not on loopback and has no authentication; keep it on a private network", "ops_addr", opsAddr)
+	}
+	if cfg.UnsafeDisableRateLimits {
+		log.Warn("RATE LIMITS OFF (--unsafe-disable-rate-limits): for load tests only; login-code guessing and co-decrypt flooding are unbounded. Never run it like this where real people sign in")
 	}
 	if e.onReady != nil {
 		e.onReady(publicLn.Addr(), opsAddrOf(opsLn))

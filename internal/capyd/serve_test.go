@@ -292,3 +292,37 @@ func TestServeListenError(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, stderr.String())
 	}
 }
+
+// --unsafe-disable-rate-limits reaches the server and is announced by one
+// WARN line; without it the server keeps its limits and nothing is said.
+func TestServeUnsafeDisableRateLimits(t *testing.T) {
+	const warning = `level=WARN msg="RATE LIMITS OFF (--unsafe-disable-rate-limits): for load tests only;`
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, false},
+		{"", []string{"--unsafe-disable-rate-limits"}, true},
+		{"true", nil, true},
+	} {
+		t.Run(fmt.Sprintf("env=%q,args=%q", tc.env, tc.args), func(t *testing.T) {
+			t.Setenv("CAPYD_UNSAFE_DISABLE_RATE_LIMITS", tc.env)
+			r := startServe(t, tc.args...)
+			if got := r.fake.params.DisableRateLimits; got != tc.want {
+				t.Errorf("ServerParams.DisableRateLimits = %v, want %v", got, tc.want)
+			}
+			r.sigs <- syscall.SIGTERM
+			if code := r.waitExit(t, 5*time.Second); code != 0 {
+				t.Fatalf("exit %d:\n%s", code, r.stderr)
+			}
+			want := 0
+			if tc.want {
+				want = 1
+			}
+			if n := strings.Count(r.stderr.String(), warning); n != want {
+				t.Errorf("%d warnings, want %d:\n%s", n, want, r.stderr)
+			}
+		})
+	}
+}
