@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,16 +18,20 @@ import (
 
 // Binaries are the programs the harness builds.
 type Binaries struct {
-	Capy, Capyd  string
-	RunRSS       string // the launcher that reports wall time and peak RSS
-	CapydNoLimit string // capyd with server.Config.DisableRateLimits; "" if it did not build
-	NoLimitError string // why it did not build
+	Capy, Capyd string // as `make build` builds them
+	RunRSS      string // the launcher that reports wall time and peak RSS
+	// CapydPprof is cmd/capyd built with the capyd_pprof tag as well: the
+	// same capyd plus net/http/pprof on CAPYBENCH_PPROF (loopback), for
+	// -profile-dir only. "" when not asked for or when it did not build.
+	CapydPprof string
+	PprofError string // why it did not build
 }
 
-// Build compiles capy, capyd and capyd-nolimits from the module at root
-// into dir with the build tags of `make build` (CGO_ENABLED=0).
-func Build(root, dir, tags string) (*Binaries, error) {
-	build := func(out string, pkgs ...string) error {
+// Build compiles capy and capyd from the module at root into dir with the
+// build tags of `make build` (CGO_ENABLED=0), the runrss launcher, and,
+// with pprof, capyd-pprof.
+func Build(root, dir, tags string, pprof bool) (*Binaries, error) {
+	build := func(out, tags string, pkgs ...string) error {
 		args := append([]string{"build", "-tags", tags, "-o", out}, pkgs...)
 		cmd := exec.Command("go", args...)
 		cmd.Dir = root
@@ -36,29 +41,32 @@ func Build(root, dir, tags string) (*Binaries, error) {
 		}
 		return nil
 	}
-	if err := build(dir+string(os.PathSeparator), "./cmd/capy", "./cmd/capyd"); err != nil {
+	if err := build(dir+string(os.PathSeparator), tags, "./cmd/capy", "./cmd/capyd"); err != nil {
 		return nil, err
 	}
 	b := &Binaries{Capy: filepath.Join(dir, "capy"), Capyd: filepath.Join(dir, "capyd"), RunRSS: filepath.Join(dir, "runrss")}
-	if err := build(b.RunRSS, "./internal/bench/cmd/runrss"); err != nil {
+	if err := build(b.RunRSS, tags, "./internal/bench/cmd/runrss"); err != nil {
 		return nil, err
 	}
-	nl := filepath.Join(dir, "capyd-nolimits")
-	if err := build(nl, "./internal/bench/cmd/capyd-nolimits"); err != nil {
-		b.NoLimitError = err.Error()
-	} else {
-		b.CapydNoLimit = nl
+	if pprof {
+		out := filepath.Join(dir, "capyd-pprof")
+		if err := build(out, strings.TrimSpace(tags+" capyd_pprof"), "./cmd/capyd"); err != nil {
+			b.PprofError = err.Error()
+		} else {
+			b.CapydPprof = out
+		}
 	}
 	return b, nil
 }
 
 // Capyd is a running capyd.
 type Capyd struct {
-	URL     string
-	DataDir string
-	Log     string
-	cmd     *exec.Cmd
-	done    chan error
+	URL      string
+	DataDir  string
+	Log      string // shared by the runs of one binary on one data directory
+	logStart int64  // where this run's lines begin in Log
+	cmd      *exec.Cmd
+	done     chan error
 }
 
 // Pid is the process id.
@@ -74,8 +82,9 @@ func freePort() (int, error) {
 }
 
 // StartCapyd starts bin on a free loopback port with dataDir, on SQLite
-// (database "") or the PostgreSQL at database, and waits for /healthz.
-func StartCapyd(bin, dataDir, database, logLevel string, extraEnv ...string) (*Capyd, error) {
+// (database "") or the PostgreSQL at database, with the extra flags args
+// and environment extraEnv, and waits for /healthz.
+func StartCapyd(bin, dataDir, database, logLevel string, args []string, extraEnv ...string) (*Capyd, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -89,8 +98,13 @@ func StartCapyd(bin, dataDir, database, logLevel string, extraEnv ...string) (*C
 		return nil, err
 	}
 	defer logf.Close()
+	logStart, err := logf.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", addr, "--ops-listen", "", "--log-level", logLevel)
+	argv := append([]string{"serve", "--data-dir", dataDir, "--listen", addr, "--ops-listen", "", "--log-level", logLevel}, args...)
+	cmd := exec.Command(bin, argv...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(dataDir)}
 	if database != "" {
 		cmd.Env = append(cmd.Env, "CAPYD_DATABASE="+database) // not in argv: ps shows argv
@@ -100,7 +114,7 @@ func StartCapyd(bin, dataDir, database, logLevel string, extraEnv ...string) (*C
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &Capyd{URL: "http://" + addr, DataDir: dataDir, Log: logPath, cmd: cmd, done: make(chan error, 1)}
+	c := &Capyd{URL: "http://" + addr, DataDir: dataDir, Log: logPath, logStart: logStart, cmd: cmd, done: make(chan error, 1)}
 	go func() { c.done <- cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -137,6 +151,25 @@ func (c *Capyd) Stop() {
 	case <-time.After(30 * time.Second):
 		_ = c.cmd.Process.Kill()
 		<-c.done
+	}
+}
+
+// WaitLog waits up to within for a line containing text in this run's
+// log. (capyd answers /healthz before it logs its start-up lines.)
+func (c *Capyd) WaitLog(text string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		b, err := os.ReadFile(c.Log)
+		if err != nil {
+			return err
+		}
+		if int64(len(b)) > c.logStart && strings.Contains(string(b[c.logStart:]), text) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("capyd did not log %q within %v (log: %s)", text, within, c.Log)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -3,7 +3,8 @@
 // SQLite and over a throwaway PostgreSQL cluster, sets up orgs with the
 // real CLI, times `capy run` and `capy` sync as subprocesses (median of
 // several runs after a warm-up, peak RSS from the rusage of each run),
-// drives co-decrypt and head-blob GETs at fixed concurrency, times the
+// drives co-decrypt and head-blob GETs at fixed concurrency (the shipped
+// capyd restarted with --unsafe-disable-rate-limits), times the
 // peers (dotenvx, sops) on the same generated files, and prints one table
 // with the targets marked met or missed.
 //

@@ -228,7 +228,7 @@ func (r *Results) rows() []row {
 			} else {
 				res += fmt.Sprintf(" · %d B body", lr.RespBytes)
 			}
-			x := row{"service", fmt.Sprintf("%s, %d clients (capyd-nolimits)", lr.Endpoint, lr.Concurrency), be, res, "", "", ""}
+			x := row{"service", fmt.Sprintf("%s, %d clients (shipped capyd, rate limits off)", lr.Endpoint, lr.Concurrency), be, res, "", "", ""}
 			if lr.Endpoint == "co-decrypt" && lr.Concurrency == 32 {
 				switch be {
 				case "postgres":
@@ -246,7 +246,7 @@ func (r *Results) rows() []row {
 				rows = append(rows, row{"service", "capyd idle (shipped binary, just started)", be, "VmRSS " + mib(mem.IdleRSS), mib(mem.IdleHWM), "≤ 40 MiB", verdictStatus(mem.IdleRSS <= 40<<10)})
 			}
 			if mem.Requests > 0 {
-				rows = append(rows, row{"service", fmt.Sprintf("capyd-nolimits after %d requests", mem.Requests), be,
+				rows = append(rows, row{"service", fmt.Sprintf("capyd after %d requests (shipped capyd, rate limits off)", mem.Requests), be,
 					fmt.Sprintf("VmRSS %s (idle %s)", mib(mem.AfterRSS), mib(mem.LoadIdleRSS)), mib(mem.AfterHWM) + " (VmHWM)", "≤ 80 MiB", verdictStatus(mem.AfterHWM <= 80<<10)})
 			}
 		}
@@ -405,7 +405,7 @@ func (r *Results) Verdicts() []Verdict {
 		v := Verdict{Target: t}
 		for _, lr := range r.Load[c.be] {
 			if lr.Endpoint == "co-decrypt" && lr.Concurrency == 32 {
-				v.Measured = fmt.Sprintf("%.0f req/s, p99 %s, audit rows +%d for %d ok (capyd-nolimits)", lr.RPS(), ms(lr.P99), lr.AuditRows, lr.OK)
+				v.Measured = fmt.Sprintf("%.0f req/s, p99 %s, audit rows +%d for %d ok (shipped capyd, rate limits off)", lr.RPS(), ms(lr.P99), lr.AuditRows, lr.OK)
 				v.Met = b(lr.OK > 0 && lr.RPS() >= c.rps && (c.p99 == 0 || lr.P99 <= c.p99))
 			}
 		}

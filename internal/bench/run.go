@@ -64,8 +64,8 @@ type Results struct {
 // CapydMem is capyd's memory over a backend's run (KiB).
 type CapydMem struct {
 	IdleRSS, IdleHWM   int64 // the shipped capyd, just started
-	LoadIdleRSS        int64 // capyd-nolimits, just started on the same data
-	AfterRSS, AfterHWM int64 // capyd-nolimits after Requests requests
+	LoadIdleRSS        int64 // the shipped capyd with rate limits off, just restarted on the same data
+	AfterRSS, AfterHWM int64 // the same process after Requests requests
 	Requests           int
 }
 
@@ -121,15 +121,20 @@ func Run(cfg Config) (*Results, error) {
 	if !cfg.Commands && !cfg.Service {
 		return r, nil
 	}
-	cfg.logf("building capy, capyd, capyd-nolimits…")
-	bins, err := Build(cfg.Root, filepath.Join(cfg.Work, "bin"), cfg.BuildTags)
+	profile := cfg.Service && cfg.ProfileDir != ""
+	if profile {
+		cfg.logf("building capy, capyd, capyd-pprof…")
+	} else {
+		cfg.logf("building capy, capyd…")
+	}
+	bins, err := Build(cfg.Root, filepath.Join(cfg.Work, "bin"), cfg.BuildTags, profile)
 	if err != nil {
 		return r, err
 	}
 	r.Bins = bins
 	Runner = bins.RunRSS
-	if bins.CapydNoLimit == "" {
-		r.Skipped = append(r.Skipped, "service throughput without rate limits: capyd-nolimits did not build: "+firstLine([]byte(bins.NoLimitError)))
+	if profile && bins.CapydPprof == "" {
+		r.Skipped = append(r.Skipped, "capyd CPU profiles: capyd-pprof did not build: "+firstLine([]byte(bins.PprofError)))
 	}
 	if cfg.Commands && cfg.Peers {
 		cfg.waitQuiet("the peers")
@@ -185,7 +190,7 @@ func runBackend(cfg Config, r *Results, backend string, first bool) error {
 	mem := &CapydMem{}
 	r.Mem[backend] = mem
 	cfg.logf("%s: starting capyd…", backend)
-	d, err := StartCapyd(r.Bins.Capyd, dataDir, database, cfg.CapydLogLevel)
+	d, err := StartCapyd(r.Bins.Capyd, dataDir, database, cfg.CapydLogLevel, nil)
 	if err != nil {
 		return err
 	}
@@ -290,23 +295,11 @@ func runBackend(cfg Config, r *Results, backend string, first bool) error {
 	d.Stop()
 	d = nil
 
-	if r.Bins.CapydNoLimit == "" {
-		return nil
-	}
+	// The same binary on the same data with its rate limits off: one
+	// member's co-decrypts would otherwise measure the 60-a-minute limit.
 	cfg.waitQuiet(backend + " service load")
-	cfg.logf("%s: restarting as capyd-nolimits on the same data…", backend)
-	var extra []string
-	pprofAddr := ""
-	if cfg.ProfileDir != "" {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
-		extra = append(extra, "CAPYBENCH_PPROF="+pprofAddr)
-	}
-	d, err = StartCapyd(r.Bins.CapydNoLimit, dataDir, database, cfg.CapydLogLevel, extra...)
-	if err != nil {
+	cfg.logf("%s: restarting the shipped capyd with %s on the same data…", backend, noLimitsFlag)
+	if d, err = startNoLimits(cfg, r.Bins.Capyd, dataDir, database); err != nil {
 		return err
 	}
 	co.URL = strings.Replace(co.URL, c.service, d.URL, 1)
@@ -344,15 +337,59 @@ func runBackend(cfg Config, r *Results, backend string, first bool) error {
 	}
 	mem.Requests = total
 	mem.AfterRSS, mem.AfterHWM, _ = d.Mem()
-	if pprofAddr != "" {
-		for _, ep := range []Endpoint{co, head} {
-			cfg.logf("%s: profiling capyd under %s, 32 clients (extra run, not in the table)…", backend, ep.Name)
-			if err := profileLoad(cfg, r.Bins.CapydNoLimit, pprofAddr, backend, ep); err != nil {
-				r.Notes = append(r.Notes, fmt.Sprintf("%s %s profile: %v", backend, ep.Name, err))
-			}
+	if cfg.ProfileDir == "" || r.Bins.CapydPprof == "" {
+		return nil
+	}
+
+	// Profiles need net/http/pprof, which the shipped binary does not
+	// serve: restart once more as capyd-pprof (the same cmd/capyd plus
+	// pprof on loopback), with the same flag, on the same data.
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	pprofAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	prev := d.URL
+	d.Stop()
+	cfg.logf("%s: restarting as capyd-pprof with %s for the profiles…", backend, noLimitsFlag)
+	if d, err = startNoLimits(cfg, r.Bins.CapydPprof, dataDir, database, "CAPYBENCH_PPROF="+pprofAddr); err != nil {
+		return err
+	}
+	co.URL = strings.Replace(co.URL, prev, d.URL, 1)
+	head.URL = strings.Replace(head.URL, prev, d.URL, 1)
+	for _, ep := range []Endpoint{co, head} {
+		cfg.logf("%s: profiling capyd under %s, 32 clients (extra run, not in the table)…", backend, ep.Name)
+		load(ep, 32, 200, 2*time.Second) // warm-up of the fresh process
+		if err := profileLoad(cfg, r.Bins.CapydPprof, pprofAddr, backend, ep); err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s %s profile: %v", backend, ep.Name, err))
 		}
 	}
 	return nil
+}
+
+// noLimitsFlag turns capyd's rate limits off (docs/server.md); capyd
+// announces it with a WARN line that starts with noLimitsWarning.
+const (
+	noLimitsFlag    = "--unsafe-disable-rate-limits"
+	noLimitsWarning = `level=WARN msg="RATE LIMITS OFF`
+)
+
+// startNoLimits starts bin with noLimitsFlag and checks that capyd says
+// its limits are off (unless -capyd-log-level error hides warnings), so
+// that no row claims so wrongly.
+func startNoLimits(cfg Config, bin, dataDir, database string, extraEnv ...string) (*Capyd, error) {
+	d, err := StartCapyd(bin, dataDir, database, cfg.CapydLogLevel, []string{noLimitsFlag}, extraEnv...)
+	if err != nil {
+		return nil, err
+	}
+	if strings.EqualFold(cfg.CapydLogLevel, "error") {
+		return d, nil
+	}
+	if err := d.WaitLog(noLimitsWarning, 10*time.Second); err != nil {
+		d.Stop()
+		return nil, err
+	}
+	return d, nil
 }
 
 // profileLoad takes a CPU profile of capyd while 32 clients send ep for
@@ -389,6 +426,6 @@ func profileLoad(cfg Config, bin, pprofAddr, backend string, ep Endpoint) error 
 		return fmt.Errorf("go tool pprof: %v", err)
 	}
 	cum, _ := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount", "60", bin, base+".pprof").CombinedOutput()
-	head := fmt.Sprintf("capyd-nolimits, %s, %s, 32 clients: %.0f req/s, p99 %s during the profile\n\n", backend, ep.Name, lr.RPS(), ms(lr.P99))
+	head := fmt.Sprintf("capyd-pprof (cmd/capyd + loopback pprof), %s, %s, %s, 32 clients: %.0f req/s, p99 %s during the profile\n\n", noLimitsFlag, backend, ep.Name, lr.RPS(), ms(lr.P99))
 	return os.WriteFile(base+".txt", []byte(head+string(top)+"\n-- by cumulative time --\n"+string(cum)), 0o644)
 }

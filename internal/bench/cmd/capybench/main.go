@@ -59,7 +59,7 @@ func main() {
 	flag.StringVar(&cfg.BuildTags, "tags", "urfave_cli_no_docs", "go build -tags for capy and capyd (keep in step with the Makefile's GOTAGS)")
 	flag.Float64Var(&cfg.QuietLoad, "quiet-load", 0, "before each part, wait until the 1-minute load average is below this (0: don't wait)")
 	flag.DurationVar(&cfg.QuietWait, "quiet-wait", 5*time.Minute, "longest wait for -quiet-load per part")
-	flag.StringVar(&cfg.ProfileDir, "profile-dir", "", "also take CPU profiles of capyd under 32-client load (extra runs) into this directory")
+	flag.StringVar(&cfg.ProfileDir, "profile-dir", "", "also take CPU profiles of capyd under 32-client load (extra runs, capyd built with the capyd_pprof tag) into this directory")
 	flag.StringVar(&out, "out", "", "also write the report to this file")
 	flag.BoolVar(&keep, "keep", false, "keep the scratch directory")
 	flag.Parse()
