@@ -94,15 +94,18 @@ func (c *call) run() error {
 			return err
 		}
 	}
-	if rt.auth == authSession {
+	switch {
+	case rt.auth == authSession && rt.org:
+		// Session and membership in one read (steps 4 and 5).
+		if err := c.authenticateMember(); err != nil {
+			return err
+		}
+	case rt.auth == authSession:
 		if err := c.authenticate(); err != nil {
 			return err
 		}
-	}
-	if rt.org {
-		if err := c.membership(); err != nil {
-			return err
-		}
+	case rt.org:
+		return errors.New("route " + rt.pattern + " checks membership without a session")
 	}
 	if rt.limit == limitNone {
 		if err := c.noBody(); err != nil {
@@ -142,8 +145,8 @@ func parseToken(tok string) ([]byte, bool) {
 	return raw, true
 }
 
-// authenticate reads the bearer token and checks the session.
-func (c *call) authenticate() error {
+// bearer reads the bearer token into c.tok.
+func (c *call) bearer() error {
 	vals := c.r.Header.Values("Authorization")
 	if len(vals) != 1 {
 		return problem(api.PUnauthenticated, "")
@@ -157,21 +160,39 @@ func (c *call) authenticate() error {
 		return problem(api.PUnauthenticated, "")
 	}
 	c.tok = store.HashToken(raw)
+	return nil
+}
+
+// authenticate reads the bearer token and checks the session.
+func (c *call) authenticate() error {
+	if err := c.bearer(); err != nil {
+		return err
+	}
 	sess, err := c.s.st.LookupSession(c.r.Context(), c.tok)
 	if err != nil {
 		return err
 	}
+	c.setSession(sess)
+	return nil
+}
+
+func (c *call) setSession(sess store.Session) {
 	c.sess = sess
 	if rec, ok := c.w.(*recorder); ok {
 		rec.actor = sess.UserID
 	}
-	return nil
 }
 
-// membership checks the caller's membership of {org}, then the route's
-// minimum role.
-func (c *call) membership() error {
-	org, m, err := c.s.st.GetOrg(c.r.Context(), c.tok, chi.URLParam(c.r, "org"))
+// authenticateMember checks the session and the caller's membership of
+// {org} in one read, then the route's minimum role.
+func (c *call) authenticateMember() error {
+	if err := c.bearer(); err != nil {
+		return err
+	}
+	sess, org, m, err := c.s.st.AuthorizeOrg(c.r.Context(), c.tok, chi.URLParam(c.r, "org"))
+	if sess.UserID != "" {
+		c.setSession(sess)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrMembershipRevoked) && c.rt.pattern == patCoDecrypt {
 			// A kicked member's co-decrypt is audited (denied, throttled)

@@ -47,7 +47,8 @@ type Config struct {
 	Now func() time.Time
 	// Registry receives the service's metrics; nil means a new one.
 	Registry *prometheus.Registry
-	// DisableRateLimits turns every rate limit off. For tests only.
+	// DisableRateLimits turns every rate limit off: tests, and capyd's
+	// --unsafe-disable-rate-limits for load tests (docs/server.md).
 	DisableRateLimits bool
 }
 

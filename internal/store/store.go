@@ -124,6 +124,12 @@ type Store interface {
 	// membership.
 	GetOrg(ctx context.Context, tok TokenHash, orgID string) (Org, Member, error)
 
+	// AuthorizeOrg is LookupSession and GetOrg in one read transaction:
+	// the session, the org and the caller's active membership. When the
+	// session is valid but the membership check fails, the session is
+	// returned with the error.
+	AuthorizeOrg(ctx context.Context, tok TokenHash, orgID string) (Session, Org, Member, error)
+
 	// ListOrgs returns the orgs in which the caller is an active member,
 	// by creation time, then id.
 	ListOrgs(ctx context.Context, tok TokenHash) ([]OrgMembership, error)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -225,5 +226,28 @@ func TestSameSchemaAsSQLite(t *testing.T) {
 	r2.Close()
 	if len(pg) == 0 || !reflect.DeepEqual(pg, sl) {
 		t.Fatalf("schemas differ:\npostgres %v\nsqlite   %v", pg, sl)
+	}
+}
+
+func TestPoolSize(t *testing.T) {
+	for _, c := range []struct {
+		url  string
+		want int32
+	}{
+		{"postgres://capyd@db.internal/capy", int32(max(DefaultMaxConns, 4*runtime.GOMAXPROCS(0)))},
+		{"postgres://capyd@db.internal/capy?sslmode=disable", int32(max(DefaultMaxConns, 4*runtime.GOMAXPROCS(0)))},
+		{"postgres://capyd@db.internal/capy?pool_max_conns=3", 3},
+		{"postgres://capyd@db.internal/capy?sslmode=disable&pool_max_conns=40", 40},
+	} {
+		pc, err := poolConfig(c.url)
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		if pc.MaxConns != c.want {
+			t.Errorf("%s: MaxConns %d, want %d", c.url, pc.MaxConns, c.want)
+		}
+	}
+	if _, err := poolConfig("host=db dbname=capy pool_max_conns=x"); err == nil {
+		t.Error("a bad pool_max_conns was accepted")
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,9 +91,9 @@ func Open(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, e
 	if _, err := cfg.WithDefaults(); err != nil {
 		return nil, err
 	}
-	pc, err := pgxpool.ParseConfig(url)
+	pc, err := poolConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("%w: postgres: bad database URL", store.ErrInvalid)
+		return nil, err
 	}
 	if cfg.AutoMigrate {
 		if _, err := Migrate(ctx, url); err != nil {
@@ -115,6 +117,26 @@ func Open(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, e
 		return nil, err
 	}
 	return s, nil
+}
+
+// DefaultMaxConns is the smallest connection pool capyd opens when the
+// URL does not set pool_max_conns (it opens 4 per CPU if that is more).
+const DefaultMaxConns = 16
+
+// poolConfig parses the URL; without pool_max_conns the pool gets
+// DefaultMaxConns (or 4 per CPU). pgxpool's own default, max(4, NumCPU),
+// is below the number of requests a small machine has in flight, each of
+// which mostly waits for round trips, not CPU: they queued for a
+// connection while the database idled.
+func poolConfig(url string) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: postgres: bad database URL", store.ErrInvalid)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		pc.MaxConns = int32(max(DefaultMaxConns, 4*runtime.GOMAXPROCS(0)))
+	}
+	return pc, nil
 }
 
 // db implements sqlstore.DB over a pool.
@@ -154,6 +176,11 @@ func (d *db) Read(ctx context.Context, fn func(sqlstore.Tx) error) error {
 	return d.run(ctx, readOpts, fn)
 }
 
+// ReadOne runs fn's single statement on the pool, outside a transaction.
+func (d *db) ReadOne(ctx context.Context, fn func(sqlstore.Tx) error) error {
+	return fn(&tx{d.pool})
+}
+
 func (d *db) Close() error {
 	d.pool.Close()
 	return nil
@@ -171,8 +198,16 @@ func (d *db) run(ctx context.Context, opts pgx.TxOptions, fn func(sqlstore.Tx) e
 	return translate(ctx, t.Commit(ctx))
 }
 
-// tx implements sqlstore.Tx over a pgx transaction.
-type tx struct{ t pgx.Tx }
+// querier is what tx needs of a pgx transaction or pool.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// tx implements sqlstore.Tx over a pgx transaction (or, for ReadOne, the
+// pool).
+type tx struct{ t querier }
 
 func (t *tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	tag, err := t.t.Exec(ctx, q, args...)

@@ -165,6 +165,12 @@ func (d *db) Read(ctx context.Context, fn func(sqlstore.Tx) error) error {
 	return run(ctx, d.r, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
+// ReadOne runs fn's single statement on the reader pool, outside a
+// transaction.
+func (d *db) ReadOne(ctx context.Context, fn func(sqlstore.Tx) error) error {
+	return fn(&tx{d.r})
+}
+
 func (d *db) Close() error {
 	return errors.Join(d.r.Close(), d.w.Close())
 }
@@ -181,8 +187,16 @@ func run(ctx context.Context, h *sql.DB, opts *sql.TxOptions, fn func(sqlstore.T
 	return translate(ctx, t.Commit())
 }
 
-// tx implements sqlstore.Tx over database/sql.
-type tx struct{ t *sql.Tx }
+// querier is what tx needs of a database/sql transaction or pool.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// tx implements sqlstore.Tx over a database/sql transaction (or, for
+// ReadOne, the reader pool).
+type tx struct{ t querier }
 
 func (t *tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	res, err := t.t.ExecContext(ctx, q, convert(args)...)

@@ -17,29 +17,11 @@ import (
 // the last lock an operation takes. The event time is read here, after
 // the lock, so times follow seq on one clock.
 func (s *Store) audit(ctx context.Context, tx Tx, orgID, actor, action, target, result string) (store.AuditHead, error) {
-	var (
-		seq  int64
-		prev string
-	)
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_heads WHERE org_id = $1`+s.forUpdate("audit_heads"), orgID).Scan(&seq, &prev)
+	heads, err := s.auditMany(ctx, tx, orgID, []auditRow{{actor: actor, action: action, target: target, result: result}})
 	if err != nil {
-		return store.AuditHead{}, fmt.Errorf("audit head of %s: %w", orgID, err)
-	}
-	e := auditchain.Event{Seq: seq + 1, Time: s.now(), Actor: actor, Action: action, Target: target, Result: result}
-	if err := e.Check(); err != nil {
 		return store.AuditHead{}, err
 	}
-	h := auditchain.Hash(prev, e)
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		orgID, e.Seq, auditchain.FormatTime(e.Time), actor, action, target, result, prev, h); err != nil {
-		return store.AuditHead{}, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE org_id = $1`, orgID, e.Seq, h); err != nil {
-		return store.AuditHead{}, err
-	}
-	return store.AuditHead{OrgID: orgID, Seq: e.Seq, Hash: h}, nil
+	return heads[0], nil
 }
 
 // auditDenied appends a denied row unless one with the same actor and

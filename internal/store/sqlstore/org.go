@@ -2,9 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/capy-oss/capy/internal/ident"
@@ -107,27 +107,69 @@ func (s *Store) CreateOrg(ctx context.Context, tok store.TokenHash, o store.NewO
 
 // GetOrg implements store.Store.
 func (s *Store) GetOrg(ctx context.Context, tok store.TokenHash, orgID string) (store.Org, store.Member, error) {
+	_, org, m, err := s.AuthorizeOrg(ctx, tok, orgID)
+	return org, m, err
+}
+
+// AuthorizeOrg implements store.Store. It is one statement (session,
+// membership and org joined), so it costs one round trip: it runs before
+// every org route.
+func (s *Store) AuthorizeOrg(ctx context.Context, tok store.TokenHash, orgID string) (store.Session, store.Org, store.Member, error) {
 	if err := checkID(ident.Org, orgID); err != nil {
-		return store.Org{}, store.Member{}, err
+		return store.Session{}, store.Org{}, store.Member{}, err
 	}
+	now := s.now()
 	var (
+		x   store.Session
 		org store.Org
 		m   store.Member
 	)
-	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
-		var err error
-		if m, err = s.activeMember(ctx, tx, orgID, sess.UserID, ""); err != nil {
+	err := s.db.ReadOne(ctx, func(tx Tx) error {
+		var (
+			created, seen, expiresAt, userCreated, orgAt Time
+			mt                                           [4]Time
+		)
+		dest := []any{&x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt, &userCreated}
+		dest = append(dest, memberDest(&m, &mt)...)
+		dest = append(dest, scanOrgInto(&org, &orgAt)...)
+		err := tx.QueryRow(ctx, `SELECT `+sessionCols+`,
+				COALESCE(m.org_id, ''), COALESCE(m.user_id, ''), u.email, COALESCE(m.role, ''), COALESCE(m.status, ''),
+				m.created_at, m.updated_at, m.revoked_at, COALESCE(m.joined_at, m.created_at),
+				COALESCE(o.id, ''), COALESCE(o.name, ''), COALESCE(o.key_check, ''), COALESCE(o.created_by, ''), o.created_at`+
+			sessionFrom+`
+			LEFT JOIN memberships m ON m.org_id = $2 AND m.user_id = s.user_id
+			LEFT JOIN orgs o ON o.id = m.org_id
+			WHERE s.token_hash = $1`, tok[:], orgID).Scan(dest...)
+		if err != nil {
 			return err
 		}
-		var at Time
-		err = tx.QueryRow(ctx, `SELECT `+orgCols+` FROM orgs o WHERE o.id = $1`, orgID).Scan(scanOrgInto(&org, &at)...)
-		org.CreatedAt = at.T
-		return err
+		x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = created.T, expiresAt.T, userCreated.T
+		s.setSeen(&x, seen.T)
+		memberTimes(&m, &mt)
+		org.CreatedAt = orgAt.T
+		return nil
 	})
-	if err != nil {
-		return store.Org{}, store.Member{}, err
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, store.Org{}, store.Member{}, store.ErrUnauthenticated
+	case err != nil:
+		return store.Session{}, store.Org{}, store.Member{}, err
+	case !s.live(x, now):
+		return store.Session{}, store.Org{}, store.Member{}, store.ErrSessionExpired
 	}
-	return org, m, nil
+	if s.touchDue(x, now) {
+		if err := s.touch(ctx, x.ID, now); err != nil {
+			return store.Session{}, store.Org{}, store.Member{}, err
+		}
+		s.setSeen(&x, now)
+	}
+	switch {
+	case m.OrgID == "" || org.ID == "":
+		return x, store.Org{}, store.Member{}, store.ErrNotMember
+	case m.Status != store.StatusActive:
+		return x, store.Org{}, store.Member{}, store.ErrMembershipRevoked
+	}
+	return x, org, m, nil
 }
 
 // ListOrgs implements store.Store.
@@ -333,77 +375,4 @@ func (s *Store) Kick(ctx context.Context, tok store.TokenHash, orgID, userID str
 		return store.KickResult{}, err
 	}
 	return res, nil
-}
-
-// AuthorizeCoDecrypt implements store.Store.
-func (s *Store) AuthorizeCoDecrypt(ctx context.Context, tok store.TokenHash, orgID, userID string) (store.Grant, error) {
-	return s.gate(ctx, tok, orgID, userID, store.ActionCoDecrypt)
-}
-
-// Wrap implements store.Store.
-func (s *Store) Wrap(ctx context.Context, tok store.TokenHash, orgID, userID string) (store.Grant, error) {
-	return s.gate(ctx, tok, orgID, userID, store.ActionWrap)
-}
-
-// gate is AuthorizeCoDecrypt and Wrap: the caller must be userID and an
-// active member, read with the membership locked against a kick; the
-// audit row is appended in the same transaction.
-func (s *Store) gate(ctx context.Context, tok store.TokenHash, orgID, userID, action string) (store.Grant, error) {
-	if err := checkID(ident.Org, orgID); err != nil {
-		return store.Grant{}, err
-	}
-	if err := checkID(ident.User, userID); err != nil {
-		return store.Grant{}, err
-	}
-	var (
-		g      store.Grant
-		denied error
-	)
-	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
-		denied = nil
-		if sess.UserID != userID {
-			return store.ErrForbidden
-		}
-		m, err := s.member(ctx, tx, orgID, userID, s.forShare("m"))
-		if err != nil {
-			return notFoundAs(err, store.ErrNotMember)
-		}
-		if action == store.ActionCoDecrypt {
-			store.RunHook(ctx, store.HookCoDecryptLocked)
-		}
-		if m.Status != store.StatusActive {
-			if action != store.ActionCoDecrypt {
-				return store.ErrMembershipRevoked
-			}
-			// A revoked member's attempt is recorded (throttled): it is
-			// the one change a refusal makes.
-			denied = store.ErrMembershipRevoked
-			return s.auditDenied(ctx, tx, orgID, userID, action, userID)
-		}
-		target := userID
-		if action == store.ActionWrap {
-			consumed, err := ids(ctx, tx, `
-				UPDATE invites SET consumed_at = $3
-				WHERE org_id = $1 AND email = $2 AND redeemed_at IS NOT NULL
-				  AND consumed_at IS NULL AND revoked_at IS NULL
-				RETURNING id`, orgID, m.Email, now)
-			if err != nil {
-				return err
-			}
-			if len(consumed) > 0 {
-				sort.Strings(consumed)
-				target += " consumed=" + strings.Join(consumed, ",")
-			}
-		}
-		g = store.Grant{UserID: userID, Email: m.Email, Role: m.Role}
-		g.Audit, err = s.audit(ctx, tx, orgID, userID, action, target, store.ResultOK)
-		return err
-	})
-	if err != nil {
-		return store.Grant{}, err
-	}
-	if denied != nil {
-		return store.Grant{}, denied
-	}
-	return g, nil
 }

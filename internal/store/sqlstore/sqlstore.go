@@ -33,6 +33,10 @@ type DB interface {
 	Write(ctx context.Context, fn func(Tx) error) error
 	// Read runs fn in a read-only transaction over one consistent snapshot.
 	Read(ctx context.Context, fn func(Tx) error) error
+	// ReadOne runs fn, which must issue exactly one read statement, without
+	// an explicit transaction: one statement sees one snapshot by itself,
+	// and on PostgreSQL this saves the BEGIN and COMMIT round trips.
+	ReadOne(ctx context.Context, fn func(Tx) error) error
 	// Close releases the connections.
 	Close() error
 }
@@ -75,9 +79,10 @@ type Dialect struct {
 
 // Store is the shared implementation of store.Store.
 type Store struct {
-	db  DB
-	d   Dialect
-	cfg store.Config
+	db    DB
+	d     Dialect
+	cfg   store.Config
+	gates gateQueues // co-decrypts waiting for their org's next group commit
 }
 
 var _ store.Store = (*Store)(nil)

@@ -17,6 +17,7 @@ func init() {
 		test{"CoDecryptWaitsForInFlightKick", testCoDecryptWaitsForKick},
 		test{"KickRacingCoDecrypts", testKickRace},
 		test{"ConcurrentAuditOneChain", testConcurrentAudit},
+		test{"CoDecryptBurstMixedCallers", testCoDecryptBurstMixed},
 	)
 }
 
@@ -316,4 +317,110 @@ func (h *h) nextQuiet(by who, envID string) store.NewVersion {
 		parent = e.HeadID
 	}
 	return blob(e.HeadVersion+1, e.Epoch, parent)
+}
+
+// testCoDecryptBurstMixed sends a burst of concurrent co-decrypts for one
+// org from callers with different fates — active members, a kicked member,
+// a stranger, a caller naming someone else as subject, a token that is no
+// session — so that they share group commits. Each must get exactly the
+// answer it would get alone, every grant must name its own row of the
+// chain, and the refusals may add at most the kicked member's one
+// (throttled) denied row.
+func testCoDecryptBurstMixed(t *testing.T, h *h) {
+	f := h.setup()
+	kicked := h.addMember(f.org, f.admin, store.RoleMember)
+	_, err := h.s.Kick(h.ctx, f.admin.tok, f.org, kicked.ID, store.KickOptions{})
+	wantErr(t, err, nil, "kick")
+	stranger := h.login(email("stranger"))
+	nobody := who{User: store.User{ID: f.member.ID}, tok: newToken()}
+	before, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+
+	type caller struct {
+		name    string
+		tok     store.TokenHash
+		subject string
+		want    error
+	}
+	callers := []caller{
+		{"owner", f.owner.tok, f.owner.ID, nil},
+		{"admin", f.admin.tok, f.admin.ID, nil},
+		{"member", f.member.tok, f.member.ID, nil},
+		{"kicked", kicked.tok, kicked.ID, store.ErrRevoked},
+		{"stranger", stranger.tok, stranger.ID, store.ErrNotMember},
+		{"someone else's subject", f.admin.tok, f.member.ID, store.ErrForbidden},
+		{"no session", nobody.tok, nobody.ID, store.ErrUnauthenticated},
+	}
+	const rounds = 12
+	type outcome struct {
+		c   caller
+		g   store.Grant
+		err error
+	}
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		out   = make(chan outcome, rounds*len(callers))
+	)
+	for i := 0; i < rounds; i++ {
+		for _, c := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				g, err := h.s.AuthorizeCoDecrypt(h.ctx, c.tok, f.org, c.subject)
+				out <- outcome{c, g, err}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(out)
+	granted := map[int64]outcome{}
+	for o := range out {
+		if o.c.want == nil {
+			wantErr(t, o.err, nil, "co-decrypt of "+o.c.name)
+			if o.g.UserID != o.c.subject || o.g.Audit.OrgID != f.org {
+				t.Fatalf("%s: grant %+v", o.c.name, o.g)
+			}
+			if _, dup := granted[o.g.Audit.Seq]; dup {
+				t.Fatalf("seq %d granted twice", o.g.Audit.Seq)
+			}
+			granted[o.g.Audit.Seq] = o
+			continue
+		}
+		if !errors.Is(o.err, o.c.want) {
+			t.Fatalf("%s: got %v, want %v", o.c.name, o.err, o.c.want)
+		}
+	}
+	if len(granted) != rounds*3 {
+		t.Fatalf("%d grants, want %d", len(granted), rounds*3)
+	}
+	after, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain after the burst")
+	evs, _, err := h.s.ListAudit(h.ctx, f.owner.tok, f.org, before.Seq, 0)
+	wantErr(t, err, nil, "ListAudit")
+	if int64(len(evs)) != after.Seq-before.Seq {
+		t.Fatalf("%d events listed, chain grew by %d", len(evs), after.Seq-before.Seq)
+	}
+	denied := 0
+	for _, ev := range evs {
+		if ev.Result == store.ResultDenied {
+			denied++
+			if ev.Actor != kicked.ID || ev.Action != store.ActionCoDecrypt {
+				t.Fatalf("unexpected denied row %+v", ev)
+			}
+			continue
+		}
+		o, ok := granted[ev.Seq]
+		if !ok {
+			t.Fatalf("row %+v has no grant", ev)
+		}
+		if ev.Actor != o.c.subject || ev.Action != store.ActionCoDecrypt || ev.Target != o.c.subject || ev.Hash != o.g.Audit.Hash {
+			t.Fatalf("row %+v does not match the grant %+v to %s", ev, o.g, o.c.name)
+		}
+	}
+	if denied > 1 || len(evs) != len(granted)+denied {
+		t.Fatalf("%d rows for %d grants and %d denied rows", len(evs), len(granted), denied)
+	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
@@ -19,6 +20,7 @@ func init() {
 		test{"KickRules", testKickRules},
 		test{"CoDecrypt", testCoDecrypt},
 		test{"Wrap", testWrap},
+		test{"AuthorizeOrg", testAuthorizeOrg},
 	)
 }
 
@@ -365,4 +367,57 @@ func testWrap(t *testing.T, h *h) {
 	_, err = h.s.Wrap(h.ctx, f.member.tok, f.org, f.member.ID)
 	wantErr(t, err, store.ErrRevoked, "wrap by a kicked member")
 	h.unchanged(before, f.owner, f.org, "a kicked member's wrap")
+}
+
+// testAuthorizeOrg: the one-statement session + membership check that runs
+// before every org route.
+func testAuthorizeOrg(t *testing.T, h *h) {
+	f := h.setup()
+	sess, org, m, err := h.s.AuthorizeOrg(h.ctx, f.member.tok, f.org)
+	wantErr(t, err, nil, "AuthorizeOrg by a member")
+	if sess.UserID != f.member.ID || sess.Email != f.member.Email || org.ID != f.org || org.KeyCheck == "" ||
+		m.UserID != f.member.ID || m.OrgID != f.org || m.Role != store.RoleMember || m.Status != store.StatusActive || m.Email != f.member.Email {
+		t.Fatalf("AuthorizeOrg: %+v %+v %+v", sess, org, m)
+	}
+	want, _, err := h.s.GetOrg(h.ctx, f.member.tok, f.org)
+	wantErr(t, err, nil, "GetOrg")
+	if !org.CreatedAt.Equal(want.CreatedAt) || org.Name != want.Name || org.CreatedBy != f.owner.ID {
+		t.Fatalf("AuthorizeOrg org %+v, GetOrg %+v", org, want)
+	}
+
+	stranger := h.login(email("stranger"))
+	sess, _, _, err = h.s.AuthorizeOrg(h.ctx, stranger.tok, f.org)
+	wantErr(t, err, store.ErrNotMember, "AuthorizeOrg by a stranger")
+	if sess.UserID != stranger.ID {
+		t.Fatalf("a stranger's valid session is not returned with the refusal: %+v", sess)
+	}
+	_, _, _, err = h.s.AuthorizeOrg(h.ctx, f.member.tok, ident.NewID(ident.Org))
+	wantErr(t, err, store.ErrNotMember, "AuthorizeOrg of an org that does not exist")
+	_, _, _, err = h.s.AuthorizeOrg(h.ctx, newToken(), f.org)
+	wantErr(t, err, store.ErrUnauthenticated, "AuthorizeOrg without a session")
+	_, _, _, err = h.s.AuthorizeOrg(h.ctx, f.member.tok, "org_bad")
+	wantErr(t, err, store.ErrInvalid, "AuthorizeOrg with a bad org id")
+
+	kicked := h.addMember(f.org, f.admin, store.RoleMember)
+	_, err = h.s.Kick(h.ctx, f.admin.tok, f.org, kicked.ID, store.KickOptions{})
+	wantErr(t, err, nil, "Kick")
+	sess, _, _, err = h.s.AuthorizeOrg(h.ctx, kicked.tok, f.org)
+	wantErr(t, err, store.ErrRevoked, "AuthorizeOrg by a kicked member")
+	if sess.UserID != kicked.ID {
+		t.Fatalf("a kicked member's session is not returned with the refusal: %+v", sess)
+	}
+
+	// Use is recorded like LookupSession's; an idle session is over.
+	before, _, _, _ := h.s.AuthorizeOrg(h.ctx, f.member.tok, f.org)
+	h.clock.Advance(store.DefaultSessionTouch + time.Second)
+	touched, _, _, err := h.s.AuthorizeOrg(h.ctx, f.member.tok, f.org)
+	wantErr(t, err, nil, "AuthorizeOrg after SessionTouch")
+	again, err := h.s.LookupSession(h.ctx, f.member.tok)
+	wantErr(t, err, nil, "LookupSession")
+	if !touched.LastSeenAt.After(before.LastSeenAt) || !again.LastSeenAt.Equal(touched.LastSeenAt) {
+		t.Fatalf("use not recorded: %v, %v, %v", before.LastSeenAt, touched.LastSeenAt, again.LastSeenAt)
+	}
+	h.clock.Advance(store.DefaultSessionIdle + time.Second)
+	_, _, _, err = h.s.AuthorizeOrg(h.ctx, f.member.tok, f.org)
+	wantErr(t, err, store.ErrUnauthenticated, "AuthorizeOrg with an idle-expired session")
 }

@@ -1,0 +1,392 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/store"
+	"github.com/capy-oss/capy/internal/store/auditchain"
+)
+
+// The decryption gate (AuthorizeCoDecrypt, Wrap) with group commit.
+//
+// Every co-decrypt appends a row to its org's audit chain, so all
+// co-decrypts of one org serialise on the chain's head, and each one used
+// to hold that lock across its own round trips and its own WAL flush.
+// Concurrent co-decrypts of one org are therefore gathered into one
+// transaction (docs/storage.md, "Group commit of the gate"): each request
+// is checked on its own (session, membership locked against a kick), the
+// rows of those let through are appended in one statement, and the
+// transaction commits once. Every request still gets its answer only after
+// the transaction holding its own row has committed, and a request refused
+// inside a batch changes nothing but its own denied row, exactly as alone.
+
+// maxGateBatch bounds one group commit: 9 parameters a row keeps a batch's
+// INSERT far below SQLite's and PostgreSQL's parameter limits.
+const maxGateBatch = 128
+
+// gateBatchTimeout bounds one group-commit transaction. A batch serves
+// several requests, so it does not run under any one request's context.
+const gateBatchTimeout = 30 * time.Second
+
+// gateReq is one request waiting for the gate.
+type gateReq struct {
+	ctx    context.Context // the request's: hooks, and whether it still waits
+	tok    store.TokenHash
+	userID string
+	action string
+
+	// Results, written by the batch before done is closed.
+	g    store.Grant
+	err  error
+	done chan struct{}
+
+	// Per-attempt state (reset when the transaction is retried).
+	m       store.Member
+	target  string
+	skipped bool // refused before the audit phase; err says why
+	denied  bool // a revoked member: a throttled denied row, then ErrMembershipRevoked
+}
+
+// gateQueues holds, per org, the requests waiting for the next batch.
+type gateQueues struct {
+	mu   sync.Mutex
+	orgs map[string]*gateQueue
+}
+
+type gateQueue struct {
+	pending []*gateReq
+}
+
+// AuthorizeCoDecrypt implements store.Store.
+func (s *Store) AuthorizeCoDecrypt(ctx context.Context, tok store.TokenHash, orgID, userID string) (store.Grant, error) {
+	if err := checkGateIDs(orgID, userID); err != nil {
+		return store.Grant{}, err
+	}
+	r := &gateReq{ctx: ctx, tok: tok, userID: userID, action: store.ActionCoDecrypt, done: make(chan struct{})}
+	s.enqueueGate(orgID, r)
+	select {
+	case <-r.done:
+		return r.g, r.err
+	case <-ctx.Done():
+		// The batch may still record this request's row; the inner blob
+		// never leaves, which is the safe side.
+		return store.Grant{}, ctx.Err()
+	}
+}
+
+// Wrap implements store.Store. Wraps are rare (one per enrolment), so they
+// run as a batch of one.
+func (s *Store) Wrap(ctx context.Context, tok store.TokenHash, orgID, userID string) (store.Grant, error) {
+	if err := checkGateIDs(orgID, userID); err != nil {
+		return store.Grant{}, err
+	}
+	r := &gateReq{ctx: ctx, tok: tok, userID: userID, action: store.ActionWrap}
+	if err := s.gateBatch(ctx, orgID, []*gateReq{r}); err != nil {
+		return store.Grant{}, err
+	}
+	return r.g, r.err
+}
+
+func checkGateIDs(orgID, userID string) error {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return err
+	}
+	return checkID(ident.User, userID)
+}
+
+// enqueueGate adds r to its org's queue and starts a drainer for the org
+// if none is running.
+func (s *Store) enqueueGate(orgID string, r *gateReq) {
+	q := &s.gates
+	q.mu.Lock()
+	if q.orgs == nil {
+		q.orgs = map[string]*gateQueue{}
+	}
+	oq, running := q.orgs[orgID]
+	if !running {
+		oq = &gateQueue{}
+		q.orgs[orgID] = oq
+	}
+	oq.pending = append(oq.pending, r)
+	q.mu.Unlock()
+	if !running {
+		go s.drainGate(orgID, oq)
+	}
+}
+
+// drainGate runs batches for one org until its queue is empty. Requests
+// that arrive while a batch runs form the next batch, so the batch size
+// follows the load: one request at a time when idle, many under load.
+func (s *Store) drainGate(orgID string, oq *gateQueue) {
+	q := &s.gates
+	for {
+		q.mu.Lock()
+		n := min(len(oq.pending), maxGateBatch)
+		if n == 0 {
+			delete(q.orgs, orgID)
+			q.mu.Unlock()
+			return
+		}
+		batch := make([]*gateReq, 0, n)
+		for _, r := range oq.pending[:n] {
+			// A request whose caller has gone is dropped before it can
+			// leave a row.
+			if r.ctx.Err() == nil {
+				batch = append(batch, r)
+			}
+		}
+		oq.pending = append(oq.pending[:0], oq.pending[n:]...)
+		q.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), gateBatchTimeout)
+		err := s.gateBatch(ctx, orgID, batch)
+		cancel()
+		for _, r := range batch {
+			if err != nil {
+				r.g, r.err = store.Grant{}, err
+			}
+			close(r.done)
+		}
+	}
+}
+
+// gateBatch runs the gate for reqs, all for orgID, in one write
+// transaction. Each request's own outcome is left in r.g and r.err; the
+// returned error is the transaction's (then no request was let through).
+//
+// Locks are taken in the store's order: every membership first (FOR
+// SHARE), then the audit head, last.
+func (s *Store) gateBatch(ctx context.Context, orgID string, reqs []*gateReq) error {
+	now := s.now()
+	return s.db.Write(ctx, func(tx Tx) error {
+		found, err := s.gateLookup(ctx, tx, orgID, reqs)
+		if err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			r.g, r.err, r.skipped, r.denied, r.target = store.Grant{}, nil, false, false, r.userID
+			row, ok := found[r.tok]
+			if err := s.gateCheck(ctx, tx, orgID, r, row, ok, now); err != nil {
+				if isRequestError(err) {
+					r.err, r.skipped = err, true
+					continue
+				}
+				return err
+			}
+		}
+		// Denied rows first, each through the throttle (which reads and
+		// extends the head itself), then one append for the granted.
+		for _, r := range reqs {
+			if !r.skipped && r.denied {
+				if err := s.auditDenied(ctx, tx, orgID, r.userID, r.action, r.userID); err != nil {
+					return err
+				}
+				r.err = store.ErrMembershipRevoked
+			}
+		}
+		var ok []*gateReq
+		for _, r := range reqs {
+			if !r.skipped && !r.denied {
+				ok = append(ok, r)
+			}
+		}
+		if len(ok) == 0 {
+			return nil
+		}
+		rows := make([]auditRow, len(ok))
+		for i, r := range ok {
+			rows[i] = auditRow{actor: r.userID, action: r.action, target: r.target, result: store.ResultOK}
+		}
+		heads, err := s.auditMany(ctx, tx, orgID, rows)
+		if err != nil {
+			return err
+		}
+		for i, r := range ok {
+			r.g = store.Grant{UserID: r.userID, Email: r.m.Email, Role: r.m.Role, Audit: heads[i]}
+		}
+		return nil
+	})
+}
+
+// gateRow is what the batch's one lookup found for a token: the session
+// and the caller's membership of the org, locked against a kick.
+type gateRow struct {
+	sess store.Session
+	m    store.Member
+}
+
+// gateLookup reads, in one statement, the session and the membership of
+// the org for every token of the batch, locking the memberships (FOR
+// SHARE) against a concurrent kick. A token missing from the result has no
+// session or no membership; gateCheck finds out which.
+func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gateReq) (map[store.TokenHash]gateRow, error) {
+	args := make([]any, 0, 1+len(reqs))
+	args = append(args, orgID)
+	var in strings.Builder
+	for i, r := range reqs {
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		fmt.Fprintf(&in, "$%d", i+2)
+		args = append(args, r.tok[:])
+	}
+	rows, err := tx.Query(ctx, `SELECT s.token_hash, `+sessionCols+`, `+memberCols+sessionFrom+`
+		JOIN memberships m ON m.org_id = $1 AND m.user_id = s.user_id
+		WHERE s.token_hash IN (`+in.String()+`)`+s.forShare("m"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := make(map[store.TokenHash]gateRow, len(reqs))
+	for rows.Next() {
+		var (
+			tok                                   []byte
+			x                                     store.Session
+			m                                     store.Member
+			created, seen, expiresAt, userCreated Time
+			mt                                    [4]Time
+		)
+		dest := append([]any{&tok, &x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt, &userCreated}, memberDest(&m, &mt)...)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = created.T, expiresAt.T, userCreated.T
+		s.setSeen(&x, seen.T)
+		memberTimes(&m, &mt)
+		var th store.TokenHash
+		if len(tok) != len(th) {
+			return nil, fmt.Errorf("sqlstore: stored token hash of %d bytes", len(tok))
+		}
+		copy(th[:], tok)
+		found[th] = gateRow{sess: x, m: m}
+	}
+	return found, rows.Err()
+}
+
+// gateCheck checks one request inside the batch transaction: session
+// (touched when due), subject, membership (row from gateLookup, or read
+// here when the lookup found none, to tell why), and for a wrap the invites
+// it consumes. Errors that concern only this request are returned as they
+// are; isRequestError tells them apart.
+func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, row gateRow, found bool, now time.Time) error {
+	sess, m := row.sess, row.m
+	if found {
+		if !s.live(sess, now) {
+			return store.ErrSessionExpired
+		}
+	} else {
+		var err error
+		if sess, err = s.session(ctx, tx, r.tok, now); err != nil {
+			return err
+		}
+	}
+	if s.touchDue(sess, now) {
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1`, now, sess.ID); err != nil {
+			return err
+		}
+	}
+	if sess.UserID != r.userID {
+		return store.ErrForbidden
+	}
+	if !found {
+		var err error
+		if m, err = s.member(ctx, tx, orgID, r.userID, s.forShare("m")); err != nil {
+			return notFoundAs(err, store.ErrNotMember)
+		}
+	}
+	r.m = m
+	if r.action == store.ActionCoDecrypt {
+		store.RunHook(r.ctx, store.HookCoDecryptLocked)
+	}
+	if m.Status != store.StatusActive {
+		if r.action != store.ActionCoDecrypt {
+			return store.ErrMembershipRevoked
+		}
+		// A revoked member's attempt is recorded (throttled): it is the
+		// one change a refusal makes.
+		r.denied = true
+		return nil
+	}
+	if r.action == store.ActionWrap {
+		consumed, err := ids(ctx, tx, `
+			UPDATE invites SET consumed_at = $3
+			WHERE org_id = $1 AND email = $2 AND redeemed_at IS NOT NULL
+			  AND consumed_at IS NULL AND revoked_at IS NULL
+			RETURNING id`, orgID, m.Email, now)
+		if err != nil {
+			return err
+		}
+		if len(consumed) > 0 {
+			sort.Strings(consumed)
+			r.target += " consumed=" + strings.Join(consumed, ",")
+		}
+	}
+	return nil
+}
+
+// isRequestError reports whether err refuses one request of a batch
+// without touching the others: an invalid, expired or foreign session, or
+// no (active) membership. Anything else fails the whole transaction.
+func isRequestError(err error) bool {
+	for _, e := range []error{store.ErrUnauthenticated, store.ErrSessionExpired, store.ErrForbidden, store.ErrNotMember, store.ErrMembershipRevoked} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// auditRow is one event to append.
+type auditRow struct {
+	actor, action, target, result string
+}
+
+// auditMany appends rows to the org's chain inside tx, in order, with one
+// INSERT, and returns the head after each row. Like audit, it takes the
+// head lock last and reads the time after it.
+func (s *Store) auditMany(ctx context.Context, tx Tx, orgID string, rows []auditRow) ([]store.AuditHead, error) {
+	var (
+		seq  int64
+		prev string
+	)
+	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_heads WHERE org_id = $1`+s.forUpdate("audit_heads"), orgID).Scan(&seq, &prev)
+	if err != nil {
+		return nil, fmt.Errorf("audit head of %s: %w", orgID, err)
+	}
+	at := s.now()
+	heads := make([]store.AuditHead, len(rows))
+	args := make([]any, 0, 9*len(rows))
+	var q strings.Builder
+	q.WriteString(`INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash) VALUES `)
+	for i, r := range rows {
+		e := auditchain.Event{Seq: seq + 1, Time: at, Actor: r.actor, Action: r.action, Target: r.target, Result: r.result}
+		if err := e.Check(); err != nil {
+			return nil, err
+		}
+		h := auditchain.Hash(prev, e)
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+		args = append(args, orgID, e.Seq, auditchain.FormatTime(at), r.actor, r.action, r.target, r.result, prev, h)
+		seq, prev = e.Seq, h
+		heads[i] = store.AuditHead{OrgID: orgID, Seq: seq, Hash: h}
+	}
+	if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE org_id = $1`, orgID, seq, prev); err != nil {
+		return nil, err
+	}
+	return heads, nil
+}
