@@ -114,6 +114,12 @@ func (s *Server) listEnvs(c *call) error {
 // path's project and org (else not-found).
 func (c *call) env() (store.Env, error) {
 	e, err := c.s.st.GetEnv(c.ctx(), c.tok, c.param("env"))
+	return c.checkEnv(e, err)
+}
+
+// checkEnv maps the result of reading {env} to what the route answers: the
+// environment must belong to {org} and {prj}.
+func (c *call) checkEnv(e store.Env, err error) (store.Env, error) {
 	if errors.Is(err, store.ErrNotMember) || errors.Is(err, store.ErrMembershipRevoked) {
 		// The caller's membership of {org} was checked just before: the
 		// environment belongs to another org.
@@ -137,21 +143,14 @@ func (s *Server) getEnv(c *call) error {
 }
 
 func (s *Server) head(c *call) error {
-	e, err := c.env()
-	if err != nil {
+	e, v, err := s.st.GetEnvHead(c.ctx(), c.tok, c.param("env"))
+	if _, err := c.checkEnv(e, err); err != nil {
 		return err
 	}
-	if e.HeadVersion == 0 {
+	if v == nil {
 		return c.json(http.StatusOK, api.HeadResponse{})
 	}
-	v, err := s.st.GetHead(c.ctx(), c.tok, e.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return c.json(http.StatusOK, api.HeadResponse{})
-	}
-	if err != nil {
-		return err
-	}
-	b := apiBlob(v)
+	b := apiBlob(*v)
 	return c.json(http.StatusOK, api.HeadResponse{Head: &b})
 }
 

@@ -259,6 +259,10 @@ type Store interface {
 	// GetHead returns the environment's head blob; ErrNotFound if none.
 	GetHead(ctx context.Context, tok TokenHash, envID string) (Version, error)
 
+	// GetEnvHead is GetEnv and GetHead in one read transaction: the
+	// environment and its head blob (nil if nothing was pushed yet).
+	GetEnvHead(ctx context.Context, tok TokenHash, envID string) (Env, *Version, error)
+
 	// GetVersion returns one stored blob by version number; ErrNotFound if
 	// there is no such version.
 	GetVersion(ctx context.Context, tok TokenHash, envID string, version int64) (Version, error)

@@ -386,6 +386,31 @@ func (s *Store) GetHead(ctx context.Context, tok store.TokenHash, envID string) 
 	return s.getVersion(ctx, tok, envID, 0)
 }
 
+// GetEnvHead implements store.Store.
+func (s *Store) GetEnvHead(ctx context.Context, tok store.TokenHash, envID string) (store.Env, *store.Version, error) {
+	if err := checkID(ident.Env, envID); err != nil {
+		return store.Env{}, nil, err
+	}
+	var (
+		e    store.Env
+		head *store.Version
+	)
+	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		var err error
+		head = nil
+		if e, _, err = s.memberEnv(ctx, tx, envID, sess.UserID, ""); err != nil || e.HeadVersion == 0 {
+			return err
+		}
+		v, err := s.version(ctx, tx, envID, e.HeadVersion)
+		head = &v
+		return err
+	})
+	if err != nil {
+		return store.Env{}, nil, err
+	}
+	return e, head, nil
+}
+
 // GetVersion implements store.Store.
 func (s *Store) GetVersion(ctx context.Context, tok store.TokenHash, envID string, version int64) (store.Version, error) {
 	if version < 1 {

@@ -15,6 +15,7 @@ func init() {
 		test{"Projects", testProjects},
 		test{"Environments", testEnvs},
 		test{"Push", testPush},
+		test{"GetEnvHead", testGetEnvHead},
 		test{"PushRefusals", testPushRefusals},
 		test{"Versions", testVersions},
 		test{"RotateEnv", testRotate},
@@ -135,6 +136,39 @@ func testPush(t *testing.T, h *h) {
 	if e.HeadVersion != 2 || e.HeadID != v2.ID {
 		t.Fatalf("env head %d %s", e.HeadVersion, e.HeadID)
 	}
+	e2, hv, err := h.s.GetEnvHead(h.ctx, f.member.tok, f.env.ID)
+	wantErr(t, err, nil, "GetEnvHead")
+	if e2.ID != e.ID || e2.HeadVersion != 2 || hv == nil || hv.ID != v2.ID || hv.Version != 2 || !bytes.Equal(hv.Blob, v2.Blob) {
+		t.Fatalf("GetEnvHead %+v %+v", e2, hv)
+	}
+}
+
+// testGetEnvHead: the environment and its head in one read, with the
+// same refusals as GetEnv.
+func testGetEnvHead(t *testing.T, h *h) {
+	f := h.setup()
+	e, hv, err := h.s.GetEnvHead(h.ctx, f.member.tok, f.env.ID)
+	wantErr(t, err, nil, "GetEnvHead of an empty env")
+	if e.ID != f.env.ID || e.OrgID != f.org || e.HeadVersion != 0 || hv != nil {
+		t.Fatalf("empty env: %+v %+v", e, hv)
+	}
+	v1 := h.push(f.member, f.env.ID)
+	e, hv, err = h.s.GetEnvHead(h.ctx, f.admin.tok, f.env.ID)
+	wantErr(t, err, nil, "GetEnvHead after a push")
+	if e.HeadVersion != 1 || hv == nil || hv.ID != v1.ID || !bytes.Equal(hv.Blob, v1.Blob) || hv.PushedBy != f.member.ID {
+		t.Fatalf("after a push: %+v %+v", e, hv)
+	}
+	stranger := h.login(email("stranger"))
+	_, _, err = h.s.GetEnvHead(h.ctx, stranger.tok, f.env.ID)
+	wantErr(t, err, store.ErrNotMember, "GetEnvHead by a stranger")
+	_, _, err = h.s.GetEnvHead(h.ctx, f.member.tok, ident.NewID(ident.Env))
+	wantErr(t, err, store.ErrNotFound, "GetEnvHead of an unknown env")
+	_, _, err = h.s.GetEnvHead(h.ctx, newToken(), f.env.ID)
+	wantErr(t, err, store.ErrUnauthenticated, "GetEnvHead without a session")
+	_, err = h.s.Kick(h.ctx, f.admin.tok, f.org, f.member.ID, store.KickOptions{})
+	wantErr(t, err, nil, "Kick")
+	_, _, err = h.s.GetEnvHead(h.ctx, f.member.tok, f.env.ID)
+	wantErr(t, err, store.ErrRevoked, "GetEnvHead by a kicked member")
 }
 
 func testPushRefusals(t *testing.T, h *h) {
