@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 )
@@ -43,6 +44,15 @@ var ErrAuditFork = errors.New("the service's audit chain differs from the one th
 
 // RecordAuditHead keeps a head if it is newer than the one recorded, and
 // reports a fork if it names the recorded position with another hash.
+//
+// Every unlock and push moves the org's head, so this write happens on
+// almost every command. It is atomic (temporary file, fsync, rename: the
+// file holds the old head or the new one, never a torn one) but the
+// directory is not synced: a crash may bring the previous head back,
+// which is a valid, older view of the same chain. That weakens the
+// rollback detection a little (a fork at the lost position goes
+// unnoticed until the next newer head) and never raises a false alarm
+// (docs/decisions.md).
 func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
 	cur, err := h.AuditHead(orgID)
 	if err != nil {
@@ -64,7 +74,11 @@ func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
 	if err := ensurePrivateDir(filepath.Dir(p)); err != nil {
 		return err
 	}
-	return writeJSON(p, a, true)
+	data, err := encodeJSON(p, a)
+	if err != nil {
+		return err
+	}
+	return writePrivateWith(envfile.WriteFileAtomicNoDirSync, p, data)
 }
 
 func (h *Home) orgFile(orgID, name string) (string, error) {
