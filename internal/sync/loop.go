@@ -237,6 +237,26 @@ func OpenBlob(rb *RemoteBlob, kr Keyring, check wrap.PullCheck) (*wrap.Blob, Sid
 	return b, side, nil
 }
 
+// openHead fetches, verifies and decrypts the head (nil and an empty side
+// before the first push).
+func openHead(ctx context.Context, remote Remote, kr Keyring, env Env) (*wrap.Blob, Side, error) {
+	head, err := remote.Head(ctx)
+	if err != nil {
+		return nil, Side{}, fmt.Errorf("fetch head: %w", err)
+	}
+	if head == nil {
+		if env.State.SeenVersion > 0 {
+			return nil, Side{}, fmt.Errorf("%w (the service says the environment is empty, this machine has seen version %d)",
+				wrap.ErrRollback, env.State.SeenVersion)
+		}
+		return nil, NewSide(), nil
+	}
+	check := wrap.PullCheck{ProjectID: env.ProjectID, EnvID: env.EnvID, PinnedEpoch: env.PinnedEpoch,
+		SeenVersion: env.State.SeenVersion, SeenID: env.State.SeenID,
+		BaseVersion: env.State.BaseVersion, BaseID: env.State.BaseID}
+	return OpenBlob(head, kr, check)
+}
+
 // ErrDuplicateName means a blob holds two snippets for one name.
 var ErrDuplicateName = errors.New("a variable appears twice in the environment")
 
@@ -249,31 +269,27 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	if err != nil {
 		return nil, err
 	}
-	local, err := ReadLocal(env.File, lc)
+	// The local file is read and decrypted on one core while the head is
+	// fetched, verified and decrypted on the other (a thousand snippets
+	// each side). The local file's errors come first, as if read first.
+	localDone := make(chan error, 1)
+	var local *LocalFile
+	go func() {
+		var err error
+		local, err = ReadLocal(env.File, lc)
+		localDone <- err
+	}()
+	headBlob, remoteSide, err := openHead(ctx, remote, kr, env)
+	if lerr := <-localDone; lerr != nil {
+		return nil, lerr
+	}
 	if err != nil {
 		return nil, err
 	}
 
-	head, err := remote.Head(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("fetch head: %w", err)
-	}
-	check := wrap.PullCheck{ProjectID: env.ProjectID, EnvID: env.EnvID, PinnedEpoch: env.PinnedEpoch,
-		SeenVersion: env.State.SeenVersion, SeenID: env.State.SeenID,
-		BaseVersion: env.State.BaseVersion, BaseID: env.State.BaseID}
-
-	remoteSide, base := NewSide(), NewSide()
-	var headBlob *wrap.Blob
+	base := NewSide()
 	targetEpoch := env.PinnedEpoch
-	if head == nil {
-		if env.State.SeenVersion > 0 {
-			return nil, fmt.Errorf("%w (the service says the environment is empty, this machine has seen version %d)",
-				wrap.ErrRollback, env.State.SeenVersion)
-		}
-	} else {
-		if headBlob, remoteSide, err = OpenBlob(head, kr, check); err != nil {
-			return nil, err
-		}
+	if headBlob != nil {
 		targetEpoch = headBlob.Epoch
 		switch {
 		case env.State.BaseVersion == 0:
