@@ -36,6 +36,10 @@ func openProject(u *ui) (*project, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The audit head an unlock or push records is written while the
+	// command goes on (docs/decisions.md #21); run waits for the write.
+	home.DeferAuditHead = true
+	u.deferred = append(u.deferred, home)
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, err

@@ -27,6 +27,9 @@ func run(args []string) int {
 	u := newUI(hasFlag(args, "--json"))
 	app := newApp(u)
 	err := app.RunContext(ctx, reorderArgs(app, args))
+	if ferr := u.flush(); err == nil {
+		err = ferr
+	}
 	if err == nil {
 		return exitOK
 	}

@@ -74,6 +74,11 @@ func cmdRun(u *ui, c *cli.Context) error {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
+	// Nothing of capy's may fail once CMD runs: the audit head the unlock
+	// recorded must be on disk first.
+	if err := p.home.Flush(); err != nil {
+		return err
+	}
 	if err := cmd.Start(); err != nil {
 		return withHint(err, "no-command", "")
 	}

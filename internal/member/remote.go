@@ -85,6 +85,13 @@ func (r *Remote) Push(ctx context.Context, text string) error {
 	if r.Fixed != nil {
 		return sync.ErrReadOnly
 	}
+	if r.Home != nil {
+		// A deferred write of the unlock's audit head that failed stops
+		// the sync before it changes anything on the service.
+		if err := r.Home.Flush(); err != nil {
+			return err
+		}
+	}
 	res, err := r.Client.Push(ctx, r.Org, r.Project, r.EnvID, text)
 	if client.Is(err, api.PVersionConflict) {
 		return sync.ErrVersionConflict

@@ -53,7 +53,15 @@ var ErrAuditFork = errors.New("the service's audit chain differs from the one th
 // rollback detection a little (a fork at the lost position goes
 // unnoticed until the next newer head) and never raises a false alarm
 // (docs/decisions.md).
+//
+// With DeferAuditHead set, the write is left running (see Flush); the
+// check against the recorded head is always done before returning. A
+// write still in flight from an earlier call is waited for first, so
+// writes stay in order and each check sees the previous head.
 func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
+	if err := h.Flush(); err != nil {
+		return err
+	}
 	cur, err := h.AuditHead(orgID)
 	if err != nil {
 		return err
@@ -78,7 +86,21 @@ func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
 	if err != nil {
 		return err
 	}
-	return writePrivateWith(envfile.WriteFileAtomicNoDirSync, p, data)
+	if !h.DeferAuditHead {
+		return writeAuditHead(p, data)
+	}
+	ch := make(chan error, 1)
+	h.mu.Lock()
+	h.pending = ch
+	h.mu.Unlock()
+	go func() { ch <- writeAuditHead(p, data) }()
+	return nil
+}
+
+// writeAuditHead writes audit_head.json (0600) atomically without the
+// directory fsync; tests replace it to see deferred writes fail.
+var writeAuditHead = func(path string, data []byte) error {
+	return writePrivateWith(envfile.WriteFileAtomicNoDirSync, path, data)
 }
 
 func (h *Home) orgFile(orgID, name string) (string, error) {

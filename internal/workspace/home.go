@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/ident"
@@ -26,6 +27,28 @@ var ErrInsecure = errors.New("insecure permissions")
 // Home is the capy home directory.
 type Home struct {
 	Dir string
+	// DeferAuditHead lets RecordAuditHead return once its fork check is
+	// done and leave the write of audit_head.json (an fsync) running
+	// while the command goes on. Whoever sets it must call Flush before
+	// anything that must not happen after a failed write, and before the
+	// process exits.
+	DeferAuditHead bool
+
+	mu      sync.Mutex
+	pending chan error // the deferred write in flight, if any
+}
+
+// Flush waits for a deferred audit_head.json write (see DeferAuditHead)
+// and returns its error; with none in flight it returns nil at once.
+func (h *Home) Flush() error {
+	h.mu.Lock()
+	ch := h.pending
+	h.pending = nil
+	h.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	return <-ch
 }
 
 // OpenHome returns the home directory ($CAPY_HOME, else ~/.capy),
