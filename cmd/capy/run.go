@@ -74,11 +74,6 @@ func cmdRun(u *ui, c *cli.Context) error {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
-	// Nothing of capy's may fail once CMD runs: the audit head the unlock
-	// recorded must be on disk first.
-	if err := p.home.Flush(); err != nil {
-		return err
-	}
 	if err := cmd.Start(); err != nil {
 		return withHint(err, "no-command", "")
 	}
@@ -95,6 +90,11 @@ func cmdRun(u *ui, c *cli.Context) error {
 	}()
 	err = cmd.Wait()
 	close(done)
+	// The audit head the unlock recorded was written while CMD ran. CMD's
+	// status is capy's, so a failed write is a warning here.
+	if ferr := p.home.Flush(); ferr != nil {
+		u.warn("could not record the audit head this unlock was shown: %v", ferr)
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
