@@ -159,7 +159,8 @@ type LocalFile struct {
 	Raw       []byte
 	Exists    bool
 	Side      Side
-	Plaintext []string // names whose value is still plaintext in the file
+	Plaintext []string        // names whose value is still plaintext in the file
+	entries   []envfile.Entry // Doc.Entries() as read
 }
 
 // ReadLocal reads and decrypts the local file with the cipher of epoch.
@@ -179,6 +180,7 @@ func ReadLocal(path string, c *keys.EnvCipher) (*LocalFile, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	entries := lf.Doc.Entries()
+	lf.entries = entries
 	lf.Side = newSideSize(len(entries))
 	for _, e := range entries {
 		if !wrap.IsSnippet(e.Value) {
@@ -380,7 +382,7 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	// The file's values are read once up front: Document.Get after a Set
 	// renumbers the whole file, which made this loop quadratic.
 	doc := local.Doc
-	entries := doc.Entries()
+	entries := local.entries // the file as read; nothing has changed doc yet
 	inFile := make(map[string]string, len(entries))
 	for _, e := range entries {
 		if _, ok := res.Merged.Values[e.Name]; !ok {
@@ -390,17 +392,18 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 		}
 		inFile[e.Name] = e.Value
 	}
-	names := make([]string, 0, len(res.Merged.Values))
+	// Only the names whose line changes are sorted (for the report and a
+	// stable order of new lines): in an everyday sync that is none.
+	var names []string
 	for n := range res.Merged.Values {
-		names = append(names, n)
+		if old, had := inFile[n]; !had || old != res.Merged.Snippets[n] {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		old, had := inFile[n]
+		_, had := inFile[n]
 		snip := res.Merged.Snippets[n]
-		if had && old == snip {
-			continue
-		}
 		if !had {
 			rep.Added = append(rep.Added, n)
 		} else if lv, ok := local.Side.Values[n]; !ok || lv != res.Merged.Values[n] {
