@@ -36,6 +36,10 @@ func openProject(u *ui) (*project, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The audit head an unlock or push records is written while the
+	// command goes on (docs/decisions.md #21); run waits for the write.
+	home.DeferAuditHead = true
+	u.deferred = append(u.deferred, home)
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, err
@@ -106,12 +110,35 @@ func (p *project) memberKeys(ctx context.Context, pin workspace.EnvPin) (*sync.M
 	if err != nil {
 		return nil, nil, err
 	}
+	kr, err := p.unlockEnv(ctx, a, pin)
+	return kr, a, err
+}
+
+// memberKeysAndHead is memberKeys for a command that reads the head next
+// (sync, status, --pull): the head request goes out before the co-decrypt,
+// which it does not depend on, so the two round trips overlap. The head is
+// verified with the unlocked keys like any other.
+func (p *project) memberKeysAndHead(ctx context.Context, pin workspace.EnvPin) (*sync.MemberKeys, *member.Account, *member.Remote, error) {
+	a, err := p.account()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r := p.remote(a, pin)
+	r.Prefetch(ctx)
+	kr, err := p.unlockEnv(ctx, a, pin)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return kr, a, r, nil
+}
+
+func (p *project) unlockEnv(ctx context.Context, a *member.Account, pin workspace.EnvPin) (*sync.MemberKeys, error) {
 	m, err := p.unlock(ctx, a)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	return &sync.MemberKeys{PK: m.ProjectKey(p.repo.Project.Org, p.repo.Project.Project),
-		ProjectID: p.repo.Project.Project, EnvID: pin.ID}, a, nil
+		ProjectID: p.repo.Project.Project, EnvID: pin.ID}, nil
 }
 
 func (p *project) remote(a *member.Account, pin workspace.EnvPin) *member.Remote {

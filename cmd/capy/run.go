@@ -90,6 +90,11 @@ func cmdRun(u *ui, c *cli.Context) error {
 	}()
 	err = cmd.Wait()
 	close(done)
+	// The audit head the unlock recorded was written while CMD ran. CMD's
+	// status is capy's, so a failed write is a warning here.
+	if ferr := p.home.Flush(); ferr != nil {
+		u.warn("could not record the audit head this unlock was shown: %v", ferr)
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -43,11 +43,11 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	kr, a, err := p.memberKeys(c.Context, pin)
+	kr, _, remote, err := p.memberKeysAndHead(c.Context, pin)
 	if errors.Is(err, member.ErrNotSignedIn) {
 		// A CI runner has a key but no session: it may sync read-only,
 		// and any local change is refused (exit 4).
-		ckr, _, remote, kerr := p.readKeys(c.Context, pin, "")
+		ckr, _, remote, kerr := p.readKeys(c.Context, pin, "", false)
 		if kerr != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	return runSync(u, c, p, a, kr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
+	return runSyncWith(u, c, p, remote, kr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
 }
 
 // runSync syncs one environment, records the result and reports it.
@@ -137,7 +137,7 @@ func cmdStatus(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	kr, a, err := p.memberKeys(c.Context, pin)
+	kr, _, remote, err := p.memberKeysAndHead(c.Context, pin)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func cmdStatus(u *ui, c *cli.Context) error {
 		return err
 	}
 	// A dry run computes the merge without writing or pushing anything.
-	rep, err := sync.Sync(c.Context, p.remote(a, pin), kr, env, sync.Options{DryRun: true})
+	rep, err := sync.Sync(c.Context, remote, kr, env, sync.Options{DryRun: true})
 	conflicts := []string{}
 	if ce, ok := err.(*sync.ConflictError); ok {
 		for _, x := range ce.Conflicts {

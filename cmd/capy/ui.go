@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/capy-oss/capy/internal/workspace"
 	"golang.org/x/term"
 )
 
@@ -22,6 +23,21 @@ type ui struct {
 	json           bool
 	color          bool
 	tty            bool // stderr is a terminal: progress lines are allowed
+	// deferred are the homes whose audit_head.json writes may still be
+	// running (workspace.Home.DeferAuditHead); run waits for them before
+	// capy exits, so that a failed write is still reported.
+	deferred []*workspace.Home
+}
+
+// flush waits for every deferred write and returns the first error.
+func (u *ui) flush() error {
+	var first error
+	for _, h := range u.deferred {
+		if err := h.Flush(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func newUI(jsonOut bool) *ui {

@@ -24,8 +24,10 @@ import (
 
 // readKeys picks the key source for reading values (DESIGN §3 Run):
 // CAPY_KEY, the key file, CAPY_DEPLOY_CODE (in memory), the member unlock.
-// With a deploy code it also returns the head the service handed over.
-func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile string) (sync.Keyring, *member.Account, *member.Remote, error) {
+// With a deploy code it also returns the head the service handed over;
+// with head set, a member's remote already has the head request under
+// way.
+func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile string, head bool) (sync.Keyring, *member.Account, *member.Remote, error) {
 	if v := os.Getenv("CAPY_KEY"); v != "" {
 		kf, err := keys.ParseEnvKeyFile(v)
 		if err != nil {
@@ -74,6 +76,13 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 		r := &member.Remote{Client: cl, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID, Fixed: g.Head}
 		return kr, nil, r, nil
 	}
+	if head {
+		kr, a, r, err := p.memberKeysAndHead(ctx, pin)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return kr, a, r, nil
+	}
 	kr, a, err := p.memberKeys(ctx, pin)
 	if err != nil {
 		return nil, nil, nil, err
@@ -96,7 +105,7 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 	if err != nil {
 		return nil, pin, err
 	}
-	kr, _, remote, err := p.readKeys(ctx, pin, keyFile)
+	kr, _, remote, err := p.readKeys(ctx, pin, keyFile, pull)
 	if err != nil {
 		return nil, pin, err
 	}

@@ -54,7 +54,23 @@ func WriteFileAtomic(path string, data []byte) error {
 // returned as it is. A caller that read path earlier uses it to refuse to
 // replace a file that someone else changed meanwhile; the check and the
 // rename are microseconds apart, but it is not a lock.
-func WriteFileAtomicIf(path string, data []byte, check func() error) (err error) {
+func WriteFileAtomicIf(path string, data []byte, check func() error) error {
+	return writeFileAtomic(path, data, check, true)
+}
+
+// WriteFileAtomicNoDirSync is WriteFileAtomic without step 5: the file's
+// data is synced before the rename, so after a crash path holds the old
+// content or the new one, never a mix or a partial file, but the rename
+// itself may be lost (the old content comes back). It saves one fsync (of
+// the directory) per write, and is meant only for files where losing the
+// newest update is harmless: workspace's audit_head.json, rewritten on
+// every unlock, whose older value is a valid earlier view of the same
+// audit chain (docs/decisions.md).
+func WriteFileAtomicNoDirSync(path string, data []byte) error {
+	return writeFileAtomic(path, data, nil, false)
+}
+
+func writeFileAtomic(path string, data []byte, check func() error, durableRename bool) (err error) {
 	mode := fs.FileMode(0o600)
 	fi, err := os.Lstat(path)
 	switch {
@@ -110,7 +126,9 @@ func WriteFileAtomicIf(path string, data []byte, check func() error) (err error)
 	if err = rename(tmp, path); err != nil {
 		return err
 	}
-	err = syncDir(dir)
+	if durableRename {
+		err = syncDir(dir)
+	}
 	removeStaleTemps(dir, filepath.Base(path))
 	return err
 }
@@ -145,10 +163,14 @@ func removeStaleTemps(dir, base string) {
 	}
 }
 
-// syncDir makes a rename in dir durable. Windows cannot open a directory for
-// syncing (and its renames are not made durable this way), so it is skipped
-// there.
-func syncDir(dir string) error {
+// syncDir is fsyncDir; tests replace it to see which writes sync the
+// directory.
+var syncDir = fsyncDir
+
+// fsyncDir makes a rename in dir durable. Windows cannot open a directory
+// for syncing (and its renames are not made durable this way), so it is
+// skipped there.
+func fsyncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}

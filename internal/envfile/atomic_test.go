@@ -158,3 +158,54 @@ func TestWriteFileAtomicMissingDir(t *testing.T) {
 		t.Error("no error for a missing directory")
 	}
 }
+
+// WriteFileAtomicNoDirSync differs from WriteFileAtomic only in leaving
+// the directory unsynced: same content, modes, refusals and clean-up.
+func TestWriteFileAtomicNoDirSync(t *testing.T) {
+	synced := 0
+	syncDir = func(dir string) error { synced++; return fsyncDir(dir) }
+	t.Cleanup(func() { syncDir = fsyncDir })
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "head.json")
+	for i, write := range []func(string, []byte) error{WriteFileAtomicNoDirSync, WriteFileAtomic} {
+		synced = 0
+		data := []byte{'v', byte('0' + i), '\n'}
+		if err := write(path, data); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != string(data) {
+			t.Fatalf("content %q, %v; want %q", got, err, data)
+		}
+		if want := i; synced != want {
+			t.Errorf("write %d synced the directory %d times, want %d", i, synced, want)
+		}
+		onlyFiles(t, dir, "head.json")
+	}
+	if fi, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("new file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomicNoDirSync(path, []byte("v2\n")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want the old 0640 kept", fi.Mode().Perm())
+	}
+	if runtime.GOOS != "windows" {
+		link := filepath.Join(dir, "link.json")
+		if err := os.Symlink(path, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteFileAtomicNoDirSync(link, []byte("x\n")); err == nil {
+			t.Error("wrote through a symlink")
+		}
+		if got, _ := os.ReadFile(path); string(got) != "v2\n" {
+			t.Errorf("link target changed: %q", got)
+		}
+	}
+}

@@ -11,9 +11,13 @@ import (
 
 // The shapes below are written out from DESIGN §2.0, not taken from the
 // package, so a change to the package's patterns fails here.
+// The package checks them with byte loops; these expressions are the
+// reference the loops are compared with (TestMatchersAgreeWithDesign,
+// FuzzMatchersAgreeWithDesign).
 var (
 	designIDPattern    = regexp.MustCompile(`^[a-z]{3}_[a-z2-7]{26}$`)
 	designEmailPattern = regexp.MustCompile(`^[a-z0-9.!#$%&'*+/=?^_{|}~-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$`)
+	designNamePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 )
 
 var allKinds = []ident.Kind{ident.Org, ident.Project, ident.Env, ident.User, ident.Invite, ident.Deploy}
@@ -304,6 +308,101 @@ func TestCheckName(t *testing.T) {
 		}
 		if !tt.ok && !errors.Is(err, ident.ErrBadName) {
 			t.Errorf("CheckName(%q) = %v, want ErrBadName", tt.name, err)
+		}
+	}
+}
+
+// TestMatchersAgreeWithDesign runs the byte loops and the design's regular
+// expressions over the edges of each shape: both must give the answer in
+// the table.
+func TestMatchersAgreeWithDesign(t *testing.T) {
+	const r26 = "abcdefghijklmnopqrstuvwxyz"
+	tests := []struct {
+		shape string // "id", "email" or "name"
+		in    string
+		want  bool
+	}{
+		{"id", "org_" + r26, true},
+		{"id", "xyz_" + strings.Repeat("7", 26), true},
+		{"id", "aaa_" + strings.Repeat("2", 26), true},
+		{"id", "", false},
+		{"id", "org_", false},
+		{"id", "org_" + r26[:25], false},
+		{"id", "org_" + r26 + "a", false},
+		{"id", "or_" + r26 + "a", false},
+		{"id", "orgg" + r26[:25] + "_", false},
+		{"id", "Org_" + r26, false},
+		{"id", "o1g_" + r26, false},
+		{"id", "org-" + r26, false},
+		{"id", "org_" + r26[:25] + "1", false},
+		{"id", "org_" + r26[:25] + "8", false},
+		{"id", "org_" + r26[:25] + "{", false},
+		{"id", "org_" + r26[:25] + "`", false},
+		{"id", "org_" + r26[:25] + "\x00", false},
+		{"id", "org_" + r26[:25] + "\xff", false},
+		{"id", "org_" + r26 + "\n", false},
+
+		{"email", "a@b.c", true},
+		{"email", "bob@example.com", true},
+		{"email", ".!#$%&'*+/=?^_{|}~-@a-.-b", true},
+		{"email", "a@0.0.0.0", true},
+		{"email", "a@b--c.d-e", true},
+		{"email", "a@b", false},
+		{"email", "@b.c", false},
+		{"email", "a@", false},
+		{"email", "a@.b.c", false},
+		{"email", "a@b.c.", false},
+		{"email", "a@b..c", false},
+		{"email", "a@b.c@d.e", false},
+		{"email", "a@@b.c", false},
+		{"email", "a@b_c.d", false},
+		{"email", "A@b.c", false}, // the pattern sees the lowercased address
+		{"email", "a@B.c", false},
+		{"email", "a`b@c.d", false},
+		{"email", "a(b@c.d", false},
+		{"email", "a:b@c.d", false},
+		{"email", "a b@c.d", false},
+		{"email", "a@b.c\n", false},
+		{"email", "a@b.c\x00", false},
+		{"email", "\xc3\xa9@b.c", false},
+		{"email", "a@b.\xc3\xa9", false},
+
+		{"name", "A", true},
+		{"name", "_", true},
+		{"name", "z", true},
+		{"name", "a.b_C9", true},
+		{"name", "A.", true},
+		{"name", "", false},
+		{"name", "0", false},
+		{"name", ".A", false},
+		{"name", "A-B", false},
+		{"name", "A B", false},
+		{"name", "A\n", false},
+		{"name", "A\x00", false},
+		{"name", "A@", false},
+		{"name", "[", false},
+		{"name", "A`", false},
+		{"name", "A{", false},
+		{"name", "A/", false},
+		{"name", "A:", false},
+		{"name", "\xc3\x89", false},
+		{"name", "A\xff", false},
+	}
+	for _, tt := range tests {
+		var loop, re bool
+		switch tt.shape {
+		case "id":
+			loop, re = ident.MatchID(tt.in), designIDPattern.MatchString(tt.in)
+		case "email":
+			loop, re = ident.MatchEmail(tt.in), designEmailPattern.MatchString(tt.in)
+		case "name":
+			loop, re = ident.MatchName(tt.in), designNamePattern.MatchString(tt.in)
+		}
+		if re != tt.want {
+			t.Errorf("%s %q: the design pattern says %v, the table %v (fix the table)", tt.shape, tt.in, re, tt.want)
+		}
+		if loop != tt.want {
+			t.Errorf("%s %q: the byte loop says %v, want %v", tt.shape, tt.in, loop, tt.want)
 		}
 	}
 }

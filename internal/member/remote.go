@@ -17,6 +17,30 @@ type Remote struct {
 	Home                *workspace.Home
 	Org, Project, EnvID string
 	Fixed               *api.Blob // CI: serve this head instead of asking (deploy decrypt answer)
+
+	prefetched chan headResult // see Prefetch
+}
+
+type headResult struct {
+	b   *sync.RemoteBlob
+	err error
+}
+
+// Prefetch starts fetching the head in the background, so that the
+// request overlaps other work (the co-decrypt of the unlock, which the
+// head does not depend on); the next Head call returns that answer, later
+// ones ask again. The answer is verified like any other by whoever uses
+// it. If Head is never called, the answer is dropped.
+func (r *Remote) Prefetch(ctx context.Context) {
+	if r.Fixed != nil || r.prefetched != nil {
+		return
+	}
+	ch := make(chan headResult, 1)
+	r.prefetched = ch
+	go func() {
+		b, err := r.fetchHead(ctx)
+		ch <- headResult{b, err}
+	}()
 }
 
 // Head fetches the head.
@@ -24,6 +48,19 @@ func (r *Remote) Head(ctx context.Context) (*sync.RemoteBlob, error) {
 	if r.Fixed != nil {
 		return &sync.RemoteBlob{Version: r.Fixed.Version, Text: r.Fixed.Text}, nil
 	}
+	if ch := r.prefetched; ch != nil {
+		r.prefetched = nil
+		select {
+		case res := <-ch:
+			return res.b, res.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return r.fetchHead(ctx)
+}
+
+func (r *Remote) fetchHead(ctx context.Context) (*sync.RemoteBlob, error) {
 	b, err := r.Client.Head(ctx, r.Org, r.Project, r.EnvID)
 	if err != nil || b == nil {
 		return nil, err
@@ -47,6 +84,13 @@ func (r *Remote) Version(ctx context.Context, v uint64) (*sync.RemoteBlob, error
 func (r *Remote) Push(ctx context.Context, text string) error {
 	if r.Fixed != nil {
 		return sync.ErrReadOnly
+	}
+	if r.Home != nil {
+		// A deferred write of the unlock's audit head that failed stops
+		// the sync before it changes anything on the service.
+		if err := r.Home.Flush(); err != nil {
+			return err
+		}
 	}
 	res, err := r.Client.Push(ctx, r.Org, r.Project, r.EnvID, text)
 	if client.Is(err, api.PVersionConflict) {

@@ -159,7 +159,8 @@ type LocalFile struct {
 	Raw       []byte
 	Exists    bool
 	Side      Side
-	Plaintext []string // names whose value is still plaintext in the file
+	Plaintext []string        // names whose value is still plaintext in the file
+	entries   []envfile.Entry // Doc.Entries() as read
 }
 
 // ReadLocal reads and decrypts the local file with the cipher of epoch.
@@ -179,6 +180,7 @@ func ReadLocal(path string, c *keys.EnvCipher) (*LocalFile, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	entries := lf.Doc.Entries()
+	lf.entries = entries
 	lf.Side = newSideSize(len(entries))
 	for _, e := range entries {
 		if !wrap.IsSnippet(e.Value) {
@@ -237,6 +239,26 @@ func OpenBlob(rb *RemoteBlob, kr Keyring, check wrap.PullCheck) (*wrap.Blob, Sid
 	return b, side, nil
 }
 
+// openHead fetches, verifies and decrypts the head (nil and an empty side
+// before the first push).
+func openHead(ctx context.Context, remote Remote, kr Keyring, env Env) (*wrap.Blob, Side, error) {
+	head, err := remote.Head(ctx)
+	if err != nil {
+		return nil, Side{}, fmt.Errorf("fetch head: %w", err)
+	}
+	if head == nil {
+		if env.State.SeenVersion > 0 {
+			return nil, Side{}, fmt.Errorf("%w (the service says the environment is empty, this machine has seen version %d)",
+				wrap.ErrRollback, env.State.SeenVersion)
+		}
+		return nil, NewSide(), nil
+	}
+	check := wrap.PullCheck{ProjectID: env.ProjectID, EnvID: env.EnvID, PinnedEpoch: env.PinnedEpoch,
+		SeenVersion: env.State.SeenVersion, SeenID: env.State.SeenID,
+		BaseVersion: env.State.BaseVersion, BaseID: env.State.BaseID}
+	return OpenBlob(head, kr, check)
+}
+
 // ErrDuplicateName means a blob holds two snippets for one name.
 var ErrDuplicateName = errors.New("a variable appears twice in the environment")
 
@@ -249,31 +271,27 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	if err != nil {
 		return nil, err
 	}
-	local, err := ReadLocal(env.File, lc)
+	// The local file is read and decrypted on one core while the head is
+	// fetched, verified and decrypted on the other (a thousand snippets
+	// each side). The local file's errors come first, as if read first.
+	localDone := make(chan error, 1)
+	var local *LocalFile
+	go func() {
+		var err error
+		local, err = ReadLocal(env.File, lc)
+		localDone <- err
+	}()
+	headBlob, remoteSide, err := openHead(ctx, remote, kr, env)
+	if lerr := <-localDone; lerr != nil {
+		return nil, lerr
+	}
 	if err != nil {
 		return nil, err
 	}
 
-	head, err := remote.Head(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("fetch head: %w", err)
-	}
-	check := wrap.PullCheck{ProjectID: env.ProjectID, EnvID: env.EnvID, PinnedEpoch: env.PinnedEpoch,
-		SeenVersion: env.State.SeenVersion, SeenID: env.State.SeenID,
-		BaseVersion: env.State.BaseVersion, BaseID: env.State.BaseID}
-
-	remoteSide, base := NewSide(), NewSide()
-	var headBlob *wrap.Blob
+	base := NewSide()
 	targetEpoch := env.PinnedEpoch
-	if head == nil {
-		if env.State.SeenVersion > 0 {
-			return nil, fmt.Errorf("%w (the service says the environment is empty, this machine has seen version %d)",
-				wrap.ErrRollback, env.State.SeenVersion)
-		}
-	} else {
-		if headBlob, remoteSide, err = OpenBlob(head, kr, check); err != nil {
-			return nil, err
-		}
+	if headBlob != nil {
 		targetEpoch = headBlob.Epoch
 		switch {
 		case env.State.BaseVersion == 0:
@@ -364,7 +382,7 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	// The file's values are read once up front: Document.Get after a Set
 	// renumbers the whole file, which made this loop quadratic.
 	doc := local.Doc
-	entries := doc.Entries()
+	entries := local.entries // the file as read; nothing has changed doc yet
 	inFile := make(map[string]string, len(entries))
 	for _, e := range entries {
 		if _, ok := res.Merged.Values[e.Name]; !ok {
@@ -374,17 +392,18 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 		}
 		inFile[e.Name] = e.Value
 	}
-	names := make([]string, 0, len(res.Merged.Values))
+	// Only the names whose line changes are sorted (for the report and a
+	// stable order of new lines): in an everyday sync that is none.
+	var names []string
 	for n := range res.Merged.Values {
-		names = append(names, n)
+		if old, had := inFile[n]; !had || old != res.Merged.Snippets[n] {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		old, had := inFile[n]
+		_, had := inFile[n]
 		snip := res.Merged.Snippets[n]
-		if had && old == snip {
-			continue
-		}
 		if !had {
 			rep.Added = append(rep.Added, n)
 		} else if lv, ok := local.Side.Values[n]; !ok || lv != res.Merged.Values[n] {

@@ -337,3 +337,28 @@ func TestMissingFilePullsInsteadOfDeleting(t *testing.T) {
 		t.Fatalf("after emptying: %v", v)
 	}
 }
+
+// failingRemote answers every request with an error.
+type failingRemote struct{ err error }
+
+func (f failingRemote) Head(context.Context) (*RemoteBlob, error)            { return nil, f.err }
+func (f failingRemote) Version(context.Context, uint64) (*RemoteBlob, error) { return nil, f.err }
+func (f failingRemote) Push(context.Context, string) error                   { return f.err }
+
+// The local file is read while the head is fetched; when both fail, the
+// error is the local file's, as when it was read first.
+func TestLocalErrorComesFirst(t *testing.T) {
+	offline := errors.New("service unreachable")
+	m := newMachine(t, failingRemote{offline}, memberKeys(t), "A=1\nA=2\n") // a name twice
+	_, err := m.sync(PreferNone)
+	if err == nil || errors.Is(err, offline) || !strings.Contains(err.Error(), "A") {
+		t.Fatalf("error = %v, want the local file's (A defined twice)", err)
+	}
+	m = newMachine(t, failingRemote{offline}, memberKeys(t), "A=1\n")
+	if _, err := m.sync(PreferNone); !errors.Is(err, offline) {
+		t.Fatalf("error = %v, want the service's", err)
+	}
+	if m.read() != "A=1\n" {
+		t.Errorf("file changed: %q", m.read())
+	}
+}

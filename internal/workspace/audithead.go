@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 )
@@ -43,7 +44,24 @@ var ErrAuditFork = errors.New("the service's audit chain differs from the one th
 
 // RecordAuditHead keeps a head if it is newer than the one recorded, and
 // reports a fork if it names the recorded position with another hash.
+//
+// Every unlock and push moves the org's head, so this write happens on
+// almost every command. It is atomic (temporary file, fsync, rename: the
+// file holds the old head or the new one, never a torn one) but the
+// directory is not synced: a crash may bring the previous head back,
+// which is a valid, older view of the same chain. That weakens the
+// rollback detection a little (a fork at the lost position goes
+// unnoticed until the next newer head) and never raises a false alarm
+// (docs/decisions.md).
+//
+// With DeferAuditHead set, the write is left running (see Flush); the
+// check against the recorded head is always done before returning. A
+// write still in flight from an earlier call is waited for first, so
+// writes stay in order and each check sees the previous head.
 func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
+	if err := h.Flush(); err != nil {
+		return err
+	}
 	cur, err := h.AuditHead(orgID)
 	if err != nil {
 		return err
@@ -64,7 +82,25 @@ func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
 	if err := ensurePrivateDir(filepath.Dir(p)); err != nil {
 		return err
 	}
-	return writeJSON(p, a, true)
+	data, err := encodeJSON(p, a)
+	if err != nil {
+		return err
+	}
+	if !h.DeferAuditHead {
+		return writeAuditHead(p, data)
+	}
+	ch := make(chan error, 1)
+	h.mu.Lock()
+	h.pending = ch
+	h.mu.Unlock()
+	go func() { ch <- writeAuditHead(p, data) }()
+	return nil
+}
+
+// writeAuditHead writes audit_head.json (0600) atomically without the
+// directory fsync; tests replace it to see deferred writes fail.
+var writeAuditHead = func(path string, data []byte) error {
+	return writePrivateWith(envfile.WriteFileAtomicNoDirSync, path, data)
 }
 
 func (h *Home) orgFile(orgID, name string) (string, error) {

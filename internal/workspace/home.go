@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/ident"
@@ -26,6 +27,28 @@ var ErrInsecure = errors.New("insecure permissions")
 // Home is the capy home directory.
 type Home struct {
 	Dir string
+	// DeferAuditHead lets RecordAuditHead return once its fork check is
+	// done and leave the write of audit_head.json (an fsync) running
+	// while the command goes on. Whoever sets it must call Flush before
+	// anything that must not happen after a failed write, and before the
+	// process exits.
+	DeferAuditHead bool
+
+	mu      sync.Mutex
+	pending chan error // the deferred write in flight, if any
+}
+
+// Flush waits for a deferred audit_head.json write (see DeferAuditHead)
+// and returns its error; with none in flight it returns nil at once.
+func (h *Home) Flush() error {
+	h.mu.Lock()
+	ch := h.pending
+	h.pending = nil
+	h.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	return <-ch
 }
 
 // OpenHome returns the home directory ($CAPY_HOME, else ~/.capy),
@@ -115,12 +138,16 @@ func (h *Home) WriteKeyEnc(orgID, userID string, outer []byte) error {
 // writePrivate writes a key file atomically with mode 0600 even when it
 // replaces a file with a wider mode (which ReadPrivateFile would refuse).
 func writePrivate(path string, data []byte) error {
+	return writePrivateWith(envfile.WriteFileAtomic, path, data)
+}
+
+func writePrivateWith(write func(string, []byte) error, path string, data []byte) error {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode().Perm() != 0o600 && fi.Mode().IsRegular() {
 		if err := os.Chmod(path, 0o600); err != nil {
 			return fmt.Errorf("chmod %s: %w", path, err)
 		}
 	}
-	return envfile.WriteFileAtomic(path, data)
+	return write(path, data)
 }
 
 // readJSON decodes a private JSON file; missing files give fs.ErrNotExist.
@@ -136,13 +163,20 @@ func readJSON(path string, max int64, v any) error {
 }
 
 func writeJSON(path string, v any, private bool) error {
-	data, err := json.MarshalIndent(v, "", "  ")
+	data, err := encodeJSON(path, v)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+		return err
 	}
-	data = append(data, '\n')
 	if private {
 		return writePrivate(path, data)
 	}
 	return envfile.WriteFileAtomic(path, data)
+}
+
+func encodeJSON(path string, v any) ([]byte, error) {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	return append(data, '\n'), nil
 }

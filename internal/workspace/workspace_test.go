@@ -209,3 +209,60 @@ func TestAuditHeadFork(t *testing.T) {
 		t.Fatalf("head %+v", a)
 	}
 }
+
+// With DeferAuditHead the fork check still happens in RecordAuditHead;
+// the write finishes in the background, is waited for by the next
+// RecordAuditHead and by Flush, and its error comes out of Flush.
+func TestAuditHeadDeferred(t *testing.T) {
+	h := home(t)
+	h.DeferAuditHead = true
+	release := make(chan struct{})
+	write := writeAuditHead
+	t.Cleanup(func() { writeAuditHead = write })
+	writeAuditHead = func(p string, data []byte) error {
+		<-release
+		return write(p, data)
+	}
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: "aa"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := h.AuditHead(org); a.Seq != 0 {
+		t.Fatalf("head %+v on disk before the deferred write ran", a)
+	}
+	close(release)
+	// The next record waits for the first write, so its check sees seq 5.
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: "cc"}); !errors.Is(err, ErrAuditFork) {
+		t.Fatalf("fork not reported after a deferred write: %v", err)
+	}
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 6, Hash: "dd"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := h.AuditHead(org); a.Seq != 6 || a.Hash != "dd" {
+		t.Fatalf("head %+v after Flush, want seq 6", a)
+	}
+	if p := filepath.Join(h.Dir, "orgs", org, "audit_head.json"); mode(t, p) != 0o600 {
+		t.Errorf("audit_head.json mode %04o", mode(t, p))
+	}
+
+	boom := errors.New("disk full")
+	writeAuditHead = func(string, []byte) error { return boom }
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 7, Hash: "ee"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(); !errors.Is(err, boom) {
+		t.Fatalf("Flush = %v, want the write's error", err)
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatalf("second Flush = %v, want nil (the error is reported once)", err)
+	}
+	// A failed deferred write also fails the next record, before its check.
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 8, Hash: "ff"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 9, Hash: "gg"}); !errors.Is(err, boom) {
+		t.Fatalf("RecordAuditHead after a failed write = %v, want its error", err)
+	}
+}
