@@ -260,19 +260,92 @@ func (s *Store) memberEnv(ctx context.Context, tx Tx, envID, userID, lock string
 
 // GetEnv implements store.Store.
 func (s *Store) GetEnv(ctx context.Context, tok store.TokenHash, envID string) (store.Env, error) {
+	e, _, err := s.envRead(ctx, tok, envID, false)
+	return e, err
+}
+
+// envRead is GetEnv (and, with head, GetEnvHead) as one statement —
+// session, environment, the caller's membership of its org and, if asked,
+// the head version joined — run outside an explicit transaction: every
+// environment route starts with it, and one statement is one round trip
+// and one snapshot. The refusals are those of readAuthed and memberEnv, in
+// their order: session, environment, membership.
+func (s *Store) envRead(ctx context.Context, tok store.TokenHash, envID string, head bool) (store.Env, *store.Version, error) {
 	if err := checkID(ident.Env, envID); err != nil {
-		return store.Env{}, err
+		return store.Env{}, nil, err
 	}
-	var e store.Env
-	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
-		var err error
-		e, _, err = s.memberEnv(ctx, tx, envID, sess.UserID, "")
-		return err
+	now := s.now()
+	var (
+		x      store.Session
+		e      store.Env
+		status string
+		v      store.Version
+		vFound bool
+	)
+	err := s.db.ReadOne(ctx, func(tx Tx) error {
+		var (
+			created, seen, expiresAt, userCreated Time
+			et                                    [3]Time
+			vAt                                   Time
+			vVersion                              int64
+		)
+		dest := []any{&x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt, &userCreated,
+			&e.ID, &e.ProjectID, &e.OrgID, &e.Name, &e.Epoch, &e.SigningKey, &e.HeadVersion, &e.HeadID, &e.CreatedBy, &et[0], &et[1], &et[2],
+			&status}
+		q := `SELECT ` + sessionCols + `,
+				COALESCE(e.id, ''), COALESCE(e.project_id, ''), COALESCE(e.org_id, ''), COALESCE(e.name, ''), COALESCE(e.epoch, 0),
+				e.signing_key, COALESCE(e.head_version, 0), COALESCE(e.head_id, ''), COALESCE(e.created_by, ''),
+				e.created_at, e.updated_at, e.rotated_at,
+				COALESCE(m.status, '')`
+		from := sessionFrom + `
+			LEFT JOIN environments e ON e.id = $2
+			LEFT JOIN memberships m ON m.org_id = e.org_id AND m.user_id = s.user_id`
+		if head {
+			q += `, COALESCE(v.version, 0), COALESCE(v.epoch, 0), COALESCE(v.id, ''), COALESCE(v.parent_id, ''),
+				COALESCE(v.pushed_by, ''), COALESCE(vu.email, ''), v.pushed_at, COALESCE(length(v.blob), 0), v.blob`
+			from += `
+			LEFT JOIN env_versions v ON v.env_id = e.id AND v.version = e.head_version AND m.status = 'active'
+			LEFT JOIN users vu ON vu.id = v.pushed_by`
+			dest = append(dest, &vVersion, &v.Epoch, &v.ID, &v.ParentID, &v.PushedBy, &v.PushedByEmail, &vAt, &v.Size, &v.Blob)
+		}
+		if err := tx.QueryRow(ctx, q+from+` WHERE s.token_hash = $1`, tok[:], envID).Scan(dest...); err != nil {
+			return err
+		}
+		x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = created.T, expiresAt.T, userCreated.T
+		s.setSeen(&x, seen.T)
+		e.CreatedAt, e.UpdatedAt, e.RotatedAt = et[0].T, et[1].T, et[2].T
+		if vVersion > 0 {
+			v.EnvID, v.Version, v.PushedAt, vFound = e.ID, vVersion, vAt.T, true
+		}
+		return nil
 	})
-	if err != nil {
-		return store.Env{}, err
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Env{}, nil, store.ErrUnauthenticated
+	case err != nil:
+		return store.Env{}, nil, err
+	case !s.live(x, now):
+		return store.Env{}, nil, store.ErrSessionExpired
 	}
-	return e, nil
+	if s.touchDue(x, now) {
+		if err := s.touch(ctx, x.ID, now); err != nil {
+			return store.Env{}, nil, err
+		}
+	}
+	switch {
+	case e.ID == "":
+		return store.Env{}, nil, store.ErrNotFound
+	case status == "":
+		return store.Env{}, nil, store.ErrNotMember
+	case status != string(store.StatusActive):
+		return store.Env{}, nil, store.ErrMembershipRevoked
+	case head && e.HeadVersion > 0 && !vFound:
+		return store.Env{}, nil, fmt.Errorf("environment %s: head version %d is missing", e.ID, e.HeadVersion)
+	}
+	if !vFound {
+		return e, nil, nil
+	}
+	return e, &v, nil
 }
 
 // ListEnvs implements store.Store.
@@ -388,27 +461,7 @@ func (s *Store) GetHead(ctx context.Context, tok store.TokenHash, envID string) 
 
 // GetEnvHead implements store.Store.
 func (s *Store) GetEnvHead(ctx context.Context, tok store.TokenHash, envID string) (store.Env, *store.Version, error) {
-	if err := checkID(ident.Env, envID); err != nil {
-		return store.Env{}, nil, err
-	}
-	var (
-		e    store.Env
-		head *store.Version
-	)
-	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
-		var err error
-		head = nil
-		if e, _, err = s.memberEnv(ctx, tx, envID, sess.UserID, ""); err != nil || e.HeadVersion == 0 {
-			return err
-		}
-		v, err := s.version(ctx, tx, envID, e.HeadVersion)
-		head = &v
-		return err
-	})
-	if err != nil {
-		return store.Env{}, nil, err
-	}
-	return e, head, nil
+	return s.envRead(ctx, tok, envID, true)
 }
 
 // GetVersion implements store.Store.

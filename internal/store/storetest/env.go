@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
@@ -169,6 +170,25 @@ func testGetEnvHead(t *testing.T, h *h) {
 	wantErr(t, err, nil, "Kick")
 	_, _, err = h.s.GetEnvHead(h.ctx, f.member.tok, f.env.ID)
 	wantErr(t, err, store.ErrRevoked, "GetEnvHead by a kicked member")
+	_, err = h.s.GetEnv(h.ctx, f.member.tok, f.env.ID)
+	wantErr(t, err, store.ErrRevoked, "GetEnv by a kicked member")
+
+	// Use is recorded as by any read; an idle session is over.
+	before, err := h.s.LookupSession(h.ctx, f.admin.tok)
+	wantErr(t, err, nil, "LookupSession")
+	h.clock.Advance(store.DefaultSessionTouch + time.Second)
+	_, _, err = h.s.GetEnvHead(h.ctx, f.admin.tok, f.env.ID)
+	wantErr(t, err, nil, "GetEnvHead after SessionTouch")
+	after, err := h.s.LookupSession(h.ctx, f.admin.tok)
+	wantErr(t, err, nil, "LookupSession")
+	if !after.LastSeenAt.After(before.LastSeenAt) {
+		t.Fatalf("GetEnvHead did not record the session's use: %v → %v", before.LastSeenAt, after.LastSeenAt)
+	}
+	h.clock.Advance(store.DefaultSessionIdle + time.Second)
+	_, err = h.s.GetEnv(h.ctx, f.admin.tok, f.env.ID)
+	wantErr(t, err, store.ErrUnauthenticated, "GetEnv with an idle-expired session")
+	_, _, err = h.s.GetEnvHead(h.ctx, f.admin.tok, f.env.ID)
+	wantErr(t, err, store.ErrUnauthenticated, "GetEnvHead with an idle-expired session")
 }
 
 func testPushRefusals(t *testing.T, h *h) {
