@@ -64,6 +64,13 @@ func decodeStrict(data []byte, v any) (present map[string]bool, err error) {
 			continue // null is the same as absent
 		}
 		f := rv.Elem().FieldByIndex(idx)
+		if m.str != nil && f.Kind() == reflect.String {
+			// Already decoded by the token pass (a push's 100 KB text
+			// would otherwise be scanned and unquoted a second time).
+			f.SetString(*m.str)
+			present[m.name] = true
+			continue
+		}
 		if err := json.Unmarshal(m.raw, f.Addr().Interface()); err != nil {
 			return nil, invalidField(m.name, "the value has the wrong type or form")
 		}
@@ -72,10 +79,12 @@ func decodeStrict(data []byte, v any) (present map[string]bool, err error) {
 	return present, nil
 }
 
-// member is one top-level member of the body, its value still raw.
+// member is one top-level member of the body, its value still raw (and,
+// for a string, also decoded).
 type member struct {
 	name string
 	raw  json.RawMessage
+	str  *string
 }
 
 // scanObject runs the token pass — exactly one object, nothing after it,
@@ -94,7 +103,15 @@ func scanObject(data []byte) ([]member, error) {
 	// One frame per open object or array; an object frame keeps the names
 	// seen so far (nil for arrays).
 	stack := []map[string]bool{{}}
-	var order []string
+	var (
+		out   []member
+		start int64 // where the current top-level value's text begins
+	)
+	// raw is the text of the top-level value that ends at the decoder's
+	// position: what follows the name, less the colon and white space.
+	raw := func() json.RawMessage {
+		return bytes.TrimLeft(data[start:dec.InputOffset()], " \t\r\n:")
+	}
 	for len(stack) > 0 {
 		top := stack[len(stack)-1]
 		if top != nil {
@@ -105,6 +122,9 @@ func scanObject(data []byte) ([]member, error) {
 			}
 			if d, ok := tok.(json.Delim); ok && d == '}' {
 				stack = stack[:len(stack)-1]
+				if len(stack) == 1 {
+					out[len(out)-1].raw = raw() // a top-level object value ended
+				}
 				continue
 			}
 			k, ok := tok.(string)
@@ -116,7 +136,8 @@ func scanObject(data []byte) ([]member, error) {
 			}
 			top[k] = true
 			if len(stack) == 1 {
-				order = append(order, k)
+				out = append(out, member{name: k})
+				start = dec.InputOffset()
 			}
 		}
 		// A value (after a name, or the next element of an array), or the
@@ -127,7 +148,15 @@ func scanObject(data []byte) ([]member, error) {
 		}
 		d, ok := tok.(json.Delim)
 		if !ok {
-			continue // a scalar
+			// A scalar.
+			if len(stack) == 1 {
+				m := &out[len(out)-1]
+				m.raw = raw()
+				if str, ok := tok.(string); ok {
+					m.str = &str
+				}
+			}
+			continue
 		}
 		switch d {
 		case '{', '[':
@@ -144,21 +173,15 @@ func scanObject(data []byte) ([]member, error) {
 				return nil, malformed("the body is not valid JSON")
 			}
 			stack = stack[:len(stack)-1]
+			if len(stack) == 1 {
+				out[len(out)-1].raw = raw() // a top-level array value ended
+			}
 		default:
 			return nil, malformed("the body is not valid JSON")
 		}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, malformed("the body has data after the JSON object")
-	}
-	// The shape is sound and every name unique, so a map loses nothing.
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, malformed("the body is not valid JSON")
-	}
-	out := make([]member, 0, len(order))
-	for _, k := range order {
-		out = append(out, member{name: k, raw: raw[k]})
 	}
 	return out, nil
 }

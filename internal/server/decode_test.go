@@ -103,7 +103,9 @@ func FuzzDecodeStrict(f *testing.F) {
 		Text  string    `json:"text"`
 	}
 	for _, s := range []string{`{}`, `{"email":"a@b.io","keep":true}`, `{"inner":"AQID","epoch":7}`, `{"text":"capy-blob 1\n"}`,
-		`{"email":"a","email":"b"}`, `[1,{"a":[{}]}]`, `{"role":null}`} {
+		`{"email":"a","email":"b"}`, `[1,{"a":[{}]}]`, `{"role":null}`,
+		`{ "text" : "a\u00e9\n" , "x": {"y": [1, {"z": "w"}]}, "keep" :false }`, `{"a":[],"b":{},"text":"t"}`,
+		"{ \"email\" :\t\"a@b.io\" ,\n \"keep\" : true, \"inner\": \"AQID\" }"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -119,6 +121,31 @@ func FuzzDecodeStrict(f *testing.F) {
 		if !json.Valid(data) || !strings.HasPrefix(strings.TrimSpace(string(data)), "{") {
 			t.Fatalf("accepted %q", data)
 		}
+		// What it accepts, encoding/json decodes to the same values, and
+		// each member's raw text is the one encoding/json sees.
+		var ref req
+		if err := json.Unmarshal(data, &ref); err != nil {
+			t.Fatalf("accepted %q, which encoding/json refuses: %v", data, err)
+		}
+		if a, b := mustJSON(t, r), mustJSON(t, ref); a != b {
+			t.Fatalf("%q decoded as %s, encoding/json says %s", data, a, b)
+		}
+		members, err := scanObject(data)
+		if err != nil {
+			t.Fatalf("scanObject refuses what decodeStrict accepted: %v", err)
+		}
+		var raws map[string]json.RawMessage
+		if err := json.Unmarshal(data, &raws); err != nil {
+			t.Fatal(err)
+		}
+		if len(members) != len(raws) {
+			t.Fatalf("%q: %d members, encoding/json sees %d", data, len(members), len(raws))
+		}
+		for _, m := range members {
+			if string(m.raw) != string(raws[m.name]) {
+				t.Fatalf("%q: member %q raw %q, encoding/json %q", data, m.name, m.raw, raws[m.name])
+			}
+		}
 		again, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
@@ -133,6 +160,15 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 		_ = present
 	})
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestCheckBlob(t *testing.T) {
@@ -193,4 +229,28 @@ func FuzzParsePage(f *testing.F) {
 			t.Fatalf("accepted %q %q as %+v", cursor, limit, got)
 		}
 	})
+}
+
+// TestDecodeStrictSpacing: white space around names, colons and values
+// does not change what is decoded, for scalar, string and nested values.
+func TestDecodeStrictSpacing(t *testing.T) {
+	type req struct {
+		Email string    `json:"email"`
+		Keep  bool      `json:"keep"`
+		Inner api.Bytes `json:"inner"`
+		Roles []string  `json:"roles"`
+		Text  string    `json:"text"`
+	}
+	for _, body := range []string{
+		`{"email":"a@b.io","keep":true,"inner":"AQID","roles":["x","y"],"text":"t\u00e9\n"}`,
+		"{ \"email\" :\t\"a@b.io\" ,\n \"keep\" : true, \"inner\":  \"AQID\" , \"roles\" : [ \"x\" , \"y\" ] ,\"text\" :\"t\\u00e9\\n\"\r\n}",
+	} {
+		var r req
+		if _, err := decodeStrict([]byte(body), &r); err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		if r.Email != "a@b.io" || !r.Keep || string(r.Inner) != "\x01\x02\x03" || strings.Join(r.Roles, ",") != "x,y" || r.Text != "t\u00e9\n" {
+			t.Fatalf("%q decoded as %+v", body, r)
+		}
+	}
 }
