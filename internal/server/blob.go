@@ -61,6 +61,12 @@ func checkBlob(text string) (*wrap.Blob, error) {
 	if (m.Version == 1) != (m.Parent == wrap.NoParent) {
 		return nil, badBlob(2, "version 1, and only version 1, has parent \"-\"")
 	}
+	b, err := wrap.ParseBlob([]byte(text))
+	if err == nil {
+		return b, nil
+	}
+	// ParseBlob checks every snippet and their order, as below, in one
+	// pass; only a refused blob is walked again to name the line at fault.
 	for i, s := range lines[2:] {
 		if _, err := wrap.ParseSnippet(s); err != nil {
 			return nil, badBlob(i+3, "the line is not a well-formed snippet")
@@ -69,9 +75,5 @@ func checkBlob(text string) (*wrap.Blob, error) {
 			return nil, badBlob(i+3, "snippet lines must be strictly ascending")
 		}
 	}
-	b, err := wrap.ParseBlob([]byte(text))
-	if err != nil {
-		return nil, badBlob(0, "the blob fails the shape check")
-	}
-	return b, nil
+	return nil, badBlob(0, "the blob fails the shape check")
 }
