@@ -64,7 +64,7 @@ func decodeStrict(data []byte, v any) (present map[string]bool, err error) {
 			continue // null is the same as absent
 		}
 		f := rv.Elem().FieldByIndex(idx)
-		if m.str != nil && f.Kind() == reflect.String {
+		if m.str != nil && f.Type() == stringType {
 			// Already decoded by the token pass (a push's 100 KB text
 			// would otherwise be scanned and unquoted a second time).
 			f.SetString(*m.str)
@@ -78,6 +78,10 @@ func decodeStrict(data []byte, v any) (present map[string]bool, err error) {
 	}
 	return present, nil
 }
+
+// stringType is plain string: only its fields take the decoded token as it
+// is (a named string type may validate itself in UnmarshalJSON).
+var stringType = reflect.TypeOf("")
 
 // member is one top-level member of the body, its value still raw (and,
 // for a string, also decoded).

@@ -234,8 +234,8 @@ func TestPoolSize(t *testing.T) {
 		url  string
 		want int32
 	}{
-		{"postgres://capyd@db.internal/capy", int32(max(DefaultMaxConns, 4*runtime.GOMAXPROCS(0)))},
-		{"postgres://capyd@db.internal/capy?sslmode=disable", int32(max(DefaultMaxConns, 4*runtime.GOMAXPROCS(0)))},
+		{"postgres://capyd@db.internal/capy", int32(defaultPoolSize(runtime.GOMAXPROCS(0)))},
+		{"postgres://capyd@db.internal/capy?sslmode=disable", int32(defaultPoolSize(runtime.GOMAXPROCS(0)))},
 		{"postgres://capyd@db.internal/capy?pool_max_conns=3", 3},
 		{"postgres://capyd@db.internal/capy?sslmode=disable&pool_max_conns=40", 40},
 	} {
@@ -245,6 +245,11 @@ func TestPoolSize(t *testing.T) {
 		}
 		if pc.MaxConns != c.want {
 			t.Errorf("%s: MaxConns %d, want %d", c.url, pc.MaxConns, c.want)
+		}
+	}
+	for cpus, want := range map[int]int{1: 16, 2: 16, 4: 16, 8: 32, 12: 48, 32: 48, 128: 48} {
+		if got := defaultPoolSize(cpus); got != want {
+			t.Errorf("%d CPUs: pool of %d, want %d", cpus, got, want)
 		}
 	}
 	if _, err := poolConfig("host=db dbname=capy pool_max_conns=x"); err == nil {

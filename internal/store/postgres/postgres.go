@@ -119,12 +119,18 @@ func Open(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, e
 	return s, nil
 }
 
-// DefaultMaxConns is the smallest connection pool capyd opens when the
-// URL does not set pool_max_conns (it opens 4 per CPU if that is more).
-const DefaultMaxConns = 16
+// Without pool_max_conns in the URL, capyd opens 4 connections per CPU,
+// at least DefaultMaxConns and at most MaxDefaultConns (PostgreSQL's own
+// default max_connections is 100, shared by every replica).
+const (
+	DefaultMaxConns = 16
+	MaxDefaultConns = 48
+)
+
+func defaultPoolSize(cpus int) int { return min(MaxDefaultConns, max(DefaultMaxConns, 4*cpus)) }
 
 // poolConfig parses the URL; without pool_max_conns the pool gets
-// DefaultMaxConns (or 4 per CPU). pgxpool's own default, max(4, NumCPU),
+// defaultPoolSize. pgxpool's own default, max(4, NumCPU),
 // is below the number of requests a small machine has in flight, each of
 // which mostly waits for round trips, not CPU: they queued for a
 // connection while the database idled.
@@ -134,7 +140,7 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 		return nil, fmt.Errorf("%w: postgres: bad database URL", store.ErrInvalid)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
-		pc.MaxConns = int32(max(DefaultMaxConns, 4*runtime.GOMAXPROCS(0)))
+		pc.MaxConns = int32(defaultPoolSize(runtime.GOMAXPROCS(0)))
 	}
 	return pc, nil
 }
@@ -191,6 +197,14 @@ func (d *db) run(ctx context.Context, opts pgx.TxOptions, fn func(sqlstore.Tx) e
 	if err != nil {
 		return translate(ctx, err)
 	}
+	// A panic in fn must not leave the transaction open, holding its
+	// connection and row locks.
+	defer func() {
+		if p := recover(); p != nil {
+			_ = t.Rollback(context.WithoutCancel(ctx))
+			panic(p)
+		}
+	}()
 	if err := fn(&tx{t}); err != nil {
 		_ = t.Rollback(context.WithoutCancel(ctx))
 		return err

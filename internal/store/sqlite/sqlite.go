@@ -180,6 +180,14 @@ func run(ctx context.Context, h *sql.DB, opts *sql.TxOptions, fn func(sqlstore.T
 	if err != nil {
 		return translate(ctx, err)
 	}
+	// A panic in fn must not leave the transaction open: on the single
+	// writer connection that would block every later write for good.
+	defer func() {
+		if p := recover(); p != nil {
+			_ = t.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(&tx{t}); err != nil {
 		_ = t.Rollback()
 		return err

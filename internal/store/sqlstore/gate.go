@@ -147,9 +147,7 @@ func (s *Store) drainGate(orgID string, oq *gateQueue) {
 		if len(batch) == 0 {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), gateBatchTimeout)
-		err := s.gateBatch(ctx, orgID, batch)
-		cancel()
+		err := s.runGateBatch(orgID, batch)
 		for _, r := range batch {
 			if err != nil {
 				r.g, r.err = store.Grant{}, err
@@ -157,6 +155,21 @@ func (s *Store) drainGate(orgID string, oq *gateQueue) {
 			close(r.done)
 		}
 	}
+}
+
+// runGateBatch runs one batch under its own deadline. A panic fails the
+// batch (its requests get an error, nothing was committed) instead of
+// taking capyd down with every other org's waiting requests, and the
+// drainer goes on with the next batch.
+func (s *Store) runGateBatch(orgID string, batch []*gateReq) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sqlstore: co-decrypt batch of org %s: panic: %v", orgID, r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), gateBatchTimeout)
+	defer cancel()
+	return s.gateBatch(ctx, orgID, batch)
 }
 
 // gateBatch runs the gate for reqs, all for orgID, in one write
@@ -289,11 +302,10 @@ func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, 
 			return err
 		}
 	}
-	if s.touchDue(sess, now) {
-		if _, err := tx.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1`, now, sess.ID); err != nil {
-			return err
-		}
-	}
+	// The session's last use is not recorded here: the route's
+	// AuthorizeOrg did that before the body was read, and a write here
+	// would lock the session row after the memberships (against the lock
+	// order) and survive a refusal.
 	if sess.UserID != r.userID {
 		return store.ErrForbidden
 	}

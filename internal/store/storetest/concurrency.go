@@ -18,6 +18,7 @@ func init() {
 		test{"KickRacingCoDecrypts", testKickRace},
 		test{"ConcurrentAuditOneChain", testConcurrentAudit},
 		test{"CoDecryptBurstMixedCallers", testCoDecryptBurstMixed},
+		test{"CoDecryptPanicFailsBatch", testCoDecryptPanicFailsBatch},
 	)
 }
 
@@ -422,5 +423,32 @@ func testCoDecryptBurstMixed(t *testing.T, h *h) {
 	}
 	if denied > 1 || len(evs) != len(granted)+denied {
 		t.Fatalf("%d rows for %d grants and %d denied rows", len(evs), len(granted), denied)
+	}
+}
+
+// testCoDecryptPanicFailsBatch: a panic inside a co-decrypt's transaction
+// (forced with the test hook) fails that request with an error and leaves
+// no row; the org's next co-decrypt goes through as usual.
+func testCoDecryptPanicFailsBatch(t *testing.T, h *h) {
+	f := h.setup()
+	before, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	ctx := store.WithHook(h.ctx, func(p store.HookPoint) {
+		if p == store.HookCoDecryptLocked {
+			panic("injected")
+		}
+	})
+	if _, err := h.s.AuthorizeCoDecrypt(ctx, f.member.tok, f.org, f.member.ID); err == nil {
+		t.Fatal("a co-decrypt whose transaction panicked was granted")
+	}
+	after, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain after the panic")
+	if after.Seq != before.Seq {
+		t.Fatalf("the failed batch left %d rows", after.Seq-before.Seq)
+	}
+	g, err := h.s.AuthorizeCoDecrypt(h.ctx, f.member.tok, f.org, f.member.ID)
+	wantErr(t, err, nil, "co-decrypt after the panic")
+	if g.Audit.Seq != before.Seq+1 {
+		t.Fatalf("grant at seq %d, want %d", g.Audit.Seq, before.Seq+1)
 	}
 }
