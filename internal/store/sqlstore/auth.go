@@ -123,16 +123,51 @@ func scanUser(r Row) (store.User, error) {
 const sessionCols = `s.id, s.user_id, u.email, s.label, s.created_at, s.last_seen_at, s.expires_at, u.created_at`
 const sessionFrom = ` FROM sessions s JOIN users u ON u.id = s.user_id`
 
+// sessionRow receives the sessionCols of a row, alone or among other
+// columns of a joined read.
+type sessionRow struct {
+	x                                     store.Session
+	created, seen, expiresAt, userCreated Time
+}
+
+func (r *sessionRow) dest() []any {
+	return []any{&r.x.ID, &r.x.UserID, &r.x.Email, &r.x.Label, &r.created, &r.seen, &r.expiresAt, &r.userCreated}
+}
+
+// session returns the scanned session with its times filled in.
+func (r *sessionRow) session(s *Store) store.Session {
+	x := r.x
+	x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = r.created.T, r.expiresAt.T, r.userCreated.T
+	s.setSeen(&x, r.seen.T)
+	return x
+}
+
 func (s *Store) scanSession(r Row) (store.Session, error) {
-	var (
-		x                        store.Session
-		created, seen, expiresAt Time
-		userCreated              Time
-	)
-	err := r.Scan(&x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt, &userCreated)
-	x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = created.T, expiresAt.T, userCreated.T
-	s.setSeen(&x, seen.T)
-	return x, err
+	var sr sessionRow
+	err := r.Scan(sr.dest()...)
+	return sr.session(s), err
+}
+
+// oneStatementSession finishes a one-statement read that joined the
+// session (AuthorizeOrg, envRead) the way readAuthed does: no row is
+// ErrUnauthenticated, an ended session ErrSessionExpired, and a use due to
+// be recorded is recorded.
+func (s *Store) oneStatementSession(ctx context.Context, readErr error, x *store.Session, now time.Time) error {
+	switch {
+	case errors.Is(readErr, store.ErrNotFound):
+		return store.ErrUnauthenticated
+	case readErr != nil:
+		return readErr
+	case !s.live(*x, now):
+		return store.ErrSessionExpired
+	}
+	if s.touchDue(*x, now) {
+		if err := s.touch(ctx, x.ID, now); err != nil {
+			return err
+		}
+		s.setSeen(x, now)
+	}
+	return nil
 }
 
 func (s *Store) setSeen(x *store.Session, seen time.Time) {

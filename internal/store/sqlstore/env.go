@@ -284,14 +284,14 @@ func (s *Store) envRead(ctx context.Context, tok store.TokenHash, envID string, 
 	)
 	err := s.db.ReadOne(ctx, func(tx Tx) error {
 		var (
-			created, seen, expiresAt, userCreated Time
-			et                                    [3]Time
-			vAt                                   Time
-			vVersion                              int64
+			sr       sessionRow
+			et       [3]Time
+			vAt      Time
+			vVersion int64
 		)
-		dest := []any{&x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt, &userCreated,
+		dest := append(sr.dest(),
 			&e.ID, &e.ProjectID, &e.OrgID, &e.Name, &e.Epoch, &e.SigningKey, &e.HeadVersion, &e.HeadID, &e.CreatedBy, &et[0], &et[1], &et[2],
-			&status}
+			&status)
 		q := `SELECT ` + sessionCols + `,
 				COALESCE(e.id, ''), COALESCE(e.project_id, ''), COALESCE(e.org_id, ''), COALESCE(e.name, ''), COALESCE(e.epoch, 0),
 				e.signing_key, COALESCE(e.head_version, 0), COALESCE(e.head_id, ''), COALESCE(e.created_by, ''),
@@ -311,26 +311,15 @@ func (s *Store) envRead(ctx context.Context, tok store.TokenHash, envID string, 
 		if err := tx.QueryRow(ctx, q+from+` WHERE s.token_hash = $1`, tok[:], envID).Scan(dest...); err != nil {
 			return err
 		}
-		x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = created.T, expiresAt.T, userCreated.T
-		s.setSeen(&x, seen.T)
+		x = sr.session(s)
 		e.CreatedAt, e.UpdatedAt, e.RotatedAt = et[0].T, et[1].T, et[2].T
 		if vVersion > 0 {
 			v.EnvID, v.Version, v.PushedAt, vFound = e.ID, vVersion, vAt.T, true
 		}
 		return nil
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Env{}, nil, store.ErrUnauthenticated
-	case err != nil:
+	if err := s.oneStatementSession(ctx, err, &x, now); err != nil {
 		return store.Env{}, nil, err
-	case !s.live(x, now):
-		return store.Env{}, nil, store.ErrSessionExpired
-	}
-	if s.touchDue(x, now) {
-		if err := s.touch(ctx, x.ID, now); err != nil {
-			return store.Env{}, nil, err
-		}
 	}
 	switch {
 	case e.ID == "":

@@ -262,18 +262,15 @@ func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gat
 	found := make(map[store.TokenHash]gateRow, len(reqs))
 	for rows.Next() {
 		var (
-			tok                                   []byte
-			x                                     store.Session
-			m                                     store.Member
-			created, seen, expiresAt, userCreated Time
-			mt                                    [4]Time
+			tok []byte
+			sr  sessionRow
+			m   store.Member
+			mt  [4]Time
 		)
-		dest := append([]any{&tok, &x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt, &userCreated}, memberDest(&m, &mt)...)
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(append(append([]any{&tok}, sr.dest()...), memberDest(&m, &mt)...)...); err != nil {
 			return nil, err
 		}
-		x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = created.T, expiresAt.T, userCreated.T
-		s.setSeen(&x, seen.T)
+		x := sr.session(s)
 		memberTimes(&m, &mt)
 		var th store.TokenHash
 		if len(tok) != len(th) {

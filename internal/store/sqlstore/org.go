@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -126,11 +125,11 @@ func (s *Store) AuthorizeOrg(ctx context.Context, tok store.TokenHash, orgID str
 	)
 	err := s.db.ReadOne(ctx, func(tx Tx) error {
 		var (
-			created, seen, expiresAt, userCreated, orgAt Time
-			mt                                           [4]Time
+			sr    sessionRow
+			orgAt Time
+			mt    [4]Time
 		)
-		dest := []any{&x.ID, &x.UserID, &x.Email, &x.Label, &created, &seen, &expiresAt, &userCreated}
-		dest = append(dest, memberDest(&m, &mt)...)
+		dest := append(sr.dest(), memberDest(&m, &mt)...)
 		dest = append(dest, scanOrgInto(&org, &orgAt)...)
 		err := tx.QueryRow(ctx, `SELECT `+sessionCols+`,
 				COALESCE(m.org_id, ''), COALESCE(m.user_id, ''), u.email, COALESCE(m.role, ''), COALESCE(m.status, ''),
@@ -143,25 +142,13 @@ func (s *Store) AuthorizeOrg(ctx context.Context, tok store.TokenHash, orgID str
 		if err != nil {
 			return err
 		}
-		x.CreatedAt, x.ExpiresAt, x.UserCreatedAt = created.T, expiresAt.T, userCreated.T
-		s.setSeen(&x, seen.T)
+		x = sr.session(s)
 		memberTimes(&m, &mt)
 		org.CreatedAt = orgAt.T
 		return nil
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Session{}, store.Org{}, store.Member{}, store.ErrUnauthenticated
-	case err != nil:
+	if err := s.oneStatementSession(ctx, err, &x, now); err != nil {
 		return store.Session{}, store.Org{}, store.Member{}, err
-	case !s.live(x, now):
-		return store.Session{}, store.Org{}, store.Member{}, store.ErrSessionExpired
-	}
-	if s.touchDue(x, now) {
-		if err := s.touch(ctx, x.ID, now); err != nil {
-			return store.Session{}, store.Org{}, store.Member{}, err
-		}
-		s.setSeen(&x, now)
 	}
 	switch {
 	case m.OrgID == "" || org.ID == "":
