@@ -62,6 +62,21 @@ type gateQueues struct {
 
 type gateQueue struct {
 	pending []*gateReq
+	running int // drainers of this org, at most gateInFlight
+}
+
+// gateInFlight is how many batches of one org may be in flight at once.
+// With row locks (PostgreSQL) a second batch does its first round trips
+// (BEGIN, the lookup that locks the memberships) while the first holds
+// the audit head and waits for its commit, then queues on the head lock:
+// the chain's critical section is then only the head read, the append and
+// the commit. SQLite runs one writer, so a second batch would only wait
+// for it, cut before the requests it could have taken.
+func (s *Store) gateInFlight() int {
+	if s.d.RowLocks {
+		return 2
+	}
+	return 1
 }
 
 // AuthorizeCoDecrypt implements store.Store.
@@ -70,7 +85,11 @@ func (s *Store) AuthorizeCoDecrypt(ctx context.Context, tok store.TokenHash, org
 		return store.Grant{}, err
 	}
 	r := &gateReq{ctx: ctx, tok: tok, userID: userID, action: store.ActionCoDecrypt, done: make(chan struct{})}
-	s.enqueueGate(orgID, r)
+	if oq := s.enqueueGate(orgID, r); oq != nil {
+		// This goroutine runs the batches itself until r is answered: a
+		// lone request then pays no hand-off to a drainer and back.
+		s.drainGate(orgID, oq, r)
+	}
 	select {
 	case <-r.done:
 		return r.g, r.err
@@ -101,46 +120,62 @@ func checkGateIDs(orgID, userID string) error {
 	return checkID(ident.User, userID)
 }
 
-// enqueueGate adds r to its org's queue and starts a drainer for the org
-// if none is running.
-func (s *Store) enqueueGate(orgID string, r *gateReq) {
+// enqueueGate adds r to its org's queue. If fewer than gateInFlight
+// drainers run for the org, the caller becomes one: enqueueGate returns
+// the queue, and the caller must run drainGate on it.
+func (s *Store) enqueueGate(orgID string, r *gateReq) *gateQueue {
 	q := &s.gates
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.orgs == nil {
 		q.orgs = map[string]*gateQueue{}
 	}
-	oq, running := q.orgs[orgID]
-	if !running {
+	oq := q.orgs[orgID]
+	if oq == nil {
 		oq = &gateQueue{}
 		q.orgs[orgID] = oq
 	}
 	oq.pending = append(oq.pending, r)
-	q.mu.Unlock()
-	if !running {
-		go s.drainGate(orgID, oq)
+	if oq.running >= s.gateInFlight() {
+		return nil
 	}
+	oq.running++
+	return oq
 }
 
 // drainGate runs batches for one org until its queue is empty. Requests
 // that arrive while a batch runs form the next batch, so the batch size
 // follows the load: one request at a time when idle, many under load.
-func (s *Store) drainGate(orgID string, oq *gateQueue) {
+// When own is set (the drainer is own's request goroutine), it stops once
+// own is answered and leaves what still waits to a new goroutine.
+func (s *Store) drainGate(orgID string, oq *gateQueue, own *gateReq) {
 	q := &s.gates
 	for {
 		q.mu.Lock()
-		n := min(len(oq.pending), maxGateBatch)
-		if n == 0 {
-			delete(q.orgs, orgID)
+		if len(oq.pending) == 0 {
+			oq.running--
+			if oq.running == 0 {
+				delete(q.orgs, orgID)
+			}
 			q.mu.Unlock()
 			return
 		}
+		if own != nil && own.answered() {
+			q.mu.Unlock()
+			go s.drainGate(orgID, oq, nil)
+			return
+		}
+		n := min(len(oq.pending), maxGateBatch)
 		batch := make([]*gateReq, 0, n)
 		for _, r := range oq.pending[:n] {
 			// A request whose caller has gone is dropped before it can
 			// leave a row.
-			if r.ctx.Err() == nil {
-				batch = append(batch, r)
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+				close(r.done)
+				continue
 			}
+			batch = append(batch, r)
 		}
 		oq.pending = append(oq.pending[:0], oq.pending[n:]...)
 		q.mu.Unlock()
@@ -154,6 +189,16 @@ func (s *Store) drainGate(orgID string, oq *gateQueue) {
 			}
 			close(r.done)
 		}
+	}
+}
+
+// answered reports whether r's batch is over.
+func (r *gateReq) answered() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -375,6 +420,9 @@ func (s *Store) auditMany(ctx context.Context, tx Tx, orgID string, rows []audit
 	heads := make([]store.AuditHead, len(rows))
 	args := make([]any, 0, 9*len(rows))
 	var q strings.Builder
+	if s.d.ModifyingCTE {
+		q.WriteString(`WITH appended AS (`)
+	}
 	q.WriteString(`INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash) VALUES `)
 	for i, r := range rows {
 		e := auditchain.Event{Seq: seq + 1, Time: at, Actor: r.actor, Action: r.action, Target: r.target, Result: r.result}
@@ -391,10 +439,21 @@ func (s *Store) auditMany(ctx context.Context, tx Tx, orgID string, rows []audit
 		seq, prev = e.Seq, h
 		heads[i] = store.AuditHead{OrgID: orgID, Seq: seq, Hash: h}
 	}
+	const setHead = `UPDATE audit_heads SET seq = $%d, hash = $%d WHERE org_id = $1`
+	if s.d.ModifyingCTE {
+		// The INSERT in WITH runs exactly once, whole, even though the
+		// UPDATE does not read its output.
+		fmt.Fprintf(&q, ") "+setHead, len(args)+1, len(args)+2)
+		args = append(args, seq, prev)
+		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			return nil, err
+		}
+		return heads, nil
+	}
 	if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE org_id = $1`, orgID, seq, prev); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf(setHead, 2, 3), orgID, seq, prev); err != nil {
 		return nil, err
 	}
 	return heads, nil
