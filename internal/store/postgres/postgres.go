@@ -111,7 +111,7 @@ func Open(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, e
 		pool.Close()
 		return nil, err
 	}
-	s, err := sqlstore.New(&db{pool: pool}, sqlstore.Dialect{RowLocks: true, ModifyingCTE: true, Schema: migrations.Postgres}, cfg)
+	s, err := sqlstore.New(&db{pool: pool}, sqlstore.Dialect{RowLocks: true, BatchSQL: true, Schema: migrations.Postgres}, cfg)
 	if err != nil {
 		pool.Close()
 		return nil, err

@@ -62,21 +62,7 @@ type gateQueues struct {
 
 type gateQueue struct {
 	pending []*gateReq
-	running int // drainers of this org, at most gateInFlight
-}
-
-// gateInFlight is how many batches of one org may be in flight at once.
-// With row locks (PostgreSQL) a second batch does its first round trips
-// (BEGIN, the lookup that locks the memberships) while the first holds
-// the audit head and waits for its commit, then queues on the head lock:
-// the chain's critical section is then only the head read, the append and
-// the commit. SQLite runs one writer, so a second batch would only wait
-// for it, cut before the requests it could have taken.
-func (s *Store) gateInFlight() int {
-	if s.d.RowLocks {
-		return 2
-	}
-	return 1
+	running bool // a drainer runs for this org
 }
 
 // AuthorizeCoDecrypt implements store.Store.
@@ -120,9 +106,9 @@ func checkGateIDs(orgID, userID string) error {
 	return checkID(ident.User, userID)
 }
 
-// enqueueGate adds r to its org's queue. If fewer than gateInFlight
-// drainers run for the org, the caller becomes one: enqueueGate returns
-// the queue, and the caller must run drainGate on it.
+// enqueueGate adds r to its org's queue. If no drainer runs for the org,
+// the caller becomes it: enqueueGate returns the queue, and the caller
+// must run drainGate on it.
 func (s *Store) enqueueGate(orgID string, r *gateReq) *gateQueue {
 	q := &s.gates
 	q.mu.Lock()
@@ -136,10 +122,10 @@ func (s *Store) enqueueGate(orgID string, r *gateReq) *gateQueue {
 		q.orgs[orgID] = oq
 	}
 	oq.pending = append(oq.pending, r)
-	if oq.running >= s.gateInFlight() {
+	if oq.running {
 		return nil
 	}
-	oq.running++
+	oq.running = true
 	return oq
 }
 
@@ -153,10 +139,7 @@ func (s *Store) drainGate(orgID string, oq *gateQueue, own *gateReq) {
 	for {
 		q.mu.Lock()
 		if len(oq.pending) == 0 {
-			oq.running--
-			if oq.running == 0 {
-				delete(q.orgs, orgID)
-			}
+			delete(q.orgs, orgID)
 			q.mu.Unlock()
 			return
 		}
@@ -289,17 +272,28 @@ type gateRow struct {
 func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gateReq) (map[store.TokenHash]gateRow, error) {
 	args := make([]any, 0, 1+len(reqs))
 	args = append(args, orgID)
-	var in strings.Builder
-	for i, r := range reqs {
-		if i > 0 {
-			in.WriteString(", ")
+	var in string
+	if s.d.BatchSQL {
+		// One array parameter: one statement text for every group size.
+		toks := make([][]byte, len(reqs))
+		for i, r := range reqs {
+			toks[i] = r.tok[:]
 		}
-		fmt.Fprintf(&in, "$%d", i+2)
-		args = append(args, r.tok[:])
+		in, args = `= ANY($2)`, append(args, toks)
+	} else {
+		var b strings.Builder
+		for i, r := range reqs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", i+2)
+			args = append(args, r.tok[:])
+		}
+		in = `IN (` + b.String() + `)`
 	}
 	rows, err := tx.Query(ctx, `SELECT s.token_hash, `+sessionCols+`, `+memberCols+sessionFrom+`
 		JOIN memberships m ON m.org_id = $1 AND m.user_id = s.user_id
-		WHERE s.token_hash IN (`+in.String()+`)`+s.forShare("m"), args...)
+		WHERE s.token_hash `+in+s.forShare("m"), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -418,43 +412,62 @@ func (s *Store) auditMany(ctx context.Context, tx Tx, orgID string, rows []audit
 	}
 	at := s.now()
 	heads := make([]store.AuditHead, len(rows))
-	args := make([]any, 0, 9*len(rows))
-	var q strings.Builder
-	if s.d.ModifyingCTE {
-		q.WriteString(`WITH appended AS (`)
-	}
-	q.WriteString(`INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash) VALUES `)
+	evs := make([]auditchain.Event, len(rows))
+	prevs := make([]string, len(rows))
 	for i, r := range rows {
 		e := auditchain.Event{Seq: seq + 1, Time: at, Actor: r.actor, Action: r.action, Target: r.target, Result: r.result}
 		if err := e.Check(); err != nil {
 			return nil, err
 		}
-		h := auditchain.Hash(prev, e)
+		evs[i], prevs[i] = e, prev
+		seq, prev = e.Seq, auditchain.Hash(prev, e)
+		heads[i] = store.AuditHead{OrgID: orgID, Seq: seq, Hash: prev}
+	}
+	if s.d.BatchSQL {
+		return heads, s.appendAuditArrays(ctx, tx, orgID, evs, prevs, heads)
+	}
+	args := make([]any, 0, 9*len(rows))
+	var q strings.Builder
+	q.WriteString(`INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash) VALUES `)
+	for i, e := range evs {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		n := len(args)
 		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-		args = append(args, orgID, e.Seq, auditchain.FormatTime(at), r.actor, r.action, r.target, r.result, prev, h)
-		seq, prev = e.Seq, h
-		heads[i] = store.AuditHead{OrgID: orgID, Seq: seq, Hash: h}
-	}
-	const setHead = `UPDATE audit_heads SET seq = $%d, hash = $%d WHERE org_id = $1`
-	if s.d.ModifyingCTE {
-		// The INSERT in WITH runs exactly once, whole, even though the
-		// UPDATE does not read its output.
-		fmt.Fprintf(&q, ") "+setHead, len(args)+1, len(args)+2)
-		args = append(args, seq, prev)
-		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-			return nil, err
-		}
-		return heads, nil
+		args = append(args, orgID, e.Seq, auditchain.FormatTime(e.Time), e.Actor, e.Action, e.Target, e.Result, prevs[i], heads[i].Hash)
 	}
 	if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(setHead, 2, 3), orgID, seq, prev); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE org_id = $1`, orgID, seq, prev); err != nil {
 		return nil, err
 	}
 	return heads, nil
+}
+
+// appendAuditArrays appends the rows and moves the head in one statement
+// whose text does not depend on the number of rows: one round trip while
+// the head is locked, and a statement prepared once per connection. The
+// INSERT in WITH runs exactly once, whole, although the UPDATE does not
+// read its output.
+func (s *Store) appendAuditArrays(ctx context.Context, tx Tx, orgID string, evs []auditchain.Event, prevs []string, heads []store.AuditHead) error {
+	n := len(evs)
+	var (
+		seqs                                  = make([]int64, n)
+		actors, actions, targets, results, hs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	)
+	for i, e := range evs {
+		seqs[i], actors[i], actions[i], targets[i], results[i], hs[i] = e.Seq, e.Actor, e.Action, e.Target, e.Result, heads[i].Hash
+	}
+	last := heads[n-1]
+	_, err := tx.Exec(ctx, `
+		WITH appended AS (
+			INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash)
+			SELECT $1, r.seq, $2, r.actor, r.action, r.target, r.result, r.prev_hash, r.hash
+			FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+				AS r (seq, actor, action, target, result, prev_hash, hash))
+		UPDATE audit_heads SET seq = $10, hash = $11 WHERE org_id = $1`,
+		orgID, auditchain.FormatTime(evs[0].Time), seqs, actors, actions, targets, results, prevs, hs, last.Seq, last.Hash)
+	return err
 }

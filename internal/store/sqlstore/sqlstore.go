@@ -72,11 +72,13 @@ type Dialect struct {
 	// false, write transactions must be fully serialised by the driver
 	// (SQLite: BEGIN IMMEDIATE on one writer connection).
 	RowLocks bool
-	// ModifyingCTE: a statement may carry an INSERT in its WITH clause
-	// (PostgreSQL), so the audit append and the head update go to the
-	// database as one statement: one round trip less while the org's
+	// BatchSQL: the database takes array parameters (= ANY($n), unnest)
+	// and an INSERT in a WITH clause (PostgreSQL). The gate's group
+	// statements then keep one text whatever the group's size (prepared
+	// once per connection, not once per size), and the audit append and
+	// head update are one statement: one round trip less while the org's
 	// audit head is locked.
-	ModifyingCTE bool
+	BatchSQL bool
 	// Schema names the dialect's migrations, whose latest version Ping
 	// expects the database to be at.
 	Schema migrations.Dialect
