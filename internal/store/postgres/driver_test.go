@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -254,5 +255,68 @@ func TestPoolSize(t *testing.T) {
 	}
 	if _, err := poolConfig("host=db dbname=capy pool_max_conns=x"); err == nil {
 		t.Error("a bad pool_max_conns was accepted")
+	}
+}
+
+// Every blob column is stored EXTERNAL (out of line, never compressed),
+// and a large blob written through the store's own table is indeed kept
+// uncompressed: ciphertext does not compress, and trying cost more than
+// the write (migration 00003).
+func TestBlobsStoredUncompressed(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	if _, err := Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	c := pgtest.Conn(t, url)
+	rows, err := c.Query(ctx, `
+		SELECT c.relname, a.attstorage::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attname = 'blob' AND NOT a.attisdropped
+		ORDER BY c.relname`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var rel, storage string
+		if err := rows.Scan(&rel, &storage); err != nil {
+			t.Fatal(err)
+		}
+		got[rel] = storage
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"deploys": "e", "env_versions": "e", "invites": "e"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("attstorage of the blob columns: %v, want %v (e = EXTERNAL)", got, want)
+	}
+	// A compressible 64 kB value in a copy of env_versions' columns (with
+	// their storage) stays uncompressed; the same value in a column with
+	// PostgreSQL's default storage is compressed (the control).
+	if _, err := c.Exec(ctx, `CREATE TEMP TABLE probe (LIKE env_versions INCLUDING STORAGE)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `CREATE TEMP TABLE control (blob bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	value := bytes.Repeat([]byte("capy "), 13000)
+	if _, err := c.Exec(ctx, `INSERT INTO probe (env_id, version, epoch, id, parent_id, blob, pushed_by, pushed_at)
+		VALUES ('x', 1, 1, 'x', '', $1, 'x', now())`, value); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `INSERT INTO control (blob) VALUES ($1)`, value); err != nil {
+		t.Fatal(err)
+	}
+	var probe, control *string
+	if err := c.QueryRow(ctx, `SELECT (SELECT pg_column_compression(blob) FROM probe), (SELECT pg_column_compression(blob) FROM control)`).Scan(&probe, &control); err != nil {
+		t.Fatal(err)
+	}
+	if control == nil {
+		t.Fatal("control: the default storage did not compress the value; the probe shows nothing")
+	}
+	if probe != nil {
+		t.Fatalf("env_versions.blob compressed a value with %s", *probe)
 	}
 }
