@@ -121,6 +121,21 @@ func Open(ctx context.Context, path string, cfg store.Config) (*sqlstore.Store, 
 			return nil, err
 		}
 	}
+	d, err := openDB(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sqlstore.New(d, sqlstore.Dialect{RowLocks: false, Schema: migrations.SQLite}, cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the writer and the reader pool of a database at this
+// binary's schema version.
+func openDB(ctx context.Context, path string) (*db, error) {
 	w, err := openWriter(ctx, path)
 	if err != nil {
 		return nil, err
@@ -138,13 +153,7 @@ func Open(ctx context.Context, path string, cfg store.Config) (*sqlstore.Store, 
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s, err := sqlstore.New(&db{w: w, r: r}, sqlstore.Dialect{RowLocks: false, Schema: migrations.SQLite}, cfg)
-	if err != nil {
-		w.Close()
-		r.Close()
-		return nil, err
-	}
-	return s, nil
+	return &db{w: w, r: r}, nil
 }
 
 // db implements sqlstore.DB.
