@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,6 +122,21 @@ func Open(ctx context.Context, path string, cfg store.Config) (*sqlstore.Store, 
 			return nil, err
 		}
 	}
+	d, err := openDB(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sqlstore.New(d, sqlstore.Dialect{RowLocks: false, Schema: migrations.SQLite}, cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the writer and the reader pool of a database at this
+// binary's schema version.
+func openDB(ctx context.Context, path string) (*db, error) {
 	w, err := openWriter(ctx, path)
 	if err != nil {
 		return nil, err
@@ -138,45 +154,43 @@ func Open(ctx context.Context, path string, cfg store.Config) (*sqlstore.Store, 
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s, err := sqlstore.New(&db{w: w, r: r}, sqlstore.Dialect{RowLocks: false, Schema: migrations.SQLite}, cfg)
-	if err != nil {
-		w.Close()
-		r.Close()
-		return nil, err
-	}
-	return s, nil
+	return &db{w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r)}, nil
 }
 
 // db implements sqlstore.DB.
 type db struct {
-	w *sql.DB // one connection; BEGIN IMMEDIATE
-	r *sql.DB // query-only pool
+	w  *sql.DB // one connection; BEGIN IMMEDIATE
+	r  *sql.DB // query-only pool
+	wc *stmtCache
+	rc *stmtCache
 }
 
 // Write runs fn on the writer connection in a BEGIN IMMEDIATE transaction.
 // Nothing is retried: with one writer, SQLITE_BUSY can only come from
 // another process holding the file past BusyTimeout (ErrUnavailable).
 func (d *db) Write(ctx context.Context, fn func(sqlstore.Tx) error) error {
-	return run(ctx, d.w, nil, fn)
+	return run(ctx, d.wc, nil, fn)
 }
 
 // Read runs fn in a deferred, read-only transaction on the reader pool.
 func (d *db) Read(ctx context.Context, fn func(sqlstore.Tx) error) error {
-	return run(ctx, d.r, &sql.TxOptions{ReadOnly: true}, fn)
+	return run(ctx, d.rc, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
 // ReadOne runs fn's single statement on the reader pool, outside a
 // transaction.
 func (d *db) ReadOne(ctx context.Context, fn func(sqlstore.Tx) error) error {
-	return fn(&tx{d.r})
+	return fn(&tx{q: d.r, c: d.rc})
 }
 
+// Close closes the cached statements before the handles whose connections
+// they are prepared on.
 func (d *db) Close() error {
-	return errors.Join(d.r.Close(), d.w.Close())
+	return errors.Join(d.rc.close(), d.wc.close(), d.r.Close(), d.w.Close())
 }
 
-func run(ctx context.Context, h *sql.DB, opts *sql.TxOptions, fn func(sqlstore.Tx) error) error {
-	t, err := h.BeginTx(ctx, opts)
+func run(ctx context.Context, c *stmtCache, opts *sql.TxOptions, fn func(sqlstore.Tx) error) error {
+	t, err := c.db.BeginTx(ctx, opts)
 	if err != nil {
 		return translate(ctx, err)
 	}
@@ -188,11 +202,16 @@ func run(ctx context.Context, h *sql.DB, opts *sql.TxOptions, fn func(sqlstore.T
 			panic(p)
 		}
 	}()
-	if err := fn(&tx{t}); err != nil {
+	x := &tx{q: t, t: t, c: c}
+	if err = fn(x); err != nil {
 		_ = t.Rollback()
-		return err
+	} else {
+		err = translate(ctx, t.Commit())
 	}
-	return translate(ctx, t.Commit())
+	// Only now that the transaction has given its connection back can the
+	// statements it met for the first time be prepared on the handle.
+	c.prepareAll(ctx, x.later)
+	return err
 }
 
 // querier is what tx needs of a database/sql transaction or pool.
@@ -203,11 +222,78 @@ type querier interface {
 }
 
 // tx implements sqlstore.Tx over a database/sql transaction (or, for
-// ReadOne, the reader pool).
-type tx struct{ t querier }
+// ReadOne, the reader pool). Like the transaction it stands for, it is
+// used by one goroutine at a time.
+type tx struct {
+	q querier
+	t *sql.Tx // nil for ReadOne
+	c *stmtCache
+	// stmts are the cached statements bound to this transaction's
+	// connection so far; later, the texts the cache did not have yet.
+	stmts []*txStmt
+	later []string
+}
+
+// txStmt is a cached statement as bound to one transaction.
+type txStmt struct {
+	q string
+	s *sql.Stmt
+	// open counts this statement's results not yet closed. SQLite runs a
+	// prepared statement as one cursor per connection, and database/sql
+	// hands the transaction the same one for every use of the text: a use
+	// while a result is open would reset that result's cursor under it.
+	open int
+}
+
+// stmt returns the prepared statement to run q with, and the transaction's
+// entry for it (nil for ReadOne), or a nil statement to run q unprepared.
+func (t *tx) stmt(ctx context.Context, q string) (*sql.Stmt, *txStmt, error) {
+	if t.t == nil {
+		// ReadOne issues one statement and holds no connection until then,
+		// so preparing now cannot wait on itself; each use of a pool
+		// statement gets a connection of its own.
+		s, err := t.c.prepare(ctx, q)
+		return s, nil, err
+	}
+	for _, e := range t.stmts {
+		if e.q == q {
+			if e.open > 0 {
+				return nil, nil, nil
+			}
+			return e.s, e, nil
+		}
+	}
+	s, full := t.c.get(q)
+	if s == nil {
+		// Preparing on the handle needs a connection of the pool and this
+		// transaction holds one: the writer's only one, and possibly the
+		// reader pool's last. So the text runs unprepared this time and is
+		// prepared once the transaction is over.
+		if !full && !slices.Contains(t.later, q) {
+			t.later = append(t.later, q)
+		}
+		return nil, nil, nil
+	}
+	// Tx.StmtContext reuses the statement's instance already prepared on
+	// this connection, or prepares it there once for all later
+	// transactions; the transaction closes its handle on it when it ends,
+	// which leaves that instance to the cached statement.
+	e := &txStmt{q: q, s: t.t.StmtContext(ctx, s)}
+	t.stmts = append(t.stmts, e)
+	return e.s, e, nil
+}
 
 func (t *tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := t.t.ExecContext(ctx, q, convert(args)...)
+	s, _, err := t.stmt(ctx, q)
+	if err != nil {
+		return 0, translate(ctx, err)
+	}
+	var res sql.Result
+	if s != nil {
+		res, err = s.ExecContext(ctx, convert(args)...)
+	} else {
+		res, err = t.q.ExecContext(ctx, q, convert(args)...)
+	}
 	if err != nil {
 		return 0, translate(ctx, err)
 	}
@@ -216,33 +302,75 @@ func (t *tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (t *tx) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return row{ctx, t.t.QueryRowContext(ctx, q, convert(args)...)}
+	s, e, err := t.stmt(ctx, q)
+	if err != nil {
+		return &row{ctx: ctx, err: err}
+	}
+	if s == nil {
+		return &row{ctx: ctx, r: t.q.QueryRowContext(ctx, q, convert(args)...)}
+	}
+	r := s.QueryRowContext(ctx, convert(args)...)
+	if e != nil {
+		e.open++
+	}
+	return &row{ctx: ctx, r: r, e: e}
 }
 
 func (t *tx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	r, err := t.t.QueryContext(ctx, q, convert(args)...)
+	s, e, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, translate(ctx, err)
 	}
-	return &rows{ctx, r}, nil
+	var r *sql.Rows
+	if s != nil {
+		r, err = s.QueryContext(ctx, convert(args)...)
+	} else {
+		r, err = t.q.QueryContext(ctx, q, convert(args)...)
+	}
+	if err != nil {
+		return nil, translate(ctx, err)
+	}
+	if e != nil {
+		e.open++
+	}
+	return &rows{ctx: ctx, r: r, e: e}, nil
 }
 
 type row struct {
 	ctx context.Context
 	r   *sql.Row
+	err error   // the statement could not be prepared
+	e   *txStmt // in use until Scan
 }
 
-func (r row) Scan(dest ...any) error { return translate(r.ctx, r.r.Scan(dest...)) }
+func (r *row) Scan(dest ...any) error {
+	if r.err != nil {
+		return translate(r.ctx, r.err)
+	}
+	err := r.r.Scan(dest...)
+	if r.e != nil {
+		r.e.open--
+		r.e = nil
+	}
+	return translate(r.ctx, err)
+}
 
 type rows struct {
 	ctx context.Context
 	r   *sql.Rows
+	e   *txStmt // in use until Close
 }
 
 func (r *rows) Next() bool             { return r.r.Next() }
 func (r *rows) Scan(dest ...any) error { return translate(r.ctx, r.r.Scan(dest...)) }
 func (r *rows) Err() error             { return translate(r.ctx, r.r.Err()) }
-func (r *rows) Close()                 { _ = r.r.Close() }
+func (r *rows) Close() {
+	_ = r.r.Close()
+	if r.e != nil {
+		r.e.open--
+		r.e = nil
+	}
+}
 
 // convert turns times into the fixed-width text the schema stores.
 func convert(args []any) []any {
