@@ -9,6 +9,11 @@
 -- older rows stay as they are and read the same.
 
 -- +goose Up
+-- SET STORAGE only changes the catalogue, but takes an ACCESS EXCLUSIVE
+-- lock on each table; a wait behind a long transaction would stall every
+-- query queued behind it, so give up instead (the migration runs again at
+-- the next start or `capyd migrate`).
+SET LOCAL lock_timeout = '5s';
 ALTER TABLE env_versions ALTER COLUMN blob SET STORAGE EXTERNAL;
 ALTER TABLE deploys ALTER COLUMN blob SET STORAGE EXTERNAL;
 ALTER TABLE invites ALTER COLUMN blob SET STORAGE EXTERNAL;

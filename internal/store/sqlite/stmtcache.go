@@ -9,13 +9,14 @@ import (
 )
 
 // maxCachedStmts bounds the distinct statement texts kept prepared per
-// handle. The store's texts are its constants plus, on the writer, the
-// co-decrypt gate's IN-list lookup and multi-row audit INSERT, generated
-// for each batch size up to 128: fewer than 400 in all, each prepared once
-// per connection. Past the bound a text runs unprepared, as without a
-// cache. There is no eviction: the store's texts all fit, so the bound
-// only stops a generator of texts gone wrong from growing the cache
-// without end, and evicting would just prepare the same texts again.
+// handle. The store's texts are its constants (about 65) plus, on the
+// writer, the co-decrypt gate's IN-list lookup and multi-row audit INSERT,
+// whose sizes are powers of two up to 128 (16 texts): fewer than 100 in
+// all, each prepared once per connection. Past the bound a text runs
+// unprepared, as without a cache. There is no eviction: the store's texts
+// all fit, so the bound only stops a generator of texts gone wrong from
+// growing the cache without end, and evicting would just prepare the same
+// texts again.
 const maxCachedStmts = 512
 
 // stmtCache keeps one prepared statement per SQL text for a handle, so

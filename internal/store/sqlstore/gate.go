@@ -73,15 +73,18 @@ func (s *Store) AuthorizeCoDecrypt(ctx context.Context, tok store.TokenHash, org
 	r := &gateReq{ctx: ctx, tok: tok, userID: userID, action: store.ActionCoDecrypt, done: make(chan struct{})}
 	if oq := s.enqueueGate(orgID, r); oq != nil {
 		// This goroutine runs the batches itself until r is answered: a
-		// lone request then pays no hand-off to a drainer and back.
+		// lone request then pays no hand-off to a drainer and back. The
+		// batch holding r runs to its end (it serves the others too, under
+		// gateBatchTimeout) even if ctx is cancelled meanwhile.
 		s.drainGate(orgID, oq, r)
 	}
 	select {
 	case <-r.done:
 		return r.g, r.err
 	case <-ctx.Done():
-		// The batch may still record this request's row; the inner blob
-		// never leaves, which is the safe side.
+		// Queued behind another drainer's batch. The batch may still
+		// record this request's row; the inner blob never leaves, which is
+		// the safe side.
 		return store.Grant{}, ctx.Err()
 	}
 }
@@ -165,13 +168,27 @@ func (s *Store) drainGate(orgID string, oq *gateQueue, own *gateReq) {
 		if len(batch) == 0 {
 			continue
 		}
-		err := s.runGateBatch(orgID, batch)
-		for _, r := range batch {
-			if err != nil {
-				r.g, r.err = store.Grant{}, err
-			}
-			close(r.done)
+		if own != nil && own.answered() {
+			// own was dropped (its caller gave up): its goroutine does not
+			// run the others' batch.
+			go func() {
+				s.answerBatch(orgID, batch)
+				s.drainGate(orgID, oq, nil)
+			}()
+			return
 		}
+		s.answerBatch(orgID, batch)
+	}
+}
+
+// answerBatch runs one batch and answers each of its requests.
+func (s *Store) answerBatch(orgID string, batch []*gateReq) {
+	err := s.runGateBatch(orgID, batch)
+	for _, r := range batch {
+		if err != nil {
+			r.g, r.err = store.Grant{}, err
+		}
+		close(r.done)
 	}
 }
 
@@ -281,13 +298,16 @@ func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gat
 		}
 		in, args = `= ANY($2)`, append(args, toks)
 	} else {
+		// The list is padded to a power of two with the last token again
+		// (IN ignores the repeat): at most 8 texts for the statement
+		// cache, not one per group size.
 		var b strings.Builder
-		for i, r := range reqs {
+		for i := range pow2(len(reqs)) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			fmt.Fprintf(&b, "$%d", i+2)
-			args = append(args, r.tok[:])
+			args = append(args, reqs[min(i, len(reqs)-1)].tok[:])
 		}
 		in = `IN (` + b.String() + `)`
 	}
@@ -424,21 +444,27 @@ func (s *Store) auditMany(ctx context.Context, tx Tx, orgID string, rows []audit
 		heads[i] = store.AuditHead{OrgID: orgID, Seq: seq, Hash: prev}
 	}
 	if s.d.BatchSQL {
-		return heads, s.appendAuditArrays(ctx, tx, orgID, evs, prevs, heads)
+		return heads, s.appendAuditArrays(ctx, tx, orgID, at, evs, prevs, heads)
 	}
-	args := make([]any, 0, 9*len(rows))
-	var q strings.Builder
-	q.WriteString(`INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash) VALUES `)
-	for i, e := range evs {
-		if i > 0 {
-			q.WriteString(", ")
+	// Rows go in chunks whose sizes are powers of two (13 rows: 8, 4, 1):
+	// at most 8 texts for the statement cache, not one per group size.
+	for i := 0; i < len(evs); {
+		k := pow2(len(evs)-i+1) / 2
+		args := make([]any, 0, 9*k)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO audit_events (org_id, seq, at, actor, action, target, result, prev_hash, hash) VALUES `)
+		for j, e := range evs[i : i+k] {
+			if j > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+			args = append(args, orgID, e.Seq, auditchain.FormatTime(e.Time), e.Actor, e.Action, e.Target, e.Result, prevs[i+j], heads[i+j].Hash)
 		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-		args = append(args, orgID, e.Seq, auditchain.FormatTime(e.Time), e.Actor, e.Action, e.Target, e.Result, prevs[i], heads[i].Hash)
-	}
-	if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-		return nil, err
+		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			return nil, err
+		}
+		i += k
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE org_id = $1`, orgID, seq, prev); err != nil {
 		return nil, err
@@ -451,7 +477,7 @@ func (s *Store) auditMany(ctx context.Context, tx Tx, orgID string, rows []audit
 // the head is locked, and a statement prepared once per connection. The
 // INSERT in WITH runs exactly once, whole, although the UPDATE does not
 // read its output.
-func (s *Store) appendAuditArrays(ctx context.Context, tx Tx, orgID string, evs []auditchain.Event, prevs []string, heads []store.AuditHead) error {
+func (s *Store) appendAuditArrays(ctx context.Context, tx Tx, orgID string, at time.Time, evs []auditchain.Event, prevs []string, heads []store.AuditHead) error {
 	n := len(evs)
 	var (
 		seqs                                  = make([]int64, n)
@@ -468,6 +494,15 @@ func (s *Store) appendAuditArrays(ctx context.Context, tx Tx, orgID string, evs 
 			FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
 				AS r (seq, actor, action, target, result, prev_hash, hash))
 		UPDATE audit_heads SET seq = $10, hash = $11 WHERE org_id = $1`,
-		orgID, auditchain.FormatTime(evs[0].Time), seqs, actors, actions, targets, results, prevs, hs, last.Seq, last.Hash)
+		orgID, auditchain.FormatTime(at), seqs, actors, actions, targets, results, prevs, hs, last.Seq, last.Hash)
 	return err
+}
+
+// pow2 returns the least power of two ≥ n (n ≥ 1).
+func pow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
 }

@@ -19,6 +19,7 @@ func init() {
 		test{"ConcurrentAuditOneChain", testConcurrentAudit},
 		test{"CoDecryptBurstMixedCallers", testCoDecryptBurstMixed},
 		test{"CoDecryptPanicFailsBatch", testCoDecryptPanicFailsBatch},
+		test{"CoDecryptCancelledWhileQueued", testCoDecryptCancelledWhileQueued},
 	)
 }
 
@@ -450,5 +451,67 @@ func testCoDecryptPanicFailsBatch(t *testing.T, h *h) {
 	wantErr(t, err, nil, "co-decrypt after the panic")
 	if g.Audit.Seq != before.Seq+1 {
 		t.Fatalf("grant at seq %d, want %d", g.Audit.Seq, before.Seq+1)
+	}
+}
+
+// testCoDecryptCancelledWhileQueued: while one co-decrypt of an org holds
+// its batch open, a second one waits in the queue. Cancelled there, it
+// returns its context's error at once and never gets a row; a third, queued
+// behind it, is granted right after the first, with the next row.
+func testCoDecryptCancelledWhileQueued(t *testing.T, h *h) {
+	f := h.setup()
+	before, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	type result struct {
+		g   store.Grant
+		err error
+	}
+	hctx, reached, release := hooked(h.ctx, store.HookCoDecryptLocked)
+	first := make(chan result, 1)
+	go func() {
+		g, err := h.s.AuthorizeCoDecrypt(hctx, f.member.tok, f.org, f.member.ID)
+		first <- result{g, err}
+	}()
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("co-decrypt never reached its hook")
+	}
+	cctx, cancel := context.WithCancel(h.ctx)
+	second := make(chan result, 1)
+	go func() {
+		g, err := h.s.AuthorizeCoDecrypt(cctx, f.admin.tok, f.org, f.admin.ID)
+		second <- result{g, err}
+	}()
+	third := make(chan result, 1)
+	go func() {
+		g, err := h.s.AuthorizeCoDecrypt(h.ctx, f.member.tok, f.org, f.member.ID)
+		third <- result{g, err}
+	}()
+	select {
+	case r := <-second:
+		close(release)
+		t.Fatalf("a co-decrypt queued behind an open batch returned before it was cancelled: %v", r.err)
+	case <-time.After(blockedFor):
+	}
+	cancel()
+	select {
+	case r := <-second:
+		wantErr(t, r.err, context.Canceled, "cancelled co-decrypt")
+	case <-time.After(blockedFor):
+		close(release)
+		t.Fatal("a cancelled co-decrypt waited for the batch ahead of it")
+	}
+	close(release)
+	a, c := <-first, <-third
+	wantErr(t, a.err, nil, "first co-decrypt")
+	wantErr(t, c.err, nil, "third co-decrypt")
+	if a.g.Audit.Seq != before.Seq+1 || c.g.Audit.Seq != before.Seq+2 {
+		t.Fatalf("grants at seq %d and %d, want %d and %d", a.g.Audit.Seq, c.g.Audit.Seq, before.Seq+1, before.Seq+2)
+	}
+	after, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	if after.Seq != before.Seq+2 {
+		t.Fatalf("%d rows after two grants and one cancelled request", after.Seq-before.Seq)
 	}
 }
