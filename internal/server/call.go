@@ -46,7 +46,11 @@ type route struct {
 	auth    authKind
 	org     bool       // /v1/orgs/{org}/…: the caller's membership is checked
 	role    store.Role // minimum role ("" = any active member)
-	ipLimit string     // per-IP bucket, or ""
+	// gated: the handler has the store check session and membership
+	// inside its own transaction (co-decrypt's gate), so run only reads
+	// the bearer token; the handler keeps §1.7's order of checks.
+	gated   bool
+	ipLimit string // per-IP bucket, or ""
 	h       func(*call) error
 }
 
@@ -95,6 +99,10 @@ func (c *call) run() error {
 		}
 	}
 	switch {
+	case rt.auth == authSession && rt.org && rt.gated:
+		if err := c.bearer(); err != nil {
+			return err
+		}
 	case rt.auth == authSession && rt.org:
 		// Session and membership in one read (steps 4 and 5).
 		if err := c.authenticateMember(); err != nil {

@@ -113,37 +113,53 @@ func (s *Server) wrapKey(c *call) error {
 func (s *Server) coDecrypt(c *call) error {
 	var req api.CoDecryptRequest
 	present, err := c.decode(&req)
-	if err != nil {
-		return err
+	if err == nil {
+		err = require(present, "outer")
 	}
-	if err := require(present, "outer"); err != nil {
-		return err
-	}
-	if len(req.Outer) != outerSize || req.Outer[0] != wrap.OuterVersion {
-		return problem(api.PBadOuter, "")
-	}
-	if err := c.limitUser("keys-user", c.sess.UserID); err != nil {
-		return err
-	}
-	orgID, userID := c.org.ID, c.sess.UserID
-	// Open first: the AAD binds purpose, org and subject, so another
-	// user's, org's or purpose's blob fails here and changes nothing.
-	inner, rewrapped, err := s.kr.Unwrap(orgID, wrap.PurposeKey, userID, req.Outer)
-	if errors.Is(err, keyring.ErrUnknownKey) {
-		return problem(api.POuterKeyRetired, "")
+	if err == nil && (len(req.Outer) != outerSize || req.Outer[0] != wrap.OuterVersion) {
+		err = problem(api.PBadOuter, "")
 	}
 	if err != nil {
-		return problem(api.PBadOuter, "")
+		// Session and membership problems come before the body's (§1.7):
+		// check them the usual way before reporting the body.
+		if aerr := c.authenticateMember(); aerr != nil {
+			return aerr
+		}
+		return err
 	}
-	// The gate: session, membership locked against a kick, audit row,
-	// commit. Only a nil error lets the inner blob leave.
-	g, err := s.st.AuthorizeCoDecrypt(c.ctx(), c.tok, orgID, userID)
+	// The gate checks the session and the membership (locked against a
+	// kick) in its transaction, which saves the route's own read; admit
+	// then runs the steps that need the caller's id, in §1.7's order.
+	orgID := c.param("org")
+	var inner, rewrapped []byte
+	admit := func(userID string) error {
+		if err := c.limitUser("keys-user", userID); err != nil {
+			return err
+		}
+		// Open before the row: the AAD binds purpose, org and subject, so
+		// another user's, org's or purpose's blob fails here and changes
+		// nothing.
+		in, re, err := s.kr.Unwrap(orgID, wrap.PurposeKey, userID, req.Outer)
+		if errors.Is(err, keyring.ErrUnknownKey) {
+			return problem(api.POuterKeyRetired, "")
+		}
+		if err != nil {
+			return problem(api.PBadOuter, "")
+		}
+		inner, rewrapped = in, re
+		return nil
+	}
+	g, err := s.st.CoDecrypt(c.ctx(), c.tok, orgID, admit)
+	if g.UserID != "" {
+		c.setSession(store.Session{UserID: g.UserID})
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrMembershipRevoked) {
 			s.m.audit(store.ActionCoDecrypt, store.ResultDenied)
 		}
 		return err
 	}
+	// Only a nil error from the gate lets the inner blob leave.
 	s.m.audit(store.ActionCoDecrypt, store.ResultOK)
 	return c.json(http.StatusOK, api.CoDecryptResponse{Inner: inner, Rewrapped: rewrapped, AuditHead: apiHead(g.Audit)})
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/capy-oss/capy/internal/api"
@@ -102,6 +103,14 @@ func TestWrapAndCoDecrypt(t *testing.T) {
 		resp, body = e.raw("POST", "/v1/orgs/"+w.org+"/co-decrypt", []byte(`{}`),
 			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + w.member.Token})
 		rawProblem(t, resp, body, api.PInvalidField)
+		// Session and membership are checked before the body (§1.7), even
+		// though a well-formed body has them checked inside the gate.
+		resp, body = e.raw("POST", "/v1/orgs/"+w.org+"/co-decrypt", []byte(`{"outer":"***"}`),
+			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + stranger.Token})
+		rawProblem(t, resp, body, api.PNotAMember)
+		resp, body = e.raw("POST", "/v1/orgs/"+w.org+"/co-decrypt", []byte(`{}`),
+			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer capys_" + strings.Repeat("A", 43)})
+		rawProblem(t, resp, body, api.PUnauthenticated)
 		e.unchanged(w, before, "refused co-decrypts")
 
 		// Wrap: purpose must be key, inner 61 bytes starting 0x01.

@@ -173,6 +173,17 @@ type Store interface {
 	// into an org's audit log.
 	AuthorizeCoDecrypt(ctx context.Context, tok TokenHash, orgID, userID string) (Grant, error)
 
+	// CoDecrypt is AuthorizeCoDecrypt for a caller not looked up before:
+	// the subject is the session's user. admit, if not nil, runs inside the
+	// transaction once the session and the active membership are checked,
+	// with that user's id, before the audit row is appended; an error from
+	// it refuses this request with that error and writes nothing for it
+	// (it must be quick and must not use the store). Refusals are as in
+	// AuthorizeCoDecrypt. The Grant's UserID names the session's user
+	// whenever the session was live, also on a refusal (for logs). The
+	// session's last use is recorded when due, after the transaction.
+	CoDecrypt(ctx context.Context, tok TokenHash, orgID string, admit func(userID string) error) (Grant, error)
+
 	// Wrap authorises wrapping the caller's M for their own device (purpose
 	// key): the caller must be the active member userID, and every invite
 	// of the org addressed to their e-mail that was redeemed and is still

@@ -39,8 +39,9 @@ const gateBatchTimeout = 30 * time.Second
 type gateReq struct {
 	ctx    context.Context // the request's: hooks, and whether it still waits
 	tok    store.TokenHash
-	userID string
+	userID string // "" for CoDecrypt: the session's user, set by gateCheck
 	action string
+	admit  func(userID string) error // CoDecrypt's last check, or nil
 
 	// Results, written by the batch before done is closed.
 	g    store.Grant
@@ -48,6 +49,7 @@ type gateReq struct {
 	done chan struct{}
 
 	// Per-attempt state (reset when the transaction is retried).
+	sess    store.Session // when live
 	m       store.Member
 	target  string
 	skipped bool // refused before the audit phase; err says why
@@ -87,6 +89,40 @@ func (s *Store) AuthorizeCoDecrypt(ctx context.Context, tok store.TokenHash, org
 		// the safe side.
 		return store.Grant{}, ctx.Err()
 	}
+}
+
+// CoDecrypt implements store.Store.
+func (s *Store) CoDecrypt(ctx context.Context, tok store.TokenHash, orgID string, admit func(userID string) error) (store.Grant, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.Grant{}, err
+	}
+	r := &gateReq{ctx: ctx, tok: tok, action: store.ActionCoDecrypt, admit: admit, done: make(chan struct{})}
+	if oq := s.enqueueGate(orgID, r); oq != nil {
+		s.drainGate(orgID, oq, r)
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return store.Grant{}, ctx.Err()
+	}
+	g, err := r.g, r.err
+	var ae admitError
+	if errors.As(err, &ae) {
+		err = ae.err
+	}
+	if r.sess.UserID == "" {
+		return g, err
+	}
+	g.UserID = r.sess.UserID
+	// The batch does not record the session's last use (it would lock the
+	// session row after the memberships); the caller's goroutine does it
+	// here, when due, as AuthorizeOrg does for the other routes.
+	if now := s.now(); s.touchDue(r.sess, now) {
+		if terr := s.touch(ctx, r.sess.ID, now); terr != nil && err == nil {
+			return store.Grant{}, terr
+		}
+	}
+	return g, err
 }
 
 // Wrap implements store.Store. Wraps are rare (one per enrolment), so they
@@ -231,7 +267,7 @@ func (s *Store) gateBatch(ctx context.Context, orgID string, reqs []*gateReq) er
 			return err
 		}
 		for _, r := range reqs {
-			r.g, r.err, r.skipped, r.denied, r.target = store.Grant{}, nil, false, false, r.userID
+			r.g, r.err, r.skipped, r.denied, r.target, r.sess = store.Grant{}, nil, false, false, r.userID, store.Session{}
 			row, ok := found[r.tok]
 			if err := s.gateCheck(ctx, tx, orgID, r, row, ok, now); err != nil {
 				if isRequestError(err) {
@@ -359,9 +395,13 @@ func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, 
 		}
 	}
 	// The session's last use is not recorded here: the route's
-	// AuthorizeOrg did that before the body was read, and a write here
-	// would lock the session row after the memberships (against the lock
-	// order) and survive a refusal.
+	// AuthorizeOrg did that before the body was read (CoDecrypt does it
+	// after the batch), and a write here would lock the session row after
+	// the memberships (against the lock order) and survive a refusal.
+	r.sess = sess
+	if r.userID == "" {
+		r.userID, r.target = sess.UserID, sess.UserID
+	}
 	if sess.UserID != r.userID {
 		return store.ErrForbidden
 	}
@@ -384,6 +424,11 @@ func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, 
 		r.denied = true
 		return nil
 	}
+	if r.admit != nil {
+		if err := r.admit(r.userID); err != nil {
+			return admitError{err}
+		}
+	}
 	if r.action == store.ActionWrap {
 		consumed, err := ids(ctx, tx, `
 			UPDATE invites SET consumed_at = $3
@@ -405,6 +450,10 @@ func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, 
 // without touching the others: an invalid, expired or foreign session, or
 // no (active) membership. Anything else fails the whole transaction.
 func isRequestError(err error) bool {
+	var ae admitError
+	if errors.As(err, &ae) {
+		return true
+	}
 	for _, e := range []error{store.ErrUnauthenticated, store.ErrSessionExpired, store.ErrForbidden, store.ErrNotMember, store.ErrMembershipRevoked} {
 		if errors.Is(err, e) {
 			return true
@@ -412,6 +461,13 @@ func isRequestError(err error) bool {
 	}
 	return false
 }
+
+// admitError carries a refusal by CoDecrypt's admit function, which
+// concerns that request alone.
+type admitError struct{ err error }
+
+func (e admitError) Error() string { return e.err.Error() }
+func (e admitError) Unwrap() error { return e.err }
 
 // auditRow is one event to append.
 type auditRow struct {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ func init() {
 		test{"CoDecryptBurstMixedCallers", testCoDecryptBurstMixed},
 		test{"CoDecryptPanicFailsBatch", testCoDecryptPanicFailsBatch},
 		test{"CoDecryptCancelledWhileQueued", testCoDecryptCancelledWhileQueued},
+		test{"CoDecryptSubjectFromSession", testCoDecryptFunc},
 	)
 }
 
@@ -513,5 +515,93 @@ func testCoDecryptCancelledWhileQueued(t *testing.T, h *h) {
 	wantErr(t, err, nil, "VerifyChain")
 	if after.Seq != before.Seq+2 {
 		t.Fatalf("%d rows after two grants and one cancelled request", after.Seq-before.Seq)
+	}
+}
+
+// testCoDecryptFunc: CoDecrypt takes the subject from the session and asks
+// admit last, inside the transaction: admit sees the member's id, its
+// refusal is returned as it is and writes nothing, and it is never asked
+// for a stranger, a kicked member (whose throttled denied row is written)
+// or a caller without a live session. The session's use is recorded.
+func testCoDecryptFunc(t *testing.T, h *h) {
+	f := h.setup()
+	var asked []string
+	admit := func(userID string) error {
+		asked = append(asked, userID)
+		return nil
+	}
+	before, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	g, err := h.s.CoDecrypt(h.ctx, f.member.tok, f.org, admit)
+	wantErr(t, err, nil, "CoDecrypt by a member")
+	if g.UserID != f.member.ID || g.Role != store.RoleMember || g.Audit.Seq != before.Seq+1 {
+		t.Fatalf("grant %+v", g)
+	}
+	evs, _, err := h.s.ListAudit(h.ctx, f.admin.tok, f.org, before.Seq, 10)
+	wantErr(t, err, nil, "ListAudit")
+	last := evs[len(evs)-1]
+	if last.Action != store.ActionCoDecrypt || last.Actor != f.member.ID || last.Target != f.member.ID || last.Result != store.ResultOK {
+		t.Fatalf("row %+v", last)
+	}
+	if !slices.Equal(asked, []string{f.member.ID}) {
+		t.Fatalf("admit asked for %v", asked)
+	}
+
+	refused := errors.New("refused by admit")
+	asked = nil
+	mark, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	g, err = h.s.CoDecrypt(h.ctx, f.admin.tok, f.org, func(userID string) error {
+		asked = append(asked, userID)
+		return refused
+	})
+	wantErr(t, err, refused, "CoDecrypt refused by admit")
+	if g.UserID != f.admin.ID || !slices.Equal(asked, []string{f.admin.ID}) {
+		t.Fatalf("refusal names %q, admit asked for %v", g.UserID, asked)
+	}
+	after, err := h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	if after != mark {
+		t.Fatalf("a refusal by admit moved the chain from %+v to %+v", mark, after)
+	}
+
+	asked = nil
+	stranger := h.login(email("stranger2"))
+	g, err = h.s.CoDecrypt(h.ctx, stranger.tok, f.org, admit)
+	wantErr(t, err, store.ErrNotMember, "CoDecrypt by a stranger")
+	if g.UserID != stranger.ID {
+		t.Fatalf("a stranger's refusal names %q", g.UserID)
+	}
+	g, err = h.s.CoDecrypt(h.ctx, newToken(), f.org, admit)
+	wantErr(t, err, store.ErrUnauthenticated, "CoDecrypt without a session")
+	if g.UserID != "" {
+		t.Fatalf("a refusal without a session names %q", g.UserID)
+	}
+	kicked := h.addMember(f.org, f.admin, store.RoleMember)
+	_, err = h.s.Kick(h.ctx, f.admin.tok, f.org, kicked.ID, store.KickOptions{})
+	wantErr(t, err, nil, "kick")
+	mark, err = h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	_, err = h.s.CoDecrypt(h.ctx, kicked.tok, f.org, admit)
+	wantErr(t, err, store.ErrMembershipRevoked, "CoDecrypt by a kicked member")
+	after, err = h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	if after.Seq != mark.Seq+1 {
+		t.Fatalf("a kicked member's refusal wrote %d rows, want its denied row", after.Seq-mark.Seq)
+	}
+	if len(asked) != 0 {
+		t.Fatalf("admit asked for %v", asked)
+	}
+
+	// Use is recorded when due, as AuthorizeOrg does.
+	seen, err := h.s.LookupSession(h.ctx, f.member.tok)
+	wantErr(t, err, nil, "LookupSession")
+	h.clock.Advance(store.DefaultSessionTouch + time.Second)
+	_, err = h.s.CoDecrypt(h.ctx, f.member.tok, f.org, nil)
+	wantErr(t, err, nil, "CoDecrypt after SessionTouch")
+	again, err := h.s.LookupSession(h.ctx, f.member.tok)
+	wantErr(t, err, nil, "LookupSession")
+	if !again.LastSeenAt.After(seen.LastSeenAt) {
+		t.Fatalf("CoDecrypt did not record the session's use: %v → %v", seen.LastSeenAt, again.LastSeenAt)
 	}
 }
