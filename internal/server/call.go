@@ -100,6 +100,9 @@ func (c *call) run() error {
 	}
 	switch {
 	case rt.auth == authSession && rt.org && rt.gated:
+		if rt.role != "" {
+			return errors.New("route " + rt.pattern + " is gated but needs a role, which only authenticateMember checks")
+		}
 		if err := c.bearer(); err != nil {
 			return err
 		}

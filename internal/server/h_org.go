@@ -133,6 +133,7 @@ func (s *Server) coDecrypt(c *call) error {
 	orgID := c.param("org")
 	var inner, rewrapped []byte
 	admit := func(userID string) error {
+		inner, rewrapped = nil, nil
 		if err := c.limitUser("keys-user", userID); err != nil {
 			return err
 		}

@@ -91,7 +91,7 @@ func TestWrapAndCoDecrypt(t *testing.T) {
 		must(w.member.CreateOrg(e.ctx, api.CreateOrgRequest{ID: other, Name: "Other", KeyCheck: "00000000000000000000000000000000"}))
 		_, err = w.member.CoDecrypt(e.ctx, other, w.outers[w.member.ID])
 		wantProblem(t, err, api.PBadOuter, "blob of another org")
-		// Without a session, and with an expired one: 401.
+		// Without a session: 401.
 		_, err = e.anon.CoDecrypt(e.ctx, w.org, w.outers[w.member.ID])
 		wantProblem(t, err, api.PUnauthenticated, "no session")
 		// Malformed: not base64, missing member, unknown member.

@@ -39,9 +39,14 @@ const gateBatchTimeout = 30 * time.Second
 type gateReq struct {
 	ctx    context.Context // the request's: hooks, and whether it still waits
 	tok    store.TokenHash
-	userID string // "" for CoDecrypt: the session's user, set by gateCheck
+	userID string // the subject; "" for CoDecrypt: the session's user
 	action string
 	admit  func(userID string) error // CoDecrypt's last check, or nil
+
+	// admit's verdict, kept across attempts: a retried transaction does
+	// not charge the caller's rate limit again.
+	admitted bool
+	admitErr error
 
 	// Results, written by the batch before done is closed.
 	g    store.Grant
@@ -49,6 +54,7 @@ type gateReq struct {
 	done chan struct{}
 
 	// Per-attempt state (reset when the transaction is retried).
+	subject string        // userID, or the session's user
 	sess    store.Session // when live
 	m       store.Member
 	target  string
@@ -106,6 +112,9 @@ func (s *Store) CoDecrypt(ctx context.Context, tok store.TokenHash, orgID string
 		return store.Grant{}, ctx.Err()
 	}
 	g, err := r.g, r.err
+	if err != nil && !isRequestError(err) {
+		return g, err // the group failed
+	}
 	var ae admitError
 	if errors.As(err, &ae) {
 		err = ae.err
@@ -116,11 +125,11 @@ func (s *Store) CoDecrypt(ctx context.Context, tok store.TokenHash, orgID string
 	g.UserID = r.sess.UserID
 	// The batch does not record the session's last use (it would lock the
 	// session row after the memberships); the caller's goroutine does it
-	// here, when due, as AuthorizeOrg does for the other routes.
+	// here, when due, as AuthorizeOrg does for the other routes. Best
+	// effort: the answer is decided and its row committed, and a failure
+	// here only leaves the use for the next request to record.
 	if now := s.now(); s.touchDue(r.sess, now) {
-		if terr := s.touch(ctx, r.sess.ID, now); terr != nil && err == nil {
-			return store.Grant{}, terr
-		}
+		_ = s.touch(context.WithoutCancel(ctx), r.sess.ID, now)
 	}
 	return g, err
 }
@@ -267,7 +276,8 @@ func (s *Store) gateBatch(ctx context.Context, orgID string, reqs []*gateReq) er
 			return err
 		}
 		for _, r := range reqs {
-			r.g, r.err, r.skipped, r.denied, r.target, r.sess = store.Grant{}, nil, false, false, r.userID, store.Session{}
+			r.g, r.err, r.skipped, r.denied = store.Grant{}, nil, false, false
+			r.subject, r.target, r.sess = r.userID, r.userID, store.Session{}
 			row, ok := found[r.tok]
 			if err := s.gateCheck(ctx, tx, orgID, r, row, ok, now); err != nil {
 				if isRequestError(err) {
@@ -281,7 +291,7 @@ func (s *Store) gateBatch(ctx context.Context, orgID string, reqs []*gateReq) er
 		// extends the head itself), then one append for the granted.
 		for _, r := range reqs {
 			if !r.skipped && r.denied {
-				if err := s.auditDenied(ctx, tx, orgID, r.userID, r.action, r.userID); err != nil {
+				if err := s.auditDenied(ctx, tx, orgID, r.subject, r.action, r.subject); err != nil {
 					return err
 				}
 				r.err = store.ErrMembershipRevoked
@@ -298,14 +308,14 @@ func (s *Store) gateBatch(ctx context.Context, orgID string, reqs []*gateReq) er
 		}
 		rows := make([]auditRow, len(ok))
 		for i, r := range ok {
-			rows[i] = auditRow{actor: r.userID, action: r.action, target: r.target, result: store.ResultOK}
+			rows[i] = auditRow{actor: r.subject, action: r.action, target: r.target, result: store.ResultOK}
 		}
 		heads, err := s.auditMany(ctx, tx, orgID, rows)
 		if err != nil {
 			return err
 		}
 		for i, r := range ok {
-			r.g = store.Grant{UserID: r.userID, Email: r.m.Email, Role: r.m.Role, Audit: heads[i]}
+			r.g = store.Grant{UserID: r.subject, Email: r.m.Email, Role: r.m.Role, Audit: heads[i]}
 		}
 		return nil
 	})
@@ -399,15 +409,15 @@ func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, 
 	// after the batch), and a write here would lock the session row after
 	// the memberships (against the lock order) and survive a refusal.
 	r.sess = sess
-	if r.userID == "" {
-		r.userID, r.target = sess.UserID, sess.UserID
+	if r.subject == "" {
+		r.subject, r.target = sess.UserID, sess.UserID
 	}
-	if sess.UserID != r.userID {
+	if sess.UserID != r.subject {
 		return store.ErrForbidden
 	}
 	if !found {
 		var err error
-		if m, err = s.member(ctx, tx, orgID, r.userID, s.forShare("m")); err != nil {
+		if m, err = s.member(ctx, tx, orgID, r.subject, s.forShare("m")); err != nil {
 			return notFoundAs(err, store.ErrNotMember)
 		}
 	}
@@ -425,8 +435,11 @@ func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, 
 		return nil
 	}
 	if r.admit != nil {
-		if err := r.admit(r.userID); err != nil {
-			return admitError{err}
+		if !r.admitted {
+			r.admitErr, r.admitted = runAdmit(r.admit, r.subject), true
+		}
+		if r.admitErr != nil {
+			return admitError{r.admitErr}
 		}
 	}
 	if r.action == store.ActionWrap {
@@ -460,6 +473,17 @@ func isRequestError(err error) bool {
 		}
 	}
 	return false
+}
+
+// runAdmit calls admit; a panic in it refuses this request alone instead
+// of failing the whole group.
+func runAdmit(admit func(string) error, userID string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlstore: co-decrypt admit: panic: %v", p)
+		}
+	}()
+	return admit(userID)
 }
 
 // admitError carries a refusal by CoDecrypt's admit function, which

@@ -203,6 +203,14 @@ func testKickRace(t *testing.T, h *h) {
 			stop     = make(chan struct{})
 		)
 		for w := 0; w < workers; w++ {
+			// Half the workers name their subject (AuthorizeCoDecrypt), half
+			// take it from the session (CoDecrypt, the route's call).
+			coDecrypt := func() (store.Grant, error) {
+				return h.s.AuthorizeCoDecrypt(h.ctx, victim.tok, f.org, victim.ID)
+			}
+			if w%2 == 1 {
+				coDecrypt = func() (store.Grant, error) { return h.s.CoDecrypt(h.ctx, victim.tok, f.org, nil) }
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -215,7 +223,7 @@ func testKickRace(t *testing.T, h *h) {
 					select {
 					case <-kickDone:
 						// Started after the kick returned: must be refused.
-						if _, err := h.s.AuthorizeCoDecrypt(h.ctx, victim.tok, f.org, victim.ID); err == nil {
+						if _, err := coDecrypt(); err == nil {
 							mu.Lock()
 							lateOK++
 							mu.Unlock()
@@ -223,7 +231,7 @@ func testKickRace(t *testing.T, h *h) {
 						continue
 					default:
 					}
-					g, err := h.s.AuthorizeCoDecrypt(h.ctx, victim.tok, f.org, victim.ID)
+					g, err := coDecrypt()
 					if err == nil {
 						mu.Lock()
 						granted = append(granted, g.Audit.Seq)
@@ -482,12 +490,12 @@ func testCoDecryptCancelledWhileQueued(t *testing.T, h *h) {
 	cctx, cancel := context.WithCancel(h.ctx)
 	second := make(chan result, 1)
 	go func() {
-		g, err := h.s.AuthorizeCoDecrypt(cctx, f.admin.tok, f.org, f.admin.ID)
+		g, err := h.s.CoDecrypt(cctx, f.admin.tok, f.org, nil)
 		second <- result{g, err}
 	}()
 	third := make(chan result, 1)
 	go func() {
-		g, err := h.s.AuthorizeCoDecrypt(h.ctx, f.member.tok, f.org, f.member.ID)
+		g, err := h.s.CoDecrypt(h.ctx, f.member.tok, f.org, nil)
 		third <- result{g, err}
 	}()
 	select {
@@ -563,6 +571,17 @@ func testCoDecryptFunc(t *testing.T, h *h) {
 	wantErr(t, err, nil, "VerifyChain")
 	if after != mark {
 		t.Fatalf("a refusal by admit moved the chain from %+v to %+v", mark, after)
+	}
+
+	// A panic in admit refuses that request alone, with no row.
+	_, err = h.s.CoDecrypt(h.ctx, f.admin.tok, f.org, func(string) error { panic("injected") })
+	if err == nil {
+		t.Fatal("a co-decrypt whose admit panicked was granted")
+	}
+	after, err = h.s.VerifyChain(h.ctx, f.org)
+	wantErr(t, err, nil, "VerifyChain")
+	if after != mark {
+		t.Fatalf("a panic in admit moved the chain from %+v to %+v", mark, after)
 	}
 
 	asked = nil
