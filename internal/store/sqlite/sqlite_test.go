@@ -211,45 +211,34 @@ func TestStmtCacheReuse(t *testing.T) {
 	if cached(d.wc, q) {
 		t.Fatal("the reader's statement is in the writer's cache")
 	}
-	var x *tx
-	err := d.Write(ctx, func(tt sqlstore.Tx) error {
-		x = tt.(*tx)
-		var a, b int
-		if err := tt.QueryRow(ctx, q, 2).Scan(&a); err != nil {
-			return err
+	// writeTwice runs q twice in one write transaction and returns it.
+	writeTwice := func(m, n int) *tx {
+		var x *tx
+		err := d.Write(ctx, func(tt sqlstore.Tx) error {
+			x = tt.(*tx)
+			var a, b int
+			if err := tt.QueryRow(ctx, q, m).Scan(&a); err != nil {
+				return err
+			}
+			if err := tt.QueryRow(ctx, q, n).Scan(&b); err != nil {
+				return err
+			}
+			if a != m || b != n {
+				t.Errorf("got %d, %d", a, b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := tt.QueryRow(ctx, q, 3).Scan(&b); err != nil {
-			return err
-		}
-		if a != 2 || b != 3 {
-			t.Errorf("got %d, %d", a, b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		return x
 	}
+	x := writeTwice(2, 3)
 	if len(x.later) != 1 || len(x.stmts) != 0 || !cached(d.wc, q) {
 		t.Fatalf("first write transaction: later %q, stmts %d, cached %v", x.later, len(x.stmts), cached(d.wc, q))
 	}
 	before := d.wc.prepares.Load()
-	err = d.Write(ctx, func(tt sqlstore.Tx) error {
-		x = tt.(*tx)
-		var a, b int
-		if err := tt.QueryRow(ctx, q, 1).Scan(&a); err != nil {
-			return err
-		}
-		if err := tt.QueryRow(ctx, q, 2).Scan(&b); err != nil {
-			return err
-		}
-		if a != 1 || b != 2 {
-			t.Errorf("got %d, %d", a, b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = writeTwice(1, 2)
 	if len(x.later) != 0 || len(x.stmts) != 1 || d.wc.prepares.Load() != before {
 		t.Fatalf("second write transaction: later %q, stmts %d (want 1: bound once, used twice), %d new prepares",
 			x.later, len(x.stmts), d.wc.prepares.Load()-before)

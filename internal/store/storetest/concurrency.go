@@ -97,26 +97,38 @@ func hooked(ctx context.Context, p store.HookPoint) (context.Context, <-chan str
 
 const blockedFor = 300 * time.Millisecond
 
+type grantResult struct {
+	g   store.Grant
+	err error
+}
+
+// heldCoDecrypt starts a co-decrypt by w that stops at
+// HookCoDecryptLocked (membership read and locked, no row yet) and returns
+// once it is there: its result comes on the channel after release is
+// closed.
+func heldCoDecrypt(t *testing.T, h *h, org string, w who) (<-chan grantResult, chan<- struct{}) {
+	t.Helper()
+	ctx, reached, release := hooked(h.ctx, store.HookCoDecryptLocked)
+	cd := make(chan grantResult, 1)
+	go func() {
+		g, err := h.s.AuthorizeCoDecrypt(ctx, w.tok, org, w.ID)
+		cd <- grantResult{g, err}
+	}()
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		close(release)
+		t.Fatal("co-decrypt never reached its hook")
+	}
+	return cd, release
+}
+
 // testKickWaitsForCoDecrypt pauses a co-decrypt after it read the
 // membership and before it wrote its audit row, then starts a kick: the
 // kick must wait, and the granted co-decrypt must precede it in the chain.
 func testKickWaitsForCoDecrypt(t *testing.T, h *h) {
 	f := h.setup()
-	ctx, reached, release := hooked(h.ctx, store.HookCoDecryptLocked)
-	type result struct {
-		g   store.Grant
-		err error
-	}
-	cd := make(chan result, 1)
-	go func() {
-		g, err := h.s.AuthorizeCoDecrypt(ctx, f.member.tok, f.org, f.member.ID)
-		cd <- result{g, err}
-	}()
-	select {
-	case <-reached:
-	case <-time.After(30 * time.Second):
-		t.Fatal("co-decrypt never reached its hook")
-	}
+	cd, release := heldCoDecrypt(t, h, f.org, f.member)
 	type kickResult struct {
 		r   store.KickResult
 		err error
@@ -472,21 +484,8 @@ func testCoDecryptCancelledWhileQueued(t *testing.T, h *h) {
 	f := h.setup()
 	before, err := h.s.VerifyChain(h.ctx, f.org)
 	wantErr(t, err, nil, "VerifyChain")
-	type result struct {
-		g   store.Grant
-		err error
-	}
-	hctx, reached, release := hooked(h.ctx, store.HookCoDecryptLocked)
-	first := make(chan result, 1)
-	go func() {
-		g, err := h.s.AuthorizeCoDecrypt(hctx, f.member.tok, f.org, f.member.ID)
-		first <- result{g, err}
-	}()
-	select {
-	case <-reached:
-	case <-time.After(30 * time.Second):
-		t.Fatal("co-decrypt never reached its hook")
-	}
+	type result = grantResult
+	first, release := heldCoDecrypt(t, h, f.org, f.member)
 	cctx, cancel := context.WithCancel(h.ctx)
 	second := make(chan result, 1)
 	go func() {
