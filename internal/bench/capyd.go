@@ -50,7 +50,13 @@ func Build(root, dir, tags string, pprof bool) (*Binaries, error) {
 	}
 	if pprof {
 		out := filepath.Join(dir, "capyd-pprof")
-		if err := build(out, strings.TrimSpace(tags+" capyd_pprof"), "./cmd/capyd"); err != nil {
+		// go build -tags takes a comma-separated list (a space would make
+		// it read "a,b" as one tag).
+		pprofTags := "capyd_pprof"
+		if tags != "" {
+			pprofTags = tags + ",capyd_pprof"
+		}
+		if err := build(out, pprofTags, "./cmd/capyd"); err != nil {
 			b.PprofError = err.Error()
 		} else {
 			b.CapydPprof = out

@@ -302,8 +302,11 @@ func runBackend(cfg Config, r *Results, backend string, first bool) error {
 	if d, err = startNoLimits(cfg, r.Bins.Capyd, dataDir, database); err != nil {
 		return err
 	}
-	co.URL = strings.Replace(co.URL, c.service, d.URL, 1)
-	head.URL = strings.Replace(head.URL, c.service, d.URL, 1)
+	retarget := func(from, to string) {
+		co.URL = strings.Replace(co.URL, from, to, 1)
+		head.URL = strings.Replace(head.URL, from, to, 1)
+	}
+	retarget(c.service, d.URL)
 	time.Sleep(time.Second)
 	mem.LoadIdleRSS, _, _ = d.Mem()
 	total := 0
@@ -344,19 +347,21 @@ func runBackend(cfg Config, r *Results, backend string, first bool) error {
 	// Profiles need net/http/pprof, which the shipped binary does not
 	// serve: restart once more as capyd-pprof (the same cmd/capyd plus
 	// pprof on loopback), with the same flag, on the same data.
+	// A profile that cannot be taken is a note, not a failed benchmark.
 	port, err := freePort()
 	if err != nil {
-		return err
+		r.Notes = append(r.Notes, fmt.Sprintf("%s profiles: %v", backend, err))
+		return nil
 	}
 	pprofAddr := fmt.Sprintf("127.0.0.1:%d", port)
 	prev := d.URL
 	d.Stop()
 	cfg.logf("%s: restarting as capyd-pprof with %s for the profiles…", backend, noLimitsFlag)
 	if d, err = startNoLimits(cfg, r.Bins.CapydPprof, dataDir, database, "CAPYBENCH_PPROF="+pprofAddr); err != nil {
-		return err
+		r.Notes = append(r.Notes, fmt.Sprintf("%s profiles: start capyd-pprof: %v", backend, err))
+		return nil
 	}
-	co.URL = strings.Replace(co.URL, prev, d.URL, 1)
-	head.URL = strings.Replace(head.URL, prev, d.URL, 1)
+	retarget(prev, d.URL)
 	for _, ep := range []Endpoint{co, head} {
 		cfg.logf("%s: profiling capyd under %s, 32 clients (extra run, not in the table)…", backend, ep.Name)
 		load(ep, 32, 200, 2*time.Second) // warm-up of the fresh process

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/capy-oss/capy/internal/api"
@@ -44,14 +45,15 @@ func checkBlob(text string) (*wrap.Blob, error) {
 	if !strings.HasSuffix(text, "\n") {
 		return nil, badBlob(line, "the blob must end with a line feed")
 	}
-	lines := strings.Split(text[:len(text)-1], "\n")
-	if lines[0] != blobHeaderLine {
+	header, rest, hasManifest := strings.Cut(text[:len(text)-1], "\n")
+	if header != blobHeaderLine {
 		return nil, badBlob(1, "line 1 must be \"capy-blob 1\"")
 	}
-	if len(lines) < 2 {
+	if !hasManifest {
 		return nil, badBlob(2, "the manifest line is missing")
 	}
-	m, err := wrap.ParseBlob([]byte(blobHeaderLine + "\n" + lines[1] + "\n"))
+	manifest, _, _ := strings.Cut(rest, "\n")
+	m, err := wrap.ParseBlob([]byte(blobHeaderLine + "\n" + manifest + "\n"))
 	if err != nil {
 		return nil, badBlob(2, "the manifest line is malformed")
 	}
@@ -65,15 +67,12 @@ func checkBlob(text string) (*wrap.Blob, error) {
 	if err == nil {
 		return b, nil
 	}
-	// ParseBlob checks every snippet and their order, as below, in one
-	// pass; only a refused blob is walked again to name the line at fault.
-	for i, s := range lines[2:] {
-		if _, err := wrap.ParseSnippet(s); err != nil {
-			return nil, badBlob(i+3, "the line is not a well-formed snippet")
-		}
-		if i > 0 && lines[i+1] >= s {
-			return nil, badBlob(i+3, "snippet lines must be strictly ascending")
-		}
+	var le *wrap.LineError
+	switch {
+	case errors.As(err, &le) && errors.Is(err, wrap.ErrBlobFormat):
+		return nil, badBlob(le.Line, "the line is not a well-formed snippet")
+	case errors.As(err, &le):
+		return nil, badBlob(le.Line, "snippet lines must be strictly ascending")
 	}
 	return nil, badBlob(0, "the blob fails the shape check")
 }

@@ -205,15 +205,6 @@ func (c *call) authenticateMember() error {
 		c.setSession(sess)
 	}
 	if err != nil {
-		if errors.Is(err, store.ErrMembershipRevoked) && c.rt.pattern == patCoDecrypt {
-			// A kicked member's co-decrypt is audited (denied, throttled)
-			// before it is refused.
-			if _, aerr := c.s.st.AuthorizeCoDecrypt(c.r.Context(), c.tok, chi.URLParam(c.r, "org"), c.sess.UserID); aerr != nil &&
-				!errors.Is(aerr, store.ErrRevoked) {
-				return aerr
-			}
-			c.s.m.audit(store.ActionCoDecrypt, store.ResultDenied)
-		}
 		return err
 	}
 	c.org, c.member = org, m

@@ -112,28 +112,26 @@ func (s *Server) wrapKey(c *call) error {
 
 func (s *Server) coDecrypt(c *call) error {
 	var req api.CoDecryptRequest
-	present, err := c.decode(&req)
-	if err == nil {
-		err = require(present, "outer")
+	present, bodyErr := c.decode(&req)
+	if bodyErr == nil {
+		bodyErr = require(present, "outer")
 	}
-	if err == nil && (len(req.Outer) != outerSize || req.Outer[0] != wrap.OuterVersion) {
-		err = problem(api.PBadOuter, "")
-	}
-	if err != nil {
-		// Session and membership problems come before the body's (§1.7):
-		// check them the usual way before reporting the body.
-		if aerr := c.authenticateMember(); aerr != nil {
-			return aerr
-		}
-		return err
+	if bodyErr == nil && (len(req.Outer) != outerSize || req.Outer[0] != wrap.OuterVersion) {
+		bodyErr = problem(api.PBadOuter, "")
 	}
 	// The gate checks the session and the membership (locked against a
-	// kick) in its transaction, which saves the route's own read; admit
-	// then runs the steps that need the caller's id, in §1.7's order.
+	// kick; a revoked member's refusal is audited) in its transaction,
+	// which saves the route's own read. admit then runs the steps that
+	// need an active member, in §1.7's order: the body (a bad one is
+	// reported only now, after session and membership), the per-user
+	// limit, the unwrap.
 	orgID := c.param("org")
 	var inner, rewrapped []byte
 	admit := func(userID string) error {
 		inner, rewrapped = nil, nil
+		if bodyErr != nil {
+			return bodyErr
+		}
 		if err := c.limitUser("keys-user", userID); err != nil {
 			return err
 		}

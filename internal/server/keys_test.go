@@ -139,6 +139,11 @@ func TestWrapAndCoDecrypt(t *testing.T) {
 		_, err = w.member.CoDecrypt(e.ctx, w.org, w.outers[w.member.ID])
 		wantProblem(t, err, api.PMembershipRevoked, "after kick, again")
 		e.unchanged(w, after, "a second refused co-decrypt")
+		// With a bad body too: membership comes before the body (§1.7).
+		resp, body = e.raw("POST", "/v1/orgs/"+w.org+"/co-decrypt", []byte(`{"outer":"***"}`),
+			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + w.member.Token})
+		rawProblem(t, resp, body, api.PMembershipRevoked)
+		e.unchanged(w, after, "a refused co-decrypt with a bad body")
 		if mid == after {
 			t.Fatal("the first refusal wrote no row")
 		}

@@ -10,10 +10,7 @@ import (
 )
 
 // Route patterns that code refers to.
-const (
-	patCoDecrypt = "/v1/orgs/{org}/co-decrypt"
-	envBase      = "/v1/orgs/{org}/projects/{prj}/envs/{env}"
-)
+const envBase = "/v1/orgs/{org}/projects/{prj}/envs/{env}"
 
 var (
 	idsOrg     = map[string]ident.Kind{"org": ident.Org}
@@ -58,7 +55,7 @@ func (s *Server) routes(public bool) []route {
 		{method: "GET", pattern: "/v1/orgs/{org}", ids: idsOrg, auth: S, org: M, h: s.getOrg},
 		// Keys.
 		{method: "POST", pattern: "/v1/orgs/{org}/wrap", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: "keys-ip", h: s.wrapKey},
-		{method: "POST", pattern: patCoDecrypt, ids: idsOrg, limit: limitOther, auth: S, org: M, gated: true, ipLimit: "keys-ip", h: s.coDecrypt},
+		{method: "POST", pattern: "/v1/orgs/{org}/co-decrypt", ids: idsOrg, limit: limitOther, auth: S, org: M, gated: true, ipLimit: "keys-ip", h: s.coDecrypt},
 		// Invites.
 		{method: "POST", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, limit: limitOther, auth: S, org: M, h: s.createInvite},
 		{method: "GET", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, auth: S, org: M, h: s.listInvites},

@@ -122,6 +122,17 @@ func BuildBlob(sign ed25519.PrivateKey, projectID, envID string, epoch uint32, v
 	}, nil
 }
 
+// LineError is a snippet line that ParseBlob refused: Line counts from 1
+// (the header), and Err is ErrBlobFormat, ErrBlobUnsorted or
+// ErrBlobDuplicateLine, with the same text as without the line number.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return e.Err.Error() }
+func (e *LineError) Unwrap() error { return e.Err }
+
 // ParseBlob checks a blob's shape (header, manifest line, sorted unique
 // well-formed snippet lines, final newline) without verifying the
 // signature. The service uses it to read the manifest fields it enforces.
@@ -141,14 +152,14 @@ func ParseBlob(raw []byte) (*Blob, error) {
 	snippets := lines[1:]
 	for i, s := range snippets {
 		if _, err := ParseSnippet(s); err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrBlobFormat, i+3, err)
+			return nil, &LineError{Line: i + 3, Err: fmt.Errorf("%w: line %d: %v", ErrBlobFormat, i+3, err)}
 		}
 		if i > 0 {
 			switch {
 			case snippets[i-1] == s:
-				return nil, ErrBlobDuplicateLine
+				return nil, &LineError{Line: i + 3, Err: ErrBlobDuplicateLine}
 			case snippets[i-1] > s:
-				return nil, ErrBlobUnsorted
+				return nil, &LineError{Line: i + 3, Err: ErrBlobUnsorted}
 			}
 		}
 	}

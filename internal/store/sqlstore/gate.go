@@ -79,21 +79,29 @@ func (s *Store) AuthorizeCoDecrypt(ctx context.Context, tok store.TokenHash, org
 		return store.Grant{}, err
 	}
 	r := &gateReq{ctx: ctx, tok: tok, userID: userID, action: store.ActionCoDecrypt, done: make(chan struct{})}
+	if err := s.awaitGate(ctx, orgID, r); err != nil {
+		return store.Grant{}, err
+	}
+	return r.g, r.err
+}
+
+// awaitGate queues r for its org's next group and waits for its answer.
+// If no drainer runs for the org, this goroutine runs the groups itself
+// until r is answered: a lone request then pays no hand-off to a drainer
+// and back. The group holding r runs to its end (it serves the others
+// too, under gateBatchTimeout) even if ctx is cancelled meanwhile. A
+// request still queued behind another drainer's group returns ctx's error
+// when ctx ends; that group may still record its row, but the inner blob
+// never leaves, which is the safe side.
+func (s *Store) awaitGate(ctx context.Context, orgID string, r *gateReq) error {
 	if oq := s.enqueueGate(orgID, r); oq != nil {
-		// This goroutine runs the batches itself until r is answered: a
-		// lone request then pays no hand-off to a drainer and back. The
-		// batch holding r runs to its end (it serves the others too, under
-		// gateBatchTimeout) even if ctx is cancelled meanwhile.
 		s.drainGate(orgID, oq, r)
 	}
 	select {
 	case <-r.done:
-		return r.g, r.err
+		return nil
 	case <-ctx.Done():
-		// Queued behind another drainer's batch. The batch may still
-		// record this request's row; the inner blob never leaves, which is
-		// the safe side.
-		return store.Grant{}, ctx.Err()
+		return ctx.Err()
 	}
 }
 
@@ -103,13 +111,8 @@ func (s *Store) CoDecrypt(ctx context.Context, tok store.TokenHash, orgID string
 		return store.Grant{}, err
 	}
 	r := &gateReq{ctx: ctx, tok: tok, action: store.ActionCoDecrypt, admit: admit, done: make(chan struct{})}
-	if oq := s.enqueueGate(orgID, r); oq != nil {
-		s.drainGate(orgID, oq, r)
-	}
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-		return store.Grant{}, ctx.Err()
+	if err := s.awaitGate(ctx, orgID, r); err != nil {
+		return store.Grant{}, err
 	}
 	g, err := r.g, r.err
 	if err != nil && !isRequestError(err) {
