@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"os/exec"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
@@ -65,42 +62,5 @@ func cmdRun(u *ui, c *cli.Context) error {
 	if err != nil {
 		return withHint(err, "no-command", "check the command name and your PATH")
 	}
-	cmd := exec.Command(path, args[1:]...)
-	cmd.Args[0] = args[0]
-	cmd.Env = childEnv(os.Environ(), values)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// Forward signals to the child and let it decide; capy exits with the
-	// child's status.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		return withHint(err, "no-command", "")
-	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				cmd.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-	err = cmd.Wait()
-	close(done)
-	// The audit head the unlock recorded was written while CMD ran. CMD's
-	// status is capy's, so a failed write is a warning here.
-	if ferr := p.home.Flush(); ferr != nil {
-		u.warn("could not record the audit head this unlock was shown: %v", ferr)
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return exitCode(128 + int(ws.Signal()))
-		}
-		return exitCode(ee.ExitCode())
-	}
-	return err
+	return startChild(u, path, args, childEnv(os.Environ(), values))
 }
