@@ -122,3 +122,23 @@ func setUsageErrors(cmds []*cli.Command) {
 		setUsageErrors(c.Subcommands)
 	}
 }
+
+// commandName returns the name of the top-level command args (as
+// reorderArgs leaves them) invoke, or "" for none.
+func commandName(app *cli.App, args []string) string {
+	for _, tok := range args[1:] {
+		if tok == "--" {
+			return ""
+		}
+		if strings.HasPrefix(tok, "-") && tok != "-" {
+			continue
+		}
+		for _, c := range app.Commands {
+			if c.HasName(tok) {
+				return c.Name
+			}
+		}
+		return ""
+	}
+	return ""
+}

@@ -32,3 +32,25 @@ func TestChildEnvDropsCapyVariables(t *testing.T) {
 		t.Fatalf("childEnv = %q, want %q", got, want)
 	}
 }
+
+func TestCommandName(t *testing.T) {
+	app := newApp(newUI(false))
+	cases := []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"capy", "run", "--", "true"}, "run"},
+		{[]string{"capy", "--json", "run", "--env", "prod", "--", "sh"}, "run"},
+		{[]string{"capy", "sync"}, "sync"},
+		{[]string{"capy"}, ""},
+		{[]string{"capy", "--json"}, ""},
+		{[]string{"capy", "runx"}, ""},
+		{[]string{"capy", "--", "run"}, ""},
+		{[]string{"capy", "env", "ls"}, "env"},
+	}
+	for _, c := range cases {
+		if got := commandName(app, c.in); got != c.want {
+			t.Errorf("commandName(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
