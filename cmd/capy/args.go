@@ -126,11 +126,15 @@ func setUsageErrors(cmds []*cli.Command) {
 // commandName returns the name of the top-level command args (as
 // reorderArgs leaves them) invoke, or "" for none.
 func commandName(app *cli.App, args []string) string {
-	for _, tok := range args[1:] {
+	for i := 1; i < len(args); i++ {
+		tok := args[i]
 		if tok == "--" {
 			return ""
 		}
 		if strings.HasPrefix(tok, "-") && tok != "-" {
+			if takesValue(app.Flags, tok) && !strings.Contains(tok, "=") {
+				i++ // the flag's value
+			}
 			continue
 		}
 		for _, c := range app.Commands {

@@ -31,6 +31,12 @@ func TestChildEnvDropsCapyVariables(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("childEnv = %q, want %q", got, want)
 	}
+	// execve passes duplicate names on; the last one wins, as with os/exec.
+	got = childEnv([]string{"X=1", "PATH=/bin", "X=2", "CAPY_KEY=a", "CAPY_KEY=b"}, map[string]string{})
+	want = []string{"PATH=/bin", "X=2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("childEnv with duplicates = %q, want %q", got, want)
+	}
 }
 
 func TestCommandName(t *testing.T) {
@@ -47,6 +53,7 @@ func TestCommandName(t *testing.T) {
 		{[]string{"capy", "runx"}, ""},
 		{[]string{"capy", "--", "run"}, ""},
 		{[]string{"capy", "env", "ls"}, "env"},
+		{[]string{"capy", "-", "run"}, ""},
 	}
 	for _, c := range cases {
 		if got := commandName(app, c.in); got != c.want {

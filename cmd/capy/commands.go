@@ -107,7 +107,7 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 		},
 		{
 			Name: "run", Usage: "run a command with the decrypted values in its environment", ArgsUsage: "-- CMD [ARGS…]",
-			Description: "Example: capy run -- npm start\nValues go only into the child's environment; every CAPY_* variable is removed from it.\n" +
+			Description: "Example: capy run -- npm start\nValues go only into the command's environment (capy becomes the command); every CAPY_* variable is removed from it.\n" +
 				"Key source, in order: CAPY_KEY, the key file, CAPY_DEPLOY_CODE, your member key.",
 			Flags:           []cli.Flag{envFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "use the service's newest version instead of .env"}},
 			SkipFlagParsing: false,

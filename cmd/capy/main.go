@@ -38,7 +38,10 @@ func run(args []string) int {
 	// says so. Not for `capy run`: it becomes its command within
 	// milliseconds (or fails), writes nothing but atomic renames, and an
 	// interrupt before that ends it at once, as it would end the command.
-	// Starting the signal watcher is about 0.2 ms of those milliseconds.
+	// Watching SIGINT would also undo a caller's ignoring of it (Go's
+	// handler, reset to the default by execve), making a background
+	// `capy run -- worker &` killable by Ctrl-C; and starting the watcher
+	// is about 0.2 ms of those milliseconds.
 	if commandName(app, args) != "run" {
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

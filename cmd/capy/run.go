@@ -9,14 +9,21 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// childEnv is the environment of `capy run`'s child: this process's
-// environment without any CAPY_* variable (keys and codes must not leak
-// into the app), plus the decrypted values.
+// childEnv is the environment of the command `capy run` becomes: this
+// process's environment without any CAPY_* variable (keys and codes must
+// not leak into the app) and with one entry per name (the last, as
+// os/exec would keep: execve passes duplicates on), plus the decrypted
+// values.
 func childEnv(base []string, values map[string]string) []string {
-	out := make([]string, 0, len(base)+len(values))
-	for _, kv := range base {
+	last := make(map[string]int, len(base))
+	for i, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "CAPY_") {
+		last[name] = i
+	}
+	out := make([]string, 0, len(base)+len(values))
+	for i, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "CAPY_") || last[name] != i {
 			continue
 		}
 		if _, override := values[name]; override {
@@ -34,6 +41,11 @@ func childEnv(base []string, values map[string]string) []string {
 	}
 	return out
 }
+
+// beforeExec, when set (by the tests, to scan for plaintext as they do
+// after every other command), runs after the audit-head write is joined
+// and before capy becomes its command; an error stops it.
+var beforeExec func() error
 
 func cmdRun(u *ui, c *cli.Context) error {
 	args := c.Args().Slice()

@@ -10,35 +10,22 @@ import (
 )
 
 // startChild runs the command as a child where a process cannot replace
-// itself (see run_unix.go): it forwards an interrupt, waits, and exits
-// with the command's status.
+// itself (see run_unix.go): the audit head is written first, as on Unix;
+// capy then ignores Ctrl-C (the console delivers it to the command, which
+// decides), waits, and exits with the command's status.
 func startChild(u *ui, path string, argv, env []string) error {
+	if err := u.flush(); err != nil {
+		u.warn("could not record the audit head this unlock was shown: %v", err)
+	}
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
+	signal.Ignore(os.Interrupt)
 	if err := cmd.Start(); err != nil {
 		return withHint(err, "no-command", "")
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				_ = cmd.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
 	err := cmd.Wait()
-	close(done)
-	if ferr := u.flush(); ferr != nil {
-		u.warn("could not record the audit head this unlock was shown: %v", ferr)
-	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return exitCode(ee.ExitCode())

@@ -3,20 +3,35 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 )
 
 // startChild replaces capy with the command (execve), as a shell's exec
 // does (docs/decisions.md #28). The process that held the keys and the
-// decrypted values is gone once the command runs; every signal reaches
-// the command itself, not a forwarder; and the command's status, a death
-// by signal included, is the one capy's caller sees. The audit head the
+// decrypted values is gone once the command runs; signals reach the
+// command itself, not a forwarder; and the command's status, a death by
+// signal included, is the one capy's caller sees. The audit head the
 // unlock was shown is written first, since nothing of capy runs after.
 func startChild(u *ui, path string, argv, env []string) error {
 	if err := u.flush(); err != nil {
 		u.warn("could not record the audit head this unlock was shown: %v", err)
 	}
+	if beforeExec != nil {
+		if err := beforeExec(); err != nil {
+			return err
+		}
+	}
+	// Where close-on-exec is set in a second step (darwin, BSDs), holding
+	// ForkLock keeps a descriptor being opened from reaching the command,
+	// as os/exec does.
+	syscall.ForkLock.Lock()
 	err := syscall.Exec(path, argv, env)
-	return withHint(fmt.Errorf("start %s: %w", argv[0], err), "no-command", "check that the file is executable")
+	syscall.ForkLock.Unlock()
+	hint := ""
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOEXEC) {
+		hint = "check that the file is an executable program or a script with a #! line, and that you may run it"
+	}
+	return withHint(fmt.Errorf("start %s: %w", argv[0], err), "no-command", hint)
 }

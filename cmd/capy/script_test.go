@@ -56,11 +56,25 @@ func capyUnderTest() int {
 		// Crash test: die between writing the temp file and the rename.
 		envfile.BeforeRename = func(string) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 	}
+	scan := func() error {
+		return scanForPlaintext(os.Getenv("PLAINTEXT_VALUES"), filepath.SplitList(os.Getenv("SCAN_DIRS")))
+	}
+	if os.Getenv("PLAINTEXT_VALUES") != "" {
+		// `capy run` does not return: it becomes its command, so the
+		// scan runs just before that, when capy's writes are done.
+		beforeExec = func() error {
+			if err := scan(); err != nil {
+				fmt.Fprintln(os.Stderr, "PLAINTEXT LEAK:", err)
+				os.Exit(99)
+			}
+			return nil
+		}
+	}
 	code := run(os.Args)
 	if code != 0 || os.Getenv("PLAINTEXT_VALUES") == "" {
 		return code
 	}
-	if err := scanForPlaintext(os.Getenv("PLAINTEXT_VALUES"), filepath.SplitList(os.Getenv("SCAN_DIRS"))); err != nil {
+	if err := scan(); err != nil {
 		fmt.Fprintln(os.Stderr, "PLAINTEXT LEAK:", err)
 		return 99
 	}
