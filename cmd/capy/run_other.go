@@ -10,13 +10,10 @@ import (
 )
 
 // startChild runs the command as a child where a process cannot replace
-// itself (see run_unix.go): the audit head is written first, as on Unix;
-// capy then ignores Ctrl-C (the console delivers it to the command, which
-// decides), waits, and exits with the command's status.
-func startChild(u *ui, path string, argv, env []string) error {
-	if err := u.flush(); err != nil {
-		u.warn("could not record the audit head this unlock was shown: %v", err)
-	}
+// itself (see run_unix.go): capy ignores Ctrl-C (the console delivers it
+// to the command, which decides), waits, and exits with the command's
+// status.
+func startChild(path string, argv, env []string) error {
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Env = env

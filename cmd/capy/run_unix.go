@@ -12,17 +12,8 @@ import (
 // does (docs/decisions.md #28). The process that held the keys and the
 // decrypted values is gone once the command runs; signals reach the
 // command itself, not a forwarder; and the command's status, a death by
-// signal included, is the one capy's caller sees. The audit head the
-// unlock was shown is written first, since nothing of capy runs after.
-func startChild(u *ui, path string, argv, env []string) error {
-	if err := u.flush(); err != nil {
-		u.warn("could not record the audit head this unlock was shown: %v", err)
-	}
-	if beforeExec != nil {
-		if err := beforeExec(); err != nil {
-			return err
-		}
-	}
+// signal included, is the one capy's caller sees.
+func startChild(path string, argv, env []string) error {
 	// Where close-on-exec is set in a second step (darwin, BSDs), holding
 	// ForkLock keeps a descriptor being opened from reaching the command,
 	// as os/exec does.

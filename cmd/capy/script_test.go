@@ -62,12 +62,11 @@ func capyUnderTest() int {
 	if os.Getenv("PLAINTEXT_VALUES") != "" {
 		// `capy run` does not return: it becomes its command, so the
 		// scan runs just before that, when capy's writes are done.
-		beforeExec = func() error {
+		beforeExec = func() {
 			if err := scan(); err != nil {
 				fmt.Fprintln(os.Stderr, "PLAINTEXT LEAK:", err)
 				os.Exit(99)
 			}
-			return nil
 		}
 	}
 	code := run(os.Args)
