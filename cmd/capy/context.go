@@ -149,6 +149,54 @@ func (p *project) remote(a *member.Account, pin workspace.EnvPin) *member.Remote
 	return &member.Remote{Client: cl, Home: p.home, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID}
 }
 
+// deployRemote serves the head a deploy decrypt answered with (nil when the
+// environment has no versions yet): a deploy code has no session to ask
+// for anything else.
+func (p *project) deployRemote(cl *client.Client, pin workspace.EnvPin, g *member.CIGrant) *member.Remote {
+	return &member.Remote{Client: cl, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID,
+		Fixed: g.Head, HeadOnly: true}
+}
+
+// deployCodeRemote is a runner's way to the head when it already has the
+// key (CAPY_KEY, the key file): CAPY_DEPLOY_CODE, decrypted in memory. It
+// returns nil without a deploy code.
+func (p *project) deployCodeRemote(ctx context.Context, pin workspace.EnvPin) (*member.Remote, error) {
+	text := os.Getenv("CAPY_DEPLOY_CODE")
+	if text == "" {
+		return nil, nil
+	}
+	g, cl, err := deployDecrypt(ctx, p, text, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkDeployEnv(g, pin); err != nil {
+		return nil, err
+	}
+	return p.deployRemote(cl, pin, g), nil
+}
+
+// checkDeployEnv refuses a deploy grant for another environment than the
+// one a command reads, naming both from project.json (by id: the name in
+// the service's answer is not trusted).
+func (p *project) checkDeployEnv(g *member.CIGrant, pin workspace.EnvPin) error {
+	if g.KeyFile.EnvID == pin.ID {
+		return nil
+	}
+	return withHint(fmt.Errorf("CAPY_DEPLOY_CODE is for environment %s, not %s", p.envLabel(g.KeyFile.EnvID), p.envLabel(pin.ID)),
+		"wrong-env-key", "use a deploy code of this environment, or --env")
+}
+
+// envLabel names an environment of project.json by id ("production
+// (env_…)"), or the id alone when project.json does not list it.
+func (p *project) envLabel(id string) string {
+	for n, e := range p.repo.Project.Environments {
+		if e.ID == id {
+			return n + " (" + id + ")"
+		}
+	}
+	return id
+}
+
 func (p *project) syncEnv(name string, pin workspace.EnvPin) sync.Env {
 	s := p.state.Environments[pin.ID]
 	return sync.Env{ProjectID: p.repo.Project.Project, EnvID: pin.ID, File: p.repo.EnvFile(pin), PinnedEpoch: pin.Epoch,

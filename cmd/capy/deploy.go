@@ -147,13 +147,21 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// A runner that keeps its checkout has seen versions before: the head
+	// is checked against state.json exactly as a member's sync checks it
+	// (no older version, no other blob at a seen version, no "no versions",
+	// base + 1 on the base). Only a runner that has seen nothing takes
+	// whatever verifies (the documented limit of a fresh machine).
+	env := p.syncEnv(name, pin)
+	var head *sync.RemoteBlob
+	if g.Head != nil {
+		head = &sync.RemoteBlob{Version: g.Head.Version, Text: g.Head.Text}
+	}
+	b, side, err := sync.VerifyHead(head, kr, env)
+	if err != nil {
+		return err
+	}
 	if c.Bool("no-write") {
-		if g.Head != nil {
-			if _, _, err := sync.OpenBlob(&sync.RemoteBlob{Version: g.Head.Version, Text: g.Head.Text}, kr,
-				wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID, PinnedEpoch: pin.Epoch}); err != nil {
-				return err
-			}
-		}
 		u.done("deploy code works for %s (epoch %d); nothing written", name, g.KeyFile.Epoch)
 		return nil
 	}
@@ -162,12 +170,7 @@ func cmdCI(u *ui, c *cli.Context) error {
 	doc, _ := envfile.Parse(nil)
 	st := sync.State{Epoch: g.KeyFile.Epoch}
 	version := uint64(0)
-	if g.Head != nil {
-		b, side, err := sync.OpenBlob(&sync.RemoteBlob{Version: g.Head.Version, Text: g.Head.Text}, kr,
-			wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID, PinnedEpoch: pin.Epoch})
-		if err != nil {
-			return err
-		}
+	if b != nil {
 		for _, v := range sideVars(side) {
 			if err := doc.Set(v.Name, side.Snippets[v.Name], false); err != nil {
 				return err

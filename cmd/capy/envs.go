@@ -128,22 +128,33 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st := p.state.Environments[pin.ID]
 	side := sync.NewSide()
 	parent, version := wrap.NoParent, uint64(1)
 	head, err := p.remote(a, pin).Head(ctx)
 	if err != nil {
 		return err
 	}
-	if head != nil {
-		b, s, err := sync.OpenBlob(head, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID,
-			PinnedEpoch: pin.Epoch, SeenVersion: st.SeenVersion, SeenID: st.SeenID})
-		if err != nil {
-			return err
-		}
-		side, parent, version = s, b.ID(), b.Version+1
+	senv := p.syncEnv(name, pin)
+	// Checked as a sync checks it: the rotation re-signs the head's values
+	// under the new epoch, so a rolled-back, forked or emptied head would
+	// be made permanent.
+	hb, hside, err := sync.VerifyHead(head, kr, senv)
+	if err != nil {
+		return err
 	}
+	seenEpoch := max(pin.Epoch, senv.State.Epoch)
+	if hb != nil {
+		side, parent, version = hside, hb.ID(), hb.Version+1
+		seenEpoch = max(seenEpoch, hb.Epoch)
+	}
+	// The service's epoch says which epoch it will accept next; it must
+	// move above every epoch this machine knows of. A lower one would
+	// re-encrypt under an epoch whose key may already have leaked (a
+	// revoked deploy code's) and lower the pin.
 	next := env.Epoch + 1
+	if next <= seenEpoch {
+		return fmt.Errorf("%w (the service says %s is at epoch %d; this checkout has seen epoch %d)", wrap.ErrEpochRollback, name, env.Epoch, seenEpoch)
+	}
 	cipher, err := kr.Cipher(next)
 	if err != nil {
 		return err

@@ -78,11 +78,13 @@ func classify(err error) *cliError {
 		return mk("read-only", exitForbidden, "sign in as a member (`capy login`) to change values")
 	case errors.Is(err, wrap.ErrBadSignature), errors.Is(err, wrap.ErrRollback), errors.Is(err, wrap.ErrForked),
 		errors.Is(err, wrap.ErrParentMismatch), errors.Is(err, wrap.ErrEpochRollback), errors.Is(err, wrap.ErrVersionMismatch),
-		errors.Is(err, sync.ErrDuplicateName), errors.Is(err, wrap.ErrWrongEpoch),
+		errors.Is(err, sync.ErrDuplicateName), errors.Is(err, wrap.ErrWrongEpoch), errors.Is(err, wrap.ErrNotRequested),
 		// A served blob that fails the shape check (truncated, a line
 		// repeated or out of order) is tampering too, not a local error.
 		errors.Is(err, wrap.ErrBlobFormat), errors.Is(err, wrap.ErrBlobDuplicateLine), errors.Is(err, wrap.ErrBlobUnsorted):
 		return mk("tampered", exitError, "the service returned data that fails verification; nothing was changed. Tell your administrator")
+	case errors.Is(err, sync.ErrBadState):
+		return mk("state-damaged", exitError, "restore .capy/state.json from a backup, or remove it (this checkout then forgets which versions it saw) and run `capy`")
 	case errors.Is(err, wrap.ErrSnippetName), errors.Is(err, wrap.ErrSnippetRid):
 		return mk("snippet-moved", exitError, "a snippet was copied onto another variable; set the value again with `capy set NAME`")
 	case errors.Is(err, wrap.ErrCodeMistyped):

@@ -61,21 +61,34 @@ func cmdRollback(u *ui, c *cli.Context) error {
 		return err
 	}
 	r := p.remote(a, pin)
-	old, err := r.Version(ctx, v)
-	if err != nil {
-		return err
-	}
-	_, oldSide, err := sync.OpenBlob(old, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID})
-	if err != nil {
-		return fmt.Errorf("version %d: %w", v, err)
-	}
+	env := p.syncEnv(name, pin)
+	// The head first, checked as a sync checks it: a null head, an older
+	// version or a fork is refused before anything is signed on top of it.
 	head, err := r.Head(ctx)
 	if err != nil {
 		return err
 	}
-	st := p.state.Environments[pin.ID]
-	hb, _, err := sync.OpenBlob(head, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID,
-		PinnedEpoch: pin.Epoch, SeenVersion: st.SeenVersion, SeenID: st.SeenID})
+	hb, _, err := sync.VerifyHead(head, kr, env)
+	if err != nil {
+		return err
+	}
+	if hb == nil {
+		return withHint(fmt.Errorf("environment %s has no versions yet", name), "not-found", "see `capy history`")
+	}
+	if v > hb.Version {
+		return withHint(fmt.Errorf("environment %s has no version %d (the newest is %d)", name, v, hb.Version), "not-found", "see `capy history`")
+	}
+	// The version to bring back must be exactly the one asked for (and the
+	// very blob this machine saw, if it is the one state.json recorded):
+	// a service answering with another version would make the message
+	// below a lie.
+	oldID := ""
+	if st := env.State; v == st.BaseVersion {
+		oldID = st.BaseID
+	} else if v == st.SeenVersion {
+		oldID = st.SeenID
+	}
+	_, oldSide, err := sync.FetchVersion(ctx, r, kr, env, v, oldID)
 	if err != nil {
 		return err
 	}

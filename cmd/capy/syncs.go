@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/capy-oss/capy/internal/member"
@@ -47,16 +46,17 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 	if errors.Is(err, member.ErrNotSignedIn) {
 		// A CI runner has a key but no session: it may sync read-only,
 		// and any local change is refused (exit 4).
+		// readKeys reports what went wrong with the key it found (a
+		// revoked deploy code, one for another environment): that, not
+		// "not signed in", is what the runner needs to see.
 		ckr, _, remote, kerr := p.readKeys(c.Context, pin, "", false)
 		if kerr != nil {
-			return err
+			return kerr
 		}
-		if remote == nil && os.Getenv("CAPY_DEPLOY_CODE") != "" {
-			g, cl, derr := deployDecrypt(c.Context, p, os.Getenv("CAPY_DEPLOY_CODE"), "")
-			if derr != nil {
-				return derr
+		if remote == nil {
+			if remote, kerr = p.deployCodeRemote(c.Context, pin); kerr != nil {
+				return kerr
 			}
-			remote = &member.Remote{Client: cl, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID, Fixed: g.Head}
 		}
 		if remote == nil {
 			return err // a key but no way to reach the service: sign in

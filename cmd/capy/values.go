@@ -18,7 +18,6 @@ import (
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
-	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/urfave/cli/v2"
 )
 
@@ -65,16 +64,17 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		epin := p.repo.Project.Environments[g.EnvName]
-		if epin.ID != pin.ID {
-			return nil, nil, nil, withHint(fmt.Errorf("CAPY_DEPLOY_CODE is for environment %s, not %s", g.KeyFile.EnvID, pin.ID), "wrong-env-key", "")
+		// The code names its environment by id (checked against the
+		// service's answer in DeployDecrypt); the name the service sends
+		// is not trusted, so both environments are named from project.json.
+		if err := p.checkDeployEnv(g, pin); err != nil {
+			return nil, nil, nil, err
 		}
 		kr, err := member.CIKeyring(g.KeyFile, pin)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		r := &member.Remote{Client: cl, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID, Fixed: g.Head}
-		return kr, nil, r, nil
+		return kr, nil, p.deployRemote(cl, pin, g), nil
 	}
 	if head {
 		kr, a, r, err := p.memberKeysAndHead(ctx, pin)
@@ -113,25 +113,24 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 		if remote == nil {
 			if a, err := p.account(); err == nil {
 				remote = p.remote(a, pin) // a session can fetch what the key file decrypts
+			} else if remote, err = p.deployCodeRemote(ctx, pin); err != nil {
+				return nil, pin, err // a runner that kept its key file
 			}
 		}
 		if remote == nil {
 			return nil, pin, withHint(errors.New("--pull needs a session or CAPY_DEPLOY_CODE"), "no-session", "run `capy login`, or drop --pull to use .env")
 		}
-		st := p.state.Environments[pin.ID]
 		head, err := remote.Head(ctx)
 		if err != nil {
 			return nil, pin, err
 		}
-		if head == nil {
-			return nil, pin, nil
-		}
-		b, side, err := sync.OpenBlob(head, kr, wrap.PullCheck{ProjectID: p.repo.Project.Project, EnvID: pin.ID,
-			PinnedEpoch: pin.Epoch, SeenVersion: st.SeenVersion, SeenID: st.SeenID, BaseVersion: st.BaseVersion, BaseID: st.BaseID})
+		_, side, err := sync.VerifyHead(head, kr, p.syncEnv(name, pin))
 		if err != nil {
 			return nil, pin, err
 		}
-		_ = b
+		if head == nil {
+			p.u.warn("environment %s has no versions yet: no values", name)
+		}
 		return sideVars(side), pin, nil
 	}
 	epoch := p.state.Environments[pin.ID].Epoch

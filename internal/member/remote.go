@@ -17,6 +17,10 @@ type Remote struct {
 	Home                *workspace.Home
 	Org, Project, EnvID string
 	Fixed               *api.Blob // CI: serve this head instead of asking (deploy decrypt answer)
+	// HeadOnly means Fixed is the only head there is, nil included (an
+	// environment with no versions yet): a deploy code has no session, so
+	// asking the service again could only fail as "not authenticated".
+	HeadOnly bool
 
 	prefetched chan headResult // see Prefetch
 }
@@ -32,7 +36,7 @@ type headResult struct {
 // ones ask again. The answer is verified like any other by whoever uses
 // it. If Head is never called, the answer is dropped.
 func (r *Remote) Prefetch(ctx context.Context) {
-	if r.Fixed != nil || r.prefetched != nil {
+	if r.Fixed != nil || r.HeadOnly || r.prefetched != nil {
 		return
 	}
 	ch := make(chan headResult, 1)
@@ -47,6 +51,9 @@ func (r *Remote) Prefetch(ctx context.Context) {
 func (r *Remote) Head(ctx context.Context) (*sync.RemoteBlob, error) {
 	if r.Fixed != nil {
 		return &sync.RemoteBlob{Version: r.Fixed.Version, Text: r.Fixed.Text}, nil
+	}
+	if r.HeadOnly {
+		return nil, nil
 	}
 	if ch := r.prefetched; ch != nil {
 		r.prefetched = nil
@@ -70,7 +77,7 @@ func (r *Remote) fetchHead(ctx context.Context) (*sync.RemoteBlob, error) {
 
 // Version fetches one version.
 func (r *Remote) Version(ctx context.Context, v uint64) (*sync.RemoteBlob, error) {
-	if r.Fixed != nil {
+	if r.Fixed != nil || r.HeadOnly {
 		return nil, errors.New("a deploy key can read only the head")
 	}
 	b, err := r.Client.Version(ctx, r.Org, r.Project, r.EnvID, v)
@@ -82,7 +89,7 @@ func (r *Remote) Version(ctx context.Context, v uint64) (*sync.RemoteBlob, error
 
 // Push sends the next version.
 func (r *Remote) Push(ctx context.Context, text string) error {
-	if r.Fixed != nil {
+	if r.Fixed != nil || r.HeadOnly {
 		return sync.ErrReadOnly
 	}
 	if r.Home != nil {

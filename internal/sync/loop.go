@@ -239,17 +239,43 @@ func OpenBlob(rb *RemoteBlob, kr Keyring, check wrap.PullCheck) (*wrap.Blob, Sid
 	return b, side, nil
 }
 
-// openHead fetches, verifies and decrypts the head (nil and an empty side
-// before the first push).
-func openHead(ctx context.Context, remote Remote, kr Keyring, env Env) (*wrap.Blob, Side, error) {
-	head, err := remote.Head(ctx)
-	if err != nil {
-		return nil, Side{}, fmt.Errorf("fetch head: %w", err)
+// ErrBadState means state.json holds a record no sync could have written
+// (a version without its id, a base ahead of what was seen): trusting it
+// would switch off the checks that rest on it.
+var ErrBadState = errors.New("the checkout's sync record (.capy/state.json) is damaged")
+
+// Check refuses a state no sync writes. Ids are what VerifyPull compares
+// blobs against, so an empty or malformed one would disable the fork checks.
+func (s State) Check() error {
+	if s.BaseVersion > 0 && !wrap.ValidBlobID(s.BaseID) {
+		return fmt.Errorf("%w: base version %d has no valid id", ErrBadState, s.BaseVersion)
+	}
+	if s.SeenVersion > 0 && !wrap.ValidBlobID(s.SeenID) {
+		return fmt.Errorf("%w: seen version %d has no valid id", ErrBadState, s.SeenVersion)
+	}
+	if s.BaseVersion == 0 && s.BaseID != "" || s.SeenVersion == 0 && s.SeenID != "" {
+		return fmt.Errorf("%w: an id without a version", ErrBadState)
+	}
+	if s.BaseVersion > s.SeenVersion {
+		return fmt.Errorf("%w: base version %d is ahead of the newest seen, %d", ErrBadState, s.BaseVersion, s.SeenVersion)
+	}
+	return nil
+}
+
+// VerifyHead checks a head the service served (nil: "no versions yet")
+// against the pins and everything this machine recorded, and decrypts it.
+// Every path that reads a head goes through it (sync, status, ci, the
+// --pull reads, rollback, rotate), so that none is laxer than another: a
+// machine that has seen version N refuses "no versions", an older version,
+// another blob at a version it saw, and a base + 1 on another parent.
+func VerifyHead(head *RemoteBlob, kr Keyring, env Env) (*wrap.Blob, Side, error) {
+	if err := env.State.Check(); err != nil {
+		return nil, Side{}, err
 	}
 	if head == nil {
-		if env.State.SeenVersion > 0 {
-			return nil, Side{}, fmt.Errorf("%w (the service says the environment is empty, this machine has seen version %d)",
-				wrap.ErrRollback, env.State.SeenVersion)
+		if seen := max(env.State.SeenVersion, env.State.BaseVersion); seen > 0 {
+			return nil, Side{}, fmt.Errorf("%w (the service says the environment has no versions, this machine has seen version %d)",
+				wrap.ErrRollback, seen)
 		}
 		return nil, NewSide(), nil
 	}
@@ -257,6 +283,35 @@ func openHead(ctx context.Context, remote Remote, kr Keyring, env Env) (*wrap.Bl
 		SeenVersion: env.State.SeenVersion, SeenID: env.State.SeenID,
 		BaseVersion: env.State.BaseVersion, BaseID: env.State.BaseID}
 	return OpenBlob(head, kr, check)
+}
+
+// FetchVersion fetches one version by number and verifies that it is that
+// version (and, with id set, that very blob): a service answering a
+// request for the base with its head would make every older local value
+// look like a local edit, and the merge would push them back.
+func FetchVersion(ctx context.Context, remote Remote, kr Keyring, env Env, version uint64, id string) (*wrap.Blob, Side, error) {
+	rb, err := remote.Version(ctx, version)
+	if err != nil {
+		return nil, Side{}, fmt.Errorf("fetch version %d: %w", version, err)
+	}
+	if rb == nil {
+		return nil, Side{}, fmt.Errorf("version %d: %w (no blob in the answer)", version, wrap.ErrNotRequested)
+	}
+	b, side, err := OpenBlob(rb, kr, wrap.PullCheck{ProjectID: env.ProjectID, EnvID: env.EnvID,
+		RequestedVersion: version, RequestedID: id})
+	if err != nil {
+		return nil, Side{}, fmt.Errorf("version %d: %w", version, err)
+	}
+	return b, side, nil
+}
+
+// openHead fetches the head and verifies it (VerifyHead).
+func openHead(ctx context.Context, remote Remote, kr Keyring, env Env) (*wrap.Blob, Side, error) {
+	head, err := remote.Head(ctx)
+	if err != nil {
+		return nil, Side{}, fmt.Errorf("fetch head: %w", err)
+	}
+	return VerifyHead(head, kr, env)
 }
 
 // ErrDuplicateName means a blob holds two snippets for one name.
@@ -298,16 +353,11 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 		case env.State.BaseVersion == headBlob.Version:
 			base = remoteSide
 		default:
-			bb, err := remote.Version(ctx, env.State.BaseVersion)
+			baseBlob, bside, err := FetchVersion(ctx, remote, kr, env, env.State.BaseVersion, env.State.BaseID)
 			if err != nil {
-				return nil, fmt.Errorf("fetch base version %d: %w", env.State.BaseVersion, err)
+				return nil, fmt.Errorf("base: %w", err)
 			}
-			bcheck := wrap.PullCheck{ProjectID: env.ProjectID, EnvID: env.EnvID,
-				BaseVersion: env.State.BaseVersion, BaseID: env.State.BaseID}
-			var baseBlob *wrap.Blob
-			if baseBlob, base, err = OpenBlob(bb, kr, bcheck); err != nil {
-				return nil, fmt.Errorf("base version %d: %w", env.State.BaseVersion, err)
-			}
+			base = bside
 			if baseBlob.Epoch != headBlob.Epoch {
 				base.Snippets = map[string]string{} // not reusable in this epoch
 			}

@@ -362,3 +362,80 @@ func TestLocalErrorComesFirst(t *testing.T) {
 		t.Errorf("file changed: %q", m.read())
 	}
 }
+
+// headAsVersion answers every request by number with the head: what a
+// malicious service did to turn a member's older values into apparent
+// local edits.
+type headAsVersion struct{ *memRemote }
+
+func (h headAsVersion) Version(ctx context.Context, _ uint64) (*RemoteBlob, error) {
+	return h.Head(ctx)
+}
+
+// TestBaseMustBeTheVersionAskedFor: machine a synced v1; b pushes a new B
+// (v2). When a asks for its base (v1) and gets the head instead, the sync
+// is refused and pushes nothing: the merge would otherwise see a's old B
+// as a local edit and push it back over b's change.
+func TestBaseMustBeTheVersionAskedFor(t *testing.T) {
+	r := &memRemote{}
+	kr := memberKeys(t)
+	a := newMachine(t, r, kr, "A=1\nB=2\n")
+	if _, err := a.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	b := newMachine(t, r, kr, "")
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(b.file, []byte("A=1\nB=rotated\n"), 0o600)
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	a.r = headAsVersion{r}
+	before := a.read()
+	if _, err := a.sync(PreferNone); !errors.Is(err, wrap.ErrNotRequested) {
+		t.Fatalf("head served as the base: %v, want ErrNotRequested", err)
+	}
+	if len(r.versions) != 2 || a.read() != before {
+		t.Fatalf("a refused sync pushed (%d versions) or rewrote the file", len(r.versions))
+	}
+	a.r = r
+	if _, err := a.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.values()["B"]; got != "rotated" {
+		t.Fatalf("B = %q after an honest sync, want b's rotation", got)
+	}
+}
+
+// TestStateCheck: a state.json record no sync writes is refused before it
+// can switch off a check (an empty id disables the fork checks).
+func TestStateCheck(t *testing.T) {
+	id := strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		st State
+		ok bool
+	}{
+		{State{}, true},
+		{State{Epoch: 1}, true},
+		{State{BaseVersion: 2, BaseID: id, SeenVersion: 2, SeenID: id}, true},
+		{State{BaseVersion: 1, BaseID: id, SeenVersion: 3, SeenID: id}, true},
+		{State{BaseVersion: 2, SeenVersion: 2, SeenID: id}, false},
+		{State{BaseVersion: 2, BaseID: id, SeenVersion: 2}, false},
+		{State{BaseVersion: 2, BaseID: "ABAB", SeenVersion: 2, SeenID: id}, false},
+		{State{BaseVersion: 3, BaseID: id, SeenVersion: 2, SeenID: id}, false},
+		{State{BaseID: id}, false},
+		{State{SeenID: id}, false},
+	} {
+		if err := c.st.Check(); (err == nil) != c.ok || err != nil && !errors.Is(err, ErrBadState) {
+			t.Errorf("%+v: Check() = %v, want ok=%v", c.st, err, c.ok)
+		}
+	}
+	// A damaged state stops a sync before it reads the head.
+	r := &memRemote{}
+	m := newMachine(t, r, memberKeys(t), "A=1\n")
+	m.state = State{SeenVersion: 5}
+	if _, err := m.sync(PreferNone); !errors.Is(err, ErrBadState) {
+		t.Fatalf("sync with a damaged state: %v", err)
+	}
+}

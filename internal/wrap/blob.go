@@ -210,9 +210,12 @@ func parseDecimal(s string, bits int) (uint64, error) {
 }
 
 func validParent(p string) bool {
-	if p == NoParent {
-		return true
-	}
+	return p == NoParent || ValidBlobID(p)
+}
+
+// ValidBlobID reports whether id has the form of a blob id (64 lowercase
+// hex digits).
+func ValidBlobID(p string) bool {
 	if len(p) != 64 {
 		return false
 	}

@@ -16,6 +16,7 @@ var (
 	ErrForked          = errors.New("service sent a different blob for a version this machine has already seen")
 	ErrParentMismatch  = errors.New("blob does not descend from the version this machine last synced")
 	ErrWrongEpoch      = errors.New("blob is from another key epoch than the key in use")
+	ErrNotRequested    = errors.New("service sent another version than the one asked for")
 )
 
 // PullCheck is what a client knows when it pulls an environment's head:
@@ -31,12 +32,20 @@ type PullCheck struct {
 	SeenID           string            // its id
 	BaseVersion      uint64            // version of the last successful sync
 	BaseID           string            // its id
+	// RequestedVersion is set when the blob was fetched by number (a base
+	// to merge against, a version to roll back to): the blob must be that
+	// version, not whatever the service chose to send (its head, say, which
+	// would turn every older local value into an apparent local edit).
+	RequestedVersion uint64
+	// RequestedID, when set, is the only blob accepted (the base_id that
+	// state.json recorded for the requested version).
+	RequestedID string
 }
 
 // VerifyPull runs every check DESIGN §2.4 asks of a pulled head: signature,
 // epoch not below the pin, version as claimed, no rollback below what was
 // seen, same id for a version seen before, and, when the head is base + 1,
-// parent = base. (Duplicate names can only be seen after decryption; the
+// parent = base. A blob fetched by number must also be the one asked for. (Duplicate names can only be seen after decryption; the
 // caller checks them.)
 func VerifyPull(b *Blob, c PullCheck) error {
 	if err := b.VerifySignature(c.PublicKey, c.ProjectID, c.EnvID); err != nil {
@@ -52,6 +61,12 @@ func VerifyPull(b *Blob, c PullCheck) error {
 		return fmt.Errorf("%w (manifest %d, service %d)", ErrVersionMismatch, b.Version, c.ClaimedVersion)
 	}
 	id := b.ID()
+	if c.RequestedVersion != 0 && b.Version != c.RequestedVersion {
+		return fmt.Errorf("%w (asked for %d, got %d)", ErrNotRequested, c.RequestedVersion, b.Version)
+	}
+	if c.RequestedID != "" && id != c.RequestedID {
+		return fmt.Errorf("%w (version %d)", ErrForked, b.Version)
+	}
 	if b.Version < c.SeenVersion {
 		return fmt.Errorf("%w (got %d, seen %d)", ErrRollback, b.Version, c.SeenVersion)
 	}

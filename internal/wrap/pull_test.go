@@ -10,7 +10,7 @@ import (
 
 var pullErrors = []error{
 	wrap.ErrBadSignature, wrap.ErrEpochRollback, wrap.ErrWrongEpoch, wrap.ErrVersionMismatch,
-	wrap.ErrRollback, wrap.ErrForked, wrap.ErrParentMismatch,
+	wrap.ErrRollback, wrap.ErrForked, wrap.ErrParentMismatch, wrap.ErrNotRequested,
 }
 
 func TestPullErrorsDistinct(t *testing.T) {
@@ -54,6 +54,9 @@ func TestVerifyPull(t *testing.T) {
 		return wrap.PullCheck{ProjectID: projectID, EnvID: envID, PublicKey: pub, PinnedEpoch: 1, KeyEpoch: 1, ClaimedVersion: claimed}
 	}
 	with := func(c wrap.PullCheck, f func(*wrap.PullCheck)) wrap.PullCheck { f(&c); return c }
+	requested := func(claimed, want uint64, id string) wrap.PullCheck {
+		return with(base(claimed), func(c *wrap.PullCheck) { c.RequestedVersion, c.RequestedID = want, id })
+	}
 	synced := func(claimed uint64, ver uint64, id string) wrap.PullCheck {
 		return with(base(claimed), func(c *wrap.PullCheck) {
 			c.SeenVersion, c.SeenID, c.BaseVersion, c.BaseID = ver, id, ver, id
@@ -77,6 +80,8 @@ func TestVerifyPull(t *testing.T) {
 		{"epoch above pin, key matches", v4, with(synced(4, 3, v3.ID()), func(c *wrap.PullCheck) { c.KeyEpoch = 2 }), nil},
 		{"key epoch not checked", v4, with(synced(4, 3, v3.ID()), func(c *wrap.PullCheck) { c.KeyEpoch = 0 }), nil},
 		{"nothing pinned", v1, with(base(1), func(c *wrap.PullCheck) { c.PinnedEpoch = 0 }), nil},
+		{"fetched by number, the one asked for", v2, requested(2, 2, v2.ID()), nil},
+		{"fetched by number, no id known", v2, requested(2, 2, ""), nil},
 
 		// Each check on its own.
 		{"signed with another key", forged, base(3), wrap.ErrBadSignature},
@@ -96,6 +101,13 @@ func TestVerifyPull(t *testing.T) {
 		{"forked at seen (ahead of base)", v3fork, with(synced(3, 2, v2.ID()), func(c *wrap.PullCheck) { c.SeenVersion, c.SeenID = 3, v3.ID() }), wrap.ErrForked},
 		{"forked at base version", v3fork, with(base(3), func(c *wrap.PullCheck) { c.BaseVersion, c.BaseID = 3, v3.ID() }), wrap.ErrForked},
 		{"head = base + 1, wrong parent", v3orphan, synced(3, 2, v2.ID()), wrap.ErrParentMismatch},
+		// A version fetched by number (the base of a merge, a rollback's
+		// source): the service answering with its head, a newer or older
+		// genuine version, or another blob at that number is refused.
+		{"asked for base, got the head", v3, requested(3, 2, v2.ID()), wrap.ErrNotRequested},
+		{"asked for a version, got an older one", v1, requested(1, 2, ""), wrap.ErrNotRequested},
+		{"asked for a version, got a newer one", v8, requested(8, 3, ""), wrap.ErrNotRequested},
+		{"asked for base, got a fork of it", v3fork, requested(3, 3, v3.ID()), wrap.ErrForked},
 		{"head = base + 1, first blob parent", build(1, 2, wrap.NoParent, 56), synced(2, 1, v1.ID()), wrap.ErrParentMismatch},
 	}
 	for _, c := range cases {

@@ -17,7 +17,8 @@ import (
 )
 
 // blobRewrite changes a served blob: it gets the genuine text and version
-// and returns what the client is served instead.
+// and returns what the client is served instead (an empty text: a head of
+// null, "the environment has no versions").
 type blobRewrite func(text string, version uint64) (string, uint64)
 
 // rewriteHeads rewrites every head of envID that the proxy passes on: the
@@ -42,8 +43,12 @@ func rewriteHeads(envID string, f blobRewrite) modifier {
 			return body
 		}
 		text, version := f(head["text"].(string), uint64(head["version"].(float64)))
-		head["text"], head["version"] = text, version
-		m["head"], _ = json.Marshal(head)
+		if text == "" {
+			m["head"] = json.RawMessage("null") // "no versions yet"
+		} else {
+			head["text"], head["version"] = text, version
+			m["head"], _ = json.Marshal(head)
+		}
 		out, _ := json.Marshal(m)
 		return out
 	}
@@ -209,6 +214,9 @@ var tamperCases = []tamperCase{
 			return f.build(nil, v+1, v1, []string{f.seal("A", "alpha"), f.seal("EVIL", "planted")}), v + 1
 		}
 	}, "tampered", "does not descend from the version this machine last synced"},
+	{"no versions at all (null head)", func(w *world, f *forger) blobRewrite {
+		return func(string, uint64) (string, uint64) { return "", 0 }
+	}, "tampered", "has no versions, this machine has seen version 2"},
 	{"one name twice", func(w *world, f *forger) blobRewrite {
 		return func(text string, v uint64) (string, uint64) {
 			b, _ := wrap.ParseBlob([]byte(text))
@@ -218,8 +226,9 @@ var tamperCases = []tamperCase{
 }
 
 // TestMaliciousServiceHeads: a proxy in front of the real capyd rewrites
-// development's head in every way of tamperCases; `capy sync`, `capy get
-// --pull` and `capy run --pull` each refuse with the case's error, exit
+// development's head in every way of tamperCases; `capy sync`, `status`,
+// `get --pull`, `export --pull` and `run --pull` each refuse with the
+// case's error, exit
 // non-zero, run nothing, push nothing, and leave .env, state.json and
 // project.json byte-identical.
 func TestMaliciousServiceHeads(t *testing.T) {
@@ -235,7 +244,9 @@ func TestMaliciousServiceHeads(t *testing.T) {
 	ran := filepath.Join(t.TempDir(), "ran")
 	commands := [][]string{
 		{"--json", "sync"},
+		{"--json", "status"},
 		{"--json", "get", "--pull", "A"},
+		{"--json", "export", "--pull"},
 		{"--json", "run", "--pull", "--", "touch", ran},
 	}
 	for _, c := range tamperCases {
