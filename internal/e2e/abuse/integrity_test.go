@@ -280,3 +280,25 @@ func TestDeployCodeEnvironmentNames(t *testing.T) {
 		}
 	}
 }
+
+// TestMaliciousRotateEpoch: `env rotate` takes the next epoch from the
+// service's environment. At epoch 2, a service claiming epoch 1 made the
+// rotation re-encrypt under epoch 2 again (whose key a revoked deploy code
+// may hold) and lower the pin. The rotation is refused before anything is
+// sent, and project.json keeps its pin.
+func TestMaliciousRotateEpoch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	a.ok("env", "rotate", "--yes", "development")
+	dev := w.envID("development")
+	w.s.setModify(rewriteJSON("GET", `/envs/`+dev+`$`, func(m map[string]any) { obj(m, "env")["epoch"] = 1 }))
+	defer w.s.setModify(nil)
+	mark := w.s.mark()
+	w.refused(t, a, []string{".env", ".capy/state.json", ".capy/project.json"}, "tampered", "older key epoch", "env", "rotate", "--yes", "development")
+	for _, r := range w.s.requestLog(mark) {
+		if strings.HasSuffix(r, "/rotate") {
+			t.Fatalf("a rotation was sent on the service's word: %s", r)
+		}
+	}
+}
