@@ -230,19 +230,8 @@ func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sy
 	return nil
 }
 
-// collect reads every page of a list.
+// collect reads every page of a list (bounded: a service's cursors cannot
+// loop it forever).
 func collect[T any](fetch func(cursor string) (*api.List[T], error)) ([]T, error) {
-	items := []T{}
-	cursor := ""
-	for {
-		page, err := fetch(cursor)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, page.Items...)
-		if page.NextCursor == nil {
-			return items, nil
-		}
-		cursor = *page.NextCursor
-	}
+	return client.Collect(fetch)
 }

@@ -83,6 +83,8 @@ func classify(err error) *cliError {
 		// repeated or out of order) is tampering too, not a local error.
 		errors.Is(err, wrap.ErrBlobFormat), errors.Is(err, wrap.ErrBlobDuplicateLine), errors.Is(err, wrap.ErrBlobUnsorted):
 		return mk("tampered", exitError, "the service returned data that fails verification; nothing was changed. Tell your administrator")
+	case errors.Is(err, client.ErrPagination):
+		return mk("service", exitError, "the service's listing never ends; tell your administrator")
 	case errors.Is(err, sync.ErrBadState):
 		return mk("state-damaged", exitError, "restore .capy/state.json from a backup, or remove it (this checkout then forgets which versions it saw) and run `capy`")
 	case errors.Is(err, wrap.ErrSnippetName), errors.Is(err, wrap.ErrSnippetRid):

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/store/auditchain"
 	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/wrap"
@@ -139,18 +140,17 @@ func cmdAudit(u *ui, c *cli.Context) error {
 	org := p.repo.Project.Org
 	var rows []api.AuditEntry
 	var head api.AuditHead
-	cursor := ""
-	for {
+	var pages client.Pager
+	for cursor, more := "", true; more; {
 		page, err := a.Client.Audit(c.Context, org, 1, cursor, 1000)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, page.Items...)
 		head = page.Head
-		if page.NextCursor == nil {
-			break
+		if cursor, more, err = pages.Next(page.NextCursor); err != nil {
+			return err
 		}
-		cursor = *page.NextCursor
 	}
 	if c.Bool("verify") {
 		seen, err := p.home.AuditHead(org)

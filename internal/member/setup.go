@@ -87,8 +87,8 @@ func (a *Account) Link(ctx context.Context, m *keys.MasterKey, orgID, projectID 
 	pk := m.ProjectKey(orgID, projectID)
 	p := &workspace.Project{Version: 1, Service: a.Client.BaseURL(), Org: orgID, Project: projectID,
 		Environments: map[string]workspace.EnvPin{}}
-	cursor := ""
-	for {
+	var pages client.Pager
+	for cursor, more := "", true; more; {
 		page, err := a.Client.Envs(ctx, orgID, projectID, cursor, 200)
 		if err != nil {
 			return nil, err
@@ -110,10 +110,9 @@ func (a *Account) Link(ctx context.Context, m *keys.MasterKey, orgID, projectID 
 				p.DefaultEnvironment = e.Name
 			}
 		}
-		if page.NextCursor == nil {
-			break
+		if cursor, more, err = pages.Next(page.NextCursor); err != nil {
+			return nil, err
 		}
-		cursor = *page.NextCursor
 	}
 	if len(p.Environments) == 0 {
 		return nil, fmt.Errorf("the project has no environments")

@@ -139,9 +139,10 @@ type service struct {
 	direct string      // capyd itself
 	url    string      // the proxy: what project.json and codes name
 
-	mu       sync.Mutex
-	modify   modifier
-	requests []string // "METHOD path?query" of everything that reached capyd
+	mu         sync.Mutex
+	modify     modifier
+	rewriteReq func(*http.Request) // changes a request before capyd sees it (after it is logged)
+	requests   []string            // "METHOD path?query" of everything that reached capyd
 }
 
 // syncBuffer is a log sink safe for concurrent handlers.
@@ -198,7 +199,11 @@ func newService(t *testing.T, kind string) *service {
 	capyd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
+		rewrite := s.rewriteReq
 		s.mu.Unlock()
+		if rewrite != nil {
+			rewrite(r)
+		}
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(capyd.Close)

@@ -302,3 +302,23 @@ func TestMaliciousRotateEpoch(t *testing.T) {
 		}
 	}
 }
+
+// TestMaliciousPageCursors: a service that keeps handing out the same
+// next page cannot keep a list command running forever. (capyd is made to
+// answer every page request with the first page; the proxy adds a
+// next_cursor that never changes. An endless run of new cursors is bounded
+// too: internal/client TestCollectPages.)
+func TestMaliciousPageCursors(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.s.mu.Lock()
+	w.s.rewriteReq = func(r *http.Request) { r.URL.RawQuery = "" }
+	w.s.mu.Unlock()
+	w.s.setModify(rewriteJSON("GET", `/(members|versions|audit)$`, func(m map[string]any) { m["next_cursor"] = "again" }))
+	for _, args := range [][]string{{"members"}, {"history"}, {"audit"}} {
+		r := w.alice.capy(append([]string{"--json"}, args...)...)
+		if r.exit != 1 || r.code() != "service" || !strings.Contains(r.stderr, "cursors do not end") {
+			t.Fatalf("%v: %s", args, r)
+		}
+	}
+}
