@@ -13,6 +13,7 @@ import (
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
 )
 
 // project is what a command run inside a linked repository has at hand.
@@ -226,6 +227,38 @@ func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sy
 			return err
 		}
 		p.u.say("updated the pinned key of %s to epoch %d in .capy/project.json (commit it)", name, st.Epoch)
+	}
+	return nil
+}
+
+// recordSeen records a head that a read (get, run or export --pull) verified
+// as the newest version this checkout has seen, so that a later rollback
+// below it is refused as it is after a sync. The base is left alone: the
+// file was not merged. Under the checkout lock, against state.json as it is
+// then: a concurrent sync may have seen more (kept), or another blob at
+// this version (a fork, refused). A state.json that cannot be written (a
+// read-only checkout) costs only this protection: capy warns and goes on.
+func (p *project) recordSeen(pin workspace.EnvPin, b *wrap.Blob) error {
+	if b.Version <= p.state.Environments[pin.ID].SeenVersion {
+		return nil
+	}
+	release, err := p.lockCheckout()
+	if err != nil {
+		p.u.warn("could not record v%d as seen in .capy/state.json: %v", b.Version, err)
+		return nil
+	}
+	defer release()
+	st := p.state.Environments[pin.ID]
+	switch {
+	case b.Version < st.SeenVersion:
+		return nil
+	case b.Version == st.SeenVersion && b.ID() != st.SeenID:
+		return fmt.Errorf("%w (version %d)", wrap.ErrForked, b.Version)
+	}
+	st.SeenVersion, st.SeenID = b.Version, b.ID()
+	p.state.Environments[pin.ID] = st
+	if err := p.repo.SaveState(p.state); err != nil {
+		p.u.warn("could not record v%d as seen in .capy/state.json: %v", b.Version, err)
 	}
 	return nil
 }

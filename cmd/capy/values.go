@@ -124,12 +124,14 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 		if err != nil {
 			return nil, pin, err
 		}
-		_, side, err := sync.VerifyHead(head, kr, p.syncEnv(name, pin))
+		b, side, err := sync.VerifyHead(head, kr, p.syncEnv(name, pin))
 		if err != nil {
 			return nil, pin, err
 		}
-		if head == nil {
+		if b == nil {
 			p.u.warn("environment %s has no versions yet: no values", name)
+		} else if err := p.recordSeen(pin, b); err != nil {
+			return nil, pin, err
 		}
 		return sideVars(side), pin, nil
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -457,12 +459,11 @@ func TestMetadataVisibleToService(t *testing.T) {
 	}
 }
 
-// TestPullDoesNotRecordSeen pins a documented limit: `capy get --pull`
-// (and run/export --pull) verify against the newest version this machine
-// recorded, but do not record the newer version they read; only sync and
-// ci move state.json forward. So a version seen only through --pull can
-// later be rolled back to the one before it unnoticed.
-func TestPullDoesNotRecordSeen(t *testing.T) {
+// TestPullRecordsSeen: `get`, `run` and `export --pull` record the version
+// they verified as seen (state.json's seen_version; the base stays), so a
+// later rollback below it is refused like after a sync. (This closed the
+// limit "a rollback below a version read only with --pull is accepted".)
+func TestPullRecordsSeen(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	a := w.alice
@@ -470,18 +471,34 @@ func TestPullDoesNotRecordSeen(t *testing.T) {
 	w.clone(bob)
 	w.join(bob, "member")
 	bob.ok("sync")
-	bob.okStdin("echo", "set", "E") // v3
-	state := a.read(".capy/state.json")
-	if got := a.ok("get", "--pull", "E").stdout; got != "echo\n" {
-		t.Fatalf("get --pull E = %q", got)
-	}
-	if a.read(".capy/state.json") != state {
-		t.Fatal("the limit no longer holds: get --pull recorded what it saw (update docs/threat-model.md)")
-	}
+	dev := w.envID("development")
 	v2 := w.genuine("development", 2)
-	w.s.setModify(rewriteHeads(w.envID("development"), func(string, uint64) (string, uint64) { return v2, 2 }))
-	defer w.s.setModify(nil)
-	if r := a.capy("sync"); r.exit != 0 {
-		t.Fatalf("the limit no longer holds: a rollback below a version seen with --pull is refused (update docs/threat-model.md)\n%s", r)
+	for i, args := range [][]string{{"get", "--pull", "E"}, {"export", "--pull"}, {"run", "--pull", "--", "true"}} {
+		bob.okStdin(fmt.Sprintf("echo%d", i), "set", "E") // v3, v4, v5
+		version, _ := w.headNow("development")
+		a.ok(args...)
+		var st struct {
+			Environments map[string]struct {
+				BaseVersion uint64 `json:"base_version"`
+				SeenVersion uint64 `json:"seen_version"`
+			} `json:"environments"`
+		}
+		if err := json.Unmarshal([]byte(a.read(".capy/state.json")), &st); err != nil {
+			t.Fatal(err)
+		}
+		if e := st.Environments[dev]; e.SeenVersion != version || e.BaseVersion != 2 {
+			t.Fatalf("%v: state.json records seen v%d, base v%d; want seen v%d, base v2", args, e.SeenVersion, e.BaseVersion, version)
+		}
+		w.s.setModify(rewriteHeads(dev, func(string, uint64) (string, uint64) { return v2, 2 }))
+		before := a.snapshotFiles(".env", ".capy/state.json")
+		if r := a.capy("--json", "sync"); r.exit != 1 || r.code() != "tampered" || !strings.Contains(r.stderr, "older version than this machine has already seen") {
+			t.Fatalf("%v, then a rollback to v2: %s", args, r)
+		}
+		a.unchangedFiles(before, "a refused rollback")
+		w.s.setModify(nil)
+	}
+	a.ok("sync")
+	if got := a.ok("get", "E").stdout; got != "echo2\n" {
+		t.Fatalf("E = %q after the honest sync", got)
 	}
 }
