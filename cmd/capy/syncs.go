@@ -142,7 +142,14 @@ func cmdStatus(u *ui, c *cli.Context) error {
 		return err
 	}
 	env := p.syncEnv(name, pin)
-	cipher, err := kr.Cipher(max(env.State.Epoch, pin.Epoch))
+	// The local snippets are at the epoch the last sync wrote them in; a
+	// teammate's rotation moves the pin (project.json comes with git)
+	// before this checkout has synced, so the pin is only the fallback.
+	localEpoch := env.State.Epoch
+	if localEpoch == 0 {
+		localEpoch = pin.Epoch
+	}
+	cipher, err := kr.Cipher(localEpoch)
 	if err != nil {
 		return err
 	}

@@ -109,6 +109,10 @@ type Report struct {
 	PushedChanges int      // names changed on the service
 	Retries       int
 	State         State // the new state to record
+
+	// pushedLocal is the local side this attempt merged and pushed: the
+	// base of a retry after the file changed under it (see Sync).
+	pushedLocal *Side
 }
 
 // Sync runs one sync of an environment (DESIGN §3): pull and verify the
@@ -130,10 +134,23 @@ func Sync(ctx context.Context, remote Remote, kr Keyring, env Env, opt Options) 
 	// Pushes made by attempts that then found the local file changed: the
 	// service has them, so the final report counts them.
 	pushed, pushedChanges := false, 0
+	var base *Side // set after an attempt pushed: see below
 	for try := 0; ; try++ {
-		rep, err := syncOnce(ctx, remote, kr, env, opt)
+		rep, err := syncOnce(ctx, remote, kr, env, base, opt)
 		if errors.Is(err, errLocalChanged) && rep != nil {
 			pushed, pushedChanges = pushed || rep.Pushed, pushedChanges+rep.PushedChanges
+			if rep.Pushed {
+				// The push is on the service, so it is what the next
+				// attempt verifies against (base = pushed version). The
+				// file was not rewritten, though: its values are still
+				// the local side this attempt read, so that side is the
+				// merge base. Merged against the old base instead, the
+				// member's own pushed edit would conflict with their next
+				// edit of the same name, or be dropped under --prefer
+				// remote; against the pushed version, every remote change
+				// the file lacks would look like a local revert.
+				env.State, base = rep.State, rep.pushedLocal
+			}
 		}
 		if (errors.Is(err, ErrVersionConflict) || errors.Is(err, errLocalChanged)) && try < opt.MaxRetries {
 			select {
@@ -317,7 +334,7 @@ func openHead(ctx context.Context, remote Remote, kr Keyring, env Env) (*wrap.Bl
 // ErrDuplicateName means a blob holds two snippets for one name.
 var ErrDuplicateName = errors.New("a variable appears twice in the environment")
 
-func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Options) (*Report, error) {
+func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverride *Side, opt Options) (*Report, error) {
 	localEpoch := env.State.Epoch
 	if localEpoch == 0 {
 		localEpoch = env.PinnedEpoch
@@ -349,6 +366,8 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	if headBlob != nil {
 		targetEpoch = headBlob.Epoch
 		switch {
+		case baseOverride != nil:
+			base = Side{Values: baseOverride.Values, Snippets: map[string]string{}}
 		case env.State.BaseVersion == 0:
 		case env.State.BaseVersion == headBlob.Version:
 			base = remoteSide
@@ -424,6 +443,7 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 				return nil, err
 			}
 			rep.Pushed = true
+			rep.pushedLocal = &local.Side
 		}
 		newVersion, newID = version, nb.ID()
 	}
@@ -465,6 +485,16 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 	}
 	out := doc.Bytes()
 	rep.FileChanged = !local.Exists && len(out) > 0 || string(out) != string(local.Raw)
+	rep.Version, rep.HeadID = newVersion, newID
+	// The state this sync leads to, set before the file is written: an
+	// attempt that pushed and then found the file changed under it hands
+	// it to the next attempt as its base. The file's epoch stays the old
+	// one until the file is rewritten.
+	rep.State = State{Epoch: localEpoch, BaseVersion: newVersion, BaseID: newID,
+		SeenVersion: max(newVersion, env.State.SeenVersion), SeenID: newID}
+	if env.State.SeenVersion > newVersion {
+		rep.State.SeenID = env.State.SeenID
+	}
 	if rep.FileChanged && !opt.DryRun {
 		// out was built from the file as read before the round trips; if
 		// it has changed since (a concurrent `capy set`, an editor), writing
@@ -484,12 +514,7 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, opt Optio
 			return nil, fmt.Errorf("rewrite %s: %w", env.File, err)
 		}
 	}
-	rep.Version, rep.HeadID = newVersion, newID
-	rep.State = State{Epoch: targetEpoch, BaseVersion: newVersion, BaseID: newID,
-		SeenVersion: max(newVersion, env.State.SeenVersion), SeenID: newID}
-	if env.State.SeenVersion > newVersion {
-		rep.State.SeenID = env.State.SeenID
-	}
+	rep.State.Epoch = targetEpoch
 	return rep, nil
 }
 

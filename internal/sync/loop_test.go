@@ -439,3 +439,44 @@ func TestStateCheck(t *testing.T) {
 		t.Fatalf("sync with a damaged state: %v", err)
 	}
 }
+
+// TestRetryAfterPushMergesAgainstWhatWasPushed: a sync pushes the member's
+// edit (X=1) together with a teammate's change (Y), then finds that the
+// file changed under it (the member saved X=2 meanwhile). The retry must
+// take what it pushed as the member's side of the base: X=2 is a new local
+// edit (not a conflict with the member's own X=1), and Y, which the file
+// still lacks, is not reverted.
+func TestRetryAfterPushMergesAgainstWhatWasPushed(t *testing.T) {
+	r := &memRemote{}
+	kr := memberKeys(t)
+	a := newMachine(t, r, kr, "X=0\nY=0\n")
+	if _, err := a.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	b := newMachine(t, r, kr, "")
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(b.file, []byte("X=0\nY=teammate\n"), 0o600)
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(a.file, []byte("X=1\nY=0\n"), 0o600)
+	r.onPush = func() { os.WriteFile(a.file, []byte("X=2\nY=0\n"), 0o600) }
+	rep, err := a.sync(PreferNone)
+	if err != nil {
+		t.Fatalf("sync with the file changed after its push: %v", err)
+	}
+	if rep.Retries == 0 {
+		t.Fatal("the file change was not noticed (no retry)")
+	}
+	if got := a.values(); got["X"] != "2" || got["Y"] != "teammate" {
+		t.Fatalf("after the retry: %v, want X=2 (the newest edit) and Y=teammate", got)
+	}
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.values(); got["X"] != "2" || got["Y"] != "teammate" {
+		t.Fatalf("the service holds %v", got)
+	}
+}
