@@ -234,12 +234,18 @@ func (c *call) authenticateMember() error {
 // decode reads the body (Content-Type and size checked) and decodes it
 // strictly into v, returning the members present.
 func (c *call) decode(v any) (map[string]bool, error) {
-	ct := c.r.Header.Get("Content-Type")
-	mt, params, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || mt != "application/json" {
+	// Exactly one Content-Type header. With two, whatever sits in front
+	// of the service (a proxy, a filter) may judge the body by the other
+	// one, so the request means different things to each: refuse it.
+	cts := c.r.Header.Values("Content-Type")
+	if len(cts) != 1 {
 		return nil, problem(api.PUnsupportedMediaType, "")
 	}
-	for k, val := range params {
+	mt, mparams, err := mime.ParseMediaType(cts[0])
+	if cts[0] == "" || err != nil || mt != "application/json" {
+		return nil, problem(api.PUnsupportedMediaType, "")
+	}
+	for k, val := range mparams {
 		if k != "charset" || !strings.EqualFold(val, "utf-8") {
 			return nil, problem(api.PUnsupportedMediaType, "")
 		}
