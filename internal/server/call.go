@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +44,7 @@ type route struct {
 	method  string
 	pattern string
 	ids     map[string]ident.Kind // path parameters and their id kinds
+	query   params                // query parameters; nil = none (any is invalid-field)
 	limit   int64                 // body limit in bytes; 0 = no body
 	auth    authKind
 	org     bool       // /v1/orgs/{org}/…: the caller's membership is checked
@@ -65,12 +68,17 @@ type call struct {
 	org    store.Org
 	member store.Member
 	body   []byte
+	q      map[string]string // the query parameters, checked against rt.query
+	// queryErr is a refused query string that a gated route reports
+	// itself, after its gate (see run).
+	queryErr error
 }
 
 // wrap turns a route into an http.Handler running the generic checks of
 // docs/api.md §1.7 — (1) path ids, (2) declared body size, (3) per-IP rate
 // limit, (4) session, (5) membership and role, (7) an empty body where
-// none is allowed — before the route's own handler.
+// none is allowed and the query parameters — before the route's own
+// handler.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rec, ok := w.(*recorder); ok {
@@ -122,6 +130,15 @@ func (c *call) run() error {
 		if err := c.noBody(); err != nil {
 			return err
 		}
+	}
+	// One check of the query string for every route, against the
+	// parameters its table entry lists: a route that lists none refuses
+	// any, rather than each handler having to remember to look. A gated
+	// route has not checked the session yet, so it reports a bad query
+	// after its gate, keeping step 4 before step 7.
+	c.q, c.queryErr = c.query(rt.query...)
+	if c.queryErr != nil && !rt.gated {
+		return c.queryErr
 	}
 	return rt.h(c)
 }
@@ -217,12 +234,18 @@ func (c *call) authenticateMember() error {
 // decode reads the body (Content-Type and size checked) and decodes it
 // strictly into v, returning the members present.
 func (c *call) decode(v any) (map[string]bool, error) {
-	ct := c.r.Header.Get("Content-Type")
-	mt, params, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || mt != "application/json" {
+	// Exactly one Content-Type header. With two, whatever sits in front
+	// of the service (a proxy, a filter) may judge the body by the other
+	// one, so the request means different things to each: refuse it.
+	cts := c.r.Header.Values("Content-Type")
+	if len(cts) != 1 {
 		return nil, problem(api.PUnsupportedMediaType, "")
 	}
-	for k, val := range params {
+	mt, mparams, err := mime.ParseMediaType(cts[0])
+	if cts[0] == "" || err != nil || mt != "application/json" {
+		return nil, problem(api.PUnsupportedMediaType, "")
+	}
+	for k, val := range mparams {
 		if k != "charset" || !strings.EqualFold(val, "utf-8") {
 			return nil, problem(api.PUnsupportedMediaType, "")
 		}
@@ -242,22 +265,22 @@ func (c *call) decode(v any) (map[string]bool, error) {
 	return decodeStrict(data, v)
 }
 
-// query returns the route's query parameters, refusing unknown and
-// repeated ones (invalid-field naming the parameter).
+// query returns the query parameters, refusing any not in allowed and
+// repeated ones (invalid-field naming the parameter). An empty query
+// string ("?" alone) has no parameters.
 func (c *call) query(allowed ...string) (map[string]string, error) {
 	vals, err := url.ParseQuery(c.r.URL.RawQuery)
-	if err != nil {
+	if err != nil || vals.Has("") {
 		return nil, invalidField("query", "the query string is malformed")
 	}
+	// Sorted, so that of several bad parameters the same one is named
+	// every time.
 	out := map[string]string{}
-	for k, v := range vals {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == k
-		}
-		if !ok {
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		if !slices.Contains(allowed, k) {
 			return nil, invalidField(k, "the route does not define this parameter")
 		}
+		v := vals[k]
 		if len(v) != 1 {
 			return nil, invalidField(k, "the parameter is repeated")
 		}

@@ -8,10 +8,7 @@ import (
 )
 
 func (s *Server) listAudit(c *call) error {
-	q, err := c.query("from_seq", "limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	from := int64(1)
 	if v, ok := q["from_seq"]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)

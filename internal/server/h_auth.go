@@ -192,10 +192,7 @@ func (s *Server) me(c *call) error {
 }
 
 func (s *Server) listSessions(c *call) error {
-	q, err := c.query("limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	p, err := parsePage(q, "sessions", 50, 200)
 	if err != nil {
 		return err

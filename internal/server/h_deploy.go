@@ -69,10 +69,7 @@ func (s *Server) mintDeploy(c *call) error {
 }
 
 func (s *Server) listDeploys(c *call) error {
-	q, err := c.query("env", "created_by", "status", "limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	env, byEnv := q["env"]
 	if byEnv {
 		if err := checkID("env", ident.Env, env); err != nil {

@@ -39,10 +39,7 @@ func (s *Server) createProject(c *call) error {
 }
 
 func (s *Server) listProjects(c *call) error {
-	q, err := c.query("limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	p, err := parsePage(q, "projects", 50, 200)
 	if err != nil {
 		return err
@@ -93,10 +90,7 @@ func (s *Server) createEnv(c *call) error {
 }
 
 func (s *Server) listEnvs(c *call) error {
-	q, err := c.query("limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	p, err := parsePage(q, "envs", 50, 200)
 	if err != nil {
 		return err
@@ -155,10 +149,7 @@ func (s *Server) head(c *call) error {
 }
 
 func (s *Server) listVersions(c *call) error {
-	q, err := c.query("limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	p, err := parsePage(q, "versions", 50, 200)
 	if err != nil {
 		return err

@@ -81,10 +81,7 @@ func (s *Server) createInvite(c *call) error {
 }
 
 func (s *Server) listInvites(c *call) error {
-	q, err := c.query("status", "limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	status := q["status"]
 	if _, ok := q["status"]; !ok {
 		status = "open"

@@ -9,10 +9,7 @@ import (
 )
 
 func (s *Server) listMembers(c *call) error {
-	q, err := c.query("status", "email", "limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	status, ok := q["status"]
 	if !ok {
 		status = "active"

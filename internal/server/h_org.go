@@ -53,10 +53,7 @@ func (s *Server) createOrg(c *call) error {
 }
 
 func (s *Server) listOrgs(c *call) error {
-	q, err := c.query("limit", "cursor")
-	if err != nil {
-		return err
-	}
+	q := c.q
 	p, err := parsePage(q, "orgs", 50, 200)
 	if err != nil {
 		return err
@@ -112,9 +109,15 @@ func (s *Server) wrapKey(c *call) error {
 
 func (s *Server) coDecrypt(c *call) error {
 	var req api.CoDecryptRequest
-	present, bodyErr := c.decode(&req)
+	// run left a bad query string to this route, to be reported with the
+	// body after the gate.
+	bodyErr := c.queryErr
 	if bodyErr == nil {
-		bodyErr = require(present, "outer")
+		var present map[string]bool
+		present, bodyErr = c.decode(&req)
+		if bodyErr == nil {
+			bodyErr = require(present, "outer")
+		}
 	}
 	if bodyErr == nil && (len(req.Outer) != outerSize || req.Outer[0] != wrap.OuterVersion) {
 		bodyErr = problem(api.PBadOuter, "")
@@ -122,9 +125,9 @@ func (s *Server) coDecrypt(c *call) error {
 	// The gate checks the session and the membership (locked against a
 	// kick; a revoked member's refusal is audited) in its transaction,
 	// which saves the route's own read. admit then runs the steps that
-	// need an active member, in §1.7's order: the body (a bad one is
-	// reported only now, after session and membership), the per-user
-	// limit, the unwrap.
+	// need an active member, in §1.7's order: the query and the body (a
+	// bad one is reported only now, after session and membership), the
+	// per-user limit, the unwrap.
 	orgID := c.param("org")
 	var inner, rewrapped []byte
 	admit := func(userID string) error {

@@ -18,6 +18,19 @@ var (
 	idsEnv     = map[string]ident.Kind{"org": ident.Org, "prj": ident.Project, "env": ident.Env}
 )
 
+// params are the query parameters a route defines (docs/api.md §1.5);
+// run refuses every other one, so a route that lists none takes none.
+type params []string
+
+// paged are the parameters of every list (docs/api.md §1.6).
+var paged = params{"limit", "cursor"}
+
+// and returns p with more parameters (a fresh slice, so paged is never
+// appended to in place).
+func (p params) and(more ...string) params {
+	return append(append(params{}, p...), more...)
+}
+
 func with(m map[string]ident.Kind, name string, k ident.Kind) map[string]ident.Kind {
 	out := map[string]ident.Kind{name: k}
 	for n, v := range m {
@@ -47,43 +60,43 @@ func (s *Server) routes(public bool) []route {
 		{method: "POST", pattern: "/v1/auth/verify", limit: limitSmall, ipLimit: "auth-verify-ip", h: s.authVerify},
 		{method: "POST", pattern: "/v1/auth/logout", auth: S, h: s.logout},
 		{method: "GET", pattern: "/v1/auth/me", auth: S, h: s.me},
-		{method: "GET", pattern: "/v1/auth/sessions", auth: S, h: s.listSessions},
+		{method: "GET", pattern: "/v1/auth/sessions", query: paged, auth: S, h: s.listSessions},
 		{method: "DELETE", pattern: "/v1/auth/sessions/{session}", ids: map[string]ident.Kind{"session": ident.Session}, auth: S, h: s.revokeSession},
 		// Orgs.
 		{method: "POST", pattern: "/v1/orgs", limit: limitOther, auth: S, h: s.createOrg},
-		{method: "GET", pattern: "/v1/orgs", auth: S, h: s.listOrgs},
+		{method: "GET", pattern: "/v1/orgs", query: paged, auth: S, h: s.listOrgs},
 		{method: "GET", pattern: "/v1/orgs/{org}", ids: idsOrg, auth: S, org: M, h: s.getOrg},
 		// Keys.
 		{method: "POST", pattern: "/v1/orgs/{org}/wrap", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: "keys-ip", h: s.wrapKey},
 		{method: "POST", pattern: "/v1/orgs/{org}/co-decrypt", ids: idsOrg, limit: limitOther, auth: S, org: M, gated: true, ipLimit: "keys-ip", h: s.coDecrypt},
 		// Invites.
 		{method: "POST", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, limit: limitOther, auth: S, org: M, h: s.createInvite},
-		{method: "GET", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, auth: S, org: M, h: s.listInvites},
+		{method: "GET", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, query: paged.and("status"), auth: S, org: M, h: s.listInvites},
 		{method: "DELETE", pattern: "/v1/orgs/{org}/invites/{invite}", ids: with(idsOrg, "invite", ident.Invite), auth: S, org: M, h: s.revokeInvite},
 		{method: "POST", pattern: "/v1/invites/{invite}/redeem", ids: map[string]ident.Kind{"invite": ident.Invite}, auth: S, ipLimit: "redeem-ip", h: s.redeem},
 		// Members.
-		{method: "GET", pattern: "/v1/orgs/{org}/members", ids: idsOrg, auth: S, org: M, h: s.listMembers},
+		{method: "GET", pattern: "/v1/orgs/{org}/members", ids: idsOrg, query: paged.and("status", "email"), auth: S, org: M, h: s.listMembers},
 		{method: "PUT", pattern: "/v1/orgs/{org}/members/{user}/role", ids: with(idsOrg, "user", ident.User), limit: limitOther, auth: S, org: M, role: store.RoleOwner, h: s.setRole},
 		{method: "POST", pattern: "/v1/orgs/{org}/members/{user}/kick", ids: with(idsOrg, "user", ident.User), limit: limitOther, auth: S, org: M, role: store.RoleAdmin, h: s.kick},
 		// Projects and environments.
 		{method: "POST", pattern: "/v1/orgs/{org}/projects", ids: idsOrg, limit: limitOther, auth: S, org: M, h: s.createProject},
-		{method: "GET", pattern: "/v1/orgs/{org}/projects", ids: idsOrg, auth: S, org: M, h: s.listProjects},
+		{method: "GET", pattern: "/v1/orgs/{org}/projects", ids: idsOrg, query: paged, auth: S, org: M, h: s.listProjects},
 		{method: "GET", pattern: "/v1/orgs/{org}/projects/{prj}", ids: idsProject, auth: S, org: M, h: s.getProject},
 		{method: "POST", pattern: "/v1/orgs/{org}/projects/{prj}/envs", ids: idsProject, limit: limitOther, auth: S, org: M, h: s.createEnv},
-		{method: "GET", pattern: "/v1/orgs/{org}/projects/{prj}/envs", ids: idsProject, auth: S, org: M, h: s.listEnvs},
+		{method: "GET", pattern: "/v1/orgs/{org}/projects/{prj}/envs", ids: idsProject, query: paged, auth: S, org: M, h: s.listEnvs},
 		{method: "GET", pattern: envBase, ids: idsEnv, auth: S, org: M, h: s.getEnv},
 		{method: "POST", pattern: envBase + "/rotate", ids: idsEnv, limit: limitBlob, auth: S, org: M, role: store.RoleAdmin, h: s.rotate},
 		{method: "GET", pattern: envBase + "/head", ids: idsEnv, auth: S, org: M, h: s.head},
-		{method: "GET", pattern: envBase + "/versions", ids: idsEnv, auth: S, org: M, h: s.listVersions},
+		{method: "GET", pattern: envBase + "/versions", ids: idsEnv, query: paged, auth: S, org: M, h: s.listVersions},
 		{method: "GET", pattern: envBase + "/versions/{n}", ids: idsEnv, auth: S, org: M, h: s.getVersion},
 		{method: "POST", pattern: envBase + "/versions", ids: idsEnv, limit: limitBlob, auth: S, org: M, h: s.push},
 		// Deploy tokens.
 		{method: "POST", pattern: "/v1/orgs/{org}/deploys", ids: idsOrg, limit: limitOther, auth: S, org: M, role: store.RoleAdmin, h: s.mintDeploy},
-		{method: "GET", pattern: "/v1/orgs/{org}/deploys", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.listDeploys},
+		{method: "GET", pattern: "/v1/orgs/{org}/deploys", ids: idsOrg, query: paged.and("env", "created_by", "status"), auth: S, org: M, role: store.RoleAdmin, h: s.listDeploys},
 		{method: "DELETE", pattern: "/v1/orgs/{org}/deploys/{dep}", ids: with(idsOrg, "dep", ident.Deploy), auth: S, org: M, role: store.RoleAdmin, h: s.revokeDeploy},
 		{method: "POST", pattern: "/v1/deploys/{dep}/decrypt", ids: map[string]ident.Kind{"dep": ident.Deploy}, limit: limitSmall, ipLimit: "deploy-ip", h: s.deployDecrypt},
 		// Audit.
-		{method: "GET", pattern: "/v1/orgs/{org}/audit", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.listAudit},
+		{method: "GET", pattern: "/v1/orgs/{org}/audit", ids: idsOrg, query: paged.and("from_seq"), auth: S, org: M, role: store.RoleAdmin, h: s.listAudit},
 		{method: "GET", pattern: "/v1/orgs/{org}/audit/verify", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.verifyAudit},
 	}...)
 }
