@@ -74,6 +74,10 @@ func classify(err error) *cliError {
 		return mk("insecure-file", exitError, "fix the permissions as the message says; capy never repairs a key file that others could have read")
 	case errors.Is(err, workspace.ErrAuditFork):
 		return mk("audit-fork", exitError, "the service rewrote audit history you had seen; report this to your administrator")
+	case errors.Is(err, workspace.ErrAuditHead):
+		return mk("tampered", exitError, "the service's answer names an audit entry it cannot have written; it was not recorded. Tell your administrator")
+	case errors.Is(err, wrap.ErrOuterAnswer):
+		return mk("tampered", exitError, "the service did not wrap this machine's key; key.enc was left as it was. Tell your administrator")
 	case errors.Is(err, sync.ErrReadOnly):
 		return mk("read-only", exitForbidden, "sign in as a member (`capy login`) to change values")
 	case errors.Is(err, wrap.ErrBadSignature), errors.Is(err, wrap.ErrRollback), errors.Is(err, wrap.ErrForked),

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/store/auditchain"
 	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/urfave/cli/v2"
 )
@@ -138,6 +141,15 @@ func cmdAudit(u *ui, c *cli.Context) error {
 		return err
 	}
 	org := p.repo.Project.Org
+	// What this machine saw is read before the log is fetched, so every
+	// recorded position was named by the service before it served the
+	// log and must be in it.
+	var seen workspace.AuditHeads
+	if c.Bool("verify") {
+		if seen, err = p.home.AuditHeads(org); err != nil {
+			return err
+		}
+	}
 	var rows []api.AuditEntry
 	var head api.AuditHead
 	var pages client.Pager
@@ -153,15 +165,16 @@ func cmdAudit(u *ui, c *cli.Context) error {
 		}
 	}
 	if c.Bool("verify") {
-		seen, err := p.home.AuditHead(org)
+		checked, err := verifyChain(rows, append([]workspace.AuditHead{seen.Highest}, seen.Recent...))
 		if err != nil {
-			return err
-		}
-		if err := verifyChain(rows, seen.Seq, seen.Hash); err != nil {
 			return withHint(err, "audit-broken", "the service's audit log was altered; tell your administrator")
 		}
-		u.done("audit chain of %d entries verifies; it contains the newest entry this machine saw (#%d)", len(rows), seen.Seq)
-		return u.data(map[string]any{"valid": true, "rows": len(rows), "head": head, "seen": seen}, nil)
+		if checked == 0 {
+			u.done("audit chain of %d entries verifies; this machine has recorded no entry of it yet", len(rows))
+		} else {
+			u.done("audit chain of %d entries verifies; it contains the %d entries this machine saw (newest #%d)", len(rows), checked, seen.Highest.Seq)
+		}
+		return u.data(map[string]any{"valid": true, "rows": len(rows), "head": head, "seen": seen.Highest, "checked": checked}, nil)
 	}
 	if n := c.Int("limit"); n > 0 && len(rows) > n {
 		rows = rows[len(rows)-n:]
@@ -184,32 +197,41 @@ func short(s string, n int) string {
 }
 
 // verifyChain recomputes every hash from the genesis and checks that the
-// chain contains the head this machine recorded (seq, hash).
-func verifyChain(rows []api.AuditEntry, seenSeq uint64, seenHash string) error {
+// chain holds every head this machine recorded (seq, hash) with the same
+// hash. A recorded position past the end of the chain is an error too:
+// the service named it in an answer before it served this log, so the
+// log was cut short, or that answer named an entry that was never
+// written. It returns how many distinct recorded positions it checked.
+func verifyChain(rows []api.AuditEntry, seen []workspace.AuditHead) (int, error) {
 	prev := auditchain.Genesis
-	found := seenSeq == 0
 	for i, r := range rows {
 		if r.Seq != uint64(i+1) || r.PrevHash != prev {
-			return fmt.Errorf("audit entry #%d does not follow #%d", r.Seq, i)
+			return 0, fmt.Errorf("audit entry #%d does not follow #%d", r.Seq, i)
 		}
 		t, err := auditchain.ParseTime(r.Time)
 		if err != nil {
-			return fmt.Errorf("audit entry #%d: %w", r.Seq, err)
+			return 0, fmt.Errorf("audit entry #%d: %w", r.Seq, err)
 		}
 		h := auditchain.Hash(prev, auditchain.Event{Seq: int64(r.Seq), Time: t, Actor: r.Actor, Action: r.Action, Target: r.Target, Result: r.Result})
 		if h != r.Hash {
-			return fmt.Errorf("audit entry #%d: hash does not match its content", r.Seq)
-		}
-		if r.Seq == seenSeq {
-			if h != seenHash {
-				return fmt.Errorf("audit entry #%d differs from the one this machine saw", r.Seq)
-			}
-			found = true
+			return 0, fmt.Errorf("audit entry #%d: hash does not match its content", r.Seq)
 		}
 		prev = h
 	}
-	if !found {
-		return fmt.Errorf("the audit log no longer contains entry #%d, which this machine saw", seenSeq)
+	heads := slices.Clone(seen)
+	slices.SortFunc(heads, func(a, b workspace.AuditHead) int { return cmp.Compare(a.Seq, b.Seq) })
+	checked := 0
+	for i, s := range heads {
+		if s.Seq == 0 || i > 0 && s == heads[i-1] {
+			continue
+		}
+		if s.Seq > uint64(len(rows)) {
+			return 0, fmt.Errorf("the audit log has %d entries, but the service named entry #%d to this machine before: the log was cut short, or that answer named an entry that was never written", len(rows), s.Seq)
+		}
+		if rows[s.Seq-1].Hash != s.Hash {
+			return 0, fmt.Errorf("audit entry #%d differs from the one this machine saw", s.Seq)
+		}
+		checked++
 	}
-	return nil
+	return checked, nil
 }

@@ -6,6 +6,7 @@
 package member
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
 )
 
 // Errors the CLI maps to messages and exit codes.
@@ -83,7 +85,10 @@ func (a *Account) Logout(ctx context.Context) error {
 
 // Unlock recovers M for an org: key.enc → co-decrypt (membership checked,
 // audited) → inner layer opened with this device's key → key check. When
-// the service re-wrapped key.enc under a newer KEK, the file is replaced.
+// the service re-wrapped key.enc under a newer KEK, the file is replaced,
+// but only by a blob that can be the outer wrap of the inner layer the
+// answer returned (checkKeyEncAnswer), and only once the answer's audit
+// head passed the fork check: nothing in a refused answer is written.
 func (a *Account) Unlock(ctx context.Context, orgID string) (keys.MasterKey, error) {
 	var m keys.MasterKey
 	outer, err := a.Home.ReadKeyEnc(orgID, a.Cred.UserID)
@@ -109,15 +114,46 @@ func (a *Account) Unlock(ctx context.Context, orgID string) (keys.MasterKey, err
 	if err := a.checkKey(ctx, orgID, &m); err != nil {
 		return keys.MasterKey{}, err
 	}
-	if len(res.Rewrapped) > 0 {
+	// The same bytes back are no re-wrap: nothing to write.
+	rewrap := len(res.Rewrapped) > 0 && !bytes.Equal(res.Rewrapped, outer)
+	if rewrap {
+		if err := checkKeyEncAnswer(res.Rewrapped, res.Inner, &iwk, orgID, a.Cred.UserID); err != nil {
+			return keys.MasterKey{}, fmt.Errorf("the co-decrypt answer's re-wrapped key.enc: %w; key.enc was not changed", err)
+		}
+	}
+	if err := a.Home.RecordAuditHead(orgID, workspace.AuditHead(res.AuditHead)); err != nil {
+		return keys.MasterKey{}, err
+	}
+	if rewrap {
 		if err := a.Home.WriteKeyEnc(orgID, a.Cred.UserID, res.Rewrapped); err != nil {
 			return m, fmt.Errorf("replace key.enc after key rotation: %w", err)
 		}
 	}
-	if err := a.Home.RecordAuditHead(orgID, workspace.AuditHead(res.AuditHead)); err != nil {
-		return m, err
-	}
 	return m, nil
+}
+
+// checkKeyEncAnswer checks an outer blob the service handed back to become
+// key.enc (a wrap answer, or a co-decrypt's re-wrap) against the inner
+// layer it is for, before it replaces the file: the key-less rules of
+// wrap.CheckOuterFor, then that no inner-layer-sized run of it opens with
+// this machine's inner wrap key. The second rule also catches an older
+// inner layer of this device (the service has seen every one at wraps
+// and co-decrypts) put in place of the one sent. Either would leave a
+// key.enc that device.key opens alone, with no service and no session:
+// the state capy exists to prevent.
+func checkKeyEncAnswer(outer, inner []byte, iwk *keys.InnerWrapKey, orgID, userID string) error {
+	if err := wrap.CheckOuterFor(outer, inner); err != nil {
+		return err
+	}
+	for i := 0; i+len(inner) <= len(outer); i++ {
+		if outer[i] != wrap.SealVersion {
+			continue
+		}
+		if _, err := iwk.OpenMaster(outer[i:i+len(inner)], orgID, userID); err == nil {
+			return fmt.Errorf("%w: it holds an inner layer this machine's key opens (the outer wrap was left off)", wrap.ErrOuterAnswer)
+		}
+	}
+	return nil
 }
 
 // checkKey compares M with the org's key check, cached locally after the
@@ -145,7 +181,8 @@ func (a *Account) checkKey(ctx context.Context, orgID string, m *keys.MasterKey)
 
 // Enrol makes key.enc for this machine: M sealed with the device-bound
 // inner wrap key, outer-wrapped by the service (which consumes any invite
-// this member redeemed), written atomically.
+// this member redeemed), checked (checkKeyEncAnswer) and written
+// atomically. A refused answer leaves any key.enc there was untouched.
 func (a *Account) Enrol(ctx context.Context, orgID, keyCheck string, m *keys.MasterKey) error {
 	if err := m.Verify(orgID, keyCheck); err != nil {
 		return err
@@ -162,6 +199,9 @@ func (a *Account) Enrol(ctx context.Context, orgID, keyCheck string, m *keys.Mas
 	outer, err := a.Client.Wrap(ctx, orgID, inner)
 	if err != nil {
 		return err
+	}
+	if err := checkKeyEncAnswer(outer, inner, &iwk, orgID, a.Cred.UserID); err != nil {
+		return fmt.Errorf("the service's wrap of key.enc: %w; key.enc was not written", err)
 	}
 	if err := a.Home.WriteKeyEnc(orgID, a.Cred.UserID, outer); err != nil {
 		return err

@@ -194,18 +194,26 @@ func TestStateAndIgnore(t *testing.T) {
 	}
 }
 
+// hx returns a well-formed audit hash (64 lowercase hex characters) made
+// of one repeated pair, so tests can name distinct hashes briefly.
+func hx(pair string) string { return strings.Repeat(pair, 32) }
+
 func TestAuditHeadFork(t *testing.T) {
 	h := home(t)
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: "aa"}); err != nil {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 3, Hash: "bb"}); err != nil {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 3, Hash: hx("bb")}); err != nil {
 		t.Fatal("an older head is fine (another client's answer)")
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: "cc"}); !errors.Is(err, ErrAuditFork) {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("cc")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("fork not reported: %v", err)
 	}
-	if a, _ := h.AuditHead(org); a.Seq != 5 || a.Hash != "aa" {
+	// The older head was recorded too: a rewrite there is caught as well.
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 3, Hash: hx("dd")}); !errors.Is(err, ErrAuditFork) {
+		t.Fatalf("fork at a lower seen position not reported: %v", err)
+	}
+	if a, _ := h.AuditHead(org); a.Seq != 5 || a.Hash != hx("aa") {
 		t.Fatalf("head %+v", a)
 	}
 }
@@ -223,7 +231,7 @@ func TestAuditHeadDeferred(t *testing.T) {
 		<-release
 		return write(p, data)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: "aa"}); err != nil {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := h.AuditHead(org); a.Seq != 0 {
@@ -231,16 +239,16 @@ func TestAuditHeadDeferred(t *testing.T) {
 	}
 	close(release)
 	// The next record waits for the first write, so its check sees seq 5.
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: "cc"}); !errors.Is(err, ErrAuditFork) {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("cc")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("fork not reported after a deferred write: %v", err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 6, Hash: "dd"}); err != nil {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 6, Hash: hx("dd")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := h.AuditHead(org); a.Seq != 6 || a.Hash != "dd" {
+	if a, _ := h.AuditHead(org); a.Seq != 6 || a.Hash != hx("dd") {
 		t.Fatalf("head %+v after Flush, want seq 6", a)
 	}
 	if p := filepath.Join(h.Dir, "orgs", org, "audit_head.json"); mode(t, p) != 0o600 {
@@ -249,7 +257,7 @@ func TestAuditHeadDeferred(t *testing.T) {
 
 	boom := errors.New("disk full")
 	writeAuditHead = func(string, []byte) error { return boom }
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 7, Hash: "ee"}); err != nil {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 7, Hash: hx("ee")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Flush(); !errors.Is(err, boom) {
@@ -259,10 +267,10 @@ func TestAuditHeadDeferred(t *testing.T) {
 		t.Fatalf("second Flush = %v, want nil (the error is reported once)", err)
 	}
 	// A failed deferred write also fails the next record, before its check.
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 8, Hash: "ff"}); err != nil {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 8, Hash: hx("ff")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 9, Hash: "gg"}); !errors.Is(err, boom) {
+	if err := h.RecordAuditHead(org, AuditHead{Seq: 9, Hash: hx("01")}); !errors.Is(err, boom) {
 		t.Fatalf("RecordAuditHead after a failed write = %v, want its error", err)
 	}
 }

@@ -1,6 +1,7 @@
 package wrap
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -18,7 +19,53 @@ const outerHeaderSize = 1 + 4
 var (
 	ErrOuterFormat  = errors.New("outer blob is malformed")
 	ErrOuterVersion = errors.New("outer blob has an unknown version")
+	// ErrOuterAnswer means an outer blob the service handed back to a
+	// client (a wrap, or a co-decrypt's re-wrap) cannot be the outer
+	// wrap of the inner layer it was made for.
+	ErrOuterAnswer = errors.New("the service's outer blob is not a wrap of this machine's inner layer")
 )
+
+// OuterSize is the exact length of the outer blob that wraps an inner
+// blob of n bytes: header, then a sealed box of the inner blob.
+func OuterSize(n int) int { return outerHeaderSize + SealOverhead + n }
+
+// outerWindow is the length of the pieces of the inner layer that must
+// not appear in its outer blob; see CheckOuterFor.
+const outerWindow = 16
+
+// CheckOuterFor checks, with no key, what a client can check of an outer
+// blob the service says wraps inner, before it replaces key.enc with it:
+// its exact length (OuterSize), its version byte and its sealed box's
+// version byte, and that it does not carry inner, or any outerWindow
+// consecutive bytes of it, in the clear.
+//
+// The last rule is the one that matters: a blob holding the inner layer
+// as it is (the outer wrap left off, or a header and padding put around
+// it) would let device.key and key.enc open M on the machine alone, with
+// no service and no session. An honest outer blob is a header and
+// AES-GCM output: the chance that one of the 16-byte runs of an inner
+// layer (at least 15 of their bytes random) appears in it by accident is
+// below 2^-100 for a key.enc, so the rule never refuses an honest answer.
+// It cannot see an inner layer the service hid by some other reversible
+// encoding: without the KEK no client can tell a sealed box from that.
+func CheckOuterFor(outer, inner []byte) error {
+	if len(inner) == 0 {
+		return fmt.Errorf("%w: there is no inner layer to wrap", ErrOuterAnswer)
+	}
+	if want := OuterSize(len(inner)); len(outer) != want {
+		return fmt.Errorf("%w: it has %d bytes, a wrap of this inner layer has %d", ErrOuterAnswer, len(outer), want)
+	}
+	if outer[0] != OuterVersion || outer[outerHeaderSize] != SealVersion {
+		return fmt.Errorf("%w: unknown version", ErrOuterAnswer)
+	}
+	n := min(outerWindow, len(inner))
+	for i := 0; i+n <= len(inner); i++ {
+		if bytes.Contains(outer, inner[i:i+n]) {
+			return fmt.Errorf("%w: it holds the inner layer in the clear (the outer wrap was left off)", ErrOuterAnswer)
+		}
+	}
+	return nil
+}
 
 // OuterKey derives the key the service uses for one org and purpose from a
 // keyring KEK: HKDF-SHA256(KEK, salt = orgID, info = "capyd:outer:" purpose).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/capy-oss/capy/internal/wrap"
@@ -160,5 +161,64 @@ func TestOuterKeyDomainSeparation(t *testing.T) {
 	}
 	if wrap.OuterKey(testKey(17), orgID, wrap.PurposeKey) == wrap.OuterKey(kek, orgID, wrap.PurposeKey) {
 		t.Fatal("KEK does not change the outer key")
+	}
+}
+
+// CheckOuterFor accepts every honest wrap and refuses what a malicious
+// service could hand back instead: a blob of another length, another
+// version, or one that carries the inner layer (or a 16-byte run of it)
+// in the clear, which would let the machine open key.enc alone.
+func TestCheckOuterFor(t *testing.T) {
+	kek := testKey(18)
+	inner, err := wrap.Seal(testKey(19), bytes.Repeat([]byte{7}, 32), []byte("capy:key:"+orgID+":"+userID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrap.OuterSize(len(inner)) != 5+wrap.SealOverhead+len(inner) {
+		t.Fatalf("OuterSize(%d) = %d", len(inner), wrap.OuterSize(len(inner)))
+	}
+	for i := range 200 {
+		outer, err := wrap.SealOuter(kek, uint32(i), orgID, wrap.PurposeKey, userID, inner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wrap.CheckOuterFor(outer, inner); err != nil {
+			t.Fatalf("honest wrap %d refused: %v", i, err)
+		}
+	}
+	outer, err := wrap.SealOuter(kek, 3, orgID, wrap.PurposeKey, userID, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := outer[:5]
+	// The padding starts like a sealed box so that only the last rule
+	// can see what it hides.
+	pad := append([]byte{wrap.SealVersion}, bytes.Repeat([]byte{0xa5}, wrap.SealOverhead-1)...)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, c := range []struct {
+		name  string
+		outer []byte
+		msg   string
+	}{
+		{"empty", nil, "has 0 bytes"},
+		{"three bytes", []byte{1, 2, 3}, "has 3 bytes"},
+		{"the inner layer itself", inner, "bytes, a wrap"},
+		{"one byte short", outer[:len(outer)-1], "bytes, a wrap"},
+		{"one byte long", cat(outer, []byte{0}), "bytes, a wrap"},
+		{"a wrap of a longer inner layer", cat(outer, outer[:10]), "bytes, a wrap"},
+		{"outer version 2", cat([]byte{2}, outer[1:]), "unknown version"},
+		{"sealed box version 2", cat(header, []byte{2}, outer[6:]), "unknown version"},
+		{"header, inner layer, padding", cat(header, inner, pad), "in the clear"},
+		{"header, padding, inner layer", cat(header, pad, inner), "in the clear"},
+		{"inner layer split by padding", cat(header, inner[:30], pad, inner[30:]), "in the clear"},
+		{"16 bytes of the inner layer", cat(outer[:40], inner[20:36], outer[56:]), "in the clear"},
+	} {
+		err := wrap.CheckOuterFor(c.outer, inner)
+		if !errors.Is(err, wrap.ErrOuterAnswer) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: CheckOuterFor = %v; want ErrOuterAnswer /%s/", c.name, err, c.msg)
+		}
+	}
+	if err := wrap.CheckOuterFor(outer, nil); !errors.Is(err, wrap.ErrOuterAnswer) {
+		t.Errorf("no inner layer: %v", err)
 	}
 }

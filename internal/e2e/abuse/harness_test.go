@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
@@ -143,6 +144,7 @@ type service struct {
 	modify     modifier
 	rewriteReq func(*http.Request) // changes a request before capyd sees it (after it is logged)
 	requests   []string            // "METHOD path?query" of everything that reached capyd
+	bodies     map[string][]byte   // the last request body capyd got per "METHOD path"
 }
 
 // syncBuffer is a log sink safe for concurrent handlers.
@@ -196,9 +198,24 @@ func newService(t *testing.T, kind string) *service {
 		t.Fatal(err)
 	}
 	h := srv.Handler()
+	s.bodies = map[string][]byte{}
 	capyd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Small bodies of a declared length are kept for requestBody;
+		// capyd reads the same bytes (and the same error), and the
+		// tests of oversized and chunked bodies reach it untouched.
+		var body []byte
+		if r.ContentLength > 0 && r.ContentLength <= 64<<10 {
+			var err error
+			body, err = io.ReadAll(r.Body)
+			rest := io.Reader(bytes.NewReader(body))
+			if err != nil {
+				rest = io.MultiReader(rest, iotest.ErrReader(err))
+			}
+			r.Body = io.NopCloser(rest)
+		}
 		s.mu.Lock()
 		s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
+		s.bodies[r.Method+" "+r.URL.Path] = body
 		rewrite := s.rewriteReq
 		s.mu.Unlock()
 		if rewrite != nil {
@@ -240,6 +257,15 @@ func (s *service) setModify(m modifier) {
 	s.mu.Lock()
 	s.modify = m
 	s.mu.Unlock()
+}
+
+// requestBody returns the body of the last request to r's method and
+// path that reached capyd: a modifier sees the request its answer is for
+// (the proxy has passed the body on by then).
+func (s *service) requestBody(r *http.Request) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bodies[r.Method+" "+r.URL.Path]
 }
 
 // requestLog returns what reached capyd since mark (see mark).
