@@ -109,7 +109,8 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "run", Usage: "run a command with the decrypted values in its environment", ArgsUsage: "-- CMD [ARGS…]",
 			Description: "Example: capy run -- npm start\nValues go only into the command's environment (capy becomes the command); every CAPY_* variable is removed from it.\n" +
 				"Key source, in order: CAPY_KEY, the key file, CAPY_DEPLOY_CODE, your member key.",
-			Flags:           []cli.Flag{envFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "use the service's newest version instead of .env"}},
+			Flags: []cli.Flag{envFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "use the service's newest version instead of .env"},
+				&cli.StringSliceFlag{Name: "allow-name", Usage: "let a value set `NAME` although it can run code (PATH, LD_PRELOAD, NODE_OPTIONS, …); repeatable"}},
 			SkipFlagParsing: false,
 			Action:          func(c *cli.Context) error { return cmdRun(u, c) },
 		},

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"sort"
 	"strings"
 
+	"github.com/capy-oss/capy/internal/ident"
 	"github.com/urfave/cli/v2"
 )
 
@@ -42,6 +44,36 @@ func childEnv(base []string, values map[string]string) []string {
 	return out
 }
 
+// checkExecNames refuses values under names that make the command (or a
+// program it starts) load or run code of the setter's choosing, unless
+// this run admits them: writing such a value would otherwise be code
+// execution on every teammate's machine and runner (docs/decisions.md).
+// Only the caller can admit a name (a flag, or CAPY_ALLOW_NAMES for CI),
+// never the repository or the service.
+func checkExecNames(values map[string]string, allowFlag []string, allowEnv string) error {
+	allowed := map[string]bool{}
+	for _, n := range allowFlag {
+		allowed[n] = true
+	}
+	for _, n := range strings.Split(allowEnv, ",") {
+		allowed[strings.TrimSpace(n)] = true
+	}
+	var refused []string
+	for n := range values {
+		if ident.IsExecControlName(n) && !allowed[n] {
+			refused = append(refused, n)
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	sort.Strings(refused)
+	return &cliError{code: "unsafe-name", exit: exitForbidden,
+		msg: fmt.Sprintf("the environment sets %s, which can make the command run code chosen by whoever wrote the value; not started",
+			strings.Join(refused, ", ")),
+		hint: "if your team means it, admit each name with --allow-name NAME (or CAPY_ALLOW_NAMES=NAME,… in CI)"}
+}
+
 // beforeExec, when set (by the tests, to scan for plaintext as they do
 // after every other command), runs after the audit-head write is joined
 // and before the command starts.
@@ -70,6 +102,9 @@ func cmdRun(u *ui, c *cli.Context) error {
 		return os.LookupEnv(name)
 	}
 	values := expanded(vars, lookup)
+	if err := checkExecNames(values, c.StringSlice("allow-name"), os.Getenv("CAPY_ALLOW_NAMES")); err != nil {
+		return err
+	}
 	path, err := exec.LookPath(args[0])
 	if err != nil {
 		return withHint(err, "no-command", "check the command name and your PATH")

@@ -1,0 +1,44 @@
+package ident
+
+import "strings"
+
+// execControlNames are environment variables that make a program (the
+// dynamic loader, a shell, a language runtime, a tool it starts) load or
+// run code named by whoever sets them. A value stored in capy under such
+// a name is code execution on every machine that runs `capy run`: any
+// member who can write a value (or a service replaying a member-signed
+// one) would run code on teammates and runners. The list holds the
+// well-known ones; it cannot hold every tool's.
+var execControlNames = map[string]bool{
+	// Shells and the search path.
+	"PATH": true, "BASH_ENV": true, "ENV": true, "SHELLOPTS": true, "BASHOPTS": true, "PS4": true,
+	"PROMPT_COMMAND": true, "IFS": true, "ZDOTDIR": true, "CDPATH": true, "SHELL": true,
+	// Language runtimes.
+	"NODE_OPTIONS": true, "NODE_PATH": true,
+	"PYTHONPATH": true, "PYTHONSTARTUP": true, "PYTHONHOME": true, "PYTHONWARNINGS": true, "PYTHONINSPECT": true,
+	"PERL5OPT": true, "PERL5LIB": true, "PERLLIB": true, "PERL5DB": true,
+	"RUBYOPT": true, "RUBYLIB": true,
+	"JAVA_TOOL_OPTIONS": true, "_JAVA_OPTIONS": true, "JDK_JAVA_OPTIONS": true, "CLASSPATH": true,
+	"GOFLAGS": true, "RUSTC_WRAPPER": true, "GCONV_PATH": true,
+	// Programs other tools start.
+	"GIT_SSH": true, "GIT_SSH_COMMAND": true, "GIT_EXEC_PATH": true, "GIT_ASKPASS": true, "GIT_PAGER": true,
+	"GIT_EDITOR": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true, "GIT_CONFIG_COUNT": true,
+	"SSH_ASKPASS": true, "PAGER": true, "MANPAGER": true, "EDITOR": true, "VISUAL": true, "BROWSER": true,
+	"LESSOPEN": true, "LESSCLOSE": true,
+}
+
+// IsExecControlName reports whether an environment variable of this name
+// can make a program run code of the setter's choosing: the names above,
+// the dynamic loaders' LD_* and DYLD_*, git's GIT_CONFIG_KEY_*/VALUE_*
+// and npm's npm_config_* (which npm reads in any case).
+func IsExecControlName(name string) bool {
+	if execControlNames[name] {
+		return true
+	}
+	for _, prefix := range []string{"LD_", "DYLD_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return len(name) >= len("npm_config_") && strings.EqualFold(name[:len("npm_config_")], "npm_config_")
+}
