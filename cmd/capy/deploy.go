@@ -197,8 +197,12 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
 		return err
 	}
-	if err := workspace.WriteKeyFile(keyPath, g.KeyFile.Encode()); err != nil {
+	line := g.KeyFile.Encode()
+	if err := workspace.WriteKeyFile(keyPath, line); err != nil {
 		return err
+	}
+	if err := p.home.RecordKeyFile(keyPath, []byte(line)); err != nil {
+		return fmt.Errorf("record the key file this machine wrote: %w", err)
 	}
 	u.done("%s v%d written to %s; key file %s", name, version, pin.File, keyPath)
 	return nil

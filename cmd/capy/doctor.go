@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,13 +46,21 @@ func cmdDoctor(u *ui, c *cli.Context) error {
 				add("pin "+n, false, err.Error(), "restore .capy/project.json from git")
 			}
 		}
-		if _, err := os.Stat(repo.KeyFilePath()); err == nil {
-			if _, err := os.ReadFile(repo.KeyFilePath()); err != nil {
+		if _, err := os.Lstat(repo.KeyFilePath()); err == nil && home != nil {
+			// Only a key file this machine's `capy ci` wrote is used; for
+			// any other, no advice ever loosens a check (a branch may
+			// have brought it).
+			switch err := repo.CheckKeyFile(home); {
+			case errors.Is(err, workspace.ErrUntrustedKeyFile):
+				add("key file", false, "ignored: "+err.Error(), "delete .capy/decrypt; in CI, run `capy ci` to write it")
+			case err != nil:
 				add("key file", false, err.Error(), "")
-			} else if fi, _ := os.Lstat(repo.KeyFilePath()); fi.Mode().Perm()&0o077 != 0 {
-				add("key file", false, ".capy/decrypt is readable by others", "chmod 600 .capy/decrypt")
-			} else {
-				add("key file", true, ".capy/decrypt present, private", "")
+			default:
+				if fi, _ := os.Lstat(repo.KeyFilePath()); fi.Mode().Perm()&0o077 != 0 {
+					add("key file", false, ".capy/decrypt is readable by others", "treat the key as exposed: rotate the environment, then `capy ci` again")
+				} else {
+					add("key file", true, ".capy/decrypt written by capy ci on this machine, private", "")
+				}
 			}
 		}
 		if home != nil {

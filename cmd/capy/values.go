@@ -41,8 +41,22 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 	explicit := keyFile != ""
 	if !explicit {
 		keyFile = p.repo.KeyFilePath()
+		// The default key file is used only if this machine's `capy ci`
+		// wrote it: one that came with a branch would otherwise give a
+		// member's `capy run` the attacker's environment, with no unlock
+		// and no audit row.
+		if err := p.repo.CheckKeyFile(p.home); errors.Is(err, workspace.ErrUntrustedKeyFile) {
+			if _, aerr := p.account(); aerr != nil && os.Getenv("CAPY_DEPLOY_CODE") == "" {
+				return nil, nil, nil, withHint(fmt.Errorf("refusing .capy/decrypt: %w", err), "untrusted-key-file",
+					"run `capy ci` to write it again, delete it, or pass --key-file .capy/decrypt to use it on purpose")
+			}
+			p.u.warn("ignoring .capy/decrypt: %v", err)
+			keyFile = "" // fall through to the deploy code or the member key
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, nil, err
+		}
 	}
-	data, err := keys.ReadPrivateFile(keyFile, 4096)
+	data, err := readKeyFile(keyFile)
 	switch {
 	case err == nil:
 		kf, err := keys.ParseEnvKeyFile(string(data))
@@ -88,6 +102,14 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 		return nil, nil, nil, err
 	}
 	return kr, a, p.remote(a, pin), nil
+}
+
+// readKeyFile reads a key file ("" reads nothing: fs.ErrNotExist).
+func readKeyFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, fs.ErrNotExist
+	}
+	return keys.ReadPrivateFile(path, 4096)
 }
 
 // variable is one decrypted value in file order.

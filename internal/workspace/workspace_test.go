@@ -274,3 +274,21 @@ func TestAuditHeadDeferred(t *testing.T) {
 		t.Fatalf("RecordAuditHead after a failed write = %v, want its error", err)
 	}
 }
+
+// A key file counts as written by capy ci only with the exact content
+// recorded for its path; another path or other content does not.
+func TestKeyFileRecord(t *testing.T) {
+	h := &Home{Dir: t.TempDir()}
+	path := filepath.Join(t.TempDir(), "decrypt")
+	if err := h.RecordKeyFile(path, []byte("capy-ek 1 a")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path, content string
+		want          bool
+	}{{path, "capy-ek 1 a", true}, {path, "capy-ek 1 b", false}, {path + "2", "capy-ek 1 a", false}} {
+		if got, err := h.KeyFileWritten(c.path, []byte(c.content)); err != nil || got != c.want {
+			t.Errorf("KeyFileWritten(%s, %q) = %v, %v; want %v", c.path, c.content, got, err, c.want)
+		}
+	}
+}

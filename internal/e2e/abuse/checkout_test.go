@@ -1,10 +1,14 @@
 package abuse
 
 import (
+	"crypto/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/capy-oss/capy/internal/keys"
 )
 
 // This file holds what a checkout must survive (issue 13): files that git,
@@ -64,5 +68,80 @@ func TestRunRefusesExecControlNames(t *testing.T) {
 			}
 		}
 		a.ok("unset", name)
+	}
+}
+
+// plantKeyFile writes what a branch could carry: a .capy/decrypt with a
+// key of the attacker's making for development, and a .env whose snippet
+// for X opens with it.
+func plantKeyFile(t *testing.T, w *world, p *person, mode os.FileMode) {
+	t.Helper()
+	var ek keys.EnvKey
+	rand.Read(ek[:])
+	dev := w.envID("development")
+	s, err := ek.Cipher(dev, 1).Seal("X", "evil", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.write(".env", "X="+s+"\n")
+	p.write(".capy/decrypt", keys.EnvKeyFile{EnvID: dev, Epoch: 1, Key: ek}.Encode())
+	if err := os.Chmod(p.path(".capy/decrypt"), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPlantedKeyFile: a .capy/decrypt that this machine's `capy ci` did
+// not write (one a branch brought along, 0600 under umask 077 or 0644) is
+// never used. A signed-in member is told and goes on with the member key,
+// so the attacker's values never reach the command; a runner is refused,
+// and no hint tells anyone to loosen the file's permissions. A key file
+// `capy ci` wrote works until git tracks it.
+func TestPlantedKeyFile(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	env := a.read(".env")
+	for _, mode := range []os.FileMode{0o600, 0o644} {
+		plantKeyFile(t, w, a, mode)
+		r := a.capy("run", "--", "sh", "-c", `printf %s "$X"`)
+		if strings.Contains(r.stdout, "evil") || !strings.Contains(r.stderr, "ignoring .capy/decrypt") || strings.Contains(r.stderr, "chmod") {
+			t.Fatalf("member with a planted key file (mode %04o): %s", mode, r)
+		}
+	}
+	os.Remove(a.path(".capy/decrypt"))
+	a.write(".env", env)
+
+	code := lastLine(a.ok("deploy", "--name", "ci").stdout)
+	ci := w.ciCheckout(code)
+	runner := w.s.person("runner@example.com") // no session, no deploy code
+	w.clone(runner)
+	for _, mode := range []os.FileMode{0o600, 0o644} {
+		plantKeyFile(t, w, runner, mode)
+		r := runner.capy("--json", "run", "--", "sh", "-c", `printf %s "$X"`)
+		if r.exit != 1 || r.code() != "untrusted-key-file" || strings.Contains(r.stdout+r.stderr, "evil") || strings.Contains(r.stderr, "chmod") {
+			t.Fatalf("runner with a planted key file (mode %04o): %s", mode, r)
+		}
+		if d := runner.capy("doctor"); strings.Contains(d.stdout+d.stderr, "chmod") || !strings.Contains(d.stdout+d.stderr, "ignored") {
+			t.Fatalf("doctor on a planted key file: %s", d)
+		}
+	}
+
+	ci.ok("ci")
+	if got := ci.ok("run", "--", "sh", "-c", `printf %s "$D"`).stdout; got != "delta" {
+		t.Fatalf("CI read D = %q with the key file capy ci wrote", got)
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git: the tracked-key-file case needs it")
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-f", ".capy/decrypt"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = ci.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	ci.env = nil // no deploy code either: only the key file
+	if r := ci.capy("--json", "run", "--", "true"); r.exit != 1 || r.code() != "untrusted-key-file" || !strings.Contains(r.stderr, "git tracks") {
+		t.Fatalf("a key file git tracks: %s", r)
 	}
 }

@@ -1,0 +1,136 @@
+package workspace
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/capy-oss/capy/internal/keys"
+)
+
+// A CI key file (.capy/decrypt) is trusted only if this machine's `capy
+// ci` wrote it. The checkout is not the place to record that: a branch can
+// carry a .capy/decrypt of its own (and a state.json), and a member who
+// checks it out would otherwise run with the attacker's environment. So
+// `capy ci` records, in the capy home, a digest of the file it wrote under
+// a name derived from the file's absolute path (one small file each: no
+// read-modify-write for concurrent runners to race on).
+
+func (h *Home) keyFileRecordPath(abs string) string {
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(h.Dir, "keyfiles", hex.EncodeToString(sum[:16]))
+}
+
+// RecordKeyFile notes that this machine's `capy ci` wrote content to the
+// key file at path.
+func (h *Home) RecordKeyFile(path string, content []byte) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := ensurePrivateDir(filepath.Join(h.Dir, "keyfiles")); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(content)
+	return writePrivate(h.keyFileRecordPath(abs), []byte(hex.EncodeToString(sum[:])+"\n"))
+}
+
+// KeyFileWritten reports whether this machine's `capy ci` wrote exactly
+// content to the key file at path.
+func (h *Home) KeyFileWritten(path string, content []byte) (bool, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false, err
+	}
+	rec, err := keys.ReadPrivateFile(h.keyFileRecordPath(abs), 128)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	sum := sha256.Sum256(content)
+	want := []byte(hex.EncodeToString(sum[:]))
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(string(rec))), want) == 1, nil
+}
+
+// ErrUntrustedKeyFile means a key file exists that this machine's `capy
+// ci` did not write (or that git tracks): it may have come with a branch.
+var ErrUntrustedKeyFile = errors.New("the key file was not written by `capy ci` on this machine")
+
+// CheckKeyFile decides whether the checkout's default key file may be
+// used: it must be a regular file (no symlink), written by this machine's
+// `capy ci` (as recorded in home), and not tracked by git. It returns
+// fs.ErrNotExist when there is none, ErrUntrustedKeyFile (with the reason)
+// when it must not be used. The file's permissions are checked by the
+// reader afterwards: only for a file capy wrote does an error suggest
+// changing them.
+func (r *Repo) CheckKeyFile(h *Home) error {
+	path := r.KeyFilePath()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: .capy/decrypt is not a regular file", ErrUntrustedKeyFile)
+	}
+	content, err := readRegularNoFollow(path, 4096)
+	if err != nil {
+		return err
+	}
+	ok, err := h.KeyFileWritten(path, content)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w (it may have come with a branch)", ErrUntrustedKeyFile)
+	}
+	if r.gitTracks(filepath.Join(Dir, "decrypt")) {
+		return fmt.Errorf("%w: git tracks .capy/decrypt (the key is in the repository's history: rotate the environment)", ErrUntrustedKeyFile)
+	}
+	return nil
+}
+
+// gitTracks reports whether git tracks rel in the repository. Without git,
+// or outside a git work tree, nothing is tracked.
+func (r *Repo) gitTracks(rel string) bool {
+	if _, err := os.Stat(filepath.Join(r.Root, ".git")); err != nil {
+		return false
+	}
+	git, err := exec.LookPath("git")
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, git, "-C", r.Root, "ls-files", "--error-unmatch", "--", rel)
+	return cmd.Run() == nil
+}
+
+// readRegularNoFollow reads at most max bytes of a regular file without
+// following a symlink at its last component.
+func readRegularNoFollow(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|keyFileNoFollow, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, max))
+}
