@@ -138,8 +138,50 @@ func (p *project) unlockEnv(ctx context.Context, a *member.Account, pin workspac
 	if err != nil {
 		return nil, err
 	}
-	return &sync.MemberKeys{PK: m.ProjectKey(p.repo.Project.Org, p.repo.Project.Project),
-		ProjectID: p.repo.Project.Project, EnvID: pin.ID}, nil
+	mk := &sync.MemberKeys{PK: m.ProjectKey(p.repo.Project.Org, p.repo.Project.Project),
+		ProjectID: p.repo.Project.Project, EnvID: pin.ID}
+	if err := p.repairPin(mk, pin); err != nil {
+		return nil, err
+	}
+	return mk, nil
+}
+
+// wrongPins lists the environments whose pinned signing key is not the one
+// derived from PK for the pinned epoch.
+func (p *project) wrongPins(pk keys.ProjectKey) []string {
+	var wrong []string
+	for _, name := range p.repo.EnvNames() {
+		pin := p.repo.Project.Environments[name]
+		if pin.SigningKey != b64(pk.SigningPublicKey(pin.ID, pin.Epoch)) {
+			wrong = append(wrong, name)
+		}
+	}
+	return wrong
+}
+
+// repairPin puts the key derived from PK into project.json when the pinned
+// signing key of the environment differs (protocol.md §6: members never
+// trust the pin, CI runners do). A wrong pin may have come with a branch:
+// runners would then trust a key of the attacker's choosing, so the repair
+// is said loudly, and the member commits it.
+func (p *project) repairPin(mk *sync.MemberKeys, pin workspace.EnvPin) error {
+	pub, _ := mk.PublicKey(pin.Epoch)
+	want := b64(pub)
+	if pin.SigningKey == want {
+		return nil
+	}
+	for name, e := range p.repo.Project.Environments {
+		if e.ID != pin.ID {
+			continue
+		}
+		e.SigningKey = want
+		p.repo.Project.Environments[name] = e
+		if err := p.repo.SaveProject(); err != nil {
+			return fmt.Errorf("repair the pinned key of %s: %w", name, err)
+		}
+		p.u.warn("the signing key pinned for %s in .capy/project.json was not this environment's key (a branch may have changed it; CI runners trust it): repaired, commit .capy/project.json", name)
+	}
+	return nil
 }
 
 func (p *project) remote(a *member.Account, pin workspace.EnvPin) *member.Remote {

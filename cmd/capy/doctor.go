@@ -80,11 +80,16 @@ func cmdDoctor(u *ui, c *cli.Context) error {
 					} else {
 						add("session", true, me.User.Email+" on "+cl.BaseURL(), "")
 						if a.HasKey(repo.Project.Org) {
-							if _, err := a.Unlock(ctx, repo.Project.Org); err != nil {
+							if m, err := a.Unlock(ctx, repo.Project.Org); err != nil {
 								ce := classify(err)
 								add("member key", false, ce.msg, ce.hint)
 							} else {
 								add("member key", true, "unlocks", "")
+								pp := &project{repo: repo}
+								for _, n := range pp.wrongPins(m.ProjectKey(repo.Project.Org, repo.Project.Project)) {
+									add("pin "+n, false, "the signing key pinned in .capy/project.json is not this environment's key (CI runners trust it)",
+										"run `capy` (it repairs the pin), then commit .capy/project.json")
+								}
 							}
 						} else {
 							add("member key", false, "no key.enc for this organisation", "`capy redeem CODE` or `capy recover`")

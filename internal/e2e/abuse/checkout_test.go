@@ -2,6 +2,7 @@ package abuse
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,5 +144,42 @@ func TestPlantedKeyFile(t *testing.T) {
 	ci.env = nil // no deploy code either: only the key file
 	if r := ci.capy("--json", "run", "--", "true"); r.exit != 1 || r.code() != "untrusted-key-file" || !strings.Contains(r.stderr, "git tracks") {
 		t.Fatalf("a key file git tracks: %s", r)
+	}
+}
+
+// TestWrongPinnedSigningKey: a branch changes development's pinned
+// signing key (here to production's). CI runners trust the pin, so
+// members must not let it stand: `capy doctor` reports it, and the next
+// member command repairs it (loudly) from the key derived from PK.
+func TestWrongPinnedSigningKey(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	var pj map[string]any
+	if err := json.Unmarshal([]byte(a.read(".capy/project.json")), &pj); err != nil {
+		t.Fatal(err)
+	}
+	envs := pj["environments"].(map[string]any)
+	good := envs["development"].(map[string]any)["signing_key"]
+	envs["development"].(map[string]any)["signing_key"] = envs["production"].(map[string]any)["signing_key"]
+	out, _ := json.MarshalIndent(pj, "", "  ")
+	a.write(".capy/project.json", string(out)+"\n")
+
+	d := a.capy("doctor")
+	if d.exit == 0 || !strings.Contains(d.stdout, "pin development") || !strings.Contains(d.stdout, "not this environment's key") {
+		t.Fatalf("doctor with a wrong pin: %s", d)
+	}
+	r := a.ok("get", "D")
+	if r.stdout != "delta\n" || !strings.Contains(r.stderr, "repaired") {
+		t.Fatalf("get with a wrong pin: %s", r)
+	}
+	if err := json.Unmarshal([]byte(a.read(".capy/project.json")), &pj); err != nil {
+		t.Fatal(err)
+	}
+	if got := pj["environments"].(map[string]any)["development"].(map[string]any)["signing_key"]; got != good {
+		t.Fatalf("pin after the repair = %v, want %v", got, good)
+	}
+	if d := a.capy("doctor"); strings.Contains(d.stdout, "pin development") {
+		t.Fatalf("doctor after the repair: %s", d)
 	}
 }
