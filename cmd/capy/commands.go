@@ -61,7 +61,8 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "sync", Usage: "pull, merge, push and rewrite .env (what `capy` alone does)",
 			Description: "Example: capy sync --prefer local\nConflicts exit 3 and change nothing.",
 			Flags: []cli.Flag{envFlag, jsonFlag, &cli.BoolFlag{Name: "dry-run", Usage: "show what would change, change nothing"},
-				&cli.StringFlag{Name: "prefer", Usage: "settle conflicts: local or remote wins"}},
+				&cli.StringFlag{Name: "prefer", Usage: "settle conflicts: local or remote wins"},
+				&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "push deletions from a file that changed outside capy without asking"}},
 			Action: func(c *cli.Context) error {
 				return cmdSync(u, c, envFlagValue(c), c.String("prefer"), c.Bool("dry-run"))
 			},

@@ -26,6 +26,7 @@ type project struct {
 	// savedCurrent is state.Current as it is on disk, so record can tell
 	// whether state.json needs writing.
 	savedCurrent string
+	rec          *workspace.CheckoutRecord // see checkout
 }
 
 func newClient(service string) (*client.Client, error) {
@@ -256,7 +257,7 @@ func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sy
 	// still written.)
 	if prev, ok := p.state.Environments[pin.ID]; !ok || prev != next || p.state.Current != p.savedCurrent {
 		p.state.Environments[pin.ID] = next
-		if err := p.repo.SaveState(p.state); err != nil {
+		if err := p.saveState(); err != nil {
 			return err
 		}
 		p.savedCurrent = p.state.Current
@@ -299,7 +300,7 @@ func (p *project) recordSeen(pin workspace.EnvPin, b *wrap.Blob) error {
 	}
 	st.SeenVersion, st.SeenID = b.Version, b.ID()
 	p.state.Environments[pin.ID] = st
-	if err := p.repo.SaveState(p.state); err != nil {
+	if err := p.saveState(); err != nil {
 		p.u.warn("could not record v%d as seen in .capy/state.json: %v", b.Version, err)
 	}
 	return nil

@@ -183,7 +183,16 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if err := os.MkdirAll(filepath.Dir(envPath), 0o755); err != nil {
 		return err
 	}
-	if err := envfile.WriteFileAtomic(envPath, doc.Bytes()); err != nil {
+	envData := doc.Bytes()
+	if err := envfile.WriteFileAtomic(envPath, envData); err != nil {
+		return err
+	}
+	if rec, err := p.checkout(); err == nil {
+		rec.Files[filepath.ToSlash(pin.File)] = workspace.FileDigest(envData)
+		if err := rec.Save(); err != nil {
+			return err
+		}
+	} else {
 		return err
 	}
 	p.state.Current = name // `capy run` after `capy ci` uses this environment

@@ -95,7 +95,7 @@ func cmdEnvSwitch(u *ui, c *cli.Context) error {
 		return err
 	}
 	p.state.Current = name
-	if err := p.repo.SaveState(p.state); err != nil {
+	if err := p.saveState(); err != nil {
 		return err
 	}
 	u.done("now using %s (%s)", name, pin.File)

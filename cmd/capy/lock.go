@@ -47,6 +47,7 @@ func (p *project) lockCheckout() (release func(), err error) {
 		return nil, err
 	}
 	p.state = st
+	p.rec = nil // the checkout record too may have changed meanwhile
 	return release, nil
 }
 

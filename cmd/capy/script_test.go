@@ -56,6 +56,15 @@ func capyUnderTest() int {
 		// Crash test: die between writing the temp file and the rename.
 		envfile.BeforeRename = func(string) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 	}
+	if os.Getenv("KILL_BEFORE_STATE") != "" {
+		// Crash test: die after the new .env is in place, before
+		// state.json records the sync.
+		envfile.BeforeRename = func(path string) {
+			if strings.Contains(filepath.Base(path), "state.json") {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}
 	scan := func() error {
 		return scanForPlaintext(os.Getenv("PLAINTEXT_VALUES"), filepath.SplitList(os.Getenv("SCAN_DIRS")))
 	}

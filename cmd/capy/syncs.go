@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/capy-oss/capy/internal/member"
@@ -75,8 +76,13 @@ func runSync(u *ui, c *cli.Context, p *project, a *member.Account, kr sync.Keyri
 }
 
 func runSyncWith(u *ui, c *cli.Context, p *project, remote *member.Remote, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
+	g, err := p.guardCheckout(pin, c.Bool("yes"))
+	if err != nil {
+		return err
+	}
+	opt = g.options(opt)
 	var rep *sync.Report
-	err := u.wait("syncing "+name, func() error {
+	err = u.wait("syncing "+name, func() error {
 		var err error
 		rep, err = sync.Sync(c.Context, remote, kr, p.syncEnv(name, pin), opt)
 		return err
@@ -87,6 +93,15 @@ func runSyncWith(u *ui, c *cli.Context, p *project, remote *member.Remote, kr sy
 	if !opt.DryRun {
 		if err := p.record(name, pin, rep.State, kr); err != nil {
 			return err
+		}
+		if g.changed && !rep.FileChanged {
+			// An edit made outside capy that the sync took as it was: the
+			// file is now what the service holds, as if capy wrote it.
+			if data, err := os.ReadFile(p.repo.EnvFile(pin)); err == nil {
+				if err := g.wrote(data); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	out := map[string]any{

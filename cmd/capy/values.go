@@ -308,6 +308,10 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err != nil {
 		return err
 	}
+	g, err := p.guardCheckout(pin, false)
+	if err != nil {
+		return err
+	}
 	path := p.repo.EnvFile(pin)
 	raw, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -323,8 +327,17 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := envfile.WriteFileAtomic(path, doc.Bytes()); err != nil {
+	out := doc.Bytes()
+	if err := envfile.WriteFileAtomic(path, out); err != nil {
 		return err
+	}
+	if !g.changed {
+		// capy's own edit of a file capy wrote: the sync below need not
+		// ask about it. (An edit on top of a file changed outside capy
+		// leaves the record alone, so the sync still checks that file.)
+		if err := g.wrote(out); err != nil {
+			return err
+		}
 	}
 	if c.Bool("no-sync") {
 		return nil

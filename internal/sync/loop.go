@@ -52,6 +52,10 @@ type Keyring interface {
 	Signer(epoch uint32) (ed25519.PrivateKey, error)
 }
 
+// ErrReplacement means a local file that changed outside capy would
+// delete names on the service (or drop every snippet) and nobody agreed.
+var ErrReplacement = errors.New("the local file no longer looks like what capy wrote")
+
 // ErrConflicts is wrapped by the error Sync returns when both sides
 // changed names differently; nothing was changed.
 var ErrConflicts = errors.New("conflicting changes")
@@ -88,12 +92,31 @@ type State struct {
 	SeenID      string
 }
 
+// Replacement lists what a local file that changed outside capy would do
+// to the service: the names it would delete and change there (names only).
+type Replacement struct {
+	Removed, Changed, Added []string
+	NoSnippets              bool // the file holds values but no snippet at all
+}
+
 // Options tune a sync.
 type Options struct {
-	Prefer     Prefer
-	DryRun     bool
-	MaxRetries int                         // push conflicts retried; default 30
-	Backoff    func(try int) time.Duration // default: jittered, ≤ 1 s
+	Prefer Prefer
+	DryRun bool
+	// CheckReplacement says the local file changed since capy last wrote
+	// it (git may have checked out a branch that carries one). If it would
+	// then remove names from the service, or holds no snippet at all
+	// while the base had values, Confirm decides (nil: refuse with
+	// ErrReplacement); nothing is pushed or written before it agrees.
+	CheckReplacement bool
+	Confirm          func(Replacement) error
+	// BeforeRename runs right before the rewritten file replaces the old
+	// one, with its bytes and the state the sync will record: the caller
+	// notes its intent, so that a crash between the rename and the state
+	// write can be recovered (the file is newer than state.json says).
+	BeforeRename func(data []byte, st State) error
+	MaxRetries   int                         // push conflicts retried; default 30
+	Backoff      func(try int) time.Duration // default: jittered, ≤ 1 s
 }
 
 // Report says what a sync did.
@@ -398,6 +421,16 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 	if len(res.Conflicts) > 0 {
 		return nil, &ConflictError{Conflicts: res.Conflicts}
 	}
+	if opt.CheckReplacement && local.Exists {
+		if r, ok := replacement(base, local); ok {
+			if opt.Confirm == nil {
+				return nil, ErrReplacement
+			}
+			if err := opt.Confirm(r); err != nil {
+				return nil, err
+			}
+		}
+	}
 	tc, err := kr.Cipher(targetEpoch)
 	if err != nil {
 		return nil, err
@@ -505,6 +538,11 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 			if err == nil && changed {
 				err = errLocalChanged
 			}
+			if err == nil && opt.BeforeRename != nil {
+				st := rep.State
+				st.Epoch = targetEpoch
+				err = opt.BeforeRename(out, st)
+			}
 			return err
 		})
 		if errors.Is(err, errLocalChanged) {
@@ -516,6 +554,35 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 	}
 	rep.State.Epoch = targetEpoch
 	return rep, nil
+}
+
+// replacement reports what a local file that changed outside capy does
+// beyond edits to values: names of the base it lacks, or no snippet left
+// although the base had several values (a plaintext file put in its
+// place).
+func replacement(base Side, local *LocalFile) (Replacement, bool) {
+	var r Replacement
+	for name, bv := range base.Values {
+		lv, ok := local.Side.Values[name]
+		if !ok {
+			r.Removed = append(r.Removed, name)
+		} else if lv != bv {
+			r.Changed = append(r.Changed, name)
+		}
+	}
+	for name := range local.Side.Values {
+		if _, ok := base.Values[name]; !ok {
+			r.Added = append(r.Added, name)
+		}
+	}
+	// Every value in plaintext, where the base had several: a plaintext
+	// file put in place of capy's. (Editing the only value of a
+	// one-variable environment looks the same and is an edit.)
+	r.NoSnippets = len(base.Values) > 1 && len(local.entries) > 0 && len(local.Plaintext) == len(local.entries)
+	sort.Strings(r.Removed)
+	sort.Strings(r.Changed)
+	sort.Strings(r.Added)
+	return r, len(r.Removed) > 0 || r.NoSnippets
 }
 
 // localChanged reports whether the file at path differs from what ReadLocal

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -478,5 +479,51 @@ func TestRetryAfterPushMergesAgainstWhatWasPushed(t *testing.T) {
 	}
 	if got := b.values(); got["X"] != "2" || got["Y"] != "teammate" {
 		t.Fatalf("the service holds %v", got)
+	}
+}
+
+// TestReplacementCheck: with CheckReplacement (the file changed outside
+// capy), a sync that would delete names, or put plaintext in place of
+// every snippet, asks Confirm first and changes nothing when it says no;
+// edits of values alone do not ask.
+func TestReplacementCheck(t *testing.T) {
+	r := &memRemote{}
+	kr := memberKeys(t)
+	m := newMachine(t, r, kr, "A=1\nB=2\nC=3\n")
+	if _, err := m.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	var asked *Replacement
+	no := errors.New("no")
+	opt := Options{CheckReplacement: true, Backoff: func(int) time.Duration { return 0 },
+		Confirm: func(rp Replacement) error { asked = &rp; return no }}
+	syncWith := func(content string) error {
+		os.WriteFile(m.file, []byte(content), 0o600)
+		_, err := Sync(context.Background(), m.r, m.kr, Env{ProjectID: prj, EnvID: env, File: m.file, PinnedEpoch: 1, State: m.state}, opt)
+		return err
+	}
+	snippets := m.read()
+	for _, c := range []struct {
+		content string
+		want    *Replacement
+	}{
+		{"HTTPS_PROXY=evil\n", &Replacement{Removed: []string{"A", "B", "C"}, Added: []string{"HTTPS_PROXY"}, NoSnippets: true}},
+		{"A=1\nB=9\nC=3\n", &Replacement{Changed: []string{"B"}, NoSnippets: true}},
+		{strings.Replace(snippets, "B=", "#B=", 1), &Replacement{Removed: []string{"B"}}},
+	} {
+		asked = nil
+		if err := syncWith(c.content); !errors.Is(err, no) {
+			t.Fatalf("%q: %v, want the refusal", c.content, err)
+		}
+		if asked == nil || fmt.Sprint(*asked) != fmt.Sprint(*c.want) {
+			t.Fatalf("%q: asked %+v, want %+v", c.content, asked, c.want)
+		}
+		if len(r.versions) != 1 || m.read() != c.content {
+			t.Fatalf("%q: a refused sync pushed or rewrote the file", c.content)
+		}
+	}
+	asked = nil
+	if err := syncWith(strings.Replace(snippets, "\n", "\nD=4\n", 1)); err != nil || asked != nil {
+		t.Fatalf("adding a value: %v, asked %+v", err, asked)
 	}
 }

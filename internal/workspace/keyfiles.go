@@ -1,7 +1,6 @@
 package workspace
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -10,10 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/capy-oss/capy/internal/keys"
 )
@@ -95,26 +92,10 @@ func (r *Repo) CheckKeyFile(h *Home) error {
 	if !ok {
 		return fmt.Errorf("%w (it may have come with a branch)", ErrUntrustedKeyFile)
 	}
-	if r.gitTracks(filepath.Join(Dir, "decrypt")) {
+	if len(r.GitTracked(filepath.ToSlash(filepath.Join(Dir, "decrypt")))) > 0 {
 		return fmt.Errorf("%w: git tracks .capy/decrypt (the key is in the repository's history: rotate the environment)", ErrUntrustedKeyFile)
 	}
 	return nil
-}
-
-// gitTracks reports whether git tracks rel in the repository. Without git,
-// or outside a git work tree, nothing is tracked.
-func (r *Repo) gitTracks(rel string) bool {
-	if _, err := os.Stat(filepath.Join(r.Root, ".git")); err != nil {
-		return false
-	}
-	git, err := exec.LookPath("git")
-	if err != nil {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, git, "-C", r.Root, "ls-files", "--error-unmatch", "--", rel)
-	return cmd.Run() == nil
 }
 
 // readRegularNoFollow reads at most max bytes of a regular file without

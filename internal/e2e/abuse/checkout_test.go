@@ -183,3 +183,83 @@ func TestWrongPinnedSigningKey(t *testing.T) {
 		t.Fatalf("doctor after the repair: %s", d)
 	}
 }
+
+// git runs git in dir (the test is skipped where git is missing).
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
+		"GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestBranchReplacesEnv: a pull request's branch force-adds a one-line
+// .env. git checks it out over the member's ignored .env without a word;
+// the next `capy` would have pushed it, deleting every other variable for
+// the team. capy refuses a file git tracks (and a tracked state.json),
+// and asks before a file that changed outside capy deletes names.
+func TestBranchReplacesEnv(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	mine := a.read(".env")
+	git(t, a.dir, "init", "-q", "-b", "main")
+	git(t, a.dir, "add", ".gitignore", ".capy/project.json")
+	git(t, a.dir, "commit", "-q", "-m", "capy")
+	git(t, a.dir, "checkout", "-q", "-b", "evil")
+	a.write(".env", "HTTPS_PROXY=http://evil.invalid\n")
+	git(t, a.dir, "add", "-f", ".env")
+	git(t, a.dir, "commit", "-q", "-m", "evil")
+	git(t, a.dir, "checkout", "-q", "main") // git removes the tracked .env
+	a.write(".env", mine)
+	a.ok("sync")
+
+	git(t, a.dir, "checkout", "-q", "evil") // and puts the branch's over the ignored one
+	if a.read(".env") == mine {
+		t.Fatal("git did not replace the ignored .env (the attack needs it)")
+	}
+	files := []string{".env", ".capy/state.json", ".capy/project.json"}
+	for _, args := range [][]string{{"sync"}, {"sync", "--yes"}} {
+		r := w.refusedExit(t, a, files, 4, "tracked-file", `git tracks \.env`, args...)
+		if !strings.Contains(r.stderr, "git rm --cached") {
+			t.Fatalf("no way out in the hint: %s", r)
+		}
+	}
+	r := a.capy("--json", "set", "X")
+	if r.exit != 4 || r.code() != "tracked-file" {
+		t.Fatalf("set on a tracked .env: %s", r)
+	}
+	git(t, a.dir, "checkout", "-q", "main")
+	a.write(".env", mine)
+
+	// Without git: a file replaced by hand (or by another tool) that drops
+	// names is not pushed without a yes.
+	a.write(".env", "HTTPS_PROXY=http://evil.invalid\n")
+	r = w.refusedExit(t, a, files, 2, "confirm-changes", `would delete A, B, C, D`)
+	if !strings.Contains(r.stderr, "capy sync --yes") {
+		t.Fatalf("no way out in the hint: %s", r)
+	}
+	// An edit of values only is an edit: it syncs without a question.
+	a.write(".env", mine)
+	a.ok("sync")
+	a.write(".env", strings.Replace(a.read(".env"), "# team values\n", "# team values\nE=echo\n", 1))
+	a.ok("sync")
+	if got := a.ok("get", "E").stdout; got != "echo\n" {
+		t.Fatalf("E = %q", got)
+	}
+
+	// A branch that carries .capy/state.json is refused the same way.
+	git(t, a.dir, "checkout", "-q", "-b", "evil-state")
+	git(t, a.dir, "add", "-f", ".capy/state.json")
+	git(t, a.dir, "commit", "-q", "-m", "state")
+	a.write(".capy/state.json", strings.Replace(a.read(".capy/state.json"), `"current"`, `"current" `, 1))
+	w.refusedExit(t, a, files, 4, "tracked-file", `git tracks \.capy/state\.json`, "sync")
+}

@@ -43,11 +43,17 @@ func rewriteVersion(envID string, n uint64, f blobRewrite) modifier {
 // development as they were.
 func (w *world) refused(t *testing.T, p *person, files []string, code, message string, args ...string) result {
 	t.Helper()
+	return w.refusedExit(t, p, files, 1, code, message, args...)
+}
+
+// refusedExit is refused with another exit status.
+func (w *world) refusedExit(t *testing.T, p *person, files []string, exit int, code, message string, args ...string) result {
+	t.Helper()
 	version, id := w.headNow("development")
 	before := p.snapshotFiles(files...)
 	r := p.capy(append([]string{"--json"}, args...)...)
-	if r.exit != 1 || r.code() != code || !regexp.MustCompile(message).MatchString(r.stderr) {
-		t.Fatalf("want exit 1, code %s, message /%s/; got\n%s", code, message, r)
+	if r.exit != exit || r.code() != code || !regexp.MustCompile(message).MatchString(r.stderr) {
+		t.Fatalf("want exit %d, code %s, message /%s/; got\n%s", exit, code, message, r)
 	}
 	noLeak(t, r.stderr)
 	p.unchangedFiles(before, strings.Join(args, " "))

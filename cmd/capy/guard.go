@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/workspace"
+)
+
+// stateFile is state.json's path relative to the repository root, as the
+// checkout record and git name it.
+const stateFile = workspace.Dir + "/state.json"
+
+// checkout returns this checkout's record in the capy home, loaded once.
+func (p *project) checkout() (*workspace.CheckoutRecord, error) {
+	if p.rec == nil {
+		rec, err := p.home.Checkout(p.repo.Root)
+		if err != nil {
+			return nil, err
+		}
+		p.rec = rec
+	}
+	return p.rec, nil
+}
+
+// saveState writes state.json and notes in the checkout record what was
+// written, so that a state.json a branch brings along (git tracks it) is
+// noticed before a sync trusts it.
+func (p *project) saveState() error {
+	if err := p.repo.SaveState(p.state); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(filepath.Join(p.repo.Root, stateFile))
+	if err != nil {
+		return err
+	}
+	rec, err := p.checkout()
+	if err != nil {
+		return err
+	}
+	rec.Files[stateFile] = workspace.FileDigest(data)
+	return rec.Save()
+}
+
+// checkoutGuard holds what a command that writes an environment file knows
+// about it before it starts: whether the file is still exactly what capy
+// last wrote there (the record lives in the capy home, where a branch
+// cannot bring one along). A file that changed since is a person's edit,
+// or a file git put there when it checked out a branch that tracks it:
+// such a file is checked before anything is pushed from it.
+type checkoutGuard struct {
+	p       *project
+	rec     *workspace.CheckoutRecord
+	pin     workspace.EnvPin
+	rel     string
+	changed bool // the file exists and is not what capy last wrote
+	yes     bool
+}
+
+// guardCheckout recovers the record of a sync that was interrupted between
+// its rewrite of the file and its state.json write, then refuses to go on
+// from a file (or a state.json) that git tracks when the file changed
+// since capy wrote it.
+func (p *project) guardCheckout(pin workspace.EnvPin, yes bool) (*checkoutGuard, error) {
+	rec, err := p.checkout()
+	if err != nil {
+		return nil, err
+	}
+	g := &checkoutGuard{p: p, rec: rec, pin: pin, rel: filepath.ToSlash(pin.File), yes: yes}
+	// state.json is checked first: the base it names is what a sync
+	// merges against, and a branch may carry one.
+	if state, err := os.ReadFile(filepath.Join(p.repo.Root, stateFile)); err == nil && !rec.Wrote(stateFile, state) {
+		if err := p.refuseTracked(stateFile); err != nil {
+			return nil, err
+		}
+		// Not tracked: an older capy's file, or one edited by hand. It
+		// is this machine's; asking git again on every command would
+		// cost a process each time.
+		rec.Files[stateFile] = workspace.FileDigest(state)
+		if err := rec.Save(); err != nil {
+			return nil, err
+		}
+	}
+	data, err := os.ReadFile(p.repo.EnvFile(pin))
+	if errors.Is(err, fs.ErrNotExist) {
+		return g, nil // a missing file pulls; nothing to push from it
+	}
+	if err != nil {
+		return nil, err
+	}
+	if pend, ok := rec.Pending[pin.ID]; ok && pend.SHA256 == workspace.FileDigest(data) {
+		st := p.state.Environments[pin.ID]
+		if pend.State.BaseVersion > st.BaseVersion {
+			// The file is the one the interrupted sync wrote; its state
+			// never reached state.json. Merging the file against the old
+			// base would turn what the sync pulled into local edits.
+			st.Epoch, st.BaseVersion, st.BaseID = pend.State.Epoch, pend.State.BaseVersion, pend.State.BaseID
+			if pend.State.SeenVersion > st.SeenVersion {
+				st.SeenVersion, st.SeenID = pend.State.SeenVersion, pend.State.SeenID
+			}
+			p.state.Environments[pin.ID] = st
+			if err := p.saveState(); err != nil {
+				return nil, fmt.Errorf("recover the record of an interrupted sync: %w", err)
+			}
+			p.u.warn("recovered the record of an interrupted sync of %s (v%d)", pin.File, st.BaseVersion)
+		}
+	}
+	g.changed = !rec.Wrote(g.rel, data)
+	if g.changed {
+		if err := p.refuseTracked(g.rel, stateFile); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// refuseTracked refuses to go on when git tracks any of rels: checking out
+// a branch that carries such a file silently replaces this machine's, and
+// a sync would push (or merge against) what the branch holds.
+func (p *project) refuseTracked(rels ...string) error {
+	tracked := p.repo.GitTracked(rels...)
+	if len(tracked) == 0 {
+		return nil
+	}
+	return &cliError{code: "tracked-file", exit: exitForbidden,
+		msg: fmt.Sprintf("git tracks %s: checking out a branch that carries it replaces this machine's file, and a sync would use what the branch holds; nothing was changed",
+			strings.Join(tracked, " and ")),
+		hint: fmt.Sprintf("check `git status`; untrack it (`git rm --cached %s`, then commit) or switch back to your branch", strings.Join(tracked, " "))}
+}
+
+// options arms a sync with the guard: a changed file is checked for a
+// replacement, and a rewrite records its digest (and the state to come)
+// before the rename.
+func (g *checkoutGuard) options(opt sync.Options) sync.Options {
+	opt.CheckReplacement = g.changed
+	opt.Confirm = g.confirm
+	opt.BeforeRename = func(data []byte, st sync.State) error {
+		g.rec.Files[g.rel] = workspace.FileDigest(data)
+		g.rec.Pending[g.pin.ID] = workspace.PendingState{File: g.rel, SHA256: g.rec.Files[g.rel],
+			State: workspace.EnvState{Epoch: st.Epoch, BaseVersion: st.BaseVersion, BaseID: st.BaseID, SeenVersion: st.SeenVersion, SeenID: st.SeenID}}
+		return g.rec.Save()
+	}
+	return opt
+}
+
+// wrote records that the file now holds data, written by capy (an edit
+// command's write, or a changed file a sync left as it was).
+func (g *checkoutGuard) wrote(data []byte) error {
+	g.rec.Files[g.rel] = workspace.FileDigest(data)
+	return g.rec.Save()
+}
+
+// confirm asks before a file that changed outside capy deletes names on
+// the service (or replaces every snippet with plaintext): git checks out
+// a branch's tracked .env without a word, and its absence of a variable
+// would delete that variable for the whole team.
+func (g *checkoutGuard) confirm(r sync.Replacement) error {
+	var what []string
+	if len(r.Removed) > 0 {
+		what = append(what, "delete "+strings.Join(r.Removed, ", "))
+	}
+	if len(r.Changed) > 0 {
+		what = append(what, "change "+strings.Join(r.Changed, ", "))
+	}
+	if len(r.Added) > 0 {
+		what = append(what, "add "+strings.Join(r.Added, ", "))
+	}
+	if r.NoSnippets {
+		what = append(what, "replace every encrypted value with the file's plaintext")
+	}
+	desc := fmt.Sprintf("%s changed outside capy and would %s for everyone", g.pin.File, strings.Join(what, "; "))
+	if g.yes {
+		return nil
+	}
+	u := g.p.u
+	if u.stdinIsTTY() {
+		u.warn("%s", desc)
+		if u.confirm("Push these changes?") {
+			return nil
+		}
+		return withHint(errors.New("nothing was changed"), "declined", "")
+	}
+	return &cliError{code: "confirm-changes", exit: exitUsage, msg: desc + "; nothing was changed",
+		hint: "check `git status` (a branch may have replaced the file); if the changes are yours, run `capy sync --yes`"}
+}

@@ -1,0 +1,110 @@
+package workspace
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// CheckoutRecord is what this machine's capy last wrote in one checkout,
+// kept in the capy home (not in the checkout, where a branch could bring
+// a record to match its own files): the digest of each environment file
+// as capy wrote it, and the state a sync was about to record when it
+// replaced a file (see Pending).
+type CheckoutRecord struct {
+	Root  string            `json:"root"`
+	Files map[string]string `json:"files"` // file (relative to Root) → hex SHA-256 of what capy wrote
+	// Pending holds, per environment id, the state a sync records once
+	// its rewrite of the file is in place. It is written before the
+	// rename: if the process dies between the rename and the state.json
+	// write, the next sync finds the file it wrote (same digest) and
+	// adopts this state instead of merging against the old base, which
+	// would push stale values back.
+	Pending map[string]PendingState `json:"pending,omitempty"`
+
+	home *Home
+	path string
+}
+
+// PendingState is a state a sync was about to record.
+type PendingState struct {
+	File   string   `json:"file"`
+	SHA256 string   `json:"sha256"`
+	State  EnvState `json:"state"`
+}
+
+// FileDigest is the hex SHA-256 of a file's bytes, as records keep it.
+func FileDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Checkout loads the record of the checkout at root (empty if none).
+func (h *Home) Checkout(root string) (*CheckoutRecord, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	rec := &CheckoutRecord{home: h, path: filepath.Join(h.Dir, "checkouts", hex.EncodeToString(sum[:16])+".json")}
+	err = readJSON(rec.path, 1<<20, rec)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if rec.Root != abs {
+		// Missing, or (vanishingly unlikely) another root's digest.
+		rec.Root, rec.Files, rec.Pending = abs, nil, nil
+	}
+	if rec.Files == nil {
+		rec.Files = map[string]string{}
+	}
+	if rec.Pending == nil {
+		rec.Pending = map[string]PendingState{}
+	}
+	return rec, nil
+}
+
+// Save writes the record (0600 in a 0700 directory).
+func (r *CheckoutRecord) Save() error {
+	if err := ensurePrivateDir(filepath.Dir(r.path)); err != nil {
+		return err
+	}
+	return writeJSON(r.path, r, true)
+}
+
+// Wrote reports whether data is exactly what capy last wrote to file.
+func (r *CheckoutRecord) Wrote(file string, data []byte) bool {
+	d, ok := r.Files[filepath.ToSlash(file)]
+	return ok && d == FileDigest(data)
+}
+
+// GitTracked returns the files among rels (relative to the repository
+// root) that git tracks. Without git, or outside a work tree, none. It
+// starts git (a few milliseconds), so callers ask only about files that
+// changed since capy wrote them.
+func (r *Repo) GitTracked(rels ...string) []string {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	args := append([]string{"-C", r.Root, "ls-files", "-z", "--"}, rels...)
+	out, err := exec.CommandContext(ctx, git, args...).Output()
+	if err != nil {
+		return nil
+	}
+	var tracked []string
+	for _, f := range strings.Split(string(out), "\x00") {
+		if f != "" {
+			tracked = append(tracked, f)
+		}
+	}
+	return tracked
+}
