@@ -78,6 +78,9 @@ func (r *Repo) CheckKeyFile(h *Home) error {
 	if err != nil {
 		return err
 	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%w: %s is a symlink", keys.ErrInsecureFile, path)
+	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: .capy/decrypt is not a regular file", ErrUntrustedKeyFile)
 	}
