@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
@@ -179,11 +178,7 @@ func cmdCI(u *ui, c *cli.Context) error {
 		version = b.Version
 		st = sync.State{Epoch: b.Epoch, BaseVersion: b.Version, BaseID: b.ID(), SeenVersion: b.Version, SeenID: b.ID()}
 	}
-	envPath := p.repo.EnvFile(pin)
-	if err := os.MkdirAll(filepath.Dir(envPath), 0o755); err != nil {
-		return err
-	}
-	if err := envfile.WriteFileAtomic(envPath, doc.Bytes()); err != nil {
+	if err := p.repo.EnvFile(pin).WriteFile(doc.Bytes()); err != nil {
 		return err
 	}
 	p.state.Current = name // `capy run` after `capy ci` uses this environment
@@ -194,10 +189,7 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if keyPath == "" {
 		keyPath = p.repo.KeyFilePath()
 	}
-	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
-		return err
-	}
-	if err := workspace.WriteKeyFile(keyPath, g.KeyFile.Encode()); err != nil {
+	if err := p.repo.WriteKeyFile(keyPath, g.KeyFile.Encode()); err != nil {
 		return err
 	}
 	u.done("%s v%d written to %s; key file %s", name, version, pin.File, keyPath)

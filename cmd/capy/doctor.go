@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -45,14 +47,12 @@ func cmdDoctor(u *ui, c *cli.Context) error {
 				add("pin "+n, false, err.Error(), "restore .capy/project.json from git")
 			}
 		}
-		if _, err := os.Stat(repo.KeyFilePath()); err == nil {
-			if _, err := os.ReadFile(repo.KeyFilePath()); err != nil {
-				add("key file", false, err.Error(), "")
-			} else if fi, _ := os.Lstat(repo.KeyFilePath()); fi.Mode().Perm()&0o077 != 0 {
-				add("key file", false, ".capy/decrypt is readable by others", "chmod 600 .capy/decrypt")
-			} else {
-				add("key file", true, ".capy/decrypt present, private", "")
-			}
+		// Read with the checks of every command (no link, private, bounded):
+		// a .capy/decrypt linked to /dev/zero must not hang doctor.
+		if _, err := repo.ReadKeyFile(repo.KeyFilePath()); err == nil {
+			add("key file", true, ".capy/decrypt present, private", "")
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			add("key file", false, err.Error(), classify(err).hint)
 		}
 		if home != nil {
 			cl, err := newClient(repo.Project.Service)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -42,7 +41,7 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 	if !explicit {
 		keyFile = p.repo.KeyFilePath()
 	}
-	data, err := keys.ReadPrivateFile(keyFile, 4096)
+	data, err := p.repo.ReadKeyFile(keyFile)
 	switch {
 	case err == nil:
 		kf, err := keys.ParseEnvKeyFile(string(data))
@@ -220,7 +219,7 @@ func cmdLs(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(p.repo.EnvFile(pin))
+	raw, err := p.repo.EnvFile(pin).ReadFile()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -286,8 +285,8 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err != nil {
 		return err
 	}
-	path := p.repo.EnvFile(pin)
-	raw, err := os.ReadFile(path)
+	file := p.repo.EnvFile(pin)
+	raw, err := file.ReadFile()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -298,10 +297,7 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err := edit(doc, cipher); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	if err := envfile.WriteFileAtomic(path, doc.Bytes()); err != nil {
+	if err := file.WriteFile(doc.Bytes()); err != nil {
 		return err
 	}
 	if c.Bool("no-sync") {
@@ -347,7 +343,7 @@ func cmdImport(u *ui, c *cli.Context) error {
 	if c.Args().Len() != 1 {
 		return usageError("import takes one argument: the plaintext file")
 	}
-	raw, err := os.ReadFile(c.Args().First())
+	raw, err := workspace.ReadLimited(c.Args().First(), workspace.MaxEnvFile)
 	if err != nil {
 		return err
 	}
