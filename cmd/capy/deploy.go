@@ -179,20 +179,16 @@ func cmdCI(u *ui, c *cli.Context) error {
 		version = b.Version
 		st = sync.State{Epoch: b.Epoch, BaseVersion: b.Version, BaseID: b.ID(), SeenVersion: b.Version, SeenID: b.ID()}
 	}
-	envPath := p.repo.EnvFile(pin)
-	if err := os.MkdirAll(filepath.Dir(envPath), 0o755); err != nil {
-		return err
-	}
 	envData := doc.Bytes()
-	if err := envfile.WriteFileAtomic(envPath, envData); err != nil {
+	if err := p.repo.EnvFile(pin).WriteFile(envData); err != nil {
 		return err
 	}
-	if rec, err := p.checkout(); err == nil {
-		rec.Files[filepath.ToSlash(pin.File)] = workspace.FileDigest(envData)
-		if err := rec.Save(); err != nil {
-			return err
-		}
-	} else {
+	rec, err := p.checkout()
+	if err != nil {
+		return err
+	}
+	rec.Files[filepath.ToSlash(pin.File)] = workspace.FileDigest(envData)
+	if err := rec.Save(); err != nil {
 		return err
 	}
 	p.state.Current = name // `capy run` after `capy ci` uses this environment
@@ -203,11 +199,8 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if keyPath == "" {
 		keyPath = p.repo.KeyFilePath()
 	}
-	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
-		return err
-	}
 	line := g.KeyFile.Encode()
-	if err := workspace.WriteKeyFile(keyPath, line); err != nil {
+	if err := p.repo.WriteKeyFile(keyPath, line); err != nil {
 		return err
 	}
 	if err := p.home.RecordKeyFile(keyPath, []byte(line)); err != nil {

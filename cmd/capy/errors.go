@@ -72,6 +72,10 @@ func classify(err error) *cliError {
 		return mk("no-project", exitError, "run `capy init` to start, or `capy link` in a clone of a project")
 	case errors.Is(err, workspace.ErrInsecure), errors.Is(err, keys.ErrInsecureFile):
 		return mk("insecure-file", exitError, "fix the permissions as the message says; capy never repairs a key file that others could have read")
+	case errors.Is(err, workspace.ErrUnsafePath):
+		return mk("unsafe-path", exitError, "replace the link (or pipe, device) with the file or directory itself; capy follows no link in a checkout, where one could point at another project's secrets")
+	case errors.Is(err, workspace.ErrTooLarge):
+		return mk("file-too-large", exitError, "check that it is the right file: an environment holds at most 8 MiB, project.json and state.json 1 MiB")
 	case errors.Is(err, workspace.ErrAuditFork):
 		return mk("audit-fork", exitError, "the service rewrote audit history you had seen; report this to your administrator")
 	case errors.Is(err, workspace.ErrAuditHead):

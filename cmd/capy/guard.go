@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -35,7 +34,7 @@ func (p *project) saveState() error {
 	if err := p.repo.SaveState(p.state); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(filepath.Join(p.repo.Root, stateFile))
+	data, err := p.repo.ReadFile(stateFile, workspace.MaxStateFile)
 	if err != nil {
 		return err
 	}
@@ -74,7 +73,7 @@ func (p *project) guardCheckout(pin workspace.EnvPin, yes bool) (*checkoutGuard,
 	g := &checkoutGuard{p: p, rec: rec, pin: pin, rel: filepath.ToSlash(pin.File), yes: yes}
 	// state.json is checked first: the base it names is what a sync
 	// merges against, and a branch may carry one.
-	if state, err := os.ReadFile(filepath.Join(p.repo.Root, stateFile)); err == nil && !rec.Wrote(stateFile, state) {
+	if state, err := p.repo.ReadFile(stateFile, workspace.MaxStateFile); err == nil && !rec.Wrote(stateFile, state) {
 		if err := p.refuseTracked(stateFile); err != nil {
 			return nil, err
 		}
@@ -86,7 +85,7 @@ func (p *project) guardCheckout(pin workspace.EnvPin, yes bool) (*checkoutGuard,
 			return nil, err
 		}
 	}
-	data, err := os.ReadFile(p.repo.EnvFile(pin))
+	data, err := p.repo.EnvFile(pin).ReadFile()
 	if errors.Is(err, fs.ErrNotExist) {
 		return g, nil // a missing file pulls; nothing to push from it
 	}

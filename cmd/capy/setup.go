@@ -83,6 +83,9 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if err := workspace.CheckEnvFilePath(file); err != nil {
 		return usageError("%v", err)
 	}
+	if err := checkCheckout(wd, file); err != nil {
+		return err
+	}
 	if !c.Bool("yes") && !u.stdinIsTTY() {
 		return usageError("init shows a recovery phrase and asks you to confirm it; without a terminal pass --yes")
 	}
@@ -150,16 +153,30 @@ func cmdInit(u *ui, c *cli.Context) error {
 	return nil
 }
 
+// checkCheckout refuses, before anything is created on the service, a
+// checkout whose files capy would refuse to write later: a .capy, an
+// environment file or an ignore file that is a symbolic link (or under
+// one), or not a regular file (workspace.ErrUnsafePath).
+func checkCheckout(root string, envFiles ...string) error {
+	r := &workspace.Repo{Root: root}
+	for _, rel := range append([]string{workspace.Dir + "/project.json", ".gitignore", ".dockerignore"}, envFiles...) {
+		if _, err := r.Path(rel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ignoreFiles keeps env files and local state out of git and images.
 func ignoreFiles(repo *workspace.Repo) error {
 	lines := []string{".capy/state.json", ".capy/decrypt"}
 	for _, n := range repo.EnvNames() {
 		lines = append(lines, "/"+repo.Project.Environments[n].File)
 	}
-	if err := workspace.EnsureIgnored(filepath.Join(repo.Root, ".gitignore"), lines); err != nil {
+	if err := repo.EnsureIgnored(".gitignore", lines); err != nil {
 		return err
 	}
-	return workspace.EnsureIgnored(filepath.Join(repo.Root, ".dockerignore"), []string{".capy/"})
+	return repo.EnsureIgnored(".dockerignore", []string{".capy/"})
 }
 
 func cmdRecover(u *ui, c *cli.Context) error {
@@ -216,6 +233,9 @@ func cmdLink(u *ui, c *cli.Context) error {
 	}
 	if _, err := os.Stat(filepath.Join(wd, workspace.Dir, "project.json")); err == nil {
 		return withHint(errors.New("this repository is already linked"), "already-initialised", "run `capy` to sync")
+	}
+	if err := checkCheckout(wd); err != nil {
+		return err
 	}
 	service, err := serviceURL(c)
 	if err != nil {

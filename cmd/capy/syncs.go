@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/capy-oss/capy/internal/member"
@@ -97,7 +96,7 @@ func runSyncWith(u *ui, c *cli.Context, p *project, remote *member.Remote, kr sy
 		if g.changed && !rep.FileChanged {
 			// An edit made outside capy that the sync took as it was: the
 			// file is now what the service holds, as if capy wrote it.
-			if data, err := os.ReadFile(p.repo.EnvFile(pin)); err == nil {
+			if data, err := p.repo.EnvFile(pin).ReadFile(); err == nil {
 				if err := g.wrote(data); err != nil {
 					return err
 				}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -56,7 +55,7 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 			return nil, nil, nil, err
 		}
 	}
-	data, err := readKeyFile(keyFile)
+	data, err := p.readKeyFile(keyFile)
 	switch {
 	case err == nil:
 		kf, err := keys.ParseEnvKeyFile(string(data))
@@ -105,11 +104,11 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 }
 
 // readKeyFile reads a key file ("" reads nothing: fs.ErrNotExist).
-func readKeyFile(path string) ([]byte, error) {
+func (p *project) readKeyFile(path string) ([]byte, error) {
 	if path == "" {
 		return nil, fs.ErrNotExist
 	}
-	return keys.ReadPrivateFile(path, 4096)
+	return p.repo.ReadKeyFile(path)
 }
 
 // variable is one decrypted value in file order.
@@ -242,7 +241,7 @@ func cmdLs(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(p.repo.EnvFile(pin))
+	raw, err := p.repo.EnvFile(pin).ReadFile()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -312,8 +311,8 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err != nil {
 		return err
 	}
-	path := p.repo.EnvFile(pin)
-	raw, err := os.ReadFile(path)
+	file := p.repo.EnvFile(pin)
+	raw, err := file.ReadFile()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -324,11 +323,8 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err := edit(doc, cipher); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
 	out := doc.Bytes()
-	if err := envfile.WriteFileAtomic(path, out); err != nil {
+	if err := file.WriteFile(out); err != nil {
 		return err
 	}
 	if !g.changed {
@@ -382,7 +378,7 @@ func cmdImport(u *ui, c *cli.Context) error {
 	if c.Args().Len() != 1 {
 		return usageError("import takes one argument: the plaintext file")
 	}
-	raw, err := os.ReadFile(c.Args().First())
+	raw, err := workspace.ReadLimited(c.Args().First(), workspace.MaxEnvFile)
 	if err != nil {
 		return err
 	}

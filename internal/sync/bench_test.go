@@ -87,7 +87,7 @@ func BenchmarkSyncLoop(b *testing.B) {
 		if err := os.WriteFile(file, benchEnvFile(n, "v1"), 0o600); err != nil {
 			b.Fatal(err)
 		}
-		e := Env{ProjectID: prj, EnvID: env, File: file, PinnedEpoch: 1}
+		e := Env{ProjectID: prj, EnvID: env, File: plainFile(file), PinnedEpoch: 1}
 		rep, err := Sync(ctx, r, benchKeys(b), e, opt)
 		if err != nil {
 			b.Fatal(err)
@@ -120,7 +120,7 @@ func BenchmarkSyncLoop(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				if err := os.WriteFile(e.File, edited, 0o600); err != nil {
+				if err := os.WriteFile(e.File.String(), edited, 0o600); err != nil {
 					b.Fatal(err)
 				}
 				r.versions = r.versions[:1] // the same base every time
@@ -143,14 +143,14 @@ func BenchmarkSyncLoop(b *testing.B) {
 				b.Fatal(err)
 			}
 			oe := e
-			oe.File = other
+			oe.File = plainFile(other)
 			if _, err := Sync(ctx, r, kr, oe, opt); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				if err := os.WriteFile(e.File, synced, 0o600); err != nil {
+				if err := os.WriteFile(e.File.String(), synced, 0o600); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()

@@ -72,7 +72,7 @@ func TestLocalFileChangedDuringSync(t *testing.T) {
 				t.Fatalf("file after the sync: %v", v)
 			}
 			c, _ := kr.Cipher(1)
-			if lf, _ := ReadLocal(a.file, c); len(lf.Plaintext) > 0 {
+			if lf, _ := ReadLocal(plainFile(a.file), c); len(lf.Plaintext) > 0 {
 				t.Fatalf("plaintext left in the file: %v", lf.Plaintext)
 			}
 			if !rep.Pushed || rep.Retries != 1 || rep.Version != 3 {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -75,10 +74,28 @@ func (e *ConflictError) Error() string {
 // Unwrap makes errors.Is(err, ErrConflicts) hold.
 func (e *ConflictError) Unwrap() error { return ErrConflicts }
 
+// File is an environment's .env file as Sync (and ReadLocal) reads and
+// rewrites it. The CLI's is workspace.File, which refuses a symbolic link
+// anywhere between the repository root and the file, a path that leaves
+// the repository, anything but a regular file and a file larger than a
+// blob can be, before reading or writing a byte: a file that is a link to
+// another project's .env would otherwise be read, merged and pushed.
+type File interface {
+	// ReadFile returns the file's content; a missing file gives an error
+	// matching fs.ErrNotExist. Its errors name the file.
+	ReadFile() ([]byte, error)
+	// WriteFileIf replaces the file atomically, running check (if not
+	// nil) just before the rename and giving up with its error
+	// (envfile.WriteFileAtomicIf).
+	WriteFileIf(data []byte, check func() error) error
+	// String names the file in messages.
+	String() string
+}
+
 // Env is everything Sync needs to know about the environment it syncs.
 type Env struct {
 	ProjectID, EnvID string
-	File             string // path of the .env file
+	File             File   // the .env file
 	PinnedEpoch      uint32 // from project.json
 	State            State  // from state.json
 }
@@ -205,16 +222,17 @@ type LocalFile struct {
 
 // ReadLocal reads and decrypts the local file with the cipher of epoch.
 // A missing file is an empty environment.
-func ReadLocal(path string, c *keys.EnvCipher) (*LocalFile, error) {
-	raw, err := os.ReadFile(path)
+func ReadLocal(file File, c *keys.EnvCipher) (*LocalFile, error) {
+	raw, err := file.ReadFile()
 	lf := &LocalFile{Side: NewSide()}
 	if errors.Is(err, fs.ErrNotExist) {
 		lf.Doc, _ = envfile.Parse(nil)
 		return lf, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err // it names the file
 	}
+	path := file.String()
 	lf.Raw, lf.Exists = raw, true
 	if lf.Doc, err = envfile.Parse(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -533,7 +551,7 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 		// it has changed since (a concurrent `capy set`, an editor), writing
 		// out would silently undo that change. The check runs right before
 		// the rename, after the temporary file's fsync; it is not a lock.
-		err := envfile.WriteFileAtomicIf(env.File, out, func() error {
+		err := env.File.WriteFileIf(out, func() error {
 			changed, err := localChanged(env.File, local)
 			if err == nil && changed {
 				err = errLocalChanged
@@ -585,15 +603,15 @@ func replacement(base Side, local *LocalFile) (Replacement, bool) {
 	return r, len(r.Removed) > 0 || r.NoSnippets
 }
 
-// localChanged reports whether the file at path differs from what ReadLocal
-// read into lf.
-func localChanged(path string, lf *LocalFile) (bool, error) {
-	raw, err := os.ReadFile(path)
+// localChanged reports whether the file differs from what ReadLocal read
+// into lf.
+func localChanged(file File, lf *LocalFile) (bool, error) {
+	raw, err := file.ReadFile()
 	if errors.Is(err, fs.ErrNotExist) {
 		return lf.Exists, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
+		return false, err // it names the file
 	}
 	return !lf.Exists || string(raw) != string(lf.Raw), nil
 }

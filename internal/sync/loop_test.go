@@ -108,7 +108,7 @@ func newMachine(t *testing.T, r Remote, kr Keyring, content string) *machine {
 
 func (m *machine) sync(prefer Prefer) (*Report, error) {
 	rep, err := Sync(context.Background(), m.r, m.kr,
-		Env{ProjectID: prj, EnvID: env, File: m.file, PinnedEpoch: 1, State: m.state},
+		Env{ProjectID: prj, EnvID: env, File: plainFile(m.file), PinnedEpoch: 1, State: m.state},
 		Options{Prefer: prefer, Backoff: func(int) time.Duration { return 0 }})
 	if err == nil {
 		m.state = rep.State
@@ -123,7 +123,7 @@ func (m *machine) read() string {
 
 func (m *machine) values() map[string]string {
 	c, _ := m.kr.Cipher(1)
-	lf, err := ReadLocal(m.file, c)
+	lf, err := ReadLocal(plainFile(m.file), c)
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -499,7 +499,7 @@ func TestReplacementCheck(t *testing.T) {
 		Confirm: func(rp Replacement) error { asked = &rp; return no }}
 	syncWith := func(content string) error {
 		os.WriteFile(m.file, []byte(content), 0o600)
-		_, err := Sync(context.Background(), m.r, m.kr, Env{ProjectID: prj, EnvID: env, File: m.file, PinnedEpoch: 1, State: m.state}, opt)
+		_, err := Sync(context.Background(), m.r, m.kr, Env{ProjectID: prj, EnvID: env, File: plainFile(m.file), PinnedEpoch: 1, State: m.state}, opt)
 		return err
 	}
 	snippets := m.read()

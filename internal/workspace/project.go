@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/wrap"
 )
@@ -71,17 +70,31 @@ type Repo struct {
 	Project Project
 }
 
-// FindRepo looks for .capy/project.json in dir and its parents.
+// FindRepo looks for .capy/project.json in dir and its parents. A .capy
+// that is a directory holding project.json marks the repository root. A
+// .capy that is a symbolic link is refused (ErrUnsafePath), not skipped:
+// followed, it would make capy use another checkout's project and state
+// (and key file), and walking on past it could pick up a parent
+// repository's instead. A .capy that is not a directory, or a directory
+// without project.json, is not a root: the walk goes on upwards.
+// project.json itself is read with Repo.ReadFile's checks (no link, a
+// regular file, at most MaxProjectFile bytes).
 func FindRepo(dir string) (*Repo, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
 	for d := abs; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, Dir, "project.json")
-		if _, err := os.Stat(p); err == nil {
-			r := &Repo{Root: d}
-			return r, r.loadProject()
+		if fi, err := os.Lstat(filepath.Join(d, Dir)); err == nil {
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				return nil, unsafeLink(filepath.Join(d, Dir), true)
+			}
+			if fi.IsDir() {
+				if _, err := os.Lstat(filepath.Join(d, projectRel)); err == nil {
+					r := &Repo{Root: d}
+					return r, r.loadProject()
+				}
+			}
 		}
 		if filepath.Dir(d) == d {
 			return nil, ErrNoProject
@@ -91,10 +104,16 @@ func FindRepo(dir string) (*Repo, error) {
 
 func (r *Repo) path(name string) string { return filepath.Join(r.Root, Dir, name) }
 
+// The checkout files of .capy, relative to the repository root.
+const (
+	projectRel = Dir + "/project.json"
+	stateRel   = Dir + "/state.json"
+)
+
 func (r *Repo) loadProject() error {
-	data, err := os.ReadFile(r.path("project.json"))
+	data, err := r.ReadFile(projectRel, MaxProjectFile)
 	if err != nil {
-		return fmt.Errorf("read project.json: %w", err)
+		return err
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
@@ -170,18 +189,13 @@ func (r *Repo) SaveProject() error {
 	if err := r.Project.Validate(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(r.Root, Dir), 0o755); err != nil {
-		return fmt.Errorf("create .capy: %w", err)
+	data, err := encodeJSON(projectRel, r.Project)
+	if err != nil {
+		return err
 	}
-	p := r.path("project.json")
-	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-		// WriteFileAtomic keeps an existing file's mode and uses 0600 for
-		// new ones; project.json is committed and not secret.
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			return fmt.Errorf("create project.json: %w", err)
-		}
-	}
-	return writeJSON(p, r.Project, false)
+	// A new project.json is 0644: it is committed and not secret
+	// (envfile would make it 0600).
+	return r.writeFile(projectRel, data, nil, 0o644)
 }
 
 // EnvNames returns the project's environment names, sorted.
@@ -194,18 +208,15 @@ func (r *Repo) EnvNames() []string {
 	return names
 }
 
-// EnvFile returns the absolute path of an environment's .env file.
-func (r *Repo) EnvFile(e EnvPin) string { return filepath.Join(r.Root, e.File) }
-
 // LoadState reads state.json (empty when there is none).
 func (r *Repo) LoadState() (*State, error) {
 	s := &State{}
-	data, err := os.ReadFile(r.path("state.json"))
+	data, err := r.ReadFile(stateRel, MaxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &State{Version: 1, Environments: map[string]EnvState{}}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read state.json: %w", err)
+		return nil, err
 	}
 	if err := json.Unmarshal(data, s); err != nil {
 		return nil, fmt.Errorf(".capy/state.json is corrupt (delete it to start over): %w", err)
@@ -219,24 +230,21 @@ func (r *Repo) LoadState() (*State, error) {
 // SaveState writes state.json atomically.
 func (r *Repo) SaveState(s *State) error {
 	s.Version = 1
-	if err := os.MkdirAll(filepath.Join(r.Root, Dir), 0o755); err != nil {
-		return fmt.Errorf("create .capy: %w", err)
+	data, err := encodeJSON(stateRel, s)
+	if err != nil {
+		return err
 	}
-	return writeJSON(r.path("state.json"), s, false)
+	return r.WriteFile(stateRel, data, nil)
 }
 
-// KeyFilePath is the default CI key file, .capy/decrypt.
-func (r *Repo) KeyFilePath() string { return r.path("decrypt") }
-
-// WriteKeyFile writes a CI key file (0600) atomically.
-func WriteKeyFile(path, line string) error { return writePrivate(path, []byte(line)) }
-
-// EnsureIgnored appends lines missing from an ignore file (.gitignore,
-// .dockerignore), creating it if needed.
-func EnsureIgnored(path string, lines []string) error {
-	data, err := os.ReadFile(path)
+// EnsureIgnored appends lines missing from an ignore file of the checkout
+// (.gitignore, .dockerignore; rel is relative to the repository root),
+// creating it (0644) if needed. It is read and written with the checks of
+// ReadFile and WriteFile.
+func (r *Repo) EnsureIgnored(rel string, lines []string) error {
+	data, err := r.ReadFile(rel, MaxIgnoreFile)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", filepath.Base(path), err)
+		return err
 	}
 	have := map[string]bool{}
 	for _, l := range strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") {
@@ -260,10 +268,5 @@ func EnsureIgnored(path string, lines []string) error {
 	if !added {
 		return nil
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.WriteFile(path, nil, 0o644); err != nil {
-			return fmt.Errorf("create %s: %w", filepath.Base(path), err)
-		}
-	}
-	return envfile.WriteFileAtomic(path, []byte(out))
+	return r.writeFile(rel, []byte(out), nil, 0o644)
 }

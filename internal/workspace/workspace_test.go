@@ -184,7 +184,7 @@ func TestStateAndIgnore(t *testing.T) {
 	gi := filepath.Join(dir, ".gitignore")
 	os.WriteFile(gi, []byte("node_modules"), 0o644)
 	for i := 0; i < 2; i++ {
-		if err := EnsureIgnored(gi, []string{".env", ".capy/decrypt"}); err != nil {
+		if err := r.EnsureIgnored(".gitignore", []string{".env", ".capy/decrypt"}); err != nil {
 			t.Fatal(err)
 		}
 	}
