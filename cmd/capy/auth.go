@@ -20,14 +20,22 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // serviceURL picks the service: --service / CAPY_SERVICE, else the
 // repository's project.json.
 func serviceURL(c *cli.Context) (string, error) {
+	s, _, err := serviceURLFrom(c)
+	return s, err
+}
+
+// serviceURLFrom is serviceURL, and whether the URL came from the
+// repository (project.json) rather than from the person (flag, variable).
+func serviceURLFrom(c *cli.Context) (string, bool, error) {
 	if s := c.String("service"); s != "" {
-		return ident.CheckServiceURL(s)
+		u, err := ident.CheckServiceURL(s)
+		return u, false, err
 	}
 	wd, _ := os.Getwd()
 	if r, err := workspace.FindRepo(wd); err == nil {
-		return r.Project.Service, nil
+		return r.Project.Service, true, nil
 	}
-	return "", usageError("which service? pass --service https://… (or set CAPY_SERVICE)")
+	return "", false, usageError("which service? pass --service https://… (or set CAPY_SERVICE)")
 }
 
 func hostLabel() string {
@@ -82,13 +90,30 @@ func cmdLogin(u *ui, c *cli.Context) error {
 	if c.Args().Len() > 1 {
 		return usageError("login takes at most one argument, the e-mail address")
 	}
-	service, err := serviceURL(c)
+	service, fromRepo, err := serviceURLFrom(c)
 	if err != nil {
 		return err
 	}
 	home, err := workspace.OpenHome()
 	if err != nil {
 		return err
+	}
+	if fromRepo {
+		// A repository's project.json names the service; a clone of a
+		// stranger's repository would otherwise send this machine's
+		// e-mail address (and the code typed next) to any host it likes.
+		// Shown and confirmed the first time, as a redeem code's host is.
+		if _, known, err := home.Credential(service); err != nil {
+			return err
+		} else if !known && !c.Bool("yes") {
+			if !u.stdinIsTTY() {
+				return usageError("this repository's .capy/project.json names the service at %s, which this machine has not used; pass --yes (or --service %s) to sign in there", service, service)
+			}
+			u.say("This repository's .capy/project.json names the capy service at %s.", service)
+			if !u.confirm("Sign in there?") {
+				return withHint(errors.New("nothing was sent"), "declined", "")
+			}
+		}
 	}
 	a, err := login(c.Context, u, home, service, c.Args().First())
 	if err != nil {

@@ -15,7 +15,8 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "login", Usage: "sign in with an e-mail code", ArgsUsage: "[EMAIL]",
 			Description: "Example: capy login --service https://capy.example.com alice@example.com\n" +
 				"The code is read from a prompt, or from stdin when stdin is not a terminal.",
-			Flags:  []cli.Flag{serviceFlag, jsonFlag},
+			Flags: []cli.Flag{serviceFlag, jsonFlag,
+				&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "sign in to the service project.json names without asking, even the first time"}},
 			Action: func(c *cli.Context) error { return cmdLogin(u, c) },
 		},
 		{

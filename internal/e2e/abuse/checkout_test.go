@@ -263,3 +263,34 @@ func TestBranchReplacesEnv(t *testing.T) {
 	a.write(".capy/state.json", strings.Replace(a.read(".capy/state.json"), `"current"`, `"current" `, 1))
 	w.refusedExit(t, a, files, 4, "tracked-file", `git tracks \.capy/state\.json`, "sync")
 }
+
+// TestLoginServiceFromRepository: in a clone, `capy login` takes the
+// service from project.json. A stranger's repository may name any host:
+// the first time, capy shows it and asks (without a terminal it needs
+// --yes or --service) before it sends the e-mail address anywhere.
+func TestLoginServiceFromRepository(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	bob := w.s.person("bob@example.com")
+	bob.env = nil // no CAPY_SERVICE: the URL comes from the repository
+	w.clone(bob)
+	mark := w.s.mark()
+	r := bob.capy("--json", "login", bob.email)
+	if r.exit != 2 || r.code() != "usage" || !strings.Contains(r.stderr, "names the service at "+w.s.url) {
+		t.Fatalf("login from a repository's service: %s", r)
+	}
+	if reqs := w.s.requestLog(mark); len(reqs) != 0 {
+		t.Fatalf("requests sent before the host was accepted: %v", reqs)
+	}
+	bob.capy("login", "--yes", bob.email) // no code on stdin: it stops after asking for one
+	if reqs := w.s.requestLog(mark); len(reqs) != 1 || !strings.Contains(reqs[0], "/v1/auth/start") {
+		t.Fatalf("login --yes: %v", reqs)
+	}
+	// Once signed in there, the host is known: no question.
+	bob.login()
+	mark = w.s.mark()
+	bob.capy("login", bob.email)
+	if reqs := w.s.requestLog(mark); len(reqs) != 1 {
+		t.Fatalf("login to a known service asked again: %v", reqs)
+	}
+}
