@@ -467,8 +467,8 @@ func (p *person) loginWith(service string) result {
 	return p.loginSlowly(service, nil, 0)
 }
 
-// loginSlowly is loginWith with extra environment, typing the code only
-// think after it arrived.
+// loginSlowly is loginWith with extra environment; the person types the
+// code think after it arrived.
 func (p *person) loginSlowly(service string, extra []string, think time.Duration) result {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
