@@ -51,7 +51,7 @@ func hostLabel() string {
 
 // login signs in interactively (or from stdin) and returns the account.
 func login(ctx context.Context, u *ui, home *workspace.Home, service, email string) (*member.Account, error) {
-	cl, err := newClient(service)
+	cl, err := newClient(u, service)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func cmdLogin(u *ui, c *cli.Context) error {
 	return u.data(map[string]string{"service": service, "email": a.Cred.Email, "user_id": a.Cred.UserID}, nil)
 }
 
-func signedIn(c *cli.Context) (*member.Account, error) {
+func signedIn(u *ui, c *cli.Context) (*member.Account, error) {
 	service, err := serviceURL(c)
 	if err != nil {
 		return nil, err
@@ -131,7 +131,7 @@ func signedIn(c *cli.Context) (*member.Account, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := newClient(service)
+	cl, err := newClient(u, service)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func signedIn(c *cli.Context) (*member.Account, error) {
 }
 
 func cmdLogout(u *ui, c *cli.Context) error {
-	a, err := signedIn(c)
+	a, err := signedIn(u, c)
 	if errors.Is(err, member.ErrNotSignedIn) {
 		u.say("not signed in")
 		return nil
@@ -156,7 +156,7 @@ func cmdLogout(u *ui, c *cli.Context) error {
 }
 
 func cmdWhoami(u *ui, c *cli.Context) error {
-	a, err := signedIn(c)
+	a, err := signedIn(u, c)
 	if err != nil {
 		return err
 	}

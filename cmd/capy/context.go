@@ -29,8 +29,17 @@ type project struct {
 	rec          *workspace.CheckoutRecord // see checkout
 }
 
-func newClient(service string) (*client.Client, error) {
-	return client.New(service, client.WithUserAgent("capy/"+version), client.WithRetry(3, 200*time.Millisecond))
+// newClient returns a client for service. Under a command budget
+// (CAPY_TIMEOUT) one attempt of a request may use all of it: the budget's
+// context ends the attempt, and a raised CAPY_TIMEOUT must help a slow
+// link, which a fixed 30 s per attempt would not. Without one (off), the
+// client's own 30 s per attempt applies.
+func newClient(u *ui, service string) (*client.Client, error) {
+	opts := []client.Option{client.WithUserAgent("capy/" + version), client.WithRetry(3, 200*time.Millisecond)}
+	if u.budget != nil && u.budget.limit > 0 {
+		opts = append(opts, client.WithAttemptTimeout(u.budget.limit))
+	}
+	return client.New(service, opts...)
 }
 
 func openProject(u *ui) (*project, error) {
@@ -54,7 +63,7 @@ func openProject(u *ui) (*project, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := newClient(repo.Project.Service)
+	cl, err := newClient(u, repo.Project.Service)
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func deployDecrypt(ctx context.Context, p *project, text, override string) (*mem
 		return nil, nil, withHint(fmt.Errorf("the deploy code is for %s but this repository uses %s", code.URL, want),
 			"code-url-mismatch", "use a code minted for this service, or --url-override URL if you moved the service")
 	}
-	cl, err := newClient(code.URL)
+	cl, err := newClient(p.u, code.URL)
 	if err != nil {
 		return nil, nil, err
 	}

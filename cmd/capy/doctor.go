@@ -64,7 +64,7 @@ func cmdDoctor(u *ui, c *cli.Context) error {
 			}
 		}
 		if home != nil {
-			cl, err := newClient(repo.Project.Service)
+			cl, err := newClient(u, repo.Project.Service)
 			if err != nil {
 				add("service", false, err.Error(), "fix the service URL in .capy/project.json")
 			} else {

@@ -60,6 +60,8 @@ func classify(err error) *cliError {
 	switch {
 	case errors.As(err, &conflict):
 		return mk("conflict", exitConflict, "nothing was changed; resolve with `capy sync --prefer local` or `--prefer remote`")
+	case errors.As(err, new(*client.TimeoutError)), errors.Is(err, context.DeadlineExceeded):
+		return timeoutError(err)
 	case errors.Is(err, context.Canceled):
 		return mk("interrupted", exitError, "")
 	case errors.Is(err, member.ErrNotSignedIn):

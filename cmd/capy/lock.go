@@ -31,9 +31,13 @@ var errLocked = errors.New("locked by another process")
 // that changed since it was read.
 func (p *project) lockCheckout() (release func(), err error) {
 	dir := filepath.Join(p.repo.Root, workspace.Dir)
+	// The wait for the other capy has its own bound (lockWait) and is not
+	// this command's time with the service: it does not spend CAPY_TIMEOUT.
+	resume := p.u.budget.pause()
 	release, err = lockDir(dir, lockWait, func() {
 		p.u.say("waiting for another capy working in this checkout…")
 	})
+	resume()
 	if err != nil {
 		if errors.Is(err, errLocked) {
 			return nil, withHint(fmt.Errorf("another capy has been working in this checkout for over %v", lockWait), "locked",

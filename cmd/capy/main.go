@@ -33,21 +33,14 @@ func run(args []string) int {
 	u := newUI(hasFlag(args, "--json"))
 	app := newApp(u)
 	args = reorderArgs(app, args)
-	ctx := context.Background()
-	// An interrupt cancels ctx, so that a command stops between steps and
-	// says so. Not for `capy run`: it becomes its command within
-	// milliseconds (or fails), writes nothing but atomic renames, and an
-	// interrupt before that ends it at once, as it would end the command.
-	// Watching SIGINT would also undo a caller's ignoring of it (Go's
-	// handler, reset to the default by execve), making a background
-	// `capy run -- worker &` killable by Ctrl-C; and starting the watcher
-	// is about 0.2 ms of those milliseconds.
-	if commandName(app, args) != "run" {
-		var stop context.CancelFunc
-		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-		defer stop()
+	// One budget bounds the whole command (CAPY_TIMEOUT): a stalled
+	// service must not hold capy for 30 s × 3 attempts per request.
+	limit, err := parseTimeout(os.Getenv(timeoutVar))
+	if err == nil {
+		u.budget = startBudget(limit)
+		defer u.budget.stop()
+		err = runApp(u, app, args)
 	}
-	err := app.RunContext(ctx, args)
 	if ferr := u.flush(); err == nil {
 		err = ferr
 	}
@@ -64,6 +57,25 @@ func run(args []string) int {
 	}
 	u.fail(ce.msg, ce.hint)
 	return ce.exit
+}
+
+// runApp runs the command under the budget's context.
+func runApp(u *ui, app *cli.App, args []string) error {
+	ctx := u.budget.context()
+	// An interrupt cancels ctx, so that a command stops between steps and
+	// says so. Not for `capy run`: it becomes its command within
+	// milliseconds (or fails), writes nothing but atomic renames, and an
+	// interrupt before that ends it at once, as it would end the command.
+	// Watching SIGINT would also undo a caller's ignoring of it (Go's
+	// handler, reset to the default by execve), making a background
+	// `capy run -- worker &` killable by Ctrl-C; and starting the watcher
+	// is about 0.2 ms of those milliseconds.
+	if commandName(app, args) != "run" {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
+	return u.budget.explain(app.RunContext(ctx, args))
 }
 
 // exitCode lets `capy run` return its child's status without a message.

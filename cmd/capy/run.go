@@ -118,5 +118,9 @@ func cmdRun(u *ui, c *cli.Context) error {
 	if beforeExec != nil {
 		beforeExec()
 	}
+	// CAPY_TIMEOUT bounds capy's own work, not the command's: nothing of
+	// the budget may end or signal it (on Unix the exec ends the budget's
+	// timer with the rest of capy; on Windows capy waits for the child).
+	u.budget.stop()
 	return startChild(path, args, childEnv(os.Environ(), values))
 }

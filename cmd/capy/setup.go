@@ -22,7 +22,7 @@ import (
 // accountFor returns the signed-in account for a service, signing in
 // interactively when possible.
 func accountFor(c *cli.Context, u *ui, home *workspace.Home, service, email string) (*member.Account, error) {
-	cl, err := newClient(service)
+	cl, err := newClient(u, service)
 	if err != nil {
 		return nil, err
 	}

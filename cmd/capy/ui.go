@@ -27,6 +27,9 @@ type ui struct {
 	// running (workspace.Home.DeferAuditHead); run waits for them before
 	// capy exits, so that a failed write is still reported.
 	deferred []*workspace.Home
+	// budget is the command's time budget (CAPY_TIMEOUT); a prompt pauses
+	// it, since the bound is on capy and the service, not on the person.
+	budget *budget
 }
 
 // flush waits for every deferred write and returns the first error.
@@ -117,6 +120,7 @@ func (u *ui) stdinIsTTY() bool { return term.IsTerminal(int(u.stdin.Fd())) }
 
 // line reads one line: from a prompt on a terminal, else from stdin.
 func (u *ui) line(prompt string) (string, error) {
+	defer u.budget.pause()()
 	if u.stdinIsTTY() {
 		fmt.Fprint(u.stderr, prompt)
 	}
@@ -132,6 +136,7 @@ func (u *ui) secret(prompt string) (string, error) {
 	if !u.stdinIsTTY() {
 		return u.line(prompt)
 	}
+	defer u.budget.pause()()
 	fmt.Fprint(u.stderr, prompt)
 	b, err := term.ReadPassword(int(u.stdin.Fd()))
 	fmt.Fprintln(u.stderr)

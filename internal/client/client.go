@@ -26,14 +26,19 @@ import (
 // is at most 8 MiB of text, a little more as JSON).
 const maxResponse = 16 << 20
 
+// DefaultAttemptTimeout bounds one attempt of a request unless
+// WithAttemptTimeout says otherwise.
+const DefaultAttemptTimeout = 30 * time.Second
+
 // Client talks to one capyd service.
 type Client struct {
-	base      string
-	http      *http.Client
-	token     string
-	userAgent string
-	attempts  int
-	backoff   time.Duration
+	base           string
+	http           *http.Client
+	token          string
+	userAgent      string
+	attempts       int
+	backoff        time.Duration
+	attemptTimeout time.Duration
 }
 
 // Option configures a Client.
@@ -59,6 +64,13 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 	}
 }
 
+// WithAttemptTimeout bounds each attempt of a request, from dialling to
+// the last byte of the answer (default DefaultAttemptTimeout; 0: no bound
+// of its own). A deadline on the caller's context bounds the whole
+// request, retries and backoff included: an attempt never outlives it,
+// and no retry starts after it.
+func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.attemptTimeout = d } }
+
 // New returns a client for the service at baseURL, which must be https or
 // loopback http (DESIGN §5).
 func New(baseURL string, opts ...Option) (*Client, error) {
@@ -67,11 +79,15 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		base:      u,
-		http:      &http.Client{Timeout: 30 * time.Second},
-		userAgent: "capy",
-		attempts:  3,
-		backoff:   200 * time.Millisecond,
+		base: u,
+		// No http.Client.Timeout: each attempt's context carries the
+		// bound (attemptTimeout, and the caller's deadline), so that the
+		// caller's deadline also cuts an attempt short.
+		http:           &http.Client{},
+		userAgent:      "capy",
+		attempts:       3,
+		backoff:        200 * time.Millisecond,
+		attemptTimeout: DefaultAttemptTimeout,
 	}
 	for _, o := range opts {
 		o(c)
@@ -97,6 +113,35 @@ type HTTPError struct {
 // Error describes the status without the body (which may be a proxy page).
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("service answered HTTP %d without a problem document", e.Status)
+}
+
+// TimeoutError is a request the service did not answer in time: the
+// caller's context reached its deadline, or every attempt ran out its own
+// timeout. Path is the request path without its query (ids only, never a
+// token or a code).
+type TimeoutError struct {
+	Method string
+	Path   string
+	// Waited is how long the client waited for this request, every
+	// attempt and backoff included.
+	Waited time.Duration
+	// Err is context.DeadlineExceeded.
+	Err error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("the service did not answer %s %s within %v", e.Method, e.Path, roundWait(e.Waited))
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// roundWait rounds a waiting time for a message: tenths of a second below
+// ten seconds, whole seconds above.
+func roundWait(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 // ProblemOf returns the problem in err's chain, or nil.
@@ -136,26 +181,58 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, r ret
 	if r == retry {
 		attempts = c.attempts
 	}
+	start := time.Now()
 	var lastErr error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
-			// Jittered exponential backoff; give up early if the caller's
-			// context ends first.
+			// Jittered exponential backoff; give up at once when the
+			// caller's deadline comes before the wait would end, and as
+			// soon as the caller's context ends.
 			d := c.backoff << (i - 1)
 			d += time.Duration(rand.Int64N(int64(d/2) + 1))
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+				return lastErr
+			}
 			select {
 			case <-ctx.Done():
 				return lastErr
 			case <-time.After(d):
 			}
 		}
-		err, transient := c.once(ctx, method, path, body, out)
+		err, transient := c.attempt(ctx, method, path, body, out)
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			te.Waited = time.Since(start)
+		}
 		if err == nil || !transient {
 			return err
 		}
 		lastErr = err
 	}
 	return lastErr
+}
+
+// attempt sends the request once, bounded by attemptTimeout and by ctx.
+// When the bound ends it, the error is a *TimeoutError (transient only
+// when it was this attempt's own timeout, so a retry may follow), or
+// ctx's error when ctx was cancelled (an interrupt).
+func (c *Client) attempt(ctx context.Context, method, path string, body []byte, out any) (error, bool) {
+	actx := ctx
+	if c.attemptTimeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, c.attemptTimeout)
+		// The answer's body is read under actx too, so cancel only after.
+		defer cancel()
+	}
+	err, transient := c.once(actx, method, path, body, out)
+	if err == nil || actx.Err() == nil {
+		return err, transient
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(cerr, context.DeadlineExceeded) {
+		return cerr, false
+	}
+	p, _, _ := strings.Cut(path, "?")
+	return &TimeoutError{Method: method, Path: p, Err: context.DeadlineExceeded}, ctx.Err() == nil
 }
 
 func (c *Client) once(ctx context.Context, method, path string, body []byte, out any) (err error, transient bool) {
@@ -177,9 +254,6 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err(), false
-		}
 		return fmt.Errorf("contact %s: %w", c.base, scrub(err)), isTransient(err)
 	}
 	defer resp.Body.Close()

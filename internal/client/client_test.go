@@ -2,9 +2,12 @@ package client
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,15 +25,30 @@ const (
 	env = "env_zyxwvutsrqponmlkjihgfedcba"
 )
 
-func stub(t *testing.T, h http.HandlerFunc) *Client {
+func stub(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL, WithRetry(3, time.Millisecond), WithToken("capys_x"))
+	c, err := New(srv.URL, append([]Option{WithRetry(3, time.Millisecond), WithToken("capys_x")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// stall is a handler that never answers: it counts the request and holds
+// it until the client goes away or the test ends (t.Context ends before
+// the server's Close waits for its handlers).
+func stall(t *testing.T, hits *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		// The server notices a closed connection only once the body is read.
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-t.Context().Done():
+		}
+	}
 }
 
 func problem(w http.ResponseWriter, slug string, status int, extra string) {
@@ -107,5 +125,80 @@ func TestRefusesPlainHTTPElsewhere(t *testing.T) {
 	}
 	if _, err := New("http://127.0.0.1:8787"); err != nil {
 		t.Fatalf("loopback http refused: %v", err)
+	}
+}
+
+// Each attempt has its own timeout; a stalled GET is tried again, a
+// stalled push is not, and the error names the request (without its
+// query) and how long the client waited.
+func TestAttemptTimeout(t *testing.T) {
+	var hits atomic.Int32
+	c := stub(t, stall(t, &hits), WithAttemptTimeout(100*time.Millisecond))
+	_, err := c.Sessions(context.Background(), "cursor-x", 5)
+	var te *TimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %T %v, want a *TimeoutError", err, err)
+	}
+	if te.Method != http.MethodGet || te.Path != "/v1/auth/sessions" || hits.Load() != 3 || te.Waited < 300*time.Millisecond {
+		t.Fatalf("%+v after %d tries, want GET /v1/auth/sessions, 3 tries, ≥ 300ms", te, hits.Load())
+	}
+	if strings.Contains(err.Error(), "cursor-x") || strings.Contains(err.Error(), "capys_x") {
+		t.Fatalf("the message shows the query or the token: %v", err)
+	}
+	hits.Store(0)
+	_, err = c.Push(context.Background(), org, prj, env, "capy-blob 1\n")
+	if !errors.As(err, &te) || te.Method != http.MethodPost || te.Path != "/v1/orgs/"+org+"/projects/"+prj+"/envs/"+env+"/versions" || hits.Load() != 1 {
+		t.Fatalf("push: %v after %d tries, want a timeout of POST …/versions after exactly 1", err, hits.Load())
+	}
+}
+
+// The caller's deadline bounds the whole request: the attempt in flight
+// ends with it, even when the attempt's own timeout is longer, and no
+// retry starts after it.
+func TestDeadlineBoundsRequest(t *testing.T) {
+	var hits atomic.Int32
+	c := stub(t, stall(t, &hits), WithAttemptTimeout(time.Minute))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Me(ctx)
+	took := time.Since(start)
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.Path != "/v1/auth/me" {
+		t.Fatalf("err %T %v, want a timeout of GET /v1/auth/me", err, err)
+	}
+	// Generous: the point is 0.3 s, not the minute of the attempt timeout.
+	if took > 5*time.Second || hits.Load() != 1 {
+		t.Fatalf("gave up after %v and %d tries, want about 300ms and 1", took, hits.Load())
+	}
+}
+
+// A backoff that would outlast the caller's deadline is not waited for:
+// the service's own answer is the error.
+func TestDeadlineSkipsBackoff(t *testing.T) {
+	var hits atomic.Int32
+	c := stub(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		problem(w, api.PUnavailable, 503, "")
+	}, WithRetry(3, time.Minute))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Me(ctx)
+	if !Is(err, api.PUnavailable) || hits.Load() != 1 || time.Since(start) > time.Second {
+		t.Fatalf("%v after %d tries and %v, want unavailable at once after 1", err, hits.Load(), time.Since(start))
+	}
+}
+
+// An interrupt (a cancelled context) is not a timeout.
+func TestCancelIsNotTimeout(t *testing.T) {
+	var hits atomic.Int32
+	c := stub(t, stall(t, &hits))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err := c.Me(ctx)
+	var te *TimeoutError
+	if !errors.Is(err, context.Canceled) || errors.As(err, &te) {
+		t.Fatalf("err %T %v, want context.Canceled", err, err)
 	}
 }

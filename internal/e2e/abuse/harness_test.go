@@ -425,7 +425,14 @@ func (p *person) baseEnv() []string {
 // capyIn runs capy in dir with extra environment and stdin.
 func (p *person) capyIn(dir string, extra []string, stdin string, args ...string) result {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return p.capyKilledAfter(60*time.Second, dir, extra, stdin, args...)
+}
+
+// capyKilledAfter is capyIn with the time after which the test kills capy
+// (exit -1).
+func (p *person) capyKilledAfter(kill time.Duration, dir string, extra []string, stdin string, args ...string) result {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), kill)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, capyBin, args...)
 	cmd.Dir = dir
@@ -488,12 +495,19 @@ func (p *person) login() {
 
 func (p *person) loginWith(service string) result {
 	p.t.Helper()
+	return p.loginSlowly(service, nil, 0)
+}
+
+// loginSlowly is loginWith with extra environment; the person types the
+// code think after it arrived.
+func (p *person) loginSlowly(service string, extra []string, think time.Duration) result {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args := []string{"login", "--service", service, p.email}
 	cmd := exec.CommandContext(ctx, capyBin, args...)
 	cmd.Dir = p.dir
-	cmd.Env = p.baseEnv()
+	cmd.Env = append(p.baseEnv(), extra...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		p.t.Fatal(err)
@@ -510,6 +524,7 @@ func (p *person) loginWith(service string) result {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+	time.Sleep(think)
 	fmt.Fprintln(stdin, code)
 	stdin.Close()
 	err = cmd.Wait()
