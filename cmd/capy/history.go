@@ -146,7 +146,7 @@ func cmdAudit(u *ui, c *cli.Context) error {
 	// log and must be in it.
 	var seen workspace.AuditHeads
 	if c.Bool("verify") {
-		if seen, err = p.home.AuditHeads(org); err != nil {
+		if seen, err = p.home.Org(a.Client.BaseURL(), org).AuditHeads(); err != nil {
 			return err
 		}
 	}

@@ -358,7 +358,7 @@ func cmdReplaceLine(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func findKeyEnc(ts *testscript.TestScript, home string) string {
-	matches, _ := filepath.Glob(filepath.Join(ts.MkAbs(home), "orgs", "*", "users", "*", "key.enc"))
+	matches, _ := filepath.Glob(filepath.Join(ts.MkAbs(home), "services", "*", "orgs", "*", "users", "*", "key.enc"))
 	if len(matches) != 1 {
 		ts.Fatalf("want one key.enc under %s, found %d", home, len(matches))
 	}

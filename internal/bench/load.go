@@ -38,7 +38,7 @@ func endpoints(home, service string, r *Repo) (coDecrypt, head Endpoint, err err
 	if err != nil || !ok {
 		return coDecrypt, head, fmt.Errorf("no session for %s in %s: %v", service, home, err)
 	}
-	outer, err := h.ReadKeyEnc(r.Org, cred.UserID)
+	outer, err := h.Org(service, r.Org).ReadKeyEnc(cred.UserID)
 	if err != nil {
 		return coDecrypt, head, err
 	}

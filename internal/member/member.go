@@ -89,9 +89,12 @@ func (a *Account) Logout(ctx context.Context) error {
 // but only by a blob that can be the outer wrap of the inner layer the
 // answer returned (checkKeyEncAnswer), and only once the answer's audit
 // head passed the fork check: nothing in a refused answer is written.
+// Every file used is this service's own (workspace.Org): another service
+// that reuses the org id reads and writes files of its own.
 func (a *Account) Unlock(ctx context.Context, orgID string) (keys.MasterKey, error) {
 	var m keys.MasterKey
-	outer, err := a.Home.ReadKeyEnc(orgID, a.Cred.UserID)
+	o := a.org(orgID)
+	outer, err := o.ReadKeyEnc(a.Cred.UserID)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, ErrNoKeyEnc
 	}
@@ -111,7 +114,8 @@ func (a *Account) Unlock(ctx context.Context, orgID string) (keys.MasterKey, err
 	if err != nil {
 		return m, fmt.Errorf("open key.enc with this machine's device key: %w", err)
 	}
-	if err := a.checkKey(ctx, orgID, &m); err != nil {
+	check, err := a.checkKey(ctx, o, orgID, &m)
+	if err != nil {
 		return keys.MasterKey{}, err
 	}
 	// The same bytes back are no re-wrap: nothing to write.
@@ -121,13 +125,18 @@ func (a *Account) Unlock(ctx context.Context, orgID string) (keys.MasterKey, err
 			return keys.MasterKey{}, fmt.Errorf("the co-decrypt answer's re-wrapped key.enc: %w; key.enc was not changed", err)
 		}
 	}
-	if err := a.Home.RecordAuditHead(orgID, workspace.AuditHead(res.AuditHead)); err != nil {
+	if err := o.RecordAuditHead(workspace.AuditHead(res.AuditHead)); err != nil {
 		return keys.MasterKey{}, err
 	}
 	if rewrap {
-		if err := a.Home.WriteKeyEnc(orgID, a.Cred.UserID, res.Rewrapped); err != nil {
+		if err := o.WriteKeyEnc(a.Cred.UserID, res.Rewrapped); err != nil {
 			return m, fmt.Errorf("replace key.enc after key rotation: %w", err)
 		}
+	}
+	// This service opened key.enc and M matched the check: files an older
+	// capy kept for the org id alone are this service's, and become so.
+	if err := o.AdoptLegacy(a.Cred.UserID, outer, check); err != nil {
+		return m, err
 	}
 	return m, nil
 }
@@ -156,27 +165,33 @@ func checkKeyEncAnswer(outer, inner []byte, iwk *keys.InnerWrapKey, orgID, userI
 	return nil
 }
 
+// org is where this machine keeps the org's files for this account's
+// service.
+func (a *Account) org(orgID string) workspace.Org {
+	return a.Home.Org(a.Client.BaseURL(), orgID)
+}
+
 // checkKey compares M with the org's key check, cached locally after the
-// first time so an unlock stays one round trip.
-func (a *Account) checkKey(ctx context.Context, orgID string, m *keys.MasterKey) error {
-	check, err := a.Home.KeyCheck(orgID)
+// first time so an unlock stays one round trip, and returns the check.
+func (a *Account) checkKey(ctx context.Context, o workspace.Org, orgID string, m *keys.MasterKey) (string, error) {
+	check, err := o.KeyCheck()
 	if err != nil {
 		// An insecure (symlinked, group-readable) cache is refused like
 		// every key file, never silently replaced.
-		return err
+		return "", err
 	}
 	if check == "" {
 		org, err := a.Client.Org(ctx, orgID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		check = org.KeyCheck
 		if err := m.Verify(orgID, check); err != nil {
-			return err
+			return "", err
 		}
-		return a.Home.SetKeyCheck(orgID, check)
+		return check, o.SetKeyCheck(check)
 	}
-	return m.Verify(orgID, check)
+	return check, m.Verify(orgID, check)
 }
 
 // Enrol makes key.enc for this machine: M sealed with the device-bound
@@ -203,14 +218,15 @@ func (a *Account) Enrol(ctx context.Context, orgID, keyCheck string, m *keys.Mas
 	if err := checkKeyEncAnswer(outer, inner, &iwk, orgID, a.Cred.UserID); err != nil {
 		return fmt.Errorf("the service's wrap of key.enc: %w; key.enc was not written", err)
 	}
-	if err := a.Home.WriteKeyEnc(orgID, a.Cred.UserID, outer); err != nil {
+	o := a.org(orgID)
+	if err := o.WriteKeyEnc(a.Cred.UserID, outer); err != nil {
 		return err
 	}
-	return a.Home.SetKeyCheck(orgID, keyCheck)
+	return o.SetKeyCheck(keyCheck)
 }
 
 // HasKey reports whether this machine holds key.enc for the org.
 func (a *Account) HasKey(orgID string) bool {
-	_, err := a.Home.ReadKeyEnc(orgID, a.Cred.UserID)
+	_, err := a.org(orgID).ReadKeyEnc(a.Cred.UserID)
 	return err == nil
 }

@@ -107,7 +107,7 @@ func (r *Remote) Push(ctx context.Context, text string) error {
 		return err
 	}
 	if r.Home != nil {
-		return r.Home.RecordAuditHead(r.Org, workspace.AuditHead(res.AuditHead))
+		return r.Home.Org(r.Client.BaseURL(), r.Org).RecordAuditHead(workspace.AuditHead(res.AuditHead))
 	}
 	return nil
 }

@@ -1,18 +1,15 @@
 package workspace
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/capy-oss/capy/internal/envfile"
-	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keys"
 )
 
 // AuditHead is one position of an org's audit chain as the service named
@@ -67,37 +64,29 @@ type auditFile struct {
 // auditFileMax bounds the read of audit_head.json (64 heads are ~8 KiB).
 const auditFileMax = 64 << 10
 
-func (h *Home) auditPath(orgID string) (string, error) {
-	if err := ident.CheckID(ident.Org, orgID); err != nil {
-		return "", err
-	}
-	return filepath.Join(h.Dir, "orgs", orgID, "audit_head.json"), nil
-}
-
-// AuditHead returns the highest head seen for orgID (zero if none).
-func (h *Home) AuditHead(orgID string) (AuditHead, error) {
-	hs, err := h.AuditHeads(orgID)
+// AuditHead returns the highest head seen for the org (zero if none).
+func (o Org) AuditHead() (AuditHead, error) {
+	hs, err := o.AuditHeads()
 	return hs.Highest, err
 }
 
-// AuditHeads returns what this machine has recorded of orgID's audit
-// chain (zero if nothing). A version 1 file reads as its one head, first
-// seen when the file was written. What the file holds is taken as it is,
-// even a head an older capy recorded without checking it: it is what
-// the service said, and a later answer or `capy audit --verify` is
-// compared with exactly that.
-func (h *Home) AuditHeads(orgID string) (AuditHeads, error) {
-	p, err := h.auditPath(orgID)
-	if err != nil {
-		return AuditHeads{}, err
-	}
-	var f auditFile
-	err = readJSON(p, auditFileMax, &f)
+// AuditHeads returns what this machine has recorded of the org's audit
+// chain at this service (zero if nothing). A version 1 file reads as its
+// one head, first seen when the file was written. What the file holds is
+// taken as it is, even a head an older capy recorded without checking
+// it: it is what the service said, and a later answer or `capy audit
+// --verify` is compared with exactly that.
+func (o Org) AuditHeads() (AuditHeads, error) {
+	data, p, err := o.read(auditFileMax, "audit_head.json")
 	if errors.Is(err, fs.ErrNotExist) {
 		return AuditHeads{}, nil
 	}
 	if err != nil {
 		return AuditHeads{}, err
+	}
+	var f auditFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return AuditHeads{}, fmt.Errorf("%s is corrupt: %w", p, err)
 	}
 	hs := AuditHeads{Highest: AuditHead{Seq: f.Seq, Hash: f.Hash}}
 	switch f.Version {
@@ -207,7 +196,8 @@ func (hs AuditHeads) Add(a AuditHead, now time.Time) (next AuditHeads, changed b
 }
 
 // RecordAuditHead checks a head an answer named against the heads
-// recorded for the org (AuditHeads.Add) and records it.
+// recorded for the org at this service (AuditHeads.Add) and records them
+// in this service's directory.
 //
 // Every unlock and push moves the org's head, so this write happens on
 // almost every command. It is atomic (temporary file, fsync, rename: the
@@ -222,11 +212,12 @@ func (hs AuditHeads) Add(a AuditHead, now time.Time) (next AuditHeads, changed b
 // check against the recorded heads is always done before returning. A
 // write still in flight from an earlier call is waited for first, so
 // writes stay in order and each check sees the previous heads.
-func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
+func (o Org) RecordAuditHead(a AuditHead) error {
+	h := o.h
 	if err := h.Flush(); err != nil {
 		return err
 	}
-	cur, err := h.AuditHeads(orgID)
+	cur, err := o.AuditHeads()
 	if err != nil {
 		return err
 	}
@@ -234,14 +225,11 @@ func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
 	if err != nil || !changed {
 		return err
 	}
-	p, err := h.auditPath(orgID)
+	p, err := o.path("audit_head.json")
 	if err != nil {
 		return err
 	}
-	if err := ensurePrivateDir(filepath.Join(h.Dir, "orgs")); err != nil {
-		return err
-	}
-	if err := ensurePrivateDir(filepath.Dir(p)); err != nil {
+	if err := o.mkdirs("orgs", o.id); err != nil {
 		return err
 	}
 	f := auditFile{Version: 2, Seq: next.Highest.Seq, Hash: next.Highest.Hash, Recent: next.Recent}
@@ -268,38 +256,4 @@ func (h *Home) RecordAuditHead(orgID string, a AuditHead) error {
 // directory fsync; tests replace it to see deferred writes fail.
 var writeAuditHead = func(path string, data []byte) error {
 	return writePrivateWith(envfile.WriteFileAtomicNoDirSync, path, data)
-}
-
-func (h *Home) orgFile(orgID, name string) (string, error) {
-	if err := ident.CheckID(ident.Org, orgID); err != nil {
-		return "", err
-	}
-	return filepath.Join(h.Dir, "orgs", orgID, name), nil
-}
-
-// KeyCheck returns the org's key check cached on this machine ("" if none).
-func (h *Home) KeyCheck(orgID string) (string, error) {
-	p, err := h.orgFile(orgID, "key_check")
-	if err != nil {
-		return "", err
-	}
-	data, err := keys.ReadPrivateFile(p, 128)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	return strings.TrimSpace(string(data)), err
-}
-
-// SetKeyCheck caches an org's key check (verified against M by the caller).
-func (h *Home) SetKeyCheck(orgID, check string) error {
-	p, err := h.orgFile(orgID, "key_check")
-	if err != nil {
-		return err
-	}
-	for _, d := range []string{filepath.Join(h.Dir, "orgs"), filepath.Dir(p)} {
-		if err := ensurePrivateDir(d); err != nil {
-			return err
-		}
-	}
-	return writePrivate(p, []byte(check+"\n"))
 }

@@ -15,7 +15,7 @@ func seqHash(seq uint64) string { return fmt.Sprintf("%064x", seq*7919+1) }
 
 func auditFileBytes(t *testing.T, h *Home) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(h.Dir, "orgs", org, "audit_head.json"))
+	b, err := os.ReadFile(scopedPath(t, h, "audit_head.json"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func auditFileBytes(t *testing.T, h *Home) string {
 // characters.
 func TestAuditHeadMalformed(t *testing.T) {
 	h := home(t)
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
 		t.Fatal(err)
 	}
 	before := auditFileBytes(t, h)
@@ -43,7 +43,7 @@ func TestAuditHeadMalformed(t *testing.T) {
 		{Seq: 6, Hash: hx("ag")},
 		{Seq: 6, Hash: hx("a\n")},
 	} {
-		if err := h.RecordAuditHead(org, a); !errors.Is(err, ErrAuditHead) {
+		if err := h.Org(service, org).RecordAuditHead(a); !errors.Is(err, ErrAuditHead) {
 			t.Errorf("%+v: %v, want ErrAuditHead", a, err)
 		}
 	}
@@ -52,7 +52,7 @@ func TestAuditHeadMalformed(t *testing.T) {
 	}
 	// The largest position is well-formed (first head seen: no bound).
 	h2 := home(t)
-	if err := h2.RecordAuditHead(org, AuditHead{Seq: MaxAuditSeq, Hash: hx("aa")}); err != nil {
+	if err := h2.Org(service, org).RecordAuditHead(AuditHead{Seq: MaxAuditSeq, Hash: hx("aa")}); err != nil {
 		t.Fatalf("2^53-1 as the first head: %v", err)
 	}
 }
@@ -65,33 +65,33 @@ func TestAuditHeadMalformed(t *testing.T) {
 func TestAuditHeadForgedHighest(t *testing.T) {
 	h := home(t)
 	for seq := uint64(1); seq <= 10; seq++ {
-		if err := h.RecordAuditHead(org, AuditHead{Seq: seq, Hash: seqHash(seq)}); err != nil {
+		if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: seq, Hash: seqHash(seq)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: MaxAuditSeq, Hash: hx("ee")}); !errors.Is(err, ErrAuditHead) {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: MaxAuditSeq, Hash: hx("ee")}); !errors.Is(err, ErrAuditHead) {
 		t.Fatalf("2^53-1 after #10: %v, want ErrAuditHead", err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 10, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 10, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("rewrite at #10: %v, want ErrAuditFork", err)
 	}
 	forged := uint64(10 + auditJumpSlack)
-	if err := h.RecordAuditHead(org, AuditHead{Seq: forged, Hash: hx("ee")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: forged, Hash: hx("ee")}); err != nil {
 		t.Fatalf("a head within the bound: %v", err)
 	}
-	if a, _ := h.AuditHead(org); a.Seq != forged {
+	if a, _ := h.Org(service, org).AuditHead(); a.Seq != forged {
 		t.Fatalf("highest %+v, want #%d", a, forged)
 	}
 	for _, seq := range []uint64{10, 7, 1} {
-		if err := h.RecordAuditHead(org, AuditHead{Seq: seq, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
+		if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: seq, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
 			t.Fatalf("rewrite at #%d after a high head: %v, want ErrAuditFork", seq, err)
 		}
 	}
 	// The genuine chain goes on below the forged head and is recorded.
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 11, Hash: seqHash(11)}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 11, Hash: seqHash(11)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 11, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 11, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("rewrite at #11: %v", err)
 	}
 }
@@ -103,25 +103,25 @@ func TestAuditHeadRecentBound(t *testing.T) {
 	h := home(t)
 	const n = RecentAuditHeads + 6
 	for seq := uint64(1); seq <= n; seq++ {
-		if err := h.RecordAuditHead(org, AuditHead{Seq: seq, Hash: seqHash(seq)}); err != nil {
+		if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: seq, Hash: seqHash(seq)}); err != nil {
 			t.Fatal(err)
 		}
 		// Seeing a head again changes nothing.
-		if err := h.RecordAuditHead(org, AuditHead{Seq: seq, Hash: seqHash(seq)}); err != nil {
+		if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: seq, Hash: seqHash(seq)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	hs, err := h.AuditHeads(org)
+	hs, err := h.Org(service, org).AuditHeads()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(hs.Recent) != RecentAuditHeads || hs.Recent[0].Seq != n-RecentAuditHeads+1 || hs.Recent[RecentAuditHeads-1].Seq != n {
 		t.Fatalf("recent heads %d, from #%d", len(hs.Recent), hs.Recent[0].Seq)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: n - RecentAuditHeads + 1, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: n - RecentAuditHeads + 1, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("rewrite at the oldest kept position: %v", err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 1, Hash: hx("ee")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 1, Hash: hx("ee")}); err != nil {
 		t.Fatalf("a position no longer kept: %v (want it taken as new)", err)
 	}
 	if b := auditFileBytes(t, h); len(b) > auditFileMax/2 {
@@ -166,35 +166,41 @@ func TestAuditHeadJumpBound(t *testing.T) {
 // audit_head.json of version 1 ({"seq","hash"}) is read as its one head,
 // first seen when the file was written, and rewritten as version 2 on the
 // next new head; version 2 keeps the highest head in the old fields, so
-// an older capy still reads it.
+// an older capy still reads it. Only an older capy wrote version 1, so it
+// is in the legacy directory (orgs/<org>), and version 2 goes to the
+// service's own: the legacy file stays as it was.
 func TestAuditHeadVersion1(t *testing.T) {
 	h := home(t)
 	dir := filepath.Join(h.Dir, "orgs", org)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(dir, "audit_head.json")
+	legacy := filepath.Join(dir, "audit_head.json")
 	old := fmt.Sprintf("{\n  \"seq\": 5,\n  \"hash\": %q\n}\n", seqHash(5))
-	if err := os.WriteFile(p, []byte(old), 0o600); err != nil {
+	if err := os.WriteFile(legacy, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	written := time.Now().Add(-48 * time.Hour).Truncate(time.Second)
-	if err := os.Chtimes(p, written, written); err != nil {
+	if err := os.Chtimes(legacy, written, written); err != nil {
 		t.Fatal(err)
 	}
-	hs, err := h.AuditHeads(org)
+	o := h.Org(service, org)
+	hs, err := o.AuditHeads()
 	if err != nil || hs.Highest.Seq != 5 || len(hs.Recent) != 1 || hs.Recent[0].Hash != seqHash(5) || !hs.HighestAt.Equal(written) {
 		t.Fatalf("version 1 read as %+v, %v", hs, err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
+	if err := o.RecordAuditHead(AuditHead{Seq: 5, Hash: hx("ee")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("fork against a version 1 head: %v", err)
 	}
-	if got := auditFileBytes(t, h); got != old {
-		t.Fatalf("a known head rewrote the file:\n%s", got)
+	if err := o.RecordAuditHead(AuditHead{Seq: 5, Hash: seqHash(5)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := auditFileBytes(t, h); got != "" {
+		t.Fatalf("a known head wrote the file:\n%s", got)
 	}
 	// Two days since: far more than the slack alone is plausible.
 	far := uint64(5 + auditJumpSlack + 1000)
-	if err := h.RecordAuditHead(org, AuditHead{Seq: far, Hash: seqHash(far)}); err != nil {
+	if err := o.RecordAuditHead(AuditHead{Seq: far, Hash: seqHash(far)}); err != nil {
 		t.Fatal(err)
 	}
 	var v1 AuditHead
@@ -206,13 +212,17 @@ func TestAuditHeadVersion1(t *testing.T) {
 	if v1.Seq != far || v1.Hash != seqHash(far) || v2.Version != 2 || len(v2.Recent) != 2 || v2.SeenAt == nil {
 		t.Fatalf("version 2 file:\n%s", data)
 	}
+	p := scopedPath(t, h, "audit_head.json")
 	if mode(t, p) != 0o600 {
 		t.Fatalf("mode %04o", mode(t, p))
+	}
+	if b, _ := os.ReadFile(legacy); string(b) != old {
+		t.Fatalf("the legacy file was rewritten:\n%s", b)
 	}
 	if err := os.WriteFile(p, []byte(`{"version":3,"seq":1}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.AuditHeads(org); err == nil {
+	if _, err := o.AuditHeads(); err == nil {
 		t.Fatal("an unknown version was read")
 	}
 }

@@ -1,6 +1,6 @@
 // Package workspace is the CLI's local state: the capy home directory
-// (~/.capy: device key, credentials, key.enc files, the newest audit heads
-// seen) and a repository's .capy directory (project.json, state.json and
+// (~/.capy: device key, credentials, per service key.enc files and audit
+// heads seen) and a repository's .capy directory (project.json, state.json and
 // the CI key file). Every write is atomic; key files are 0600 in 0700
 // directories, and a key file that is a symlink or readable by others is
 // refused, never repaired.
@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"github.com/capy-oss/capy/internal/envfile"
-	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 )
 
@@ -98,41 +97,6 @@ func ensurePrivateDir(dir string) error {
 // Device loads or creates this machine's device secret.
 func (h *Home) Device() (keys.DeviceSecret, error) {
 	return keys.LoadOrCreateDevice(filepath.Join(h.Dir, "device.key"))
-}
-
-func (h *Home) keyEncPath(orgID, userID string) (string, error) {
-	if err := ident.CheckID(ident.Org, orgID); err != nil {
-		return "", err
-	}
-	if err := ident.CheckID(ident.User, userID); err != nil {
-		return "", err
-	}
-	return filepath.Join(h.Dir, "orgs", orgID, "users", userID, "key.enc"), nil
-}
-
-// ReadKeyEnc returns the outer blob stored as key.enc for a member of an
-// org; the error matches fs.ErrNotExist when this machine has none.
-func (h *Home) ReadKeyEnc(orgID, userID string) ([]byte, error) {
-	p, err := h.keyEncPath(orgID, userID)
-	if err != nil {
-		return nil, err
-	}
-	return keys.ReadPrivateFile(p, 4096)
-}
-
-// WriteKeyEnc atomically replaces key.enc (0600, directories 0700).
-func (h *Home) WriteKeyEnc(orgID, userID string, outer []byte) error {
-	p, err := h.keyEncPath(orgID, userID)
-	if err != nil {
-		return err
-	}
-	for _, d := range []string{filepath.Join(h.Dir, "orgs"), filepath.Join(h.Dir, "orgs", orgID),
-		filepath.Join(h.Dir, "orgs", orgID, "users"), filepath.Dir(p)} {
-		if err := ensurePrivateDir(d); err != nil {
-			return err
-		}
-	}
-	return writePrivate(p, outer)
 }
 
 // writePrivate writes a key file atomically with mode 0600 even when it

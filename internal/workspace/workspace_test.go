@@ -51,32 +51,38 @@ func TestHomeIsPrivate(t *testing.T) {
 
 func TestKeyEnc(t *testing.T) {
 	h := home(t)
-	if _, err := h.ReadKeyEnc(org, user); !errors.Is(err, fs.ErrNotExist) {
+	o := h.Org(service, org)
+	if _, err := o.ReadKeyEnc(user); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing key.enc: %v", err)
 	}
-	if err := h.WriteKeyEnc(org, user, []byte("outer-1")); err != nil {
+	if err := o.WriteKeyEnc(user, []byte("outer-1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.WriteKeyEnc(org, user, []byte("outer-2")); err != nil {
+	if err := o.WriteKeyEnc(user, []byte("outer-2")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := h.ReadKeyEnc(org, user)
+	got, err := o.ReadKeyEnc(user)
 	if err != nil || string(got) != "outer-2" {
 		t.Fatalf("read back %q %v", got, err)
 	}
-	p, _ := h.keyEncPath(org, user)
+	p := scopedPath(t, h, "users", user, "key.enc")
 	if m := mode(t, p); m != 0o600 {
 		t.Fatalf("key.enc mode %04o", m)
 	}
-	if m := mode(t, filepath.Dir(p)); m != 0o700 {
-		t.Fatalf("key.enc dir mode %04o", m)
+	for d := filepath.Dir(p); d != h.Dir; d = filepath.Dir(d) {
+		if m := mode(t, d); m != 0o700 {
+			t.Fatalf("%s mode %04o", d, m)
+		}
 	}
 	os.Chmod(p, 0o644)
-	if _, err := h.ReadKeyEnc(org, user); err == nil {
+	if _, err := o.ReadKeyEnc(user); err == nil {
 		t.Fatal("group-readable key.enc accepted")
 	}
-	if err := h.WriteKeyEnc("../../etc", user, []byte("x")); err == nil {
+	if err := h.Org(service, "../../etc").WriteKeyEnc(user, []byte("x")); err == nil {
 		t.Fatal("path traversal in org id accepted")
+	}
+	if err := o.WriteKeyEnc("../../etc", []byte("x")); err == nil {
+		t.Fatal("path traversal in user id accepted")
 	}
 }
 
@@ -200,20 +206,20 @@ func hx(pair string) string { return strings.Repeat(pair, 32) }
 
 func TestAuditHeadFork(t *testing.T) {
 	h := home(t)
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 3, Hash: hx("bb")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 3, Hash: hx("bb")}); err != nil {
 		t.Fatal("an older head is fine (another client's answer)")
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("cc")}); !errors.Is(err, ErrAuditFork) {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 5, Hash: hx("cc")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("fork not reported: %v", err)
 	}
 	// The older head was recorded too: a rewrite there is caught as well.
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 3, Hash: hx("dd")}); !errors.Is(err, ErrAuditFork) {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 3, Hash: hx("dd")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("fork at a lower seen position not reported: %v", err)
 	}
-	if a, _ := h.AuditHead(org); a.Seq != 5 || a.Hash != hx("aa") {
+	if a, _ := h.Org(service, org).AuditHead(); a.Seq != 5 || a.Hash != hx("aa") {
 		t.Fatalf("head %+v", a)
 	}
 }
@@ -231,33 +237,33 @@ func TestAuditHeadDeferred(t *testing.T) {
 		<-release
 		return write(p, data)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := h.AuditHead(org); a.Seq != 0 {
+	if a, _ := h.Org(service, org).AuditHead(); a.Seq != 0 {
 		t.Fatalf("head %+v on disk before the deferred write ran", a)
 	}
 	close(release)
 	// The next record waits for the first write, so its check sees seq 5.
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 5, Hash: hx("cc")}); !errors.Is(err, ErrAuditFork) {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 5, Hash: hx("cc")}); !errors.Is(err, ErrAuditFork) {
 		t.Fatalf("fork not reported after a deferred write: %v", err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 6, Hash: hx("dd")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 6, Hash: hx("dd")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := h.AuditHead(org); a.Seq != 6 || a.Hash != hx("dd") {
+	if a, _ := h.Org(service, org).AuditHead(); a.Seq != 6 || a.Hash != hx("dd") {
 		t.Fatalf("head %+v after Flush, want seq 6", a)
 	}
-	if p := filepath.Join(h.Dir, "orgs", org, "audit_head.json"); mode(t, p) != 0o600 {
+	if p := scopedPath(t, h, "audit_head.json"); mode(t, p) != 0o600 {
 		t.Errorf("audit_head.json mode %04o", mode(t, p))
 	}
 
 	boom := errors.New("disk full")
 	writeAuditHead = func(string, []byte) error { return boom }
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 7, Hash: hx("ee")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 7, Hash: hx("ee")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Flush(); !errors.Is(err, boom) {
@@ -267,10 +273,10 @@ func TestAuditHeadDeferred(t *testing.T) {
 		t.Fatalf("second Flush = %v, want nil (the error is reported once)", err)
 	}
 	// A failed deferred write also fails the next record, before its check.
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 8, Hash: hx("ff")}); err != nil {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 8, Hash: hx("ff")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.RecordAuditHead(org, AuditHead{Seq: 9, Hash: hx("01")}); !errors.Is(err, boom) {
+	if err := h.Org(service, org).RecordAuditHead(AuditHead{Seq: 9, Hash: hx("01")}); !errors.Is(err, boom) {
 		t.Fatalf("RecordAuditHead after a failed write = %v, want its error", err)
 	}
 }

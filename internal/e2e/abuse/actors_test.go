@@ -201,7 +201,7 @@ func TestKickedMember(t *testing.T) {
 	w.clone(bob)
 	w.join(bob, "member")
 	bob.ok("sync")
-	keyEnc, _ := filepath.Glob(filepath.Join(bob.home, "orgs", "*", "users", "*", "key.enc"))
+	keyEnc := keyEncFiles(t, bob.home)
 	kept, _ := os.ReadFile(keyEnc[0])
 	a.ok("kick", "--yes", bob.email)
 	for _, args := range [][]string{{"get", "A"}, {"get", "--pull", "A"}, {"sync"}, {"run", "--", "true"}, {"export"},

@@ -163,14 +163,14 @@ func TestInsecureKeyFiles(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	a := w.alice
-	keyEnc, _ := filepath.Glob(filepath.Join(a.home, "orgs", "*", "users", "*", "key.enc"))
+	keyEnc := keyEncFiles(t, a.home)
 	if len(keyEnc) != 1 {
 		t.Fatalf("key.enc: %v", keyEnc)
 	}
-	orgDir := filepath.Join(a.home, "orgs", w.proj.Org)
+	dir := orgDir(a.home, w.s.url, w.proj.Org)
 	memberFiles := []string{
 		filepath.Join(a.home, "device.key"), keyEnc[0], filepath.Join(a.home, "credentials"),
-		filepath.Join(orgDir, "key_check"), filepath.Join(orgDir, "audit_head.json"),
+		filepath.Join(dir, "key_check"), filepath.Join(dir, "audit_head.json"),
 	}
 	// A CI checkout with .capy/decrypt.
 	code := lastLine(a.ok("deploy", "--name", "ci").stdout)

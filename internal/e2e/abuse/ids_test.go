@@ -112,11 +112,8 @@ func TestMaliciousIDs(t *testing.T) {
 				carol.login()
 				mark = s.mark()
 				r = carol.capyStdin(code+"\n", "--json", "redeem", "--yes", "-")
-				if _, err := os.Stat(filepath.Join(carol.home, "orgs")); err == nil {
-					files, _ := filepath.Glob(filepath.Join(carol.home, "orgs", "*", "users", "*", "key.enc"))
-					if len(files) > 0 {
-						t.Fatalf("redeem answered for another org still wrote %v", files)
-					}
+				if files := keyEncFiles(t, carol.home); len(files) > 0 {
+					t.Fatalf("redeem answered for another org still wrote %v", files)
 				}
 			case "user id (login)":
 				dave := s.person("dave@example.com")

@@ -2,6 +2,8 @@ package abuse
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -50,14 +52,22 @@ func b64JSON(b []byte) json.RawMessage {
 	return out
 }
 
-// keyEncFiles lists the key.enc files under a capy home.
+// keyEncFiles lists the key.enc files under a capy home (of every
+// service).
 func keyEncFiles(t *testing.T, home string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(home, "orgs", "*", "users", "*", "key.enc"))
+	files, err := filepath.Glob(filepath.Join(home, "services", "*", "orgs", "*", "users", "*", "key.enc"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// orgDir is where a capy home keeps an org's files for one service
+// (canonical URL): docs/cli.md §1.2.
+func orgDir(home, service, org string) string {
+	sum := sha256.Sum256([]byte(service))
+	return filepath.Join(home, "services", hex.EncodeToString(sum[:16]), "orgs", org)
 }
 
 func readBytes(t *testing.T, path string) []byte {
@@ -251,7 +261,7 @@ func TestMaliciousAuditHead(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	a := w.alice
-	headFile := filepath.Join(a.home, "orgs", w.proj.Org, "audit_head.json")
+	headFile := filepath.Join(orgDir(a.home, w.s.url, w.proj.Org), "audit_head.json")
 	recorded := func() uint64 {
 		var h auditHead
 		if err := json.Unmarshal(readBytes(t, headFile), &h); err != nil {
