@@ -121,6 +121,10 @@ func classify(err error) *cliError {
 	if p := client.ProblemOf(err); p != nil {
 		return fromProblem(err, p)
 	}
+	var re *client.RedirectError
+	if errors.As(err, &re) {
+		return mk("redirect", exitError, "capy sends nothing to a redirect's target; if the service moved, update the service URL (project.json, --service)")
+	}
 	var he *client.HTTPError
 	if errors.As(err, &he) {
 		return mk("service", exitError, "is the service URL right? a proxy answered instead of capyd")

@@ -83,7 +83,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		// No http.Client.Timeout: each attempt's context carries the
 		// bound (attemptTimeout, and the caller's deadline), so that the
 		// caller's deadline also cuts an attempt short.
-		http:           &http.Client{},
+		http:           &http.Client{CheckRedirect: noRedirects},
 		userAgent:      "capy",
 		attempts:       3,
 		backoff:        200 * time.Millisecond,
@@ -93,6 +93,28 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		o(c)
 	}
 	return c, nil
+}
+
+// noRedirects stops the HTTP client from following a redirect: it would
+// re-send the bearer token (Go keeps it for the same host, https → http
+// included) and, on 307/308, the request body (a key.enc) to wherever the
+// answer points, past the URL rules every service URL is checked against.
+// The 3xx answer comes back as a *RedirectError.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// RedirectError is a redirect answer, which capy never follows.
+type RedirectError struct {
+	Status   int
+	Location string
+}
+
+// Error says where the service pointed and what to do.
+func (e *RedirectError) Error() string {
+	loc := e.Location
+	if len(loc) > 200 {
+		loc = loc[:200] + "…"
+	}
+	return fmt.Sprintf("the service answered HTTP %d, a redirect to %q; capy does not follow redirects (if the service moved, use its new URL)", e.Status, loc)
 }
 
 // BaseURL returns the canonical service URL.
@@ -283,6 +305,9 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 			}
 			return p, transient
 		}
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return &RedirectError{Status: resp.StatusCode, Location: resp.Header.Get("Location")}, false
 	}
 	return &HTTPError{Status: resp.StatusCode}, transient
 }

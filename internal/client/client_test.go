@@ -202,3 +202,34 @@ func TestCancelIsNotTimeout(t *testing.T) {
 		t.Fatalf("err %T %v, want context.Canceled", err, err)
 	}
 }
+
+// A redirect is never followed: neither the bearer token nor a request
+// body reaches its target, whatever the status (301, 302, 303, 307, 308)
+// and whether the target is another host or the same one.
+func TestNoRedirects(t *testing.T) {
+	var reached atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(target.Close)
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL+r.URL.Path, status)
+		}))
+		c, err := New(srv.URL, WithToken("capys_secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Wrap(context.Background(), "org_abcdefghijklmnopqrstuvwxyz", []byte("inner"))
+		var re *RedirectError
+		if !errors.As(err, &re) || re.Status != status || !strings.Contains(re.Error(), target.URL) {
+			t.Errorf("%d: %v, want a RedirectError naming the target", status, err)
+		}
+		srv.Close()
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("the redirect target got %d request(s)", n)
+	}
+}

@@ -3,6 +3,8 @@ package abuse
 import (
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,5 +294,28 @@ func TestLoginServiceFromRepository(t *testing.T) {
 	bob.capy("login", bob.email)
 	if reqs := w.s.requestLog(mark); len(reqs) != 1 {
 		t.Fatalf("login to a known service asked again: %v", reqs)
+	}
+}
+
+// TestRedirectsNotFollowed: a service answering with a redirect (to
+// another host, or the same host over plain http) gets nothing re-sent:
+// no bearer token, no key.enc, no login e-mail reaches the target.
+func TestRedirectsNotFollowed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	for _, status := range []int{302, 307, 308} {
+		redirector := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			http.Redirect(rw, r, w.s.direct+r.URL.RequestURI(), status)
+		}))
+		mark := w.s.mark()
+		r := a.capy("--json", "login", "--service", redirector.URL, "eve@example.com")
+		if r.exit != 1 || r.code() != "redirect" {
+			t.Fatalf("%d: login through a redirect: %s", status, r)
+		}
+		if reqs := w.s.requestLog(mark); len(reqs) != 0 {
+			t.Fatalf("%d: the redirect was followed: %v", status, reqs)
+		}
+		redirector.Close()
 	}
 }
