@@ -101,6 +101,9 @@ func (a *Account) Link(ctx context.Context, m *keys.MasterKey, orgID, projectID 
 			if string(pub) != string(e.SigningPublicKey) {
 				return nil, fmt.Errorf("environment %s: the service's signing key differs from the one derived from your key: refusing to link", e.Name)
 			}
+			if err := a.checkLinkEpoch(ctx, pk, orgID, projectID, e); err != nil {
+				return nil, err
+			}
 			file := files[e.Name]
 			if file == "" {
 				file = defaultEnvFile(e.Name)
@@ -118,6 +121,31 @@ func (a *Account) Link(ctx context.Context, m *keys.MasterKey, orgID, projectID 
 		return nil, fmt.Errorf("the project has no environments")
 	}
 	return p, nil
+}
+
+// checkLinkEpoch compares the epoch the service claims for an environment
+// with its newest version, whose epoch the signature proves (every
+// rotation pushes a version at the new epoch): a service claiming an
+// older epoch would have this checkout pin a key that a revoked deploy
+// code may hold. A service that also serves an old version is the
+// fresh-machine limit (docs/threat-model.md); the first sync that sees a
+// newer epoch raises the pin.
+func (a *Account) checkLinkEpoch(ctx context.Context, pk keys.ProjectKey, orgID, projectID string, e api.Env) error {
+	head, err := a.Client.Head(ctx, orgID, projectID, e.ID)
+	if err != nil || head == nil {
+		return err
+	}
+	b, err := wrap.ParseBlob([]byte(head.Text))
+	if err != nil {
+		return fmt.Errorf("environment %s: %w", e.Name, err)
+	}
+	if err := b.VerifySignature(pk.SigningPublicKey(e.ID, b.Epoch), projectID, e.ID); err != nil {
+		return fmt.Errorf("environment %s: %w", e.Name, err)
+	}
+	if b.Epoch != e.Epoch {
+		return fmt.Errorf("environment %s: %w (the service says epoch %d, its newest version is at epoch %d)", e.Name, wrap.ErrEpochRollback, e.Epoch, b.Epoch)
+	}
+	return nil
 }
 
 func defaultEnvFile(env string) string {

@@ -328,3 +328,41 @@ func TestMaliciousPageCursors(t *testing.T) {
 		}
 	}
 }
+
+// TestMaliciousLinkEpoch: `capy link` pins each environment at the epoch
+// the service names. After a rotation to epoch 2, a service naming epoch 1
+// (with epoch 1's genuine public key) while serving the epoch-2 head is
+// refused: nothing is pinned.
+func TestMaliciousLinkEpoch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	dev := w.envID("development")
+	pk := w.projectKey()
+	old := pk.SigningPublicKey(dev, 1)
+	a.ok("env", "rotate", "--yes", "development")
+	w.s.setModify(rewriteJSON("GET", `/envs$`, func(m map[string]any) {
+		for _, it := range m["items"].([]any) {
+			if e := it.(map[string]any); e["id"] == dev {
+				e["epoch"], e["signing_public_key"] = 1, wrap.B64.EncodeToString(old)
+			}
+		}
+	}))
+	defer w.s.setModify(nil)
+	dir := filepath.Join(t.TempDir(), "linked")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := a.capyIn(dir, nil, "", "--json", "link", "--org", w.proj.Org, w.proj.Project)
+	if r.exit != 1 || r.code() != "tampered" || !strings.Contains(r.stderr, "newest version is at epoch 2") {
+		t.Fatalf("link with an older epoch claimed: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".capy", "project.json")); err == nil {
+		t.Fatal("project.json was written")
+	}
+	w.s.setModify(nil)
+	a.capyIn(dir, nil, "", "link", "--org", w.proj.Org, w.proj.Project)
+	if _, err := os.Stat(filepath.Join(dir, ".capy", "project.json")); err != nil {
+		t.Fatalf("an honest link wrote no project.json: %v", err)
+	}
+}
