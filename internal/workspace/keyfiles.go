@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -84,7 +83,7 @@ func (r *Repo) CheckKeyFile(h *Home) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: .capy/decrypt is not a regular file", ErrUntrustedKeyFile)
 	}
-	content, err := readRegularNoFollow(path, 4096)
+	content, err := r.ReadFile(Dir+"/decrypt", MaxKeyFile)
 	if err != nil {
 		return err
 	}
@@ -95,26 +94,8 @@ func (r *Repo) CheckKeyFile(h *Home) error {
 	if !ok {
 		return fmt.Errorf("%w (it may have come with a branch)", ErrUntrustedKeyFile)
 	}
-	if len(r.GitTracked(filepath.ToSlash(filepath.Join(Dir, "decrypt")))) > 0 {
+	if len(r.GitTracked(Dir+"/decrypt")) > 0 {
 		return fmt.Errorf("%w: git tracks .capy/decrypt (the key is in the repository's history: rotate the environment)", ErrUntrustedKeyFile)
 	}
 	return nil
-}
-
-// readRegularNoFollow reads at most max bytes of a regular file without
-// following a symlink at its last component.
-func readRegularNoFollow(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|keyFileNoFollow, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return io.ReadAll(io.LimitReader(f, max))
 }
