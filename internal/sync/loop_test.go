@@ -116,6 +116,14 @@ func (m *machine) sync(prefer Prefer) (*Report, error) {
 	return rep, err
 }
 
+// mustSync syncs and fails the test on an error.
+func (m *machine) mustSync() {
+	m.t.Helper()
+	if _, err := m.sync(PreferNone); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
 func (m *machine) read() string {
 	data, _ := os.ReadFile(m.file)
 	return string(data)
@@ -173,25 +181,17 @@ func TestTwoMachinesMergeAndConflict(t *testing.T) {
 	r := &memRemote{}
 	kr := memberKeys(t)
 	a := newMachine(t, r, kr, "A=1\nB=2\n")
-	if _, err := a.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	a.mustSync()
 	b := newMachine(t, r, kr, "")
-	if _, err := b.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	b.mustSync()
 	if v := b.values(); v["A"] != "1" || v["B"] != "2" {
 		t.Fatalf("bob pulled %v", v)
 	}
 	// Bob pastes plaintext over a snippet; alice adds a name.
 	os.WriteFile(b.file, []byte(strings.Replace(b.read(), b.rawLine("B"), "B=bobs", 1)), 0o600)
 	os.WriteFile(a.file, []byte(a.read()+"C=3\n"), 0o600)
-	if _, err := b.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	b.mustSync()
+	a.mustSync()
 	if v := a.values(); v["B"] != "bobs" || v["C"] != "3" || v["A"] != "1" {
 		t.Fatalf("alice after merge %v", v)
 	}
@@ -200,9 +200,7 @@ func TestTwoMachinesMergeAndConflict(t *testing.T) {
 	b.sync(PreferNone)
 	os.WriteFile(b.file, []byte(strings.Replace(b.read(), b.rawLine("A"), "A=bob", 1)), 0o600)
 	os.WriteFile(a.file, []byte(strings.Replace(a.read(), a.rawLine("A"), "A=alice", 1)), 0o600)
-	if _, err := b.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	b.mustSync()
 	before := a.read()
 	_, err := a.sync(PreferNone)
 	var ce *ConflictError
@@ -316,9 +314,7 @@ func TestMissingFilePullsInsteadOfDeleting(t *testing.T) {
 	r := &memRemote{}
 	kr := memberKeys(t)
 	a := newMachine(t, r, kr, "A=1\nB=2\n")
-	if _, err := a.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	a.mustSync()
 	os.Remove(a.file)
 	rep, err := a.sync(PreferNone)
 	if err != nil || rep.Pushed {
@@ -381,17 +377,11 @@ func TestBaseMustBeTheVersionAskedFor(t *testing.T) {
 	r := &memRemote{}
 	kr := memberKeys(t)
 	a := newMachine(t, r, kr, "A=1\nB=2\n")
-	if _, err := a.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	a.mustSync()
 	b := newMachine(t, r, kr, "")
-	if _, err := b.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	b.mustSync()
 	os.WriteFile(b.file, []byte("A=1\nB=rotated\n"), 0o600)
-	if _, err := b.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	b.mustSync()
 	a.r = headAsVersion{r}
 	before := a.read()
 	if _, err := a.sync(PreferNone); !errors.Is(err, wrap.ErrNotRequested) {
@@ -401,9 +391,7 @@ func TestBaseMustBeTheVersionAskedFor(t *testing.T) {
 		t.Fatalf("a refused sync pushed (%d versions) or rewrote the file", len(r.versions))
 	}
 	a.r = r
-	if _, err := a.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	a.mustSync()
 	if got := a.values()["B"]; got != "rotated" {
 		t.Fatalf("B = %q after an honest sync, want b's rotation", got)
 	}
@@ -451,17 +439,11 @@ func TestRetryAfterPushMergesAgainstWhatWasPushed(t *testing.T) {
 	r := &memRemote{}
 	kr := memberKeys(t)
 	a := newMachine(t, r, kr, "X=0\nY=0\n")
-	if _, err := a.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	a.mustSync()
 	b := newMachine(t, r, kr, "")
-	if _, err := b.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	b.mustSync()
 	os.WriteFile(b.file, []byte("X=0\nY=teammate\n"), 0o600)
-	if _, err := b.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	b.mustSync()
 	os.WriteFile(a.file, []byte("X=1\nY=0\n"), 0o600)
 	r.onPush = func() { os.WriteFile(a.file, []byte("X=2\nY=0\n"), 0o600) }
 	rep, err := a.sync(PreferNone)
@@ -474,9 +456,7 @@ func TestRetryAfterPushMergesAgainstWhatWasPushed(t *testing.T) {
 	if got := a.values(); got["X"] != "2" || got["Y"] != "teammate" {
 		t.Fatalf("after the retry: %v, want X=2 (the newest edit) and Y=teammate", got)
 	}
-	if _, err := b.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	b.mustSync()
 	if got := b.values(); got["X"] != "2" || got["Y"] != "teammate" {
 		t.Fatalf("the service holds %v", got)
 	}
@@ -490,9 +470,7 @@ func TestReplacementCheck(t *testing.T) {
 	r := &memRemote{}
 	kr := memberKeys(t)
 	m := newMachine(t, r, kr, "A=1\nB=2\nC=3\n")
-	if _, err := m.sync(PreferNone); err != nil {
-		t.Fatal(err)
-	}
+	m.mustSync()
 	var asked *Replacement
 	no := errors.New("no")
 	opt := Options{CheckReplacement: true, Backoff: func(int) time.Duration { return 0 },
