@@ -117,6 +117,9 @@ func TestConcurrentSync(t *testing.T) {
 			co.name = fmt.Sprintf("NEW_%02d", co.i)
 			err = doc.Set(co.name, co.value, false)
 		case editDelete:
+			// A name removed by hand: a sync of a file changed outside
+			// capy asks first (docs/cli.md §1.7); --yes answers.
+			co.args = append(co.args, "--yes")
 			co.value = ""
 			if !doc.Delete(co.name) {
 				t.Fatalf("no %s in checkout %d", co.name, co.i)

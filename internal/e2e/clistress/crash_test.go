@@ -232,7 +232,9 @@ func (c *crashRig) checkAfterKill(what string, old []byte, intended map[string]s
 func (c *crashRig) converge(what string, intended map[string]string) bool {
 	t := c.t
 	t.Helper()
-	r := c.h.capy(c.next(), c.dir, "", nil, "--json", "sync")
+	// --yes: some edits remove a name by hand, which a sync of a file
+	// changed outside capy asks about (docs/cli.md §1.7).
+	r := c.h.capy(c.next(), c.dir, "", nil, "--json", "sync", "--yes")
 	rep, err := parseReport(r)
 	if r.code != 0 || err != nil {
 		t.Fatalf("%s: the sync after the kill failed: %v\n%v", what, err, r)
@@ -378,7 +380,7 @@ func TestCrashDuringSync(t *testing.T) {
 		what := fmt.Sprintf("iteration %d", it)
 		old, intended := c.edit(it)
 		delay := time.Duration(c.rng.Int64N(int64(typical) + 1))
-		r := c.startKill(delay, "", "sync")
+		r := c.startKill(delay, "", "sync", "--yes")
 		if !r.killed {
 			if r.code != 0 {
 				t.Fatalf("%s: capy was not killed but failed: %v", what, r)
