@@ -1,7 +1,9 @@
 package abuse
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -364,5 +366,70 @@ func TestMaliciousLinkEpoch(t *testing.T) {
 	a.capyIn(dir, nil, "", "link", "--org", w.proj.Org, w.proj.Project)
 	if _, err := os.Stat(filepath.Join(dir, ".capy", "project.json")); err != nil {
 		t.Fatalf("an honest link wrote no project.json: %v", err)
+	}
+}
+
+// TestMaliciousRedeemAndCoDecryptAnswers: the inner layers and the key
+// check in a redeem answer, and the inner layer in a co-decrypt answer,
+// are the service's to choose. Rewritten (a flipped byte, another org's
+// key check, nothing at all), they are refused: no key.enc is written on
+// redeem, the member's key.enc and files stay as they were on unlock, and
+// no value is printed.
+func TestMaliciousRedeemAndCoDecryptAnswers(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	flip := func(field string) func(m map[string]any) {
+		return func(m map[string]any) {
+			b, _ := wrap.B64.DecodeString(m[field].(string))
+			if len(b) > 0 {
+				b[len(b)/2] ^= 1
+			}
+			m[field] = wrap.B64.EncodeToString(b)
+		}
+	}
+	i := 0
+	for name, edit := range map[string]func(m map[string]any){
+		"inner flipped":         flip("inner"),
+		"inner empty":           func(m map[string]any) { m["inner"] = "" },
+		"another key check":     func(m map[string]any) { obj(m, "org")["key_check"] = wrap.B64.EncodeToString(make([]byte, 32)) },
+		"key check removed":     func(m map[string]any) { obj(m, "org")["key_check"] = nil },
+		"another org in answer": func(m map[string]any) { obj(m, "org")["id"] = "org_aaaaaaaaaaaaaaaaaaaaaaaaaa" },
+	} {
+		i++
+		bob := w.s.person(fmt.Sprintf("bob%d@example.com", i)) // a refused redeem still used the invite up
+		w.clone(bob)
+		bob.login()
+		code := strings.TrimSpace(a.ok("invite", bob.email).stdout)
+		w.s.setModify(rewriteJSON("POST", `^/v1/invites/[^/]+/redeem$`, edit))
+		r := bob.capyStdin(code+"\n", "--json", "redeem", "--yes", "-")
+		w.s.setModify(nil)
+		if r.exit == 0 || len(keyEncFiles(t, bob.home)) != 0 {
+			t.Fatalf("redeem with %s: accepted or key.enc written: %s", name, r)
+		}
+		noLeak(t, r.stderr)
+	}
+
+	files := []string{".env", ".capy/state.json", ".capy/project.json"}
+	keyEnc := keyEncFiles(t, a.home)
+	before := readBytes(t, keyEnc[0])
+	for name, edit := range map[string]func(m map[string]any){
+		"inner flipped": flip("inner"),
+		"inner empty":   func(m map[string]any) { m["inner"] = "" },
+	} {
+		w.s.setModify(rewriteJSON("POST", `/co-decrypt$`, edit))
+		snap := a.snapshotFiles(files...)
+		r := a.capy("--json", "get", "A")
+		w.s.setModify(nil)
+		if r.exit == 0 || strings.Contains(r.stdout, "alpha") {
+			t.Fatalf("unlock with the co-decrypt's %s: %s", name, r)
+		}
+		a.unchangedFiles(snap, name)
+		if !bytes.Equal(readBytes(t, keyEnc[0]), before) {
+			t.Fatalf("%s: key.enc changed", name)
+		}
+	}
+	if got := a.ok("get", "A").stdout; got != "alpha\n" {
+		t.Fatalf("A = %q after the attacks", got)
 	}
 }
