@@ -27,6 +27,7 @@ type project struct {
 	// whether state.json needs writing.
 	savedCurrent string
 	rec          *workspace.CheckoutRecord // see checkout
+	stateChecked bool                      // see checkStateFile
 }
 
 // newClient returns a client for service. Under a command budget

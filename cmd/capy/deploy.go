@@ -128,6 +128,13 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// ci rewrites .env and state.json: it takes its turn like every
+	// other writer of the checkout.
+	release, err := p.lockCheckout()
+	if err != nil {
+		return err
+	}
+	defer release()
 	g, _, err := deployDecrypt(c.Context, p, text, c.String("url-override"))
 	if err != nil {
 		return err
@@ -152,7 +159,10 @@ func cmdCI(u *ui, c *cli.Context) error {
 	// (no older version, no other blob at a seen version, no "no versions",
 	// base + 1 on the base). Only a runner that has seen nothing takes
 	// whatever verifies (the documented limit of a fresh machine).
-	env := p.syncEnv(name, pin)
+	env, err := p.checkedEnv(name, pin)
+	if err != nil {
+		return err
+	}
 	var head *sync.RemoteBlob
 	if g.Head != nil {
 		head = &sync.RemoteBlob{Version: g.Head.Version, Text: g.Head.Text}

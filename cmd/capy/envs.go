@@ -90,6 +90,11 @@ func cmdEnvSwitch(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := p.lockCheckout()
+	if err != nil {
+		return err
+	}
+	defer release()
 	name, pin, err := p.env(c.Args().First())
 	if err != nil {
 		return err
@@ -120,6 +125,20 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 			return withHint(errors.New("nothing was changed"), "declined", "")
 		}
 	}
+	release, err := p.lockCheckout()
+	if err != nil {
+		return err
+	}
+	defer release()
+	// Checked before the rotation: the sync at the end would check the
+	// local file only after the service had rotated.
+	g, err := p.guardCheckout(pin, false)
+	if err != nil {
+		return err
+	}
+	if err := g.refuseChanged("a rotation"); err != nil {
+		return err
+	}
 	kr, a, err := p.memberKeys(ctx, pin)
 	if err != nil {
 		return err
@@ -134,7 +153,10 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	senv := p.syncEnv(name, pin)
+	senv, err := p.checkedEnv(name, pin)
+	if err != nil {
+		return err
+	}
 	// Checked as a sync checks it: the rotation re-signs the head's values
 	// under the new epoch, so a rolled-back, forked or emptied head would
 	// be made permanent.

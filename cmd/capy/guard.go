@@ -31,6 +31,11 @@ func (p *project) checkout() (*workspace.CheckoutRecord, error) {
 // written, so that a state.json a branch brings along (git tracks it) is
 // noticed before a sync trusts it.
 func (p *project) saveState() error {
+	// Never certify a file that was not checked: the digest noted below
+	// is what later commands trust instead of asking git.
+	if err := p.checkStateFile(); err != nil {
+		return err
+	}
 	if err := p.repo.SaveState(p.state); err != nil {
 		return err
 	}
@@ -61,36 +66,74 @@ type checkoutGuard struct {
 	yes     bool
 }
 
-// guardCheckout recovers the record of a sync that was interrupted between
-// its rewrite of the file and its state.json write, then refuses to go on
-// from a file (or a state.json) that git tracks when the file changed
-// since capy wrote it.
+// checkStateFile refuses a state.json that git tracks (a branch may carry
+// one naming another base or fewer versions seen) before anything trusts
+// or rewrites it. capy asks git only when the file is not what capy last
+// wrote here; an untracked file that changed (an older capy's, or one
+// edited by hand) is then noted as this machine's, so that git is not
+// asked again on every command. Every path that verifies a head against
+// state.json, or writes it, goes through here first.
+func (p *project) checkStateFile() error {
+	if p.stateChecked {
+		return nil
+	}
+	rec, err := p.checkout()
+	if err != nil {
+		return err
+	}
+	state, err := p.repo.ReadFile(stateFile, workspace.MaxStateFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	case !rec.Wrote(stateFile, state):
+		if err := p.refuseTracked(stateFile); err != nil {
+			return err
+		}
+		rec.Files[stateFile] = workspace.FileDigest(state)
+		if err := rec.Save(); err != nil {
+			return err
+		}
+	}
+	p.stateChecked = true
+	return nil
+}
+
+// checkedEnv is syncEnv after checkStateFile: what a head is verified
+// against.
+func (p *project) checkedEnv(name string, pin workspace.EnvPin) (sync.Env, error) {
+	if err := p.checkStateFile(); err != nil {
+		return sync.Env{}, err
+	}
+	return p.syncEnv(name, pin), nil
+}
+
+// guardCheckout checks state.json and the environment's file before a
+// command that may write either or push from the file: a tracked one is
+// refused; then the record of a sync that was interrupted between its
+// rewrite of the file and its state.json write is recovered. It writes
+// nothing unless every check passed.
 func (p *project) guardCheckout(pin workspace.EnvPin, yes bool) (*checkoutGuard, error) {
+	if err := p.checkStateFile(); err != nil {
+		return nil, err
+	}
 	rec, err := p.checkout()
 	if err != nil {
 		return nil, err
 	}
 	g := &checkoutGuard{p: p, rec: rec, pin: pin, rel: filepath.ToSlash(pin.File), yes: yes}
-	// state.json is checked first: the base it names is what a sync
-	// merges against, and a branch may carry one.
-	if state, err := p.repo.ReadFile(stateFile, workspace.MaxStateFile); err == nil && !rec.Wrote(stateFile, state) {
-		if err := p.refuseTracked(stateFile); err != nil {
-			return nil, err
-		}
-		// Not tracked: an older capy's file, or one edited by hand. It
-		// is this machine's; asking git again on every command would
-		// cost a process each time.
-		rec.Files[stateFile] = workspace.FileDigest(state)
-		if err := rec.Save(); err != nil {
-			return nil, err
-		}
-	}
 	data, err := p.repo.EnvFile(pin).ReadFile()
 	if errors.Is(err, fs.ErrNotExist) {
 		return g, nil // a missing file pulls; nothing to push from it
 	}
 	if err != nil {
 		return nil, err
+	}
+	g.changed = !rec.Wrote(g.rel, data)
+	if g.changed {
+		if err := p.refuseTracked(g.rel); err != nil {
+			return nil, err
+		}
 	}
 	if pend, ok := rec.Pending[pin.ID]; ok && pend.SHA256 == workspace.FileDigest(data) {
 		st := p.state.Environments[pin.ID]
@@ -109,20 +152,30 @@ func (p *project) guardCheckout(pin workspace.EnvPin, yes bool) (*checkoutGuard,
 			p.u.warn("recovered the record of an interrupted sync of %s (v%d)", pin.File, st.BaseVersion)
 		}
 	}
-	g.changed = !rec.Wrote(g.rel, data)
-	if g.changed {
-		if err := p.refuseTracked(g.rel, stateFile); err != nil {
-			return nil, err
-		}
-	}
 	return g, nil
+}
+
+// refuseChanged is the guard of a command that pushes before it syncs
+// (rollback, env rotate): a file that changed since capy wrote it would
+// be checked only by the sync at the end, after the push. So it must be
+// synced first.
+func (g *checkoutGuard) refuseChanged(what string) error {
+	if !g.changed {
+		return nil
+	}
+	return &cliError{code: "sync-first", exit: exitError,
+		msg:  fmt.Sprintf("%s changed since capy last wrote it; %s starts only from a synced file; nothing was changed", g.pin.File, what),
+		hint: "run `capy` first (it shows what your file would change), then run this again"}
 }
 
 // refuseTracked refuses to go on when git tracks any of rels: checking out
 // a branch that carries such a file silently replaces this machine's, and
 // a sync would push (or merge against) what the branch holds.
 func (p *project) refuseTracked(rels ...string) error {
-	tracked := p.repo.GitTracked(rels...)
+	tracked, err := p.repo.GitTracked(rels...)
+	if err != nil {
+		return withHint(err, "git-failed", "make `git status` work in this checkout (for \"dubious ownership\": `git config --global --add safe.directory DIR`); capy asks git only about files that changed since capy wrote them")
+	}
 	if len(tracked) == 0 {
 		return nil
 	}
@@ -171,6 +224,9 @@ func (g *checkoutGuard) confirm(r sync.Replacement) error {
 	}
 	if r.NoSnippets {
 		what = append(what, "replace every encrypted value with the file's plaintext")
+	}
+	if r.CopiedSnippets {
+		what = append(what, "take encrypted values that were copied into the file (not typed here)")
 	}
 	desc := fmt.Sprintf("%s changed outside capy and would %s for everyone", g.pin.File, strings.Join(what, "; "))
 	if g.yes {

@@ -56,8 +56,22 @@ func cmdRollback(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := p.lockCheckout()
+	if err != nil {
+		return err
+	}
+	defer release()
 	name, pin, err := p.env(envFlagValue(c))
 	if err != nil {
+		return err
+	}
+	// Checked before anything is pushed: the sync at the end would check
+	// the local file only after the rollback is on the service.
+	g, err := p.guardCheckout(pin, false)
+	if err != nil {
+		return err
+	}
+	if err := g.refuseChanged("a rollback"); err != nil {
 		return err
 	}
 	kr, a, err := p.memberKeys(ctx, pin)
@@ -65,7 +79,10 @@ func cmdRollback(u *ui, c *cli.Context) error {
 		return err
 	}
 	r := p.remote(a, pin)
-	env := p.syncEnv(name, pin)
+	env, err := p.checkedEnv(name, pin)
+	if err != nil {
+		return err
+	}
 	// The head first, checked as a sync checks it: a null head, an older
 	// version or a fork is refused before anything is signed on top of it.
 	head, err := r.Head(ctx)

@@ -51,7 +51,7 @@ func (p *project) lockCheckout() (release func(), err error) {
 		return nil, err
 	}
 	p.state = st
-	p.rec = nil // the checkout record too may have changed meanwhile
+	p.rec, p.stateChecked = nil, false // the checkout record too may have changed meanwhile
 	return release, nil
 }
 

@@ -157,12 +157,26 @@ func cmdInit(u *ui, c *cli.Context) error {
 // checkout whose files capy would refuse to write later: a .capy, an
 // environment file or an ignore file that is a symbolic link (or under
 // one), or not a regular file (workspace.ErrUnsafePath).
+//
+// An environment file that git tracks is refused too: its values are in
+// the repository's history in plaintext (rotate them), and a later sync
+// would refuse it anyway (tracked-file), after the org was created.
 func checkCheckout(root string, envFiles ...string) error {
 	r := &workspace.Repo{Root: root}
 	for _, rel := range append([]string{workspace.Dir + "/project.json", ".gitignore", ".dockerignore"}, envFiles...) {
 		if _, err := r.Path(rel); err != nil {
 			return err
 		}
+	}
+	tracked, err := r.GitTracked(envFiles...)
+	if err != nil {
+		return err
+	}
+	if len(tracked) > 0 {
+		return &cliError{code: "tracked-file", exit: exitForbidden,
+			msg: fmt.Sprintf("git tracks %s: its values are in the repository's history (treat them as exposed) and capy will not sync from a tracked file; nothing was created",
+				strings.Join(tracked, " and ")),
+			hint: fmt.Sprintf("`git rm --cached %s`, commit, rotate those secrets, then run this again", strings.Join(tracked, " "))}
 	}
 	return nil
 }

@@ -42,6 +42,12 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
+	// The checkout is checked before the unlock (which may repair a pin
+	// in project.json): a refused sync writes nothing.
+	g, err := p.guardCheckout(pin, c.Bool("yes"))
+	if err != nil {
+		return err
+	}
 	kr, _, remote, err := p.memberKeysAndHead(c.Context, pin)
 	if errors.Is(err, member.ErrNotSignedIn) {
 		// A CI runner has a key but no session: it may sync read-only,
@@ -61,27 +67,30 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 		if remote == nil {
 			return err // a key but no way to reach the service: sign in
 		}
-		return runSyncWith(u, c, p, remote, ckr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
+		return runSyncWith(u, c, p, g, remote, ckr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
 	}
 	if err != nil {
 		return err
 	}
-	return runSyncWith(u, c, p, remote, kr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
+	return runSyncWith(u, c, p, g, remote, kr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
 }
 
 // runSync syncs one environment, records the result and reports it.
 func runSync(u *ui, c *cli.Context, p *project, a *member.Account, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
-	return runSyncWith(u, c, p, p.remote(a, pin), kr, name, pin, opt)
+	return runSyncWith(u, c, p, nil, p.remote(a, pin), kr, name, pin, opt)
 }
 
-func runSyncWith(u *ui, c *cli.Context, p *project, remote *member.Remote, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
-	g, err := p.guardCheckout(pin, c.Bool("yes"))
-	if err != nil {
-		return err
+// runSyncWith syncs with the checkout guard g (nil: made here).
+func runSyncWith(u *ui, c *cli.Context, p *project, g *checkoutGuard, remote *member.Remote, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
+	if g == nil {
+		var err error
+		if g, err = p.guardCheckout(pin, c.Bool("yes")); err != nil {
+			return err
+		}
 	}
 	opt = g.options(opt)
 	var rep *sync.Report
-	err = u.wait("syncing "+name, func() error {
+	err := u.wait("syncing "+name, func() error {
 		var err error
 		rep, err = sync.Sync(c.Context, remote, kr, p.syncEnv(name, pin), opt)
 		return err
@@ -155,7 +164,10 @@ func cmdStatus(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	env := p.syncEnv(name, pin)
+	env, err := p.checkedEnv(name, pin)
+	if err != nil {
+		return err
+	}
 	// The local snippets are at the epoch the last sync wrote them in; a
 	// teammate's rotation moves the pin (project.json comes with git)
 	// before this checkout has synced, so the pin is only the fallback.

@@ -145,7 +145,11 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 		if err != nil {
 			return nil, pin, err
 		}
-		b, side, err := sync.VerifyHead(head, kr, p.syncEnv(name, pin))
+		env, err := p.checkedEnv(name, pin)
+		if err != nil {
+			return nil, pin, err
+		}
+		b, side, err := sync.VerifyHead(head, kr, env)
 		if err != nil {
 			return nil, pin, err
 		}
@@ -320,8 +324,24 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err != nil {
 		return fmt.Errorf("%s: %w", pin.File, err)
 	}
+	before := map[string]string{}
+	for _, e := range doc.Entries() {
+		before[e.Name] = e.Value
+	}
 	if err := edit(doc, cipher); err != nil {
 		return err
+	}
+	// The names this command set or removed: the sync below must not
+	// take them for what a file changed outside capy did.
+	own := map[string]bool{}
+	for _, e := range doc.Entries() {
+		if v, ok := before[e.Name]; !ok || v != e.Value {
+			own[e.Name] = true
+		}
+		delete(before, e.Name)
+	}
+	for n := range before {
+		own[n] = true
 	}
 	out := doc.Bytes()
 	if err := file.WriteFile(out); err != nil {
@@ -338,7 +358,7 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if c.Bool("no-sync") {
 		return nil
 	}
-	return runSync(u, c, p, a, kr, name, pin, sync.Options{})
+	return runSync(u, c, p, a, kr, name, pin, sync.Options{OwnEdits: own})
 }
 
 func cmdSet(u *ui, c *cli.Context) error {

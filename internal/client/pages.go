@@ -11,6 +11,10 @@ import (
 // size (1,000) that is ten million items, far past any honest listing.
 const MaxPages = 10_000
 
+// MaxItems bounds what one listing may hold in memory (with CAPY_TIMEOUT
+// off, nothing else would).
+const MaxItems = 1_000_000
+
 // ErrPagination means the service's cursors would keep a listing going
 // forever (a cursor repeated, or more pages than MaxPages).
 var ErrPagination = errors.New("the service's page cursors do not end")
@@ -54,6 +58,9 @@ func Collect[T any](fetch func(cursor string) (*api.List[T], error)) ([]T, error
 			return nil, err
 		}
 		items = append(items, page.Items...)
+		if len(items) > MaxItems {
+			return nil, fmt.Errorf("%w (more than %d items)", ErrPagination, MaxItems)
+		}
 		c, more, err := pg.Next(page.NextCursor)
 		if err != nil || !more {
 			return items, err

@@ -23,6 +23,8 @@ var execControlNames = map[string]bool{
 	// Programs other tools start.
 	"GIT_SSH": true, "GIT_SSH_COMMAND": true, "GIT_EXEC_PATH": true, "GIT_ASKPASS": true, "GIT_PAGER": true,
 	"GIT_EDITOR": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true, "GIT_CONFIG_COUNT": true,
+	"GIT_CONFIG_PARAMETERS": true, "GIT_PROXY_COMMAND": true, "GIT_EXTERNAL_DIFF": true, "GIT_SEQUENCE_EDITOR": true,
+	"DOTNET_STARTUP_HOOKS": true, "CORECLR_PROFILER_PATH": true, "CORECLR_PROFILER": true, "CORECLR_ENABLE_PROFILING": true,
 	"SSH_ASKPASS": true, "PAGER": true, "MANPAGER": true, "EDITOR": true, "VISUAL": true, "BROWSER": true,
 	"LESSOPEN": true, "LESSCLOSE": true,
 }
@@ -30,15 +32,20 @@ var execControlNames = map[string]bool{
 // IsExecControlName reports whether an environment variable of this name
 // can make a program run code of the setter's choosing: the names above,
 // the dynamic loaders' LD_* and DYLD_*, git's GIT_CONFIG_KEY_*/VALUE_*
-// and npm's npm_config_* (which npm reads in any case).
+// and npm's npm_config_*.
+//
+// Names compare without regard to case: Windows (and npm) read them so,
+// and `Path` set by a value would replace PATH there. On Unix a
+// lowercase `path` is refused too; that costs an --allow-name at most.
 func IsExecControlName(name string) bool {
-	if execControlNames[name] {
+	upper := strings.ToUpper(name)
+	if execControlNames[upper] {
 		return true
 	}
-	for _, prefix := range []string{"LD_", "DYLD_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"} {
-		if strings.HasPrefix(name, prefix) {
+	for _, prefix := range []string{"LD_", "DYLD_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "NPM_CONFIG_"} {
+		if strings.HasPrefix(upper, prefix) {
 			return true
 		}
 	}
-	return len(name) >= len("npm_config_") && strings.EqualFold(name[:len("npm_config_")], "npm_config_")
+	return false
 }

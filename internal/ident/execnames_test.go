@@ -4,7 +4,8 @@ import "testing"
 
 func TestIsExecControlName(t *testing.T) {
 	for _, n := range []string{"PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES", "NODE_OPTIONS", "BASH_ENV",
-		"PYTHONPATH", "JAVA_TOOL_OPTIONS", "GIT_SSH_COMMAND", "GIT_CONFIG_KEY_0", "npm_config_script_shell", "NPM_CONFIG_NODE_OPTIONS", "GOFLAGS"} {
+		"PYTHONPATH", "JAVA_TOOL_OPTIONS", "GIT_SSH_COMMAND", "GIT_CONFIG_KEY_0", "npm_config_script_shell", "NPM_CONFIG_NODE_OPTIONS", "GOFLAGS",
+		"GIT_CONFIG_PARAMETERS", "DOTNET_STARTUP_HOOKS", "Path", "ld_preload"} {
 		if !IsExecControlName(n) {
 			t.Errorf("%s is not flagged", n)
 		}

@@ -114,6 +114,7 @@ type State struct {
 type Replacement struct {
 	Removed, Changed, Added []string
 	NoSnippets              bool // the file holds values but no snippet at all
+	CopiedSnippets          bool // a changed value is a snippet capy did not write for this change
 }
 
 // Options tune a sync.
@@ -127,6 +128,10 @@ type Options struct {
 	// ErrReplacement); nothing is pushed or written before it agrees.
 	CheckReplacement bool
 	Confirm          func(Replacement) error
+	// OwnEdits are names the command itself just set or removed in the
+	// file (`capy set`, `unset`, `import`): not counted as what the
+	// outside change did.
+	OwnEdits map[string]bool
 	// BeforeRename runs right before the rewritten file replaces the old
 	// one, with its bytes and the state the sync will record: the caller
 	// notes its intent, so that a crash between the rename and the state
@@ -440,7 +445,7 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 		return nil, &ConflictError{Conflicts: res.Conflicts}
 	}
 	if opt.CheckReplacement && local.Exists {
-		if r, ok := replacement(base, local); ok {
+		if r, ok := replacement(base, local, opt.OwnEdits); ok {
 			if opt.Confirm == nil {
 				return nil, ErrReplacement
 			}
@@ -575,17 +580,25 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 }
 
 // replacement reports what a local file that changed outside capy does
-// beyond edits to values: names of the base it lacks, or no snippet left
-// although the base had several values (a plaintext file put in its
-// place).
-func replacement(base Side, local *LocalFile) (Replacement, bool) {
+// beyond typed edits of values: names of the base it lacks, a changed
+// value that is a snippet already (copied in), or no snippet left although
+// the base had several values (a plaintext file put in its place).
+func replacement(base Side, local *LocalFile, own map[string]bool) (Replacement, bool) {
 	var r Replacement
+	oldSnippet := false
 	for name, bv := range base.Values {
+		if own[name] {
+			continue
+		}
 		lv, ok := local.Side.Values[name]
 		if !ok {
 			r.Removed = append(r.Removed, name)
 		} else if lv != bv {
 			r.Changed = append(r.Changed, name)
+			// A changed value that is already a snippet was not typed
+			// here (capy encrypts typed values on the next sync): it was
+			// copied in, e.g. an old snippet a branch carries.
+			oldSnippet = oldSnippet || local.Side.Snippets[name] != ""
 		}
 	}
 	for name := range local.Side.Values {
@@ -600,7 +613,8 @@ func replacement(base Side, local *LocalFile) (Replacement, bool) {
 	sort.Strings(r.Removed)
 	sort.Strings(r.Changed)
 	sort.Strings(r.Added)
-	return r, len(r.Removed) > 0 || r.NoSnippets
+	r.CopiedSnippets = oldSnippet
+	return r, len(r.Removed) > 0 || r.NoSnippets || r.CopiedSnippets
 }
 
 // localChanged reports whether the file differs from what ReadLocal read

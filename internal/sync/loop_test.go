@@ -481,6 +481,18 @@ func TestReplacementCheck(t *testing.T) {
 		return err
 	}
 	snippets := m.read()
+	c1, _ := kr.Cipher(1)
+	copied, err := c1.Seal("B", "9", false) // a snippet made elsewhere (an old copy, a branch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var withCopied []string
+	for _, l := range strings.SplitAfter(snippets, "\n") {
+		if strings.HasPrefix(l, "B=") {
+			l = "B=" + copied + "\n"
+		}
+		withCopied = append(withCopied, l)
+	}
 	for _, c := range []struct {
 		content string
 		want    *Replacement
@@ -488,6 +500,7 @@ func TestReplacementCheck(t *testing.T) {
 		{"HTTPS_PROXY=evil\n", &Replacement{Removed: []string{"A", "B", "C"}, Added: []string{"HTTPS_PROXY"}, NoSnippets: true}},
 		{"A=1\nB=9\nC=3\n", &Replacement{Changed: []string{"B"}, NoSnippets: true}},
 		{strings.Replace(snippets, "B=", "#B=", 1), &Replacement{Removed: []string{"B"}}},
+		{strings.Join(withCopied, ""), &Replacement{Changed: []string{"B"}, CopiedSnippets: true}},
 	} {
 		asked = nil
 		if err := syncWith(c.content); !errors.Is(err, no) {

@@ -335,7 +335,7 @@ func (r *Repo) KeyFilePath() string { return r.path("decrypt") }
 // private regular file, not a link, of at most MaxKeyFile bytes
 // (keys.ReadPrivateFile, whose insecure-file errors say how to fix it).
 func (r *Repo) ReadKeyFile(path string) ([]byte, error) {
-	if path == r.KeyFilePath() {
+	if r.isDefaultKeyFile(path) {
 		p, err := r.checkDirs(keyFileRel, false)
 		if err != nil {
 			return nil, err
@@ -345,11 +345,19 @@ func (r *Repo) ReadKeyFile(path string) ([]byte, error) {
 	return keys.ReadPrivateFile(path, MaxKeyFile)
 }
 
+// isDefaultKeyFile reports whether path (relative to the working directory
+// or absolute) names KeyFilePath, so that `--key-file .capy/decrypt` gets
+// the same directory checks as the default.
+func (r *Repo) isDefaultKeyFile(path string) bool {
+	abs, err := filepath.Abs(path)
+	return err == nil && filepath.Clean(abs) == filepath.Clean(r.KeyFilePath())
+}
+
 // WriteKeyFile writes a CI key file atomically with mode 0600, to
 // KeyFilePath (directories checked and created as for every checkout file)
 // or to a file the user named (its directories created 0700).
 func (r *Repo) WriteKeyFile(path, line string) error {
-	if path == r.KeyFilePath() {
+	if r.isDefaultKeyFile(path) {
 		p, err := r.checkDirs(keyFileRel, true)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os/exec"
 	"path/filepath"
@@ -84,21 +85,41 @@ func (r *CheckoutRecord) Wrote(file string, data []byte) bool {
 	return ok && d == FileDigest(data)
 }
 
+// ErrGit means git could not say whether it tracks a file (a dubious
+// ownership refusal, a damaged index): capy does not guess "untracked".
+var ErrGit = errors.New("git could not say which files it tracks")
+
 // GitTracked returns the files among rels (relative to the repository
-// root) that git tracks. Without git, or outside a work tree, none. It
+// root) that git tracks. Without git, or outside a work tree, none; any
+// other failure of git is an error (wrapping ErrGit), not "untracked". It
 // starts git (a few milliseconds), so callers ask only about files that
 // changed since capy wrote them.
-func (r *Repo) GitTracked(rels ...string) []string {
+func (r *Repo) GitTracked(rels ...string) ([]string, error) {
+	if len(rels) == 0 {
+		return nil, nil
+	}
 	git, err := exec.LookPath("git")
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	args := append([]string{"-C", r.Root, "ls-files", "-z", "--"}, rels...)
-	out, err := exec.CommandContext(ctx, git, args...).Output()
+	// Literal pathspecs: a file name with a glob or a ":(…)" magic word
+	// names that file, nothing else.
+	args := append([]string{"-C", r.Root, "--literal-pathspecs", "ls-files", "-z", "--"}, rels...)
+	cmd := exec.CommandContext(ctx, git, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return nil
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Contains(msg, "not a git repository") {
+			return nil, nil
+		}
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		return nil, fmt.Errorf("%w in %s: %v (%s)", ErrGit, r.Root, err, msg)
 	}
 	var tracked []string
 	for _, f := range strings.Split(string(out), "\x00") {
@@ -106,5 +127,5 @@ func (r *Repo) GitTracked(rels ...string) []string {
 			tracked = append(tracked, f)
 		}
 	}
-	return tracked
+	return tracked, nil
 }

@@ -94,7 +94,11 @@ func (r *Repo) CheckKeyFile(h *Home) error {
 	if !ok {
 		return fmt.Errorf("%w (it may have come with a branch)", ErrUntrustedKeyFile)
 	}
-	if len(r.GitTracked(Dir+"/decrypt")) > 0 {
+	tracked, err := r.GitTracked(Dir + "/decrypt")
+	if err != nil {
+		return err
+	}
+	if len(tracked) > 0 {
 		return fmt.Errorf("%w: git tracks .capy/decrypt (the key is in the repository's history: rotate the environment)", ErrUntrustedKeyFile)
 	}
 	return nil

@@ -44,8 +44,9 @@ type PullCheck struct {
 
 // VerifyPull runs every check DESIGN §2.4 asks of a pulled head: signature,
 // epoch not below the pin, version as claimed, no rollback below what was
-// seen, same id for a version seen before, and, when the head is base + 1,
-// parent = base. A blob fetched by number must also be the one asked for. (Duplicate names can only be seen after decryption; the
+// seen, same id for a version seen before, and, when the head is base + 1
+// (or seen + 1), parent = base (seen). A blob fetched by number must also be
+// the one asked for. (Duplicate names can only be seen after decryption; the
 // caller checks them.)
 func VerifyPull(b *Blob, c PullCheck) error {
 	if err := b.VerifySignature(c.PublicKey, c.ProjectID, c.EnvID); err != nil {
@@ -77,6 +78,11 @@ func VerifyPull(b *Blob, c PullCheck) error {
 		return fmt.Errorf("%w (version %d)", ErrForked, b.Version)
 	}
 	if c.BaseVersion != 0 && b.Version == c.BaseVersion+1 && b.Parent != c.BaseID {
+		return fmt.Errorf("%w (version %d)", ErrParentMismatch, b.Version)
+	}
+	// The same for the newest version seen (which a --pull read may have
+	// moved past the base): its successor must descend from it.
+	if c.SeenVersion != 0 && c.SeenID != "" && b.Version == c.SeenVersion+1 && b.Parent != c.SeenID {
 		return fmt.Errorf("%w (version %d)", ErrParentMismatch, b.Version)
 	}
 	return nil

@@ -101,6 +101,7 @@ func TestVerifyPull(t *testing.T) {
 		{"forked at seen (ahead of base)", v3fork, with(synced(3, 2, v2.ID()), func(c *wrap.PullCheck) { c.SeenVersion, c.SeenID = 3, v3.ID() }), wrap.ErrForked},
 		{"forked at base version", v3fork, with(base(3), func(c *wrap.PullCheck) { c.BaseVersion, c.BaseID = 3, v3.ID() }), wrap.ErrForked},
 		{"head = base + 1, wrong parent", v3orphan, synced(3, 2, v2.ID()), wrap.ErrParentMismatch},
+		{"head = seen + 1 (ahead of base), wrong parent", v3orphan, with(synced(3, 1, v1.ID()), func(c *wrap.PullCheck) { c.SeenVersion, c.SeenID = 2, v2.ID() }), wrap.ErrParentMismatch},
 		// A version fetched by number (the base of a merge, a rollback's
 		// source): the service answering with its head, a newer or older
 		// genuine version, or another blob at that number is refused.

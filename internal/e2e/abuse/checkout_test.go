@@ -319,3 +319,72 @@ func TestRedirectsNotFollowed(t *testing.T) {
 		redirector.Close()
 	}
 }
+
+// TestTrackedFilesRefusedEverywhere: a tracked state.json or .env is
+// refused by every command that trusts or writes it, before it changes
+// anything: the --pull reads (which would record what they saw into the
+// branch's state.json and certify it), status, rollback and env rotate
+// (which push before their final sync), and init (which would create an
+// organisation first).
+func TestTrackedFilesRefusedEverywhere(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	mine := a.read(".env")
+	git(t, a.dir, "init", "-q", "-b", "main")
+	git(t, a.dir, "add", ".gitignore", ".capy/project.json")
+	git(t, a.dir, "commit", "-q", "-m", "capy")
+	files := []string{".env", ".capy/state.json", ".capy/project.json"}
+
+	git(t, a.dir, "checkout", "-q", "-b", "evil-state")
+	a.write(".capy/state.json", `{"version":1,"current":"","environments":{}}`+"\n")
+	git(t, a.dir, "add", "-f", ".capy/state.json")
+	git(t, a.dir, "commit", "-q", "-m", "state")
+	for _, args := range [][]string{{"get", "--pull", "A"}, {"export", "--pull"}, {"run", "--pull", "--", "true"},
+		{"status"}, {"sync"}, {"rollback", "--yes", "1"}, {"env", "rotate", "--yes", "development"}, {"env", "switch", "production"}} {
+		w.refusedExit(t, a, files, 4, "tracked-file", `git tracks \.capy/state\.json`, args...)
+	}
+	git(t, a.dir, "checkout", "-q", "main")
+	a.write(".env", mine)
+	a.ok("sync")
+
+	git(t, a.dir, "checkout", "-q", "-b", "evil-env")
+	git(t, a.dir, "add", "-f", ".env")
+	git(t, a.dir, "commit", "-q", "-m", "env")
+	a.write(".env", strings.Replace(mine, "A=", "#A=", 1))
+	for _, args := range [][]string{{"rollback", "--yes", "1"}, {"env", "rotate", "--yes", "development"}} {
+		w.refusedExit(t, a, files, 4, "tracked-file", `git tracks \.env`, args...)
+	}
+	git(t, a.dir, "checkout", "-q", "-f", "main")
+	a.write(".env", mine)
+	a.ok("sync")
+
+	// A changed (untracked) file: rollback and rotate start only from a
+	// synced file, since their own sync comes after the push.
+	a.write(".env", strings.Replace(a.read(".env"), "# team values\n", "# team values\nNEW=1\n", 1))
+	for _, args := range [][]string{{"rollback", "--yes", "1"}, {"env", "rotate", "--yes", "development"}} {
+		w.refusedExit(t, a, files, 1, "sync-first", `changed since capy last wrote it`, args...)
+	}
+
+	// init in a repository that tracks its .env: refused before anything
+	// is created on the service.
+	eve := w.s.person("eve@example.com")
+	eve.login()
+	eve.write(".env", "TOKEN=plain\n")
+	git(t, eve.dir, "init", "-q", "-b", "main")
+	git(t, eve.dir, "add", ".env")
+	git(t, eve.dir, "commit", "-q", "-m", "env")
+	mark := w.s.mark()
+	r := eve.capy("--json", "init", "--yes", "--org", "Eve")
+	if r.exit != 4 || r.code() != "tracked-file" || !strings.Contains(r.stderr, "git rm --cached .env") {
+		t.Fatalf("init with a tracked .env: %s", r)
+	}
+	for _, req := range w.s.requestLog(mark) {
+		if strings.HasPrefix(req, "POST") {
+			t.Fatalf("init sent %s before refusing", req)
+		}
+	}
+	if _, err := os.Stat(eve.path(".capy/project.json")); err == nil {
+		t.Fatal("init wrote project.json")
+	}
+}
