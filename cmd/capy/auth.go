@@ -165,6 +165,6 @@ func cmdWhoami(u *ui, c *cli.Context) error {
 		return err
 	}
 	return u.data(map[string]any{"service": a.Client.BaseURL(), "user": me.User, "session": me.Session}, func(w io.Writer) {
-		fmt.Fprintf(w, "%s (%s) on %s, session %q\n", me.User.Email, me.User.ID, a.Client.BaseURL(), me.Session.Label)
+		fmt.Fprintf(w, "%s (%s) on %s, session %q\n", inert(me.User.Email), inert(me.User.ID), a.Client.BaseURL(), me.Session.Label)
 	})
 }

@@ -69,8 +69,8 @@ func cmdDeployList(u *ui, c *cli.Context) error {
 	}
 	return u.data(items, func(w io.Writer) {
 		for _, d := range items {
-			fmt.Fprintf(w, "%s  %-12s %-8s env %s epoch %d  by %s  expires %s\n", d.ID, d.Name, d.Status, d.Env, d.Epoch,
-				d.CreatedBy.Email, d.ExpiresAt.Format("2006-01-02"))
+			fmt.Fprintf(w, "%s  %-12s %-8s env %s epoch %d  by %s  expires %s\n", inert(d.ID), inert(d.Name), inert(d.Status), inert(d.Env), d.Epoch,
+				inert(d.CreatedBy.Email), d.ExpiresAt.Format("2006-01-02"))
 		}
 	})
 }

@@ -38,7 +38,7 @@ func cmdHistory(u *ui, c *cli.Context) error {
 	}
 	return u.data(items, func(w io.Writer) {
 		for _, b := range items {
-			fmt.Fprintf(w, "v%-5d %s  epoch %d  %s  %s\n", b.Version, b.CreatedAt.Format("2006-01-02 15:04"), b.Epoch, b.CreatedBy.Email, short(b.ID, 12))
+			fmt.Fprintf(w, "v%-5d %s  epoch %d  %s  %s\n", b.Version, b.CreatedAt.Format("2006-01-02 15:04"), b.Epoch, inert(b.CreatedBy.Email), inert(short(b.ID, 12)))
 		}
 	})
 }
@@ -201,7 +201,7 @@ func cmdAudit(u *ui, c *cli.Context) error {
 	}
 	return u.data(rows, func(w io.Writer) {
 		for _, r := range rows {
-			fmt.Fprintf(w, "#%-5d %s  %-15s %-7s %s  by %s\n", r.Seq, short(r.Time, 19), r.Action, r.Result, r.Target, r.Actor)
+			fmt.Fprintf(w, "#%-5d %s  %-15s %-7s %s  by %s\n", r.Seq, inert(short(r.Time, 19)), inert(r.Action), inert(r.Result), inert(r.Target), inert(r.Actor))
 		}
 	})
 }

@@ -66,7 +66,7 @@ func cmdInvites(u *ui, c *cli.Context) error {
 			if i.Role != nil {
 				role = string(*i.Role)
 			}
-			fmt.Fprintf(w, "%s  %-6s %-30s %-6s %-8s expires %s\n", i.ID, i.Kind, i.Email, role, i.Status, i.ExpiresAt.Format("2006-01-02"))
+			fmt.Fprintf(w, "%s  %-6s %-30s %-6s %-8s expires %s\n", inert(i.ID), inert(i.Kind), inert(i.Email), inert(role), inert(i.Status), i.ExpiresAt.Format("2006-01-02"))
 		}
 	})
 }
@@ -104,7 +104,7 @@ func cmdMembers(u *ui, c *cli.Context) error {
 	}
 	return u.data(items, func(w io.Writer) {
 		for _, m := range items {
-			fmt.Fprintf(w, "%-32s %-7s %-8s %s\n", m.Email, m.Role, m.Status, m.ID)
+			fmt.Fprintf(w, "%-32s %-7s %-8s %s\n", inert(m.Email), inert(string(m.Role)), inert(m.Status), inert(m.ID))
 		}
 	})
 }

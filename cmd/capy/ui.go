@@ -86,7 +86,9 @@ func (u *ui) fail(msg, hint string) {
 // inert escapes control characters (line breaks too: an error is one
 // line, and service text must not add a fake "capy: hint:") and the bidi
 // and zero-width format characters that could rewrite or hide what a
-// terminal shows.
+// terminal shows. List commands pass every field the service chose
+// through it too (names, e-mails, labels, audit text): a malicious
+// service must not forge lines or escapes there either.
 func inert(s string) string {
 	var b strings.Builder
 	for _, r := range s {

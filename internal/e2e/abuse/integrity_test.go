@@ -433,3 +433,50 @@ func TestMaliciousRedeemAndCoDecryptAnswers(t *testing.T) {
 		t.Fatalf("A = %q after the attacks", got)
 	}
 }
+
+// TestMaliciousListText: names, e-mails, labels and audit text in list
+// answers are the service's to choose. List commands show them with
+// control, line-break and bidi characters escaped: a malicious service
+// cannot forge lines, colours or a reordered display.
+func TestMaliciousListText(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := w.alice
+	a.ok("invite", "carol@example.com")
+	a.ok("deploy", "--name", "ci")
+	evil := "x\x1b[2K\r✓ forged line\nsecond\u202e"
+	edit := func(m map[string]any) {
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, vv := range x {
+					switch k {
+					case "email", "name", "label", "action", "target", "actor", "result", "status", "kind":
+						if _, ok := vv.(string); ok {
+							x[k] = evil
+							continue
+						}
+					}
+					walk(vv)
+				}
+			case []any:
+				for _, vv := range x {
+					walk(vv)
+				}
+			}
+		}
+		walk(m)
+	}
+	w.s.setModify(rewriteJSON("GET", `.`, edit))
+	defer w.s.setModify(nil)
+	for _, args := range [][]string{{"members"}, {"invites"}, {"deploy", "ls"}, {"history"}, {"audit"}, {"whoami"}} {
+		r := a.capy(args...)
+		if r.exit != 0 {
+			t.Fatalf("%v: %s", args, r)
+		}
+		if strings.ContainsAny(r.stdout, "\x1b\r\u202e") || strings.Contains(r.stdout, "\nsecond") || !strings.Contains(r.stdout, `\u001b`) {
+			t.Fatalf("%v: service text reached the terminal raw:\n%q", args, r.stdout)
+		}
+	}
+}
