@@ -168,3 +168,55 @@ func cmdWhoami(u *ui, c *cli.Context) error {
 		fmt.Fprintf(w, "%s (%s) on %s, session %q\n", inert(me.User.Email), inert(me.User.ID), a.Client.BaseURL(), me.Session.Label)
 	})
 }
+
+func cmdSessions(u *ui, c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usageError("sessions takes no arguments (--revoke ID, --revoke-others)")
+	}
+	revoke, others := c.String("revoke"), c.Bool("revoke-others")
+	if revoke != "" && others {
+		return usageError("pass --revoke ID or --revoke-others, not both")
+	}
+	if revoke != "" && ident.CheckID(ident.Session, revoke) != nil {
+		return usageError("--revoke takes a session id (ses_…; see `capy sessions`)")
+	}
+	a, err := signedIn(u, c)
+	if err != nil {
+		return err
+	}
+	switch {
+	case revoke != "":
+		own, err := a.RevokeSession(c.Context, revoke)
+		if err != nil {
+			return err
+		}
+		if own {
+			u.done("session %s revoked: this machine is signed out", revoke)
+		} else {
+			u.done("session %s revoked", revoke)
+		}
+		return u.data(map[string]any{"revoked": []string{revoke}, "signed_out": own}, nil)
+	case others:
+		n, err := a.RevokeOtherSessions(c.Context)
+		if err != nil {
+			return err
+		}
+		u.done("%d other session(s) revoked; this machine stays signed in", n)
+		return u.data(map[string]any{"revoked_count": n}, nil)
+	}
+	items, err := a.Sessions(c.Context)
+	if err != nil {
+		return err
+	}
+	return u.data(items, func(w io.Writer) {
+		fmt.Fprintf(w, "%-30s %-16s %-16s %s\n", "SESSION", "CREATED", "LAST USED", "LABEL")
+		for _, s := range items {
+			mark := ""
+			if s.Current {
+				mark = "  (this machine)"
+			}
+			fmt.Fprintf(w, "%-30s %-16s %-16s %s%s\n", s.ID, s.CreatedAt.Local().Format("2006-01-02 15:04"),
+				s.LastUsedAt.Local().Format("2006-01-02 15:04"), inert(s.Label), mark)
+		}
+	})
+}

@@ -30,6 +30,14 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{serviceFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdWhoami(u, c) },
 		},
 		{
+			Name: "sessions", Usage: "list this account's sessions; revoke one or all others",
+			Description: "Example: capy sessions --revoke-others\nA lost laptop: revoke its session from another machine (`capy sessions`, then --revoke ID).",
+			Flags: []cli.Flag{serviceFlag, jsonFlag,
+				&cli.StringFlag{Name: "revoke", Usage: "revoke session `ID` (this machine's own: a logout)"},
+				&cli.BoolFlag{Name: "revoke-others", Usage: "revoke every session but this machine's"}},
+			Action: func(c *cli.Context) error { return cmdSessions(u, c) },
+		},
+		{
 			Name: "init", Usage: "create an organisation and project for this repository and encrypt .env",
 			Description: "Example: capy init --org Acme --project web\n" +
 				"Shows a new 24-word recovery phrase once, creates the org, the project with a\n" +
