@@ -158,12 +158,4 @@ func defaultEnvFile(env string) string {
 // DefaultEnvFile is the file an environment uses unless told otherwise.
 func DefaultEnvFile(env string) string { return defaultEnvFile(env) }
 
-// ProjectKey is a convenience for callers holding M.
-func ProjectKey(m *keys.MasterKey, p *workspace.Project) keys.ProjectKey {
-	return m.ProjectKey(p.Org, p.Project)
-}
 
-// ClientFor returns a client for the project's service.
-func ClientFor(p *workspace.Project, opts ...client.Option) (*client.Client, error) {
-	return client.New(p.Service, opts...)
-}

@@ -82,11 +82,6 @@ func (c *clock) Now() time.Time {
 	return time.Now().Add(c.offset)
 }
 
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
 
 // mailbox records login mails (the test double of mail delivery).
 type mailbox struct {
