@@ -157,5 +157,3 @@ func defaultEnvFile(env string) string {
 
 // DefaultEnvFile is the file an environment uses unless told otherwise.
 func DefaultEnvFile(env string) string { return defaultEnvFile(env) }
-
-

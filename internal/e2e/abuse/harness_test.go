@@ -82,7 +82,6 @@ func (c *clock) Now() time.Time {
 	return time.Now().Add(c.offset)
 }
 
-
 // mailbox records login mails (the test double of mail delivery).
 type mailbox struct {
 	mu   sync.Mutex
