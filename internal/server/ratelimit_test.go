@@ -76,8 +76,8 @@ func TestLimiterBuckets(t *testing.T) {
 }
 
 // TestLimiterSweep: past 10,000 buckets, a take at most once a minute drops
-// the buckets that have refilled completely, and only those: a drained
-// bucket keeps its state.
+// the buckets that have refilled completely, and only those: a bucket
+// still refilling keeps its state.
 func TestLimiterSweep(t *testing.T) {
 	t.Parallel()
 	c := &clock{t: time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)}
@@ -87,34 +87,43 @@ func TestLimiterSweep(t *testing.T) {
 		defer l.mu.Unlock()
 		return len(l.buckets)
 	}
+	take := func(name, key string) bool {
+		ok, _ := l.take(name, key)
+		return ok
+	}
 	const n = 10001
 	for i := range n {
-		if ok, _ := l.take("keys-user", fmt.Sprint("idle-", i)); !ok {
+		if !take("keys-user", fmt.Sprint("idle-", i)) {
 			t.Fatal("refused")
 		}
 	}
-	// A minute and a half later (the idle buckets are full again), a key
-	// is drained.
-	c.Advance(90 * time.Second)
-	for range 60 {
-		if ok, _ := l.take("keys-user", "hot"); !ok {
+	// 30 an hour: drained now, still short of a token 90 s later. Its
+	// first take sweeps (the first sweep ever) and drops nothing: every
+	// bucket was just used.
+	for range 30 {
+		if !take("auth-start-ip", "hot") {
 			t.Fatal("hot refused early")
 		}
 	}
-	// That take swept (more than a minute since the last sweep, which was
-	// never): the idle buckets are gone, the hot one stays drained.
-	if got := size(); got != 1 {
-		t.Fatalf("%d buckets after the sweep, want 1 (hot)", got)
+	if got := size(); got != n+1 {
+		t.Fatalf("%d buckets, want %d", got, n+1)
 	}
-	if ok, _ := l.take("keys-user", "hot"); ok {
-		t.Fatal("the sweep dropped a drained bucket")
+	// 90 s later the idle buckets (60 a minute) are full again; the next
+	// take sweeps them away and keeps the drained one.
+	c.Advance(90 * time.Second)
+	take("keys-user", "trigger")
+	if got := size(); got != 2 {
+		t.Fatalf("%d buckets after the sweep, want 2 (hot, trigger)", got)
+	}
+	if take("auth-start-ip", "hot") {
+		t.Fatal("the sweep dropped a bucket that was still refilling")
 	}
 	// No second sweep within the minute, even past 10,000 again.
 	for i := range n {
-		l.take("keys-user", fmt.Sprint("again-", i))
+		take("keys-user", fmt.Sprint("again-", i))
 	}
 	c.Advance(30 * time.Second)
-	l.take("keys-user", "trigger")
+	take("keys-user", "trigger")
 	if got := size(); got != n+2 {
 		t.Fatalf("%d buckets, want %d: swept twice within a minute", got, n+2)
 	}
