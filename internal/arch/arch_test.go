@@ -78,3 +78,20 @@ func TestPureNoNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestCapyDoesNotLinkGoBip39: go-bip39's package init (every language's
+// word list split and checksummed, the English index built) runs in every
+// process that links it, about 1.5 ms of each capy command; capy encodes
+// and checks phrases itself and go-bip39 is only the tests' reference
+// (docs/decisions.md, decision 35).
+func TestCapyDoesNotLinkGoBip39(t *testing.T) {
+	d := deps(t, "cmd/capy")
+	if d == nil {
+		t.Fatal("cmd/capy: package missing")
+	}
+	for _, p := range []string{"github.com/tyler-smith/go-bip39", "github.com/tyler-smith/go-bip39/wordlists"} {
+		if d[p] {
+			t.Errorf("cmd/capy links %s: its init costs every command (decision 35)", p)
+		}
+	}
+}

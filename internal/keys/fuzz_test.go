@@ -1,9 +1,12 @@
 package keys_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tyler-smith/go-bip39"
 
 	"github.com/capy-oss/capy/internal/keys"
 )
@@ -21,9 +24,19 @@ func FuzzParsePhrase(f *testing.F) {
 	f.Add("")
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := keys.ParsePhrase(in)
+		// go-bip39 (decision 35: the reference, not linked into capy)
+		// decides the same on the same words: capy lowers case and wants
+		// exactly 24 of them, go-bip39 takes 12 to 24 as they are.
+		fields := strings.Fields(strings.ToLower(in))
+		if ref := len(fields) == keys.PhraseWords && bip39.IsMnemonicValid(strings.Join(fields, " ")); ref != (err == nil) {
+			t.Fatalf("ParsePhrase(%q): %v; go-bip39 accepts: %v", in, err, ref)
+		}
 		if err != nil {
 			if got != "" {
 				t.Fatal("phrase returned with an error")
+			}
+			if !errors.Is(err, keys.ErrPhraseLength) && !errors.Is(err, keys.ErrPhraseWord) && !errors.Is(err, keys.ErrPhraseChecksum) {
+				t.Fatalf("ParsePhrase(%q): %v, not a phrase error", in, err)
 			}
 			// Refusal must be right: a plain ASCII input whose words form a
 			// valid phrase (by the independent check) is accepted.
@@ -41,6 +54,39 @@ func FuzzParsePhrase(f *testing.F) {
 		}
 		if again, err := keys.ParsePhrase(got); err != nil || again != got {
 			t.Fatalf("not idempotent: %q, %v", again, err)
+		}
+		// The phrase is the encoding of its entropy.
+		entropy, err := bip39.EntropyFromMnemonic(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc, err := keys.PhraseFromEntropy(entropy); err != nil || enc != got {
+			t.Fatalf("PhraseFromEntropy(%x) = %q, %v; want %q", entropy, enc, err, got)
+		}
+	})
+}
+
+// FuzzPhraseFromEntropy: the encoder agrees with go-bip39 on every 32-byte
+// entropy, and refuses every other length.
+func FuzzPhraseFromEntropy(f *testing.F) {
+	f.Add(make([]byte, 32))
+	f.Add(slices.Repeat([]byte{0xff}, 32))
+	f.Add(fixedEntropy(1))
+	f.Add(make([]byte, 16))
+	f.Fuzz(func(t *testing.T, entropy []byte) {
+		got, err := keys.PhraseFromEntropy(entropy)
+		if len(entropy) != 32 {
+			if err == nil {
+				t.Fatalf("PhraseFromEntropy accepted %d bytes", len(entropy))
+			}
+			return
+		}
+		want, refErr := bip39.NewMnemonic(entropy)
+		if err != nil || refErr != nil || got != want {
+			t.Fatalf("PhraseFromEntropy(%x) = %q, %v; go-bip39 %q, %v", entropy, got, err, want, refErr)
+		}
+		if again, err := keys.ParsePhrase(got); err != nil || again != got {
+			t.Fatalf("ParsePhrase(own phrase) = %q, %v", again, err)
 		}
 	})
 }

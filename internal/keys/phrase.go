@@ -29,9 +29,10 @@ var (
 var englishText string
 
 // english is the word list and its index, built on first use: most capy
-// commands never see a phrase, and building them at init cost every
-// command (with go-bip39, whose init splits every language's list, about
-// a millisecond of start-up).
+// commands never see a phrase. capy does not link go-bip39, whose package
+// init (nine languages' lists split and checksummed, the English index
+// built) cost every command about 1.5 ms; go-bip39 is the tests' reference
+// (docs/decisions.md, decision 35).
 var english = sync.OnceValues(func() ([]string, map[string]int) {
 	words := strings.Split(strings.TrimSuffix(englishText, "\n"), "\n")
 	index := make(map[string]int, len(words))

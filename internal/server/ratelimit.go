@@ -1,10 +1,11 @@
 package server
 
 import (
-	"math"
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/capy-oss/capy/internal/api"
 )
@@ -12,8 +13,13 @@ import (
 // bucketSpec is a token bucket: capacity tokens, refilled continuously
 // over per.
 type bucketSpec struct {
-	capacity float64
+	capacity int
 	per      time.Duration
+}
+
+// limit is the bucket's refill rate in tokens per second.
+func (b bucketSpec) limit() rate.Limit {
+	return rate.Limit(float64(b.capacity) / b.per.Seconds())
 }
 
 // The in-memory buckets of docs/api.md §1.8. Per-IP and per-user buckets
@@ -36,28 +42,24 @@ const (
 	startPerDay  = 20
 )
 
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// limiter holds token buckets by bucket name and key.
+// limiter holds token buckets (x/time/rate limiters, started full) by
+// bucket name and key. Every call passes the server's clock, never the
+// limiters' own time.Now.
 type limiter struct {
 	now     func() time.Time
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets map[string]*rate.Limiter
 	sweep   time.Time
 }
 
 func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, buckets: map[string]*bucket{}}
+	return &limiter{now: now, buckets: map[string]*rate.Limiter{}}
 }
 
 // take removes one token from the bucket, or says how long until one is
-// there.
+// there (a refusal takes nothing).
 func (l *limiter) take(name, key string) (ok bool, wait time.Duration) {
 	spec := bucketSpecs[name]
-	rate := spec.capacity / spec.per.Seconds() // tokens per second
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -67,40 +69,27 @@ func (l *limiter) take(name, key string) (ok bool, wait time.Duration) {
 	id := name + "\x00" + key
 	b, found := l.buckets[id]
 	if !found {
-		b = &bucket{tokens: spec.capacity, at: now}
+		b = rate.NewLimiter(spec.limit(), spec.capacity)
 		l.buckets[id] = b
 	}
-	if el := now.Sub(b.at).Seconds(); el > 0 {
-		b.tokens = math.Min(spec.capacity, b.tokens+el*rate)
-	}
-	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
+	// Under l.mu no other take reaches b between AllowN and TokensAt, so
+	// the wait is for the same count that refused.
+	if b.AllowN(now, 1) {
 		return true, 0
 	}
-	return false, time.Duration((1 - b.tokens) / rate * float64(time.Second))
+	missing := 1 - b.TokensAt(now)
+	return false, time.Duration(missing / float64(spec.limit()) * float64(time.Second))
 }
 
-// gc drops the buckets that have refilled completely (they hold no state
-// worth keeping).
+// gc drops the buckets that have refilled completely: a full bucket is
+// what a new one would be, so it holds no state worth keeping.
 func (l *limiter) gc(now time.Time) {
 	l.sweep = now
 	for id, b := range l.buckets {
-		name := id[:indexNul(id)]
-		spec := bucketSpecs[name]
-		if now.Sub(b.at) >= spec.per {
+		if b.TokensAt(now) >= float64(b.Burst()) {
 			delete(l.buckets, id)
 		}
 	}
-}
-
-func indexNul(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return i
-		}
-	}
-	return len(s)
 }
 
 // limitKey applies bucket name to key.
