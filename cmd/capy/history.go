@@ -1,16 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
-	"github.com/capy-oss/capy/internal/store/auditchain"
+	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/capy-oss/capy/internal/wrap"
@@ -182,7 +180,7 @@ func cmdAudit(u *ui, c *cli.Context) error {
 		}
 	}
 	if c.Bool("verify") {
-		checked, err := verifyChain(rows, append([]workspace.AuditHead{seen.Highest}, seen.Recent...))
+		checked, err := member.VerifyAudit(rows, append([]workspace.AuditHead{seen.Highest}, seen.Recent...))
 		if err != nil {
 			return withHint(err, "audit-broken", "the service's audit log was altered; tell your administrator")
 		}
@@ -211,44 +209,4 @@ func short(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-// verifyChain recomputes every hash from the genesis and checks that the
-// chain holds every head this machine recorded (seq, hash) with the same
-// hash. A recorded position past the end of the chain is an error too:
-// the service named it in an answer before it served this log, so the
-// log was cut short, or that answer named an entry that was never
-// written. It returns how many distinct recorded positions it checked.
-func verifyChain(rows []api.AuditEntry, seen []workspace.AuditHead) (int, error) {
-	prev := auditchain.Genesis
-	for i, r := range rows {
-		if r.Seq != uint64(i+1) || r.PrevHash != prev {
-			return 0, fmt.Errorf("audit entry #%d does not follow #%d", r.Seq, i)
-		}
-		t, err := auditchain.ParseTime(r.Time)
-		if err != nil {
-			return 0, fmt.Errorf("audit entry #%d: %w", r.Seq, err)
-		}
-		h := auditchain.Hash(prev, auditchain.Event{Seq: int64(r.Seq), Time: t, Actor: r.Actor, Action: r.Action, Target: r.Target, Result: r.Result})
-		if h != r.Hash {
-			return 0, fmt.Errorf("audit entry #%d: hash does not match its content", r.Seq)
-		}
-		prev = h
-	}
-	heads := slices.Clone(seen)
-	slices.SortFunc(heads, func(a, b workspace.AuditHead) int { return cmp.Compare(a.Seq, b.Seq) })
-	checked := 0
-	for i, s := range heads {
-		if s.Seq == 0 || i > 0 && s == heads[i-1] {
-			continue
-		}
-		if s.Seq > uint64(len(rows)) {
-			return 0, fmt.Errorf("the audit log has %d entries, but the service named entry #%d to this machine before: the log was cut short, or that answer named an entry that was never written", len(rows), s.Seq)
-		}
-		if rows[s.Seq-1].Hash != s.Hash {
-			return 0, fmt.Errorf("audit entry #%d differs from the one this machine saw", s.Seq)
-		}
-		checked++
-	}
-	return checked, nil
 }

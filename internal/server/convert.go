@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/store"
-	"github.com/capy-oss/capy/internal/store/auditchain"
 )
 
 // Conversions from store records to the wire objects of docs/api.md §2.

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/store/auditchain"
 	"github.com/capy-oss/capy/internal/wrap"
 )
 

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
-	"github.com/capy-oss/capy/internal/store/auditchain"
 )
 
 // audit appends one event to the org's chain inside tx. The head row is
@@ -141,7 +141,8 @@ func (s *Store) verify(ctx context.Context, tx Tx, orgID string) (store.AuditVer
 		return v, err
 	}
 	defer rows.Close()
-	prev, seq := auditchain.Genesis, int64(0)
+	chain := auditchain.NewVerifier()
+	seq := int64(0)
 	for rows.Next() {
 		var (
 			e  store.AuditEvent
@@ -156,17 +157,14 @@ func (s *Store) verify(ctx context.Context, tx Tx, orgID string) (store.AuditVer
 			continue
 		}
 		t, terr := auditchain.ParseTime(at)
-		if terr != nil || e.Seq != seq || e.PrevHash != prev ||
-			auditchain.Hash(prev, auditchain.Event{Seq: e.Seq, Time: t, Actor: e.Actor, Action: e.Action, Target: e.Target, Result: e.Result}) != e.Hash {
+		if terr != nil || chain.Next(auditchain.Event{Seq: e.Seq, Time: t, Actor: e.Actor, Action: e.Action, Target: e.Target, Result: e.Result}, e.PrevHash, e.Hash) != nil {
 			v.FirstBadSeq = seq
-			continue
 		}
-		prev = e.Hash
 	}
 	if err := rows.Err(); err != nil {
 		return v, err
 	}
-	if v.FirstBadSeq == 0 && (v.Head.Seq != seq || v.Head.Hash != prev) {
+	if last, prev := chain.Head(); v.FirstBadSeq == 0 && (v.Head.Seq != last || v.Head.Hash != prev) {
 		v.FirstBadSeq = min(v.Head.Seq, seq) + 1
 	}
 	v.Valid = v.FirstBadSeq == 0
@@ -189,30 +187,20 @@ func (s *Store) VerifyChain(ctx context.Context, orgID string) (store.AuditHead,
 			return err
 		}
 		defer rows.Close()
-		prev, seq := auditchain.Genesis, int64(0)
+		chain := auditchain.NewVerifier()
 		for rows.Next() {
 			e, err := scanAudit(rows)
 			if err != nil {
 				return err
 			}
-			seq++
-			broken := func(why string) error {
-				return fmt.Errorf("%w: org %s, seq %d: %s", store.ErrChainBroken, orgID, seq, why)
+			if err := chain.Next(auditchain.Event{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Result: e.Result}, e.PrevHash, e.Hash); err != nil {
+				return fmt.Errorf("%w: org %s: %v", store.ErrChainBroken, orgID, err)
 			}
-			switch {
-			case e.Seq != seq:
-				return broken(fmt.Sprintf("found seq %d", e.Seq))
-			case e.PrevHash != prev:
-				return broken("previous hash does not match")
-			case auditchain.Hash(prev, auditchain.Event{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Result: e.Result}) != e.Hash:
-				return broken("hash does not match the event")
-			}
-			prev = e.Hash
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if hd.Seq != seq || hd.Hash != prev {
+		if seq, prev := chain.Head(); hd.Seq != seq || hd.Hash != prev {
 			return fmt.Errorf("%w: org %s: head (%d) does not match the last event (%d)", store.ErrChainBroken, orgID, hd.Seq, seq)
 		}
 		return nil

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
-	"github.com/capy-oss/capy/internal/store/auditchain"
 )
 
 // The decryption gate (AuthorizeCoDecrypt, Wrap) with group commit.

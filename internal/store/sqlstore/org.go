@@ -6,9 +6,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
-	"github.com/capy-oss/capy/internal/store/auditchain"
 )
 
 const orgCols = `o.id, o.name, o.key_check, o.created_by, o.created_at`

@@ -6,9 +6,9 @@ import (
 	"regexp"
 	"unicode/utf8"
 
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
-	"github.com/capy-oss/capy/internal/store/auditchain"
 )
 
 // sessionKind is the id prefix of sessions. Session ids are internal to

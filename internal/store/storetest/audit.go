@@ -3,9 +3,9 @@ package storetest
 import (
 	"testing"
 
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
-	"github.com/capy-oss/capy/internal/store/auditchain"
 )
 
 func init() {

@@ -3,7 +3,7 @@ package auditchain_test
 import (
 	"testing"
 
-	"github.com/capy-oss/capy/internal/store/auditchain"
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/testvectors"
 )
 

@@ -104,3 +104,36 @@ func ValidHash(s string) bool {
 	}
 	return true
 }
+
+// ErrBroken means a row does not continue the chain from the genesis.
+var ErrBroken = errors.New("the audit chain is broken")
+
+// Verifier walks a chain from the genesis one row at a time: the one
+// check of a chain, shared by the store (its audit verification), the
+// service's conformance tests and the client's `capy audit --verify`.
+type Verifier struct {
+	prev string
+	seq  int64
+}
+
+// NewVerifier starts at the genesis.
+func NewVerifier() *Verifier { return &Verifier{prev: Genesis} }
+
+// Next checks the next row: its seq follows the last one's, its previous
+// hash is the last one's hash, and its hash is that of its content. A
+// broken row leaves the verifier where it was.
+func (v *Verifier) Next(e Event, prevHash, hash string) error {
+	switch {
+	case e.Seq != v.seq+1:
+		return fmt.Errorf("%w at #%d: found #%d", ErrBroken, v.seq+1, e.Seq)
+	case prevHash != v.prev:
+		return fmt.Errorf("%w at #%d: the previous hash does not match", ErrBroken, e.Seq)
+	case e.Check() != nil || Hash(v.prev, e) != hash:
+		return fmt.Errorf("%w at #%d: the hash does not match the event", ErrBroken, e.Seq)
+	}
+	v.prev, v.seq = hash, e.Seq
+	return nil
+}
+
+// Head is the last row verified (0 and Genesis before any).
+func (v *Verifier) Head() (seq int64, hash string) { return v.seq, v.prev }

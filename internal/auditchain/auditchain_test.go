@@ -63,3 +63,54 @@ func TestCheck(t *testing.T) {
 		t.Fatal("ValidHash")
 	}
 }
+
+// The verifier accepts an honest chain and refuses each way of breaking
+// it: a skipped or repeated seq, a previous hash that is not the last
+// row's, a hash that is not the content's, a newline in a field.
+func TestVerifier(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	type row struct {
+		e          Event
+		prev, hash string
+	}
+	var rows []row
+	prev := Genesis
+	for i := int64(1); i <= 4; i++ {
+		e := Event{Seq: i, Time: t0.Add(time.Duration(i) * time.Second), Actor: "usr_a", Action: "co-decrypt", Target: "org_x", Result: "ok"}
+		h := Hash(prev, e)
+		rows = append(rows, row{e, prev, h})
+		prev = h
+	}
+	v := NewVerifier()
+	for _, r := range rows {
+		if err := v.Next(r.e, r.prev, r.hash); err != nil {
+			t.Fatalf("honest row #%d: %v", r.e.Seq, err)
+		}
+	}
+	if seq, h := v.Head(); seq != 4 || h != prev {
+		t.Fatalf("head %d %s", seq, h)
+	}
+	for name, mutate := range map[string]func(rs []row){
+		"seq skipped":       func(rs []row) { rs[2].e.Seq = 4 },
+		"prev hash forged":  func(rs []row) { rs[2].prev = rs[0].hash },
+		"content changed":   func(rs []row) { rs[2].e.Actor = "usr_b" },
+		"hash forged":       func(rs []row) { rs[2].hash = Genesis },
+		"newline in target": func(rs []row) { rs[2].e.Target = "org_x\nok" },
+	} {
+		rs := append([]row(nil), rows...)
+		mutate(rs)
+		v := NewVerifier()
+		var err error
+		for _, r := range rs {
+			if err = v.Next(r.e, r.prev, r.hash); err != nil {
+				break
+			}
+		}
+		if !errors.Is(err, ErrBroken) {
+			t.Errorf("%s: %v, want ErrBroken", name, err)
+		}
+		if seq, _ := v.Head(); seq != 2 {
+			t.Errorf("%s: verified up to #%d, want #2", name, seq)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package member
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
-	"github.com/capy-oss/capy/internal/store/auditchain"
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/workspace"
 )
 
@@ -45,7 +45,7 @@ func TestVerifyChain(t *testing.T) {
 			"has 10 entries, but the service named entry #9007199254740991"},
 		{"the log cut short", rows[:8], []workspace.AuditHead{at(10), at(3)}, 0, "has 8 entries, but the service named entry #10"},
 	} {
-		n, err := verifyChain(c.rows, c.seen)
+		n, err := VerifyAudit(c.rows, c.seen)
 		if c.err == "" && (err != nil || n != c.checked) {
 			t.Errorf("%s: %d, %v; want %d checked", c.name, n, err, c.checked)
 		}
@@ -55,7 +55,7 @@ func TestVerifyChain(t *testing.T) {
 	}
 	bad := chain(10)
 	bad[4].Actor = "usr_y"
-	if _, err := verifyChain(bad, nil); err == nil || !strings.Contains(err.Error(), "#5: hash does not match") {
+	if _, err := VerifyAudit(bad, nil); err == nil || !strings.Contains(err.Error(), "#5: the hash does not match") {
 		t.Errorf("altered entry: %v", err)
 	}
 }
