@@ -177,23 +177,7 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 	if next <= seenEpoch {
 		return fmt.Errorf("%w (the service says %s is at epoch %d; this checkout has seen epoch %d)", wrap.ErrEpochRollback, name, env.Epoch, seenEpoch)
 	}
-	cipher, err := kr.Cipher(next)
-	if err != nil {
-		return err
-	}
-	var snips []string
-	for n, v := range side.Values {
-		s, err := cipher.Seal(n, v.Text, v.Literal)
-		if err != nil {
-			return err
-		}
-		snips = append(snips, s)
-	}
-	signer, err := kr.Signer(next)
-	if err != nil {
-		return err
-	}
-	nb, err := wrap.BuildBlob(signer, p.repo.Project.Project, pin.ID, next, version, parent, snips)
+	nb, err := sync.BuildVersion(kr, p.repo.Project.Project, pin.ID, next, version, parent, side.Values)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
-	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/urfave/cli/v2"
 )
 
@@ -122,23 +121,7 @@ func cmdRollback(u *ui, c *cli.Context) error {
 			return withHint(errors.New("nothing was changed"), "declined", "")
 		}
 	}
-	cipher, err := kr.Cipher(hb.Epoch)
-	if err != nil {
-		return err
-	}
-	var snips []string
-	for n, val := range oldSide.Values {
-		s, err := cipher.Seal(n, val.Text, val.Literal)
-		if err != nil {
-			return err
-		}
-		snips = append(snips, s)
-	}
-	signer, err := kr.Signer(hb.Epoch)
-	if err != nil {
-		return err
-	}
-	nb, err := wrap.BuildBlob(signer, p.repo.Project.Project, pin.ID, hb.Epoch, hb.Version+1, hb.ID(), snips)
+	nb, err := sync.BuildVersion(kr, p.repo.Project.Project, pin.ID, hb.Epoch, hb.Version+1, hb.ID(), oldSide.Values)
 	if err != nil {
 		return err
 	}

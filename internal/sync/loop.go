@@ -460,15 +460,8 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 	}
 	// Encrypt what has no snippet yet (plaintext edits, values from
 	// another epoch).
-	for name, v := range res.Merged.Values {
-		if res.Merged.Snippets[name] != "" {
-			continue
-		}
-		s, err := tc.Seal(name, v.Text, v.Literal)
-		if err != nil {
-			return nil, fmt.Errorf("encrypt %s: %w", name, err)
-		}
-		res.Merged.Snippets[name] = s
+	if err := SealMissing(tc, res.Merged); err != nil {
+		return nil, err
 	}
 
 	rep := &Report{Epoch: targetEpoch}
@@ -477,19 +470,11 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 		newVersion, newID = headBlob.Version, headBlob.ID()
 	}
 	if res.RemoteChanged || (headBlob == nil && len(res.Merged.Values) > 0) {
-		signer, err := kr.Signer(targetEpoch)
-		if err != nil {
-			return nil, err
-		}
 		parent, version := wrap.NoParent, uint64(1)
 		if headBlob != nil {
 			parent, version = headBlob.ID(), headBlob.Version+1
 		}
-		snips := make([]string, 0, len(res.Merged.Snippets))
-		for _, s := range res.Merged.Snippets {
-			snips = append(snips, s)
-		}
-		nb, err := wrap.BuildBlob(signer, env.ProjectID, env.EnvID, targetEpoch, version, parent, snips)
+		nb, err := SignVersion(kr, env.ProjectID, env.EnvID, targetEpoch, version, parent, res.Merged)
 		if err != nil {
 			return nil, err
 		}
@@ -615,6 +600,56 @@ func replacement(base Side, local *LocalFile, own map[string]bool) (Replacement,
 	sort.Strings(r.Added)
 	r.CopiedSnippets = oldSnippet
 	return r, len(r.Removed) > 0 || r.NoSnippets || r.CopiedSnippets
+}
+
+// SealMissing encrypts, with c, every value of side that has no snippet
+// yet (plaintext edits, values from another epoch) and records the
+// snippets in side.
+func SealMissing(c *keys.EnvCipher, side Side) error {
+	for name, v := range side.Values {
+		if side.Snippets[name] != "" {
+			continue
+		}
+		s, err := c.Seal(name, v.Text, v.Literal)
+		if err != nil {
+			return fmt.Errorf("encrypt %s: %w", name, err)
+		}
+		side.Snippets[name] = s
+	}
+	return nil
+}
+
+// SignVersion signs the snippets of side (every value must have one: see
+// SealMissing) as the given version of an environment on parent.
+func SignVersion(kr Keyring, projectID, envID string, epoch uint32, version uint64, parent string, side Side) (*wrap.Blob, error) {
+	signer, err := kr.Signer(epoch)
+	if err != nil {
+		return nil, err
+	}
+	snips := make([]string, 0, len(side.Values))
+	for name := range side.Values {
+		s := side.Snippets[name]
+		if s == "" {
+			return nil, fmt.Errorf("%s has no snippet to sign", name)
+		}
+		snips = append(snips, s)
+	}
+	return wrap.BuildBlob(signer, projectID, envID, epoch, version, parent, snips)
+}
+
+// BuildVersion is the one way a version is made from values (sync,
+// rollback, env rotate): the values are encrypted afresh under the epoch's
+// key (snippets of another epoch cannot be reused) and signed.
+func BuildVersion(kr Keyring, projectID, envID string, epoch uint32, version uint64, parent string, values map[string]Value) (*wrap.Blob, error) {
+	c, err := kr.Cipher(epoch)
+	if err != nil {
+		return nil, err
+	}
+	side := Side{Values: values, Snippets: make(map[string]string, len(values))}
+	if err := SealMissing(c, side); err != nil {
+		return nil, err
+	}
+	return SignVersion(kr, projectID, envID, epoch, version, parent, side)
 }
 
 // localChanged reports whether the file differs from what ReadLocal read
