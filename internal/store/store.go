@@ -345,6 +345,19 @@ type Store interface {
 	// tool (and the server may expose it to members).
 	VerifyChain(ctx context.Context, orgID string) (AuditHead, error)
 
+	// ----- operator tools -----
+
+	// OuterKeyUse counts the outer blobs kept in the store that may still
+	// be opened, by the KEK id in their header (protocol.md §11: a version
+	// byte, then the id as 4 bytes big-endian): invites neither revoked,
+	// consumed nor expired (a redeemed invite may be redeemed again), and
+	// deploy tokens neither revoked nor expired. Blobs that can never be
+	// opened again do not need their KEK and are not counted; members'
+	// key.enc blobs live on their machines and cannot be. One read
+	// snapshot; ids in ascending order, only those with a blob. It takes
+	// no session: it is an operator's tool (`capyd kek retire`).
+	OuterKeyUse(ctx context.Context) ([]KEKUse, error)
+
 	// Ping checks that the database answers and that its schema is the one
 	// this binary expects (ErrSchemaOutdated, ErrSchemaTooNew); a database
 	// that does not answer is ErrUnavailable (or the context's error).

@@ -206,6 +206,14 @@ type NewInvite struct {
 	Blob      []byte // outer-wrapped invite inner blob
 }
 
+// KEKUse is how many stored outer blobs that may still be opened were
+// made under one KEK (OuterKeyUse).
+type KEKUse struct {
+	KEKID   uint32
+	Invites int64 // open or redeemed, not consumed
+	Deploys int64 // active or kept at a kick
+}
+
 // Redemption is the result of Redeem.
 type Redemption struct {
 	Invite Invite

@@ -2,9 +2,14 @@ package storetest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"reflect"
 	"testing"
+	"time"
 
+	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
 )
 
@@ -12,6 +17,7 @@ func init() {
 	register(
 		test{"DeployDecryptOpensBeforeCommit", testDeployDecryptOpen},
 		test{"RedeemOpensBeforeCommit", testRedeemOpen},
+		test{"OuterKeyUse", testOuterKeyUse},
 	)
 }
 
@@ -148,4 +154,101 @@ func (h *h) rawBlob(table, id string) []byte {
 		h.t.Fatalf("read the %s blob of %s: %v", table, id, err)
 	}
 	return b
+}
+
+// outerUnder returns a stand-in outer blob whose header names KEK kid.
+func outerUnder(kid uint32) []byte {
+	b := append([]byte{1, 0, 0, 0, 0}, randBytes(90)...)
+	binary.BigEndian.PutUint32(b[1:5], kid)
+	return b
+}
+
+// testOuterKeyUse: the stored blobs that may still be opened are counted
+// per KEK id in their header; revoked, consumed and expired ones are not,
+// and a re-wrap on use moves a blob to its new KEK.
+func testOuterKeyUse(t *testing.T, h *h) {
+	f := h.setup() // its member invites are consumed: not counted
+	use := func() []store.KEKUse {
+		t.Helper()
+		u, err := h.s.OuterKeyUse(h.ctx)
+		wantErr(t, err, nil, "OuterKeyUse")
+		return u
+	}
+	if u := use(); len(u) != 0 {
+		t.Fatalf("a store with no open blob: %+v", u)
+	}
+	invite := func(kid uint32, ttl time.Duration) (store.Invite, who) {
+		t.Helper()
+		addr := email("kek")
+		inv, _, err := h.s.CreateInvite(h.ctx, f.owner.tok, store.NewInvite{
+			ID: ident.NewID(ident.Invite), OrgID: f.org, Email: addr, Kind: store.InviteMember, Role: store.RoleMember,
+			ExpiresAt: h.clock.Now().Add(ttl), Blob: outerUnder(kid),
+		})
+		wantErr(t, err, nil, "CreateInvite")
+		return inv, h.login(addr)
+	}
+	deploy := func(kid uint32, ttl time.Duration) store.Deploy {
+		t.Helper()
+		ver := sha256.Sum256(randBytes(32))
+		nd := store.NewDeploy{ID: ident.NewID(ident.Deploy), OrgID: f.org, EnvID: f.env.ID, Name: "ci", Epoch: 1, Verifier: ver[:], Blob: outerUnder(kid)}
+		if ttl > 0 {
+			nd.ExpiresAt = h.clock.Now().Add(ttl)
+		}
+		d, _, err := h.s.CreateDeploy(h.ctx, f.admin.tok, nd)
+		wantErr(t, err, nil, "CreateDeploy")
+		return d
+	}
+	// Soon expired: an invite and a deploy token under KEK 1.
+	invite(1, time.Hour)
+	deploy(1, time.Hour)
+	h.clock.Advance(2 * time.Hour)
+
+	invite(1, 24*time.Hour)                  // open
+	_, bob := invite(1, 24*time.Hour)        // redeemed below: still counted
+	revokedInv, _ := invite(1, 24*time.Hour) // revoked below
+	consumed, carol := invite(1, 24*time.Hour)
+	invite(2, 24*time.Hour)
+	deploy(1, 0)
+	deploy(3, 24*time.Hour)
+	revokedDep := deploy(1, 0)
+	bobInv := func() store.Invite {
+		invs, err := h.s.ListInvites(h.ctx, f.owner.tok, f.org)
+		wantErr(t, err, nil, "ListInvites")
+		for _, i := range invs {
+			if i.Email == bob.Email {
+				return i
+			}
+		}
+		t.Fatal("bob's invite is gone")
+		return store.Invite{}
+	}()
+	_, err := h.s.Redeem(h.ctx, bob.tok, bobInv.ID, nil)
+	wantErr(t, err, nil, "Redeem")
+	_, _, err = h.s.RevokeInvite(h.ctx, f.owner.tok, f.org, revokedInv.ID)
+	wantErr(t, err, nil, "RevokeInvite")
+	_, err = h.s.Redeem(h.ctx, carol.tok, consumed.ID, nil)
+	wantErr(t, err, nil, "Redeem")
+	_, err = h.s.Wrap(h.ctx, carol.tok, f.org, carol.ID)
+	wantErr(t, err, nil, "Wrap (consumes)")
+	_, _, err = h.s.RevokeDeploy(h.ctx, f.admin.tok, f.org, revokedDep.ID)
+	wantErr(t, err, nil, "RevokeDeploy")
+
+	want := []store.KEKUse{{KEKID: 1, Invites: 2, Deploys: 1}, {KEKID: 2, Invites: 1}, {KEKID: 3, Deploys: 1}}
+	if got := use(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("OuterKeyUse\n got  %+v\n want %+v", got, want)
+	}
+	// Bob redeems again on a replica whose primary is KEK 2: his invite
+	// moves to KEK 2.
+	_, err = h.s.Redeem(h.ctx, bob.tok, bobInv.ID, func(string, []byte) ([]byte, error) { return outerUnder(2), nil })
+	wantErr(t, err, nil, "Redeem with a re-wrap")
+	want = []store.KEKUse{{KEKID: 1, Invites: 1, Deploys: 1}, {KEKID: 2, Invites: 2}, {KEKID: 3, Deploys: 1}}
+	if got := use(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("OuterKeyUse after a re-wrap\n got  %+v\n want %+v", got, want)
+	}
+	// Time passes: the KEK 3 token expires.
+	h.clock.Advance(25 * time.Hour)
+	want = []store.KEKUse{{KEKID: 1, Deploys: 1}}
+	if got := use(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("OuterKeyUse a day later\n got  %+v\n want %+v", got, want)
+	}
 }
