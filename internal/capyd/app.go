@@ -55,7 +55,8 @@ func Version() string {
 type env struct {
 	stdout, stderr io.Writer
 	newServer      NewServerFunc
-	signals        <-chan os.Signal
+	signals        <-chan os.Signal           // SIGINT, SIGTERM: stop
+	reload         <-chan os.Signal           // SIGHUP: reload the keyring (nil: never)
 	onReady        func(public, ops net.Addr) // tests
 }
 
@@ -65,7 +66,13 @@ func Main(args []string, stdout, stderr io.Writer, newServer NewServerFunc) int 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	return run(args, &env{stdout: stdout, stderr: stderr, newServer: newServer, signals: sigs})
+	// SIGHUP reloads the keyring instead of ending the process (its
+	// default), from the first moment: one sent during start-up waits for
+	// the run loop.
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
+	return run(args, &env{stdout: stdout, stderr: stderr, newServer: newServer, signals: sigs, reload: hups})
 }
 
 func run(args []string, e *env) int {
@@ -153,7 +160,7 @@ func newApp(e *env) *cli.App {
 			cmd(&cli.Command{
 				Name:        "serve",
 				Usage:       "run the service (the default command)",
-				Description: "Opens (and migrates) the database, loads the KEK and pepper, and serves the API\non --listen and metrics on --ops-listen until SIGINT or SIGTERM; then /readyz\nanswers 503, the listeners close, and in-flight requests get --shutdown-timeout.",
+				Description: "Opens (and migrates) the database, loads the KEK and pepper, and serves the API\non --listen and metrics on --ops-listen until SIGINT or SIGTERM; then /readyz\nanswers 503, the listeners close, and in-flight requests get --shutdown-timeout.\nSIGHUP reloads the KEK file.",
 				Flags:       flags("serve"),
 				Action:      serveAction,
 			}),
@@ -181,7 +188,7 @@ func newApp(e *env) *cli.App {
 					cmd(&cli.Command{
 						Name:        "rotate",
 						Usage:       "add a new primary KEK to the key file and print its id",
-						Description: "New outer wraps use the new key after the next restart; blobs under older keys\nstill open and are re-wrapped as clients use them. Old keys are kept. With\nCAPYD_KEK set there is no file to change: this prints how to extend the variable.",
+						Description: "New outer wraps use the new key once capyd reloads the file (SIGHUP) or restarts;\nblobs under older keys still open and are re-wrapped as they are used. Old keys\nare kept. With CAPYD_KEK set there is no file to change: this prints how to\nextend the variable.",
 						Flags:       flags("kek"),
 						Action: func(c *cli.Context) error {
 							cfg, err := configFor(c, "kek")
@@ -192,7 +199,7 @@ func newApp(e *env) *cli.App {
 							if err != nil {
 								return err
 							}
-							fmt.Fprintf(e.stderr, "capyd: new primary KEK %d added to %s; restart capyd (every replica) to use it, and back the file up\n", kr.Primary(), cfg.KEKFile)
+							fmt.Fprintf(e.stderr, "capyd: new primary KEK %d added to %s; reload every replica (SIGHUP, or a restart) to use it, and back the file up\n", kr.Primary(), cfg.KEKFile)
 							fmt.Fprintln(e.stdout, kr.Primary())
 							return nil
 						},

@@ -104,3 +104,35 @@ func TestStoredBlobsUnderMissingKEK(t *testing.T) {
 		wantProblem(t, err, api.POuterKeyRetired, "co-decrypt of a key.enc under a retired KEK")
 	})
 }
+
+// TestSetKeyring: a replica whose keyring is behind answers 503 for a
+// blob under the newer KEK; once given the newer keyring (capyd reloads
+// its key file on SIGHUP) it opens the blob and wraps new blobs under the
+// new primary, without a restart.
+func TestSetKeyring(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		w := e.world()
+		kr2 := must(e.kr.Rotate())
+		r2 := e.replica(t, kr2)
+		only2 := e.replica(t, must(kr2.Without(1)))
+		d := e.mint(w, w.admin, 1)
+		must(r2.anon.DeployDecrypt(e.ctx, d.ID, d.authKey)) // re-wrapped under KEK 2
+		_, err := e.anon.DeployDecrypt(e.ctx, d.ID, d.authKey)
+		wantProblem(t, err, api.PUnavailable, "deploy decrypt on a replica behind")
+
+		e.srv.SetKeyring(kr2)
+		res := must(e.anon.DeployDecrypt(e.ctx, d.ID, d.authKey))
+		if !bytes.Equal(res.Inner, d.inner) {
+			t.Fatal("deploy decrypt after the reload: wrong inner blob")
+		}
+		// New wraps use the new primary: a replica holding only KEK 2
+		// opens them.
+		d2 := e.mint(w, w.admin, 1)
+		must(only2.anon.DeployDecrypt(e.ctx, d2.ID, d2.authKey))
+		cd := must(e.as(w.member).CoDecrypt(e.ctx, w.org, w.outers[w.member.ID]))
+		if cd.Rewrapped == nil {
+			t.Fatal("a key.enc under KEK 1 was not re-wrapped after the reload")
+		}
+		must(only2.as(w.member).CoDecrypt(e.ctx, w.org, cd.Rewrapped))
+	})
+}

@@ -47,7 +47,7 @@ func missingKEK(purpose string, err error) *problemError {
 // unwrap opens an outer blob with the keyring and counts it by purpose and
 // KEK id.
 func (s *Server) unwrap(orgID, purpose, subject string, outer []byte) (inner, rewrapped []byte, err error) {
-	inner, rewrapped, err = s.kr.Unwrap(orgID, purpose, subject, outer)
+	inner, rewrapped, err = s.keyring().Unwrap(orgID, purpose, subject, outer)
 	if err == nil {
 		kid, _ := wrap.OuterKeyID(outer)
 		s.m.unwraps.WithLabelValues(purpose, strconv.FormatUint(uint64(kid), 10)).Inc()
