@@ -180,8 +180,8 @@ func retireKEK(ctx context.Context, cfg Config, id uint32, note io.Writer) (*key
 			continue
 		}
 		return nil, &refusal{
-			msg: fmt.Sprintf("KEK %d still opens %d stored outer blobs (%d invites, %d deploy tokens); retiring it would make them unusable",
-				id, u.Invites+u.Deploys, u.Invites, u.Deploys),
+			msg: fmt.Sprintf("KEK %d still opens %s (%s, %s); retiring it would make them unusable",
+				id, count(u.Invites+u.Deploys, "stored outer blob"), count(u.Invites, "invite"), count(u.Deploys, "deploy token")),
 			hints: []string{
 				fmt.Sprintf("each moves to the primary KEK %d when it is used (a redeem, a deploy decrypt); or revoke it, or wait until it expires", kr.Primary()),
 				"then run 'capyd kek retire' again",
@@ -239,4 +239,12 @@ func countOuterBlobs(ctx context.Context, cfg Config) ([]store.KEKUse, error) {
 		return nil, fmt.Errorf("count the stored outer blobs: %w", err)
 	}
 	return use, nil
+}
+
+// count is "1 invite", "2 invites".
+func count(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

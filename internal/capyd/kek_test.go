@@ -124,7 +124,7 @@ func TestKEKRetire(t *testing.T) {
 
 			code, out, errs := retire("1")
 			if code != ExitError || out != "" ||
-				!strings.Contains(errs, "capyd: error: KEK 1 still opens 2 stored outer blobs (1 invites, 1 deploy tokens)") ||
+				!strings.Contains(errs, "capyd: error: KEK 1 still opens 2 stored outer blobs (1 invite, 1 deploy token)") ||
 				!strings.Contains(errs, "capyd: hint: each moves to the primary KEK 2 when it is used") {
 				t.Fatalf("retire with blobs under KEK 1: %d %q\n%s", code, out, errs)
 			}
@@ -157,7 +157,7 @@ func TestKEKRetire(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, _, errs = retire("1")
-			if code != ExitError || !strings.Contains(errs, "KEK 1 still opens 1 stored outer blobs (1 invites, 0 deploy tokens)") {
+			if code != ExitError || !strings.Contains(errs, "KEK 1 still opens 1 stored outer blob (1 invite, 0 deploy tokens)") {
 				t.Fatalf("retire with the invite left: %d\n%s", code, errs)
 			}
 			if _, _, err := w.st.RevokeInvite(ctx, w.tok, w.org, w.inv); err != nil {

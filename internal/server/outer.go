@@ -61,8 +61,9 @@ func (s *Server) unwrap(orgID, purpose, subject string, outer []byte) (inner, re
 // does not open leaves nothing behind. The inner blob goes to *inner; a
 // blob under an older KEK comes back re-wrapped under the primary, which
 // the store keeps in its place. A missing KEK is unavailable or
-// outer-key-retired (missingKEK), logged with the KEK id; any other
-// failure means the stored blob is damaged, and is internal.
+// outer-key-retired (missingKEK); the log names the KEK id either way
+// (writeProblem logs an unavailable's cause, a retired one is logged
+// here). Any other failure means the stored blob is damaged: internal.
 func (s *Server) openStored(c *call, purpose, subject string, inner *[]byte) store.OpenFunc {
 	return func(orgID string, blob []byte) ([]byte, error) {
 		*inner = nil
