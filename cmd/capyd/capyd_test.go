@@ -46,8 +46,9 @@ func TestMain(m *testing.M) {
 //
 //	capyd-start [args]       start capyd in the background and wait for its
 //	                         "capyd started" line; sets $ADDR, $URL, $OPS
-//	capyd-signal [TERM|INT]  send a signal (default TERM) to it and wait
-//	                         for its "shutting down" line
+//	capyd-signal [TERM|INT|HUP]  send a signal (default TERM) to it and
+//	                         wait for its "shutting down" line (HUP: for
+//	                         its next line about the keyring)
 //	capyd-wait [-within d]   wait for it to exit (default within 10s); fails
 //	                         unless it exits 0 (! capyd-wait: unless it
 //	                         fails); its stderr becomes the script's stderr
@@ -235,28 +236,33 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if p.cmd == nil {
 		ts.Fatalf("capyd is not running")
 	}
-	sig := syscall.SIGTERM
+	sig, seen := syscall.SIGTERM, "shutting down"
 	if len(args) > 0 {
 		switch args[0] {
 		case "TERM":
 		case "INT":
 			sig = syscall.SIGINT
+		case "HUP":
+			sig = syscall.SIGHUP
 		default:
-			ts.Fatalf("usage: capyd-signal [TERM|INT]")
+			ts.Fatalf("usage: capyd-signal [TERM|INT|HUP]")
 		}
 	}
+	// SIGHUP: wait for one more line about the keyring (reloaded or not).
+	keyringLines := strings.Count(p.stderr.String(), "keyring")
 	ts.Check(p.cmd.Process.Signal(sig))
 	// Wait until capyd has seen it, so what the script checks next
-	// happens during the shutdown.
+	// happens during the shutdown (or after the reload).
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.stderr.String(), "shutting down") {
+	for sig == syscall.SIGHUP && strings.Count(p.stderr.String(), "keyring") <= keyringLines ||
+		sig != syscall.SIGHUP && !strings.Contains(p.stderr.String(), seen) {
 		select {
 		case <-p.done:
 			return
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("capyd did not log the shutdown within 5s:\n%s", p.stderr)
+			ts.Fatalf("capyd did not log the %s within 5s:\n%s", sig, p.stderr)
 		}
 	}
 }

@@ -55,7 +55,8 @@ func Version() string {
 type env struct {
 	stdout, stderr io.Writer
 	newServer      NewServerFunc
-	signals        <-chan os.Signal
+	signals        <-chan os.Signal           // SIGINT, SIGTERM: stop
+	reload         <-chan os.Signal           // SIGHUP: reload the keyring (nil: never)
 	onReady        func(public, ops net.Addr) // tests
 }
 
@@ -65,7 +66,13 @@ func Main(args []string, stdout, stderr io.Writer, newServer NewServerFunc) int 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	return run(args, &env{stdout: stdout, stderr: stderr, newServer: newServer, signals: sigs})
+	// SIGHUP reloads the keyring instead of ending the process (its
+	// default), from the first moment: one sent during start-up waits for
+	// the run loop.
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
+	return run(args, &env{stdout: stdout, stderr: stderr, newServer: newServer, signals: sigs, reload: hups})
 }
 
 func run(args []string, e *env) int {
@@ -80,6 +87,7 @@ func run(args []string, e *env) int {
 // exit status. Every error capyd shows a person goes through here.
 func report(w io.Writer, err error) int {
 	var ce *configError
+	var rf *refusal
 	var ue usageError
 	switch {
 	case errors.As(err, &ce):
@@ -88,6 +96,12 @@ func report(w io.Writer, err error) int {
 			fmt.Fprintf(w, "capyd: hint: %s\n", h)
 		}
 		return ExitUsage
+	case errors.As(err, &rf):
+		fmt.Fprintf(w, "capyd: error: %s\n", rf.msg)
+		for _, h := range rf.hints {
+			fmt.Fprintf(w, "capyd: hint: %s\n", h)
+		}
+		return ExitError
 	case errors.As(err, &ue):
 		fmt.Fprintf(w, "capyd: error: %s\ncapyd: hint: see 'capyd --help'\n", ue.err)
 		return ExitUsage
@@ -98,6 +112,15 @@ func report(w io.Writer, err error) int {
 	fmt.Fprintf(w, "capyd: error: %v\n", err)
 	return ExitError
 }
+
+// refusal is a command that refused because of the state of things (not
+// its settings), with what to do about it; it exits 1.
+type refusal struct {
+	msg   string
+	hints []string
+}
+
+func (r *refusal) Error() string { return r.msg }
 
 // usageError is a command line urfave/cli could not parse.
 type usageError struct{ err error }
@@ -140,7 +163,7 @@ func newApp(e *env) *cli.App {
 	return &cli.App{
 		Name:           "capyd",
 		Usage:          "the capy service",
-		UsageText:      "capyd [flags]              serve (the default)\ncapyd serve [flags]\ncapyd migrate [flags]\ncapyd kek rotate|list [flags]\ncapyd version",
+		UsageText:      "capyd [flags]              serve (the default)\ncapyd serve [flags]\ncapyd migrate [flags]\ncapyd kek rotate|list|retire [flags]\ncapyd version",
 		Description:    appDescription,
 		Version:        Version(),
 		Writer:         e.stdout,
@@ -153,7 +176,7 @@ func newApp(e *env) *cli.App {
 			cmd(&cli.Command{
 				Name:        "serve",
 				Usage:       "run the service (the default command)",
-				Description: "Opens (and migrates) the database, loads the KEK and pepper, and serves the API\non --listen and metrics on --ops-listen until SIGINT or SIGTERM; then /readyz\nanswers 503, the listeners close, and in-flight requests get --shutdown-timeout.",
+				Description: "Opens (and migrates) the database, loads the KEK and pepper, and serves the API\non --listen and metrics on --ops-listen until SIGINT or SIGTERM; then /readyz\nanswers 503, the listeners close, and in-flight requests get --shutdown-timeout.\nSIGHUP reloads the KEK file.",
 				Flags:       flags("serve"),
 				Action:      serveAction,
 			}),
@@ -181,7 +204,7 @@ func newApp(e *env) *cli.App {
 					cmd(&cli.Command{
 						Name:        "rotate",
 						Usage:       "add a new primary KEK to the key file and print its id",
-						Description: "New outer wraps use the new key after the next restart; blobs under older keys\nstill open and are re-wrapped as clients use them. Old keys are kept. With\nCAPYD_KEK set there is no file to change: this prints how to extend the variable.",
+						Description: "New outer wraps use the new key once capyd reloads the file (SIGHUP) or restarts;\nblobs under older keys still open and are re-wrapped as they are used. Old keys\nare kept. With CAPYD_KEK set there is no file to change: this prints how to\nextend the variable.",
 						Flags:       flags("kek"),
 						Action: func(c *cli.Context) error {
 							cfg, err := configFor(c, "kek")
@@ -192,8 +215,44 @@ func newApp(e *env) *cli.App {
 							if err != nil {
 								return err
 							}
-							fmt.Fprintf(e.stderr, "capyd: new primary KEK %d added to %s; restart capyd (every replica) to use it, and back the file up\n", kr.Primary(), cfg.KEKFile)
+							fmt.Fprintf(e.stderr, "capyd: new primary KEK %d added to %s; reload every replica (SIGHUP, or a restart) to use it, and back the file up\n", kr.Primary(), cfg.KEKFile)
 							fmt.Fprintln(e.stdout, kr.Primary())
+							return nil
+						},
+					}),
+					cmd(&cli.Command{
+						Name:      "retire",
+						Usage:     "remove an old KEK from the key file once no stored blob needs it",
+						ArgsUsage: "ID (after the flags)",
+						Description: "Counts, in the database, the invites and deploy tokens whose outer blob is still\n" +
+							"under KEK ID and may still be opened, and refuses while there are any (each moves\n" +
+							"to the primary when used). The primary cannot be retired. Members' key.enc files\n" +
+							"cannot be counted; see docs/server.md, \"Retiring a KEK\". Reload every replica\n" +
+							"(SIGHUP) afterwards.",
+						Flags: flags("kek"),
+						Action: func(c *cli.Context) error {
+							if c.NArg() > 1 && strings.HasPrefix(c.Args().Get(1), "-") {
+								return usageError{errors.New("kek retire: flags go before the KEK id (capyd kek retire [flags] ID)")}
+							}
+							if c.NArg() != 1 {
+								return usageError{errors.New("kek retire takes one KEK id")}
+							}
+							id, err := parseKEKID(c.Args().First())
+							if err != nil {
+								return err
+							}
+							cfg, err := configFor(c, "kek")
+							if err != nil {
+								return err
+							}
+							ctx, cancel := signalContext(e.signals)
+							defer cancel()
+							kr, err := retireKEK(ctx, cfg, id, e.stderr)
+							if err != nil {
+								return err
+							}
+							fmt.Fprintf(e.stderr, "capyd: KEK %d retired from %s; reload every replica (SIGHUP) so none keeps it, and back the file up\n", id, cfg.KEKFile)
+							listKEKs(e.stdout, kr)
 							return nil
 						},
 					}),

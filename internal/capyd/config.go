@@ -41,7 +41,7 @@ type Config struct {
 	DataDir string `flag:"data-dir" default:"./capyd-data" cmd:"serve,migrate,kek" usage:"directory for the default database, KEK file, pepper file and development mail.log (created 0700)"`
 	// Database selects the store: a SQLite file path (optional "sqlite:"
 	// prefix) or a postgres:// URL.
-	Database string `flag:"database" shown:"<data-dir>/capyd.db" cmd:"serve,migrate" usage:"SQLite file, or postgres://user:pass@host/db for PostgreSQL (prefer the env var: a password in a flag shows in ps)"`
+	Database string `flag:"database" shown:"<data-dir>/capyd.db" cmd:"serve,migrate,kek" usage:"SQLite file, or postgres://user:pass@host/db for PostgreSQL (prefer the env var: a password in a flag shows in ps)"`
 	// AutoMigrate applies pending migrations at start, under the store's
 	// migration lock. Off: a database behind this binary is refused.
 	AutoMigrate bool `flag:"auto-migrate" default:"true" cmd:"serve" usage:"apply pending database migrations at start (under a lock); false: refuse an outdated database and wait for 'capyd migrate'"`

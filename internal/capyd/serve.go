@@ -32,6 +32,8 @@ type Server interface {
 	OpsHandler() http.Handler
 	// SetDraining makes /readyz answer 503 from now on.
 	SetDraining()
+	// SetKeyring replaces the KEK keyring (SIGHUP).
+	SetKeyring(*keyring.Keyring)
 }
 
 // ServerParams is what capyd hands the server it builds: everything
@@ -264,11 +266,18 @@ func serve(cfg Config, e *env) error {
 	}
 
 	var failed error
-	select {
-	case sig := <-e.signals:
-		log.Info("shutting down", "signal", sig.String(), "drain_delay", cfg.DrainDelay.String(), "timeout", cfg.ShutdownTimeout.String())
-	case failed = <-serveErr:
-		log.Error("listener failed; shutting down", "err", failed)
+run:
+	for {
+		select {
+		case sig := <-e.signals:
+			log.Info("shutting down", "signal", sig.String(), "drain_delay", cfg.DrainDelay.String(), "timeout", cfg.ShutdownTimeout.String())
+			break run
+		case failed = <-serveErr:
+			log.Error("listener failed; shutting down", "err", failed)
+			break run
+		case <-e.reload:
+			kr = reloadKeyring(cfg, kr, srv, log)
+		}
 	}
 	srv.SetDraining()
 
@@ -316,6 +325,43 @@ func serve(cfg Config, e *env) error {
 	}
 	log.Info("capyd stopped")
 	return nil
+}
+
+// reloadKeyring is SIGHUP: it reads the key file again and hands the
+// server the new keyring, so a rotation (or a retirement) reaches a
+// running replica without a restart. A file that cannot be read, or whose
+// primary is older than the one in use (an old backup put back, say), is
+// refused: the current keyring stays, and the log says why. CAPYD_KEK
+// cannot be re-read by a running process. Returns the keyring in use.
+func reloadKeyring(cfg Config, cur *keyring.Keyring, srv Server, log *slog.Logger) *keyring.Keyring {
+	if cfg.KEK != "" {
+		log.Warn("SIGHUP: the keyring comes from CAPYD_KEK, which a running process cannot re-read; restart capyd to change it",
+			"kek_id", cur.Primary())
+		return cur
+	}
+	kr, err := keyring.Load(cfg.KEKFile)
+	if err != nil {
+		log.Error("SIGHUP: keyring not reloaded; keeping the one in use", "kek_file", cfg.KEKFile, "kek_id", cur.Primary(), "err", err)
+		return cur
+	}
+	if kr.Primary() < cur.Primary() {
+		log.Error("SIGHUP: keyring not reloaded: the key file's primary KEK is older than the one in use; keeping the one in use",
+			"kek_file", cfg.KEKFile, "file_kek_id", kr.Primary(), "kek_id", cur.Primary())
+		return cur
+	}
+	srv.SetKeyring(kr)
+	log.Info("keyring reloaded", "kek_file", cfg.KEKFile, "kek_id", kr.Primary(), "kek_ids", kekIDs(kr))
+	return kr
+}
+
+// kekIDs lists a keyring's ids for the log: "1,2,3".
+func kekIDs(kr *keyring.Keyring) string {
+	ids := kr.IDs()
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return strings.Join(parts, ",")
 }
 
 // errInterrupted ends a run cut short by a signal.

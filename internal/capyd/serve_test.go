@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/capy-oss/capy/internal/keyring"
 	"github.com/capy-oss/capy/internal/store/pgtest"
 )
 
@@ -30,10 +31,11 @@ type fakeServer struct {
 	draining atomic.Bool
 	entered  chan struct{}
 	release  chan struct{}
+	keyrings chan *keyring.Keyring // what SetKeyring was given
 }
 
 func newFake() *fakeServer {
-	return &fakeServer{entered: make(chan struct{}, 10), release: make(chan struct{})}
+	return &fakeServer{entered: make(chan struct{}, 10), release: make(chan struct{}), keyrings: make(chan *keyring.Keyring, 10)}
 }
 
 func (f *fakeServer) health(mux *http.ServeMux) {
@@ -66,6 +68,8 @@ func (f *fakeServer) OpsHandler() http.Handler {
 
 func (f *fakeServer) SetDraining() { f.draining.Store(true) }
 
+func (f *fakeServer) SetKeyring(kr *keyring.Keyring) { f.keyrings <- kr }
+
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -87,7 +91,9 @@ func (l *lockedBuffer) String() string {
 type running struct {
 	fake        *fakeServer
 	public, ops string
+	dataDir     string
 	sigs        chan os.Signal
+	hups        chan os.Signal
 	exit        chan struct{} // closed when run returned
 	code        int
 	stdout      *lockedBuffer
@@ -98,15 +104,15 @@ type running struct {
 // it to listen.
 func startServe(t *testing.T, args ...string) *running {
 	t.Helper()
-	r := &running{fake: newFake(), sigs: make(chan os.Signal, 2), exit: make(chan struct{}),
-		stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	r := &running{fake: newFake(), sigs: make(chan os.Signal, 2), hups: make(chan os.Signal, 1), exit: make(chan struct{}),
+		stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, dataDir: filepath.Join(t.TempDir(), "data")}
 	ready := make(chan [2]net.Addr, 1)
 	e := &env{
-		stdout: r.stdout, stderr: r.stderr, signals: r.sigs,
+		stdout: r.stdout, stderr: r.stderr, signals: r.sigs, reload: r.hups,
 		newServer: func(p ServerParams) (Server, error) { r.fake.params = p; return r.fake, nil },
 		onReady:   func(pub, ops net.Addr) { ready <- [2]net.Addr{pub, ops} },
 	}
-	base := []string{"capyd", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}
+	base := []string{"capyd", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--data-dir", r.dataDir}
 	go func() { r.code = run(append(base, args...), e); close(r.exit) }()
 	select {
 	case a := <-ready:
@@ -325,4 +331,112 @@ func TestServeUnsafeDisableRateLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitLog waits until capyd's log holds want n times in all.
+func (r *running) waitLog(t *testing.T, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(r.stderr.String(), want) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q (%d times) in the log:\n%s", want, n, r.stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// noKeyring fails if the server was handed a keyring.
+func (r *running) noKeyring(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case kr := <-r.fake.keyrings:
+		t.Fatalf("%s: the server got keyring %v", what, kr)
+	default:
+	}
+}
+
+// SIGHUP reloads the key file and hands the server the new keyring; a file
+// that cannot be read or whose primary is older than the one in use is
+// refused and the keyring in use stays. The process serves on throughout.
+func TestServeSIGHUPReloadsKeyring(t *testing.T) {
+	r := startServe(t)
+	kekFile := filepath.Join(r.dataDir, "kek")
+	kr1 := r.fake.params.Keyring
+	if kr1.Primary() != 1 {
+		t.Fatalf("started with %v", kr1)
+	}
+	kr2, err := rotateKEK(Config{KEKFile: kekFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.hups <- syscall.SIGHUP
+	select {
+	case kr := <-r.fake.keyrings:
+		if kr.Primary() != 2 || !kr.Has(1) || kr.Encode() != kr2.Encode() {
+			t.Fatalf("reloaded %v", kr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no reload after SIGHUP:\n%s", r.stderr)
+	}
+	r.waitLog(t, `msg="keyring reloaded" kek_file=`+kekFile+` kek_id=2 kek_ids=1,2`, 1)
+
+	// A key file others can read: refused, KEK 2 stays.
+	if err := os.Chmod(kekFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.hups <- syscall.SIGHUP
+	r.waitLog(t, `msg="SIGHUP: keyring not reloaded; keeping the one in use"`, 1)
+	r.noKeyring(t, "an insecure key file")
+	if err := os.Chmod(kekFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// An older key file put back: refused.
+	if err := keyring.Save(kekFile, kr1); err != nil {
+		t.Fatal(err)
+	}
+	r.hups <- syscall.SIGHUP
+	r.waitLog(t, `file_kek_id=1 kek_id=2`, 1)
+	r.noKeyring(t, "an older key file")
+	// Back to the rotated file: taken.
+	if err := keyring.Save(kekFile, kr2); err != nil {
+		t.Fatal(err)
+	}
+	r.hups <- syscall.SIGHUP
+	r.waitLog(t, `msg="keyring reloaded"`, 2)
+	if kr := <-r.fake.keyrings; kr.Primary() != 2 {
+		t.Fatalf("reloaded %v", kr)
+	}
+	for _, secret := range []string{hexKey(kr1), hexKey(kr2)} {
+		if strings.Contains(r.stderr.String(), secret) {
+			t.Fatal("key material in the log")
+		}
+	}
+	if code, _ := get(t, r.public+"/healthz"); code != 200 {
+		t.Errorf("healthz %d after the reloads", code)
+	}
+	r.sigs <- syscall.SIGTERM
+	if code := r.waitExit(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
+	}
+}
+
+// With CAPYD_KEK a running process cannot re-read the keyring: SIGHUP says
+// so and changes nothing.
+func TestServeSIGHUPWithEnvKEK(t *testing.T) {
+	t.Setenv("CAPYD_KEK", "capyd-kek 1 4 "+strings.Repeat("ab", 32))
+	r := startServe(t)
+	r.hups <- syscall.SIGHUP
+	r.waitLog(t, `msg="SIGHUP: the keyring comes from CAPYD_KEK, which a running process cannot re-read; restart capyd to change it" kek_id=4`, 1)
+	r.noKeyring(t, "CAPYD_KEK")
+	r.sigs <- syscall.SIGTERM
+	if code := r.waitExit(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
+	}
+}
+
+// hexKey is the key material of a keyring's newest line.
+func hexKey(kr *keyring.Keyring) string {
+	lines := strings.Split(strings.TrimSpace(kr.Encode()), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	return f[len(f)-1]
 }

@@ -35,6 +35,29 @@ var (
 	ErrInsecureFile = errors.New("keyring file is readable by others")
 )
 
+// UnknownKeyError is ErrUnknownKey for one blob: the KEK id its header
+// names and the primary of the keyring that lacks it.
+type UnknownKeyError struct {
+	ID      uint32 // the id in the blob's header
+	Primary uint32 // this keyring's primary
+}
+
+func (e *UnknownKeyError) Error() string {
+	if e.Newer() {
+		return fmt.Sprintf("blob was wrapped under KEK %d, newer than this keyring's primary %d: the keyring is out of date (reload it)", e.ID, e.Primary)
+	}
+	return fmt.Sprintf("blob was wrapped under KEK %d, which this keyring (primary %d) does not hold: retired or removed", e.ID, e.Primary)
+}
+
+// Is makes an *UnknownKeyError match ErrUnknownKey.
+func (e *UnknownKeyError) Is(target error) bool { return target == ErrUnknownKey }
+
+// Newer reports whether the blob's KEK is newer than this keyring's
+// primary: the blob was made by a service holding a keyring this one has
+// not caught up with (a replica not yet given the rotated keyring), so
+// the key may still arrive. Otherwise the key was retired or removed.
+func (e *UnknownKeyError) Newer() bool { return e.ID > e.Primary }
+
 // Keyring is an immutable set of KEKs.
 type Keyring struct {
 	keys    map[uint32][wrap.KeySize]byte
@@ -57,6 +80,30 @@ func (k *Keyring) IDs() []uint32 {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
+}
+
+// Has reports whether the keyring holds the KEK id.
+func (k *Keyring) Has(id uint32) bool {
+	_, ok := k.keys[id]
+	return ok
+}
+
+// Without returns a new keyring without the KEK id (retirement). The
+// primary cannot be removed: new blobs are wrapped under it.
+func (k *Keyring) Without(id uint32) (*Keyring, error) {
+	if !k.Has(id) {
+		return nil, fmt.Errorf("keyring has no KEK %d", id)
+	}
+	if id == k.primary {
+		return nil, fmt.Errorf("KEK %d is the primary", id)
+	}
+	next := &Keyring{keys: map[uint32][wrap.KeySize]byte{}, primary: k.primary}
+	for kid, v := range k.keys {
+		if kid != id {
+			next.keys[kid] = v
+		}
+	}
+	return next, nil
 }
 
 // Parse reads keyring text: one "capyd-kek 1 <id> <hex key>" per line
@@ -139,7 +186,9 @@ func (k *Keyring) Wrap(orgID, purpose, subject string, inner []byte) ([]byte, er
 
 // Unwrap strips the outer wrap. When the blob was made under an older key,
 // rewrapped holds the same inner blob wrapped under the primary, for the
-// caller to hand back so the old key can eventually be retired.
+// caller to hand back (or store) so the old key can eventually be
+// retired. A blob under a KEK this keyring lacks is an *UnknownKeyError
+// (ErrUnknownKey).
 func (k *Keyring) Unwrap(orgID, purpose, subject string, outer []byte) (inner, rewrapped []byte, err error) {
 	kid, err := wrap.OuterKeyID(outer)
 	if err != nil {
@@ -147,7 +196,7 @@ func (k *Keyring) Unwrap(orgID, purpose, subject string, outer []byte) (inner, r
 	}
 	key, ok := k.keys[kid]
 	if !ok {
-		return nil, nil, ErrUnknownKey
+		return nil, nil, &UnknownKeyError{ID: kid, Primary: k.primary}
 	}
 	inner, err = wrap.OpenOuter(&key, orgID, purpose, subject, outer)
 	if err != nil {

@@ -148,3 +148,49 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestUnknownKey: a blob under a KEK the keyring lacks says which, and
+// whether the keyring is behind (the KEK is newer than its primary: it may
+// still arrive) or the KEK was retired.
+func TestUnknownKey(t *testing.T) {
+	k1, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := k1.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := []byte("inner blob bytes")
+	under1, _ := k1.Wrap(org, wrap.PurposeDeploy, user, inner)
+	under2, _ := k2.Wrap(org, wrap.PurposeDeploy, user, inner)
+
+	// k1 is behind: it has never seen KEK 2.
+	_, _, err = k1.Unwrap(org, wrap.PurposeDeploy, user, under2)
+	var uk *UnknownKeyError
+	if !errors.As(err, &uk) || !errors.Is(err, ErrUnknownKey) || uk.ID != 2 || uk.Primary != 1 || !uk.Newer() {
+		t.Fatalf("blob under a newer KEK: %v", err)
+	}
+	// KEK 1 retired from k2: gone for good.
+	retired, err := k2.Without(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retired.Has(1) || !retired.Has(2) || retired.Primary() != 2 || !k2.Has(1) {
+		t.Fatalf("Without(1): %v, and k2 %v", retired.IDs(), k2.IDs())
+	}
+	_, _, err = retired.Unwrap(org, wrap.PurposeDeploy, user, under1)
+	if !errors.As(err, &uk) || uk.ID != 1 || uk.Newer() || !strings.Contains(err.Error(), "retired") {
+		t.Fatalf("blob under a retired KEK: %v", err)
+	}
+	if got, _, err := retired.Unwrap(org, wrap.PurposeDeploy, user, under2); err != nil || !bytes.Equal(got, inner) {
+		t.Fatalf("blob under the primary after the retirement: %v", err)
+	}
+	// The primary and a KEK it lacks cannot be retired.
+	if _, err := k2.Without(2); err == nil {
+		t.Fatal("retired the primary")
+	}
+	if _, err := k2.Without(7); err == nil {
+		t.Fatal("retired a KEK it lacks")
+	}
+}

@@ -53,7 +53,7 @@ func (s *Server) mintDeploy(c *call) error {
 		return err
 	}
 	id := ident.NewID(ident.Deploy)
-	outer, err := s.kr.Wrap(c.org.ID, wrap.PurposeDeploy, id, req.Inner)
+	outer, err := s.keyring().Wrap(c.org.ID, wrap.PurposeDeploy, id, req.Inner)
 	if err != nil {
 		return err
 	}
@@ -140,8 +140,13 @@ func (s *Server) deployDecrypt(c *call) error {
 		return err
 	}
 	// The store compares the verifier in constant time (against a dummy
-	// for an unknown token), audits, and commits before anything leaves.
-	g, err := s.st.DeployDecrypt(c.ctx(), id, hashAuthKey(req.AuthKey))
+	// for an unknown token), then opens the outer blob (re-wrapping it
+	// under the primary KEK if it is under an older one), audits, and
+	// commits before anything leaves. A blob that does not open changes
+	// nothing: the token stays usable once the KEK is there.
+	var inner []byte
+	g, err := s.st.DeployDecrypt(c.ctx(), id, hashAuthKey(req.AuthKey), s.openStored(c, wrap.PurposeDeploy, id, &inner))
+	var kp *problemError
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrUnauthenticated):
@@ -155,12 +160,11 @@ func (s *Server) deployDecrypt(c *call) error {
 		s.m.deployDecrypt.WithLabelValues("expired").Inc()
 		s.m.audit(store.ActionDeployDecrypt, store.ResultDenied)
 		return problem(api.PDeployExpired, "")
+	case errors.As(err, &kp) && (kp.slug == api.PUnavailable || kp.slug == api.POuterKeyRetired):
+		s.m.deployDecrypt.WithLabelValues("kek-missing").Inc()
+		return err
 	default:
 		return err
-	}
-	inner, _, err := s.kr.Unwrap(g.Deploy.OrgID, wrap.PurposeDeploy, id, g.Blob)
-	if err != nil {
-		return err // a stored blob that does not open: internal
 	}
 	s.m.deployDecrypt.WithLabelValues("ok").Inc()
 	s.m.audit(store.ActionDeployDecrypt, store.ResultOK)

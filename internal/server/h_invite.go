@@ -61,7 +61,7 @@ func (s *Server) createInvite(c *call) error {
 	}
 	orgID := c.org.ID
 	id := ident.NewID(ident.Invite)
-	outer, err := s.kr.Wrap(orgID, wrap.PurposeInvite, id, req.Inner)
+	outer, err := s.keyring().Wrap(orgID, wrap.PurposeInvite, id, req.Inner)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,11 @@ func (s *Server) redeem(c *call) error {
 		return err
 	}
 	id := c.param("invite")
-	r, err := s.st.Redeem(c.ctx(), c.tok, id)
+	// The store opens the outer blob inside the redeem's transaction
+	// (re-wrapping it under the primary KEK if it is under an older one):
+	// one that does not open undoes the redeem.
+	var inner []byte
+	r, err := s.st.Redeem(c.ctx(), c.tok, id, s.openStored(c, wrap.PurposeInvite, id, &inner))
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrForbidden):
@@ -140,10 +144,6 @@ func (s *Server) redeem(c *call) error {
 		return err // not-found, invite-consumed, not-a-member, …
 	}
 	s.m.audit(store.ActionRedeem, store.ResultOK)
-	inner, _, err := s.kr.Unwrap(r.Invite.OrgID, wrap.PurposeInvite, r.Invite.ID, r.Blob)
-	if err != nil {
-		return err // a stored blob that does not open: internal
-	}
 	return c.json(http.StatusOK, api.RedeemResponse{
 		Inner: inner, Invite: apiInvite(r.Invite, s.now()), Org: apiOrg(r.Org, r.Member.Role),
 	})

@@ -8,7 +8,6 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keyring"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/wrap"
 )
@@ -94,7 +93,7 @@ func (s *Server) wrapKey(c *call) error {
 		return err
 	}
 	orgID, userID := c.org.ID, c.sess.UserID
-	outer, err := s.kr.Wrap(orgID, wrap.PurposeKey, userID, req.Inner)
+	outer, err := s.keyring().Wrap(orgID, wrap.PurposeKey, userID, req.Inner)
 	if err != nil {
 		return err
 	}
@@ -141,9 +140,9 @@ func (s *Server) coDecrypt(c *call) error {
 		// Open before the row: the AAD binds purpose, org and subject, so
 		// another user's, org's or purpose's blob fails here and changes
 		// nothing.
-		in, re, err := s.kr.Unwrap(orgID, wrap.PurposeKey, userID, req.Outer)
-		if errors.Is(err, keyring.ErrUnknownKey) {
-			return problem(api.POuterKeyRetired, "")
+		in, re, err := s.unwrap(orgID, wrap.PurposeKey, userID, req.Outer)
+		if p := missingKEK(wrap.PurposeKey, err); p != nil {
+			return p
 		}
 		if err != nil {
 			return problem(api.PBadOuter, "")

@@ -19,6 +19,7 @@ type metrics struct {
 	rateLimited   *prometheus.CounterVec
 	loginCodes    *prometheus.CounterVec
 	deployDecrypt *prometheus.CounterVec
+	unwraps       *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -42,9 +43,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		deployDecrypt: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "capyd_deploy_decrypt_total", Help: "Deploy decrypts by outcome.",
 		}, []string{"outcome"}),
+		unwraps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capyd_outer_unwraps_total", Help: "Outer blobs opened, by purpose (key, invite, deploy) and the id of the KEK they were made under.",
+		}, []string{"purpose", "kek"}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.requests, m.duration, m.auditRows, m.rateLimited, m.loginCodes, m.deployDecrypt,
+		m.requests, m.duration, m.auditRows, m.rateLimited, m.loginCodes, m.deployDecrypt, m.unwraps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {

@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/ident"
 )
 
@@ -61,7 +64,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		rec := &recorder{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, rid))
-		next.ServeHTTP(rec, r)
+		abort := s.serveRecovering(next, rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
@@ -82,7 +85,56 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			attrs = append(attrs, "problem", rec.problem)
 		}
 		s.log.Info("request", attrs...)
+		if abort {
+			// The answer had begun before the panic: cut the connection
+			// so the client cannot take a partial answer for a whole one.
+			panic(http.ErrAbortHandler)
+		}
 	})
+}
+
+// serveRecovering runs next and recovers a panic in it, so that one bad
+// request costs one answer and not the process (net/http would recover it
+// too, but answer nothing and log the panic without the request id). The
+// panic is logged with the request id, the route and the stack (function
+// names and addresses; never the body, the headers or the query). If
+// nothing was answered yet, the answer is 500 internal; if the answer had
+// begun, abort is true and the caller cuts the connection once its access
+// log line is written. A handler that aborts on purpose
+// (http.ErrAbortHandler) aborts without an error line.
+func (s *Server) serveRecovering(next http.Handler, rec *recorder, r *http.Request) (abort bool) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v != http.ErrAbortHandler {
+			route := rec.route
+			if route == "" {
+				route = "unmatched"
+			}
+			s.log.Error("panic while serving a request", "request_id", requestID(r.Context()),
+				"method", r.Method, "route", route, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+		if rec.status != 0 || v == http.ErrAbortHandler {
+			if rec.status == 0 {
+				rec.status = http.StatusInternalServerError
+			}
+			abort = true
+			return
+		}
+		// Headers the handler set before it panicked (a Content-Type, an
+		// Allow) do not belong to the problem: keep only outer's.
+		h := rec.Header()
+		for k := range h {
+			if k != "Capy-Request-Id" && k != "Cache-Control" && k != "X-Content-Type-Options" {
+				delete(h, k)
+			}
+		}
+		s.writeProblem(rec, r, &problemError{slug: api.PInternal, logged: true})
+	}()
+	next.ServeHTTP(rec, r)
+	return false
 }
 
 // clientIP is the connection's peer address, or — when the peer is a

@@ -261,7 +261,8 @@ func TestRateLimitCoDecrypt(t *testing.T) {
 
 func TestClientIP(t *testing.T) {
 	kr, _ := keyring.Generate()
-	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, kr: kr}
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	s.SetKeyring(kr)
 	for _, c := range []struct {
 		remote, xff, want string
 	}{

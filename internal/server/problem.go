@@ -24,6 +24,7 @@ type problemError struct {
 	limit  *int64
 	retry  int // Retry-After seconds, for 429
 	cause  error
+	logged bool // the cause is in the log already (a recovered panic)
 }
 
 func (p *problemError) Error() string {
@@ -165,9 +166,11 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 		info = api.Problems[api.PInternal]
 	}
 	rid := requestID(r.Context())
-	if p.slug == api.PInternal {
+	switch {
+	case p.logged: // serveRecovering wrote the line, with the stack
+	case p.slug == api.PInternal:
 		s.log.Error("internal error", "request_id", rid, "err", err)
-	} else if p.slug == api.PUnavailable && p.cause != nil {
+	case p.slug == api.PUnavailable && p.cause != nil:
 		s.log.Warn("service unavailable", "request_id", rid, "err", p.cause)
 	}
 	detail := p.detail

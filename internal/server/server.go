@@ -61,7 +61,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	st       store.Store
-	kr       *keyring.Keyring
+	kr       atomic.Pointer[keyring.Keyring] // swapped whole by SetKeyring
 	mailer   mail.Sender
 	reg      *prometheus.Registry
 	m        *metrics
@@ -94,8 +94,9 @@ func New(cfg Config, st store.Store, kr *keyring.Keyring, mailer mail.Sender) (*
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, now: cfg.Now, st: st, kr: kr, mailer: mailer, reg: cfg.Registry,
+		cfg: cfg, log: cfg.Logger, now: cfg.Now, st: st, mailer: mailer, reg: cfg.Registry,
 	}
+	s.kr.Store(kr)
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, err
@@ -117,6 +118,18 @@ func (s *Server) OpsHandler() http.Handler { return s.ops }
 // SetDraining makes /readyz answer 503 from now on, so load balancers
 // stop sending traffic before a graceful shutdown.
 func (s *Server) SetDraining() { s.draining.Store(true) }
+
+// SetKeyring replaces the KEK keyring (capyd reloads its key file on
+// SIGHUP). Requests that already hold the old keyring finish with it; a
+// nil keyring is ignored.
+func (s *Server) SetKeyring(kr *keyring.Keyring) {
+	if kr != nil {
+		s.kr.Store(kr)
+	}
+}
+
+// keyring is the KEK keyring in use.
+func (s *Server) keyring() *keyring.Keyring { return s.kr.Load() }
 
 // router builds the chi router of the public API (public) or of the
 // operations listener.

@@ -18,6 +18,13 @@ const (
 	// HookPushLocked: Push has locked the environment row and checked the
 	// precondition, and is about to store the blob.
 	HookPushLocked HookPoint = "push:env-locked"
+	// HookSessionChecked: a write operation that authenticates by session
+	// (every one but the gate's) has read and locked the session row and
+	// is about to do its work.
+	HookSessionChecked HookPoint = "session:checked"
+	// HookSessionRevoked: RevokeSession has deleted the session row and
+	// is about to commit.
+	HookSessionRevoked HookPoint = "session-revoke:deleted"
 )
 
 type hookKey struct{}

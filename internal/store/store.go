@@ -222,9 +222,11 @@ type Store interface {
 	// requires an active membership (ErrNotMember, ErrRevoked). A member
 	// invite makes the redeemer an active member with its role (a new
 	// membership, or a revoked one reactivated; an active one is left as
-	// it is). Repeatable until the invitee's next Wrap consumes the
+	// it is). open, if not nil, then opens the invite's outer blob (see
+	// OpenFunc: its refusal undoes all of it, and a re-wrap replaces the
+	// stored blob). Repeatable until the invitee's next Wrap consumes the
 	// invite. Audited (redeem).
-	Redeem(ctx context.Context, tok TokenHash, inviteID string) (Redemption, error)
+	Redeem(ctx context.Context, tok TokenHash, inviteID string, open OpenFunc) (Redemption, error)
 
 	// ----- projects and environments -----
 
@@ -318,10 +320,12 @@ type Store interface {
 	// no trace. With the right verifier, a revoked token or one of an
 	// older epoch returns ErrRevoked, an expired one ErrExpired, and the
 	// refusal is audited (ResultDenied, at most once per DeniedThrottle;
-	// the only change). Otherwise the token's last use is recorded and a
+	// the only change). Otherwise open, if not nil, opens the token's
+	// outer blob (see OpenFunc: its refusal changes nothing, and a re-wrap
+	// replaces the stored blob), the token's last use is recorded and a
 	// deploy-decrypt row (actor = deploy id) is appended and committed
 	// before the outer blob and the environment's head are returned.
-	DeployDecrypt(ctx context.Context, deployID string, verifier []byte) (DeployGrant, error)
+	DeployDecrypt(ctx context.Context, deployID string, verifier []byte, open OpenFunc) (DeployGrant, error)
 
 	// ----- audit -----
 
@@ -341,11 +345,38 @@ type Store interface {
 	// tool (and the server may expose it to members).
 	VerifyChain(ctx context.Context, orgID string) (AuditHead, error)
 
+	// ----- operator tools -----
+
+	// OuterKeyUse counts the outer blobs kept in the store that may still
+	// be opened, by the KEK id in their header (protocol.md §11: a version
+	// byte, then the id as 4 bytes big-endian): invites neither revoked,
+	// consumed nor expired (a redeemed invite may be redeemed again), and
+	// deploy tokens neither revoked nor expired. Blobs that can never be
+	// opened again do not need their KEK and are not counted; members'
+	// key.enc blobs live on their machines and cannot be. One read
+	// snapshot; ids in ascending order, only those with a blob. It takes
+	// no session: it is an operator's tool (`capyd kek retire`).
+	OuterKeyUse(ctx context.Context) ([]KEKUse, error)
+
 	// Ping checks that the database answers and that its schema is the one
 	// this binary expects (ErrSchemaOutdated, ErrSchemaTooNew); a database
 	// that does not answer is ErrUnavailable (or the context's error).
 	Ping(ctx context.Context) error
 }
+
+// OpenFunc opens an outer blob the service keeps in the store (an
+// invite's or a deploy token's) inside the transaction of the operation
+// that releases it: after every check of that operation, before its audit
+// row, so that a blob that does not open leaves nothing behind. orgID is
+// the blob's org (its AAD); blob is the stored outer blob. It returns the
+// same inner blob wrapped under the newest KEK when the stored blob was
+// made under an older one (nil when it is already under the newest), and
+// the operation stores that in place of the old blob in the same
+// transaction, so blobs move off old KEKs as they are used. An error
+// refuses the operation: the transaction rolls back, and the error is
+// returned as it is (not translated). It must be quick, must not use the
+// store, and may run more than once when a transaction is retried.
+type OpenFunc func(orgID string, blob []byte) (rewrapped []byte, err error)
 
 // Config tunes a Store. The zero value of each field means its default;
 // CodePepper has none and must be set.

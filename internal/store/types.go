@@ -206,10 +206,18 @@ type NewInvite struct {
 	Blob      []byte // outer-wrapped invite inner blob
 }
 
+// KEKUse is how many stored outer blobs that may still be opened were
+// made under one KEK (OuterKeyUse).
+type KEKUse struct {
+	KEKID   uint32
+	Invites int64 // open or redeemed, not consumed
+	Deploys int64 // active or kept at a kick
+}
+
 // Redemption is the result of Redeem.
 type Redemption struct {
 	Invite Invite
-	Blob   []byte // the stored outer blob
+	Blob   []byte // the outer blob as it was stored (before any re-wrap)
 	Member Member // the redeemer's membership after the redeem
 	Org    Org    // the invite's org
 	Audit  AuditHead
@@ -346,7 +354,7 @@ type NewDeploy struct {
 // DeployGrant is the result of DeployDecrypt.
 type DeployGrant struct {
 	Deploy Deploy
-	Blob   []byte   // the stored outer deploy blob
+	Blob   []byte   // the outer deploy blob as it was stored (before any re-wrap)
 	Env    Env      // the environment at the time of the grant
 	Head   *Version // the head blob; nil if nothing was pushed yet
 	Audit  AuditHead

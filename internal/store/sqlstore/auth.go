@@ -179,9 +179,12 @@ func (s *Store) live(x store.Session, now time.Time) bool {
 	return now.Before(x.ExpiresAt) && now.Before(x.IdleExpiresAt)
 }
 
-// session returns the live session of tok or ErrUnauthenticated.
-func (s *Store) session(ctx context.Context, tx Tx, tok store.TokenHash, now time.Time) (store.Session, error) {
-	x, err := s.scanSession(tx.QueryRow(ctx, `SELECT `+sessionCols+sessionFrom+` WHERE s.token_hash = $1`, tok[:]))
+// session returns the live session of tok or ErrUnauthenticated. lock is
+// appended to the read: a write transaction passes s.forKeyShare("s"),
+// which holds the row against a revocation until the transaction ends
+// (authed); a read passes "".
+func (s *Store) session(ctx context.Context, tx Tx, tok store.TokenHash, now time.Time, lock string) (store.Session, error) {
+	x, err := s.scanSession(tx.QueryRow(ctx, `SELECT `+sessionCols+sessionFrom+` WHERE s.token_hash = $1`+lock, tok[:]))
 	if errors.Is(err, store.ErrNotFound) {
 		return x, store.ErrUnauthenticated
 	}
@@ -275,17 +278,37 @@ func (s *Store) ListSessions(ctx context.Context, tok store.TokenHash) ([]store.
 	return out, err
 }
 
-// RevokeSession implements store.Store.
+// RevokeSession implements store.Store. The DELETE takes the row lock
+// that every write transaction of that session holds in share (authed, the
+// gate): it waits for those in flight to commit, and one that starts while
+// it is being deleted waits for the revocation and then finds no session.
+// A logout locks its own row for the delete from the start (a shared lock
+// first would have to be upgraded; two logouts of one session would then
+// wait for each other).
 func (s *Store) RevokeSession(ctx context.Context, tok store.TokenHash, id string) error {
 	if id != "" {
 		if err := checkID(sessionKind, id); err != nil {
 			return err
 		}
 	}
-	return s.authed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+	lock := s.forKeyShare("s")
+	if id == "" {
+		lock = s.forDelete("s")
+	}
+	now := s.now()
+	return s.db.Write(ctx, func(tx Tx) error {
+		sess, err := s.session(ctx, tx, tok, now, lock)
+		if err != nil {
+			return err
+		}
 		target := id
 		if target == "" {
 			target = sess.ID
+		}
+		if target != sess.ID && s.touchDue(sess, now) {
+			if _, err := tx.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2`, now, sess.ID); err != nil {
+				return err
+			}
 		}
 		n, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND user_id = $2`, target, sess.UserID)
 		if err != nil {
@@ -294,6 +317,7 @@ func (s *Store) RevokeSession(ctx context.Context, tok store.TokenHash, id strin
 		if n == 0 {
 			return store.ErrNotFound
 		}
+		store.RunHook(ctx, store.HookSessionRevoked)
 		return nil
 	})
 }

@@ -37,6 +37,24 @@ func (s *Store) deploy(ctx context.Context, tx Tx, id, lock string) (store.Deplo
 	return scanDeploy(tx.QueryRow(ctx, `SELECT `+deployCols+deployFrom+` WHERE d.id = $1`+lock, id))
 }
 
+// openStored runs open (if any) on a stored outer blob inside tx and, when
+// it hands back a re-wrap under the newest KEK, stores that with update
+// ($1 = id, $2 = the new blob). open's error is returned as it is.
+func (s *Store) openStored(ctx context.Context, tx Tx, open store.OpenFunc, update, id, orgID string, blob []byte) error {
+	if open == nil {
+		return nil
+	}
+	re, err := open(orgID, blob)
+	if err != nil {
+		return err
+	}
+	if len(re) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, update, id, re)
+	return err
+}
+
 // dummyVerifier is what a deploy decrypt for an unknown token is compared
 // against, so that unknown ids and wrong keys cost the same.
 var dummyVerifier = sha256.Sum256([]byte("capyd: no such deploy token"))
@@ -187,7 +205,7 @@ func (s *Store) RevokeDeploy(ctx context.Context, tok store.TokenHash, orgID, de
 }
 
 // DeployDecrypt implements store.Store.
-func (s *Store) DeployDecrypt(ctx context.Context, deployID string, verifier []byte) (store.DeployGrant, error) {
+func (s *Store) DeployDecrypt(ctx context.Context, deployID string, verifier []byte, open store.OpenFunc) (store.DeployGrant, error) {
 	if ident.CheckID(ident.Deploy, deployID) != nil || len(verifier) != sha256.Size {
 		subtle.ConstantTimeCompare(dummyVerifier[:], verifier)
 		return store.DeployGrant{}, store.ErrUnauthenticated
@@ -236,6 +254,11 @@ func (s *Store) DeployDecrypt(ctx context.Context, deployID string, verifier []b
 		}
 		if denied != nil {
 			return s.auditDenied(ctx, tx, d.OrgID, deployID, store.ActionDeployDecrypt, target)
+		}
+		// Opened before anything is written: a blob that does not open (a
+		// KEK this service lacks) leaves no last use and no row.
+		if err := s.openStored(ctx, tx, open, `UPDATE deploys SET blob = $2 WHERE id = $1`, deployID, d.OrgID, g.Blob); err != nil {
+			return err
 		}
 		if e.HeadVersion > 0 {
 			head, err := s.version(ctx, tx, e.ID, e.HeadVersion)

@@ -333,7 +333,8 @@ type gateRow struct {
 
 // gateLookup reads, in one statement, the session and the membership of
 // the org for every token of the batch, locking the memberships (FOR
-// SHARE) against a concurrent kick. A token missing from the result has no
+// SHARE) against a concurrent kick and the sessions (FOR KEY SHARE)
+// against a concurrent revocation, as authed does. A token missing from the result has no
 // session or no membership; gateCheck finds out which.
 func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gateReq) (map[store.TokenHash]gateRow, error) {
 	args := make([]any, 0, 1+len(reqs))
@@ -362,7 +363,7 @@ func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gat
 	}
 	rows, err := tx.Query(ctx, `SELECT s.token_hash, `+sessionCols+`, `+memberCols+sessionFrom+`
 		JOIN memberships m ON m.org_id = $1 AND m.user_id = s.user_id
-		WHERE s.token_hash `+in+s.forShare("m"), args...)
+		WHERE s.token_hash `+in+s.forShare("m")+s.forKeyShare("s"), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +404,7 @@ func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, 
 		}
 	} else {
 		var err error
-		if sess, err = s.session(ctx, tx, r.tok, now); err != nil {
+		if sess, err = s.session(ctx, tx, r.tok, now, ""); err != nil {
 			return err
 		}
 	}

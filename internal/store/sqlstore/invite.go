@@ -202,7 +202,7 @@ func (s *Store) RevokeInvite(ctx context.Context, tok store.TokenHash, orgID, in
 }
 
 // Redeem implements store.Store.
-func (s *Store) Redeem(ctx context.Context, tok store.TokenHash, inviteID string) (store.Redemption, error) {
+func (s *Store) Redeem(ctx context.Context, tok store.TokenHash, inviteID string, open store.OpenFunc) (store.Redemption, error) {
 	if err := checkID(ident.Invite, inviteID); err != nil {
 		return store.Redemption{}, err
 	}
@@ -268,6 +268,11 @@ func (s *Store) Redeem(ctx context.Context, tok store.TokenHash, inviteID string
 			inv.RedeemedAt = now
 		}
 		if err := tx.QueryRow(ctx, `SELECT blob FROM invites WHERE id = $1`, inviteID).Scan(&r.Blob); err != nil {
+			return err
+		}
+		// Opened before the row and the commit: a blob that does not
+		// open (a KEK this service lacks) undoes the redeem.
+		if err := s.openStored(ctx, tx, open, `UPDATE invites SET blob = $2 WHERE id = $1`, inviteID, inv.OrgID, r.Blob); err != nil {
 			return err
 		}
 		var at Time

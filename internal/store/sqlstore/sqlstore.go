@@ -157,6 +157,26 @@ func (s *Store) forUpdate(tables string) string {
 	return " FOR NO KEY UPDATE OF " + tables
 }
 
+// forKeyShare returns the clause that keeps the rows of the named tables
+// from being deleted (or their keys changed) until commit, or "" without
+// row locks. Updates of other columns are not blocked: a session row held
+// this way can still have its last use recorded.
+func (s *Store) forKeyShare(tables string) string {
+	if !s.d.RowLocks {
+		return ""
+	}
+	return " FOR KEY SHARE OF " + tables
+}
+
+// forDelete returns the clause that locks the rows of the named tables
+// for a later DELETE in the same transaction, or "" without row locks.
+func (s *Store) forDelete(tables string) string {
+	if !s.d.RowLocks {
+		return ""
+	}
+	return " FOR UPDATE OF " + tables
+}
+
 // TextTimeLayout is how dialects without a time type store times: fixed
 // width, UTC, microseconds, so that string order is time order.
 const TextTimeLayout = "2006-01-02T15:04:05.000000Z"
@@ -204,10 +224,19 @@ func nullable(t time.Time) any {
 
 // authed runs fn in a write transaction after checking the session; the
 // session's last use is recorded inside the same transaction when due.
+//
+// The session row is read FOR KEY SHARE and so held until the transaction
+// ends: a revocation (a DELETE) of the session waits for this transaction
+// to commit, and a write that starts while a revocation is committing
+// waits for it and then finds no session. Every write of a session is
+// thereby ordered with its revocation (docs/storage.md decision 10). The
+// lock does not block recording the last use (a non-key update), so two
+// requests of one session never wait for each other. SQLite's single
+// writer orders them by itself.
 func (s *Store) authed(ctx context.Context, tok store.TokenHash, fn func(tx Tx, sess store.Session, now time.Time) error) error {
 	now := s.now()
 	return s.db.Write(ctx, func(tx Tx) error {
-		sess, err := s.session(ctx, tx, tok, now)
+		sess, err := s.session(ctx, tx, tok, now, s.forKeyShare("s"))
 		if err != nil {
 			return err
 		}
@@ -217,6 +246,7 @@ func (s *Store) authed(ctx context.Context, tok store.TokenHash, fn func(tx Tx, 
 			}
 			s.setSeen(&sess, now)
 		}
+		store.RunHook(ctx, store.HookSessionChecked)
 		return fn(tx, sess, now)
 	})
 }
@@ -228,7 +258,7 @@ func (s *Store) readAuthed(ctx context.Context, tok store.TokenHash, fn func(tx 
 	var sess store.Session
 	err := s.db.Read(ctx, func(tx Tx) error {
 		var err error
-		if sess, err = s.session(ctx, tx, tok, now); err != nil {
+		if sess, err = s.session(ctx, tx, tok, now, ""); err != nil {
 			return err
 		}
 		return fn(tx, sess, now)

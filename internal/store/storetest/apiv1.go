@@ -216,11 +216,11 @@ func testRedeemOrder(t *testing.T, h *h) {
 	_, err = h.s.Kick(h.ctx, f.owner.tok, f.org, f.member.ID, store.KickOptions{})
 	wantErr(t, err, nil, "Kick")
 	laptop := h.login(f.member.Email)
-	_, err = h.s.Redeem(h.ctx, laptop.tok, inv.ID)
+	_, err = h.s.Redeem(h.ctx, laptop.tok, inv.ID, nil)
 	if !errors.Is(err, store.ErrRevoked) || errors.Is(err, store.ErrMembershipRevoked) {
 		t.Fatalf("redeem of a kicked member's device invite: %v", err)
 	}
-	r, err := h.s.Redeem(h.ctx, f.admin.tok, h.invite(f.owner, f.org, email("new"), store.InviteMember, store.RoleMember).ID)
+	r, err := h.s.Redeem(h.ctx, f.admin.tok, h.invite(f.owner, f.org, email("new"), store.InviteMember, store.RoleMember).ID, nil)
 	wantErr(t, err, store.ErrForbidden, "another e-mail")
 	_ = r
 }

@@ -96,13 +96,13 @@ func testDeployDecrypt(t *testing.T, h *h) {
 		Epoch: 1, Verifier: ver[:], Blob: blobOuter})
 	wantErr(t, err, nil, "CreateDeploy")
 	// Before any push: no head.
-	g, err := h.s.DeployDecrypt(h.ctx, d.ID, ver[:])
+	g, err := h.s.DeployDecrypt(h.ctx, d.ID, ver[:], nil)
 	wantErr(t, err, nil, "DeployDecrypt on an empty env")
 	if g.Head != nil || !bytes.Equal(g.Blob, blobOuter) || g.Env.ID != f.env.ID || g.Deploy.ID != d.ID {
 		t.Fatalf("grant %+v", g)
 	}
 	v := h.push(f.member, f.env.ID)
-	g, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:])
+	g, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:], nil)
 	wantErr(t, err, nil, "DeployDecrypt")
 	if g.Head == nil || g.Head.ID != v.ID || !bytes.Equal(g.Head.Blob, v.Blob) || g.Env.Epoch != 1 {
 		t.Fatalf("grant head %+v", g.Head)
@@ -126,31 +126,31 @@ func testDeployDecryptRefusals(t *testing.T, h *h) {
 	d := mint(h.clock.Now().Add(time.Hour))
 	before := h.state(f.owner, f.org)
 	wrong := sha256.Sum256([]byte("not k"))
-	_, err := h.s.DeployDecrypt(h.ctx, d.ID, wrong[:])
+	_, err := h.s.DeployDecrypt(h.ctx, d.ID, wrong[:], nil)
 	wantErr(t, err, store.ErrUnauthenticated, "wrong verifier")
-	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:31])
+	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:31], nil)
 	wantErr(t, err, store.ErrUnauthenticated, "short verifier")
-	_, err = h.s.DeployDecrypt(h.ctx, ident.NewID(ident.Deploy), ver[:])
+	_, err = h.s.DeployDecrypt(h.ctx, ident.NewID(ident.Deploy), ver[:], nil)
 	wantErr(t, err, store.ErrUnauthenticated, "unknown deploy")
-	_, err = h.s.DeployDecrypt(h.ctx, "dep_x", ver[:])
+	_, err = h.s.DeployDecrypt(h.ctx, "dep_x", ver[:], nil)
 	wantErr(t, err, store.ErrUnauthenticated, "malformed id")
 	h.unchanged(before, f.owner, f.org, "unauthenticated deploy decrypts")
 
 	// Expired: refused and audited.
 	h.clock.Advance(time.Hour)
 	before = h.state(f.owner, f.org)
-	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:])
+	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:], nil)
 	wantErr(t, err, store.ErrExpired, "expired token")
 	h.unchangedButAudit(before, f.owner, f.org, "an expired deploy decrypt", d.ID, store.ActionDeployDecrypt, store.ResultDenied)
 	// A second refusal within the hour writes no row (throttled); after
 	// an hour it writes one again.
 	before = h.state(f.owner, f.org)
-	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:])
+	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:], nil)
 	wantErr(t, err, store.ErrExpired, "expired token again")
 	h.unchanged(before, f.owner, f.org, "a throttled denied row")
 	h.clock.Advance(time.Hour + time.Second)
 	before = h.state(f.owner, f.org)
-	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:])
+	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver[:], nil)
 	wantErr(t, err, store.ErrExpired, "expired token an hour later")
 	h.unchangedButAudit(before, f.owner, f.org, "an expired deploy decrypt an hour later", d.ID, store.ActionDeployDecrypt, store.ResultDenied)
 
@@ -159,7 +159,7 @@ func testDeployDecryptRefusals(t *testing.T, h *h) {
 	_, _, err = h.s.RevokeDeploy(h.ctx, f.admin.tok, f.org, d2.ID)
 	wantErr(t, err, nil, "RevokeDeploy")
 	before = h.state(f.owner, f.org)
-	_, err = h.s.DeployDecrypt(h.ctx, d2.ID, ver[:])
+	_, err = h.s.DeployDecrypt(h.ctx, d2.ID, ver[:], nil)
 	wantErr(t, err, store.ErrRevoked, "revoked token")
 	h.unchangedButAudit(before, f.owner, f.org, "a revoked deploy decrypt", d2.ID, store.ActionDeployDecrypt, store.ResultDenied)
 
@@ -168,7 +168,7 @@ func testDeployDecryptRefusals(t *testing.T, h *h) {
 	head, _ := h.s.GetHead(h.ctx, f.member.tok, f.env.ID)
 	_, err = h.s.RotateEnv(h.ctx, f.owner.tok, f.env.ID, store.Rotation{Epoch: 2, SigningKey: randBytes(32), Head: blob(head.Version+1, 2, head.ID)})
 	wantErr(t, err, nil, "RotateEnv")
-	_, err = h.s.DeployDecrypt(h.ctx, d3.ID, ver[:])
+	_, err = h.s.DeployDecrypt(h.ctx, d3.ID, ver[:], nil)
 	wantErr(t, err, store.ErrRevoked, "token of the old epoch")
 }
 
@@ -202,6 +202,6 @@ func testRevokeDeploy(t *testing.T, h *h) {
 		t.Fatalf("second revoke %+v %+v", again, hd2)
 	}
 	h.unchanged(before, f.owner, f.org, "a repeated revocation")
-	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver)
+	_, err = h.s.DeployDecrypt(h.ctx, d.ID, ver, nil)
 	wantErr(t, err, store.ErrRevoked, "decrypt after revoke")
 }

@@ -41,7 +41,7 @@ func testInviteRedeem(t *testing.T, h *h) {
 		t.Fatalf("invite audit %+v", ev)
 	}
 	bob := h.login(addr)
-	r, err := h.s.Redeem(h.ctx, bob.tok, inv.ID)
+	r, err := h.s.Redeem(h.ctx, bob.tok, inv.ID, nil)
 	wantErr(t, err, nil, "Redeem")
 	if !bytes.Equal(r.Blob, in.Blob) || r.Member.Status != store.StatusActive || r.Member.Role != store.RoleMember ||
 		r.Member.UserID != bob.ID || r.Invite.RedeemedAt.IsZero() {
@@ -51,7 +51,7 @@ func testInviteRedeem(t *testing.T, h *h) {
 		t.Fatalf("redeem audit %+v", ev)
 	}
 	// Repeatable (a crash cannot burn it) until the wrap.
-	r2, err := h.s.Redeem(h.ctx, bob.tok, inv.ID)
+	r2, err := h.s.Redeem(h.ctx, bob.tok, inv.ID, nil)
 	wantErr(t, err, nil, "Redeem again")
 	if !r2.Invite.RedeemedAt.Equal(r.Invite.RedeemedAt) || !bytes.Equal(r2.Blob, in.Blob) {
 		t.Fatalf("second redeem %+v", r2)
@@ -60,7 +60,7 @@ func testInviteRedeem(t *testing.T, h *h) {
 	wantErr(t, err, nil, "new member co-decrypts")
 	_, err = h.s.Wrap(h.ctx, bob.tok, f.org, bob.ID)
 	wantErr(t, err, nil, "Wrap")
-	_, err = h.s.Redeem(h.ctx, bob.tok, inv.ID)
+	_, err = h.s.Redeem(h.ctx, bob.tok, inv.ID, nil)
 	wantErr(t, err, store.ErrConsumed, "Redeem after wrap")
 	// An active member is not invited again.
 	_, _, err = h.newInvite(f.admin, f.org, addr, store.InviteMember, store.RoleMember, time.Hour)
@@ -71,9 +71,9 @@ func testInviteRedeem(t *testing.T, h *h) {
 	i1 := h.invite(f.owner, f.org, addr2, store.InviteMember, store.RoleAdmin)
 	i2 := h.invite(f.owner, f.org, addr2, store.InviteMember, store.RoleMember)
 	two := h.login(addr2)
-	r, err = h.s.Redeem(h.ctx, two.tok, i1.ID)
+	r, err = h.s.Redeem(h.ctx, two.tok, i1.ID, nil)
 	wantErr(t, err, nil, "Redeem admin invite")
-	r2, err = h.s.Redeem(h.ctx, two.tok, i2.ID)
+	r2, err = h.s.Redeem(h.ctx, two.tok, i2.ID, nil)
 	wantErr(t, err, nil, "Redeem member invite")
 	if r.Member.Role != store.RoleAdmin || r2.Member.Role != store.RoleAdmin {
 		t.Fatalf("roles after two redeems: %s, %s", r.Member.Role, r2.Member.Role)
@@ -96,7 +96,7 @@ func testInviteRoles(t *testing.T, h *h) {
 	_, inv, err := h.newInvite(f.owner, f.org, email("x"), store.InviteMember, store.RoleOwner, time.Hour)
 	wantErr(t, err, nil, "owner inviting an owner")
 	o := h.login(inv.Email)
-	r, err := h.s.Redeem(h.ctx, o.tok, inv.ID)
+	r, err := h.s.Redeem(h.ctx, o.tok, inv.ID, nil)
 	wantErr(t, err, nil, "Redeem")
 	if r.Member.Role != store.RoleOwner {
 		t.Fatalf("redeemed role %s", r.Member.Role)
@@ -148,19 +148,19 @@ func testRedeemRefusals(t *testing.T, h *h) {
 	mallory := h.login(email("mallory"))
 	before := h.state(f.owner, f.org)
 
-	_, err = h.s.Redeem(h.ctx, mallory.tok, inv.ID)
+	_, err = h.s.Redeem(h.ctx, mallory.tok, inv.ID, nil)
 	wantErr(t, err, store.ErrForbidden, "redeem by another e-mail")
-	_, err = h.s.Redeem(h.ctx, bob.tok, ident.NewID(ident.Invite))
+	_, err = h.s.Redeem(h.ctx, bob.tok, ident.NewID(ident.Invite), nil)
 	wantErr(t, err, store.ErrNotFound, "unknown invite")
-	_, err = h.s.Redeem(h.ctx, bob.tok, "inv_bad")
+	_, err = h.s.Redeem(h.ctx, bob.tok, "inv_bad", nil)
 	wantErr(t, err, store.ErrInvalid, "bad invite id")
-	_, err = h.s.Redeem(h.ctx, newToken(), inv.ID)
+	_, err = h.s.Redeem(h.ctx, newToken(), inv.ID, nil)
 	wantErr(t, err, store.ErrUnauthenticated, "no session")
 	h.unchanged(before, f.owner, f.org, "refused redeems")
 
 	// Expired: refused, and no membership is created.
 	h.clock.Advance(time.Hour)
-	_, err = h.s.Redeem(h.ctx, bob.tok, inv.ID)
+	_, err = h.s.Redeem(h.ctx, bob.tok, inv.ID, nil)
 	wantErr(t, err, store.ErrExpired, "expired invite")
 	h.unchanged(before, f.owner, f.org, "an expired redeem")
 	if _, _, err := h.s.GetOrg(h.ctx, bob.tok, f.org); err == nil {
@@ -173,7 +173,7 @@ func testRedeemRefusals(t *testing.T, h *h) {
 	_, _, err = h.s.RevokeInvite(h.ctx, f.admin.tok, f.org, inv2.ID)
 	wantErr(t, err, nil, "RevokeInvite")
 	before = h.state(f.owner, f.org)
-	_, err = h.s.Redeem(h.ctx, bob.tok, inv2.ID)
+	_, err = h.s.Redeem(h.ctx, bob.tok, inv2.ID, nil)
 	wantErr(t, err, store.ErrRevoked, "revoked invite")
 	h.unchanged(before, f.owner, f.org, "a revoked redeem")
 	_, _, err = h.s.GetOrg(h.ctx, bob.tok, f.org)
@@ -197,7 +197,7 @@ func testDeviceInvite(t *testing.T, h *h) {
 	// The new laptop logs in as the same person.
 	laptop := h.login(f.member.Email)
 	before = h.state(f.owner, f.org)
-	r, err := h.s.Redeem(h.ctx, laptop.tok, inv.ID)
+	r, err := h.s.Redeem(h.ctx, laptop.tok, inv.ID, nil)
 	wantErr(t, err, nil, "Redeem on the new device")
 	if !bytes.Equal(r.Blob, in.Blob) || r.Member.Role != store.RoleMember {
 		t.Fatalf("redemption %+v", r)
@@ -265,7 +265,7 @@ func testRevokeInvite(t *testing.T, h *h) {
 	addr := email("c")
 	inv := h.invite(f.admin, f.org, addr, store.InviteMember, store.RoleMember)
 	c := h.login(addr)
-	_, _ = h.s.Redeem(h.ctx, c.tok, inv.ID)
+	_, _ = h.s.Redeem(h.ctx, c.tok, inv.ID, nil)
 	_, _ = h.s.Wrap(h.ctx, c.tok, f.org, c.ID)
 	before = h.state(f.owner, f.org)
 	got, _, err := h.s.RevokeInvite(h.ctx, f.admin.tok, f.org, inv.ID)

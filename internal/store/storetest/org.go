@@ -142,7 +142,7 @@ func testKick(t *testing.T, h *h) {
 	victimAddr := email("victim")
 	joinInv := h.invite(f.admin, f.org, victimAddr, store.InviteMember, store.RoleMember)
 	victim := h.login(victimAddr)
-	_, err := h.s.Redeem(h.ctx, victim.tok, joinInv.ID)
+	_, err := h.s.Redeem(h.ctx, victim.tok, joinInv.ID, nil)
 	wantErr(t, err, nil, "Redeem")
 	invByVictim := h.invite(victim, f.org, victim.Email, store.InviteDevice, "")
 	othersInv := h.invite(f.admin, f.org, email("unrelated"), store.InviteMember, store.RoleMember)
@@ -215,7 +215,7 @@ func testKick(t *testing.T, h *h) {
 	_, _, err = h.s.CreateInvite(h.ctx, victim.tok, store.NewInvite{ID: ident.NewID(ident.Invite), OrgID: f.org, Email: victim.Email,
 		Kind: store.InviteDevice, ExpiresAt: h.clock.Now().Add(1e12), Blob: []byte{1}})
 	wantErr(t, err, store.ErrRevoked, "device invite after kick")
-	_, err = h.s.Redeem(h.ctx, victim.tok, invByVictim.ID)
+	_, err = h.s.Redeem(h.ctx, victim.tok, invByVictim.ID, nil)
 	wantErr(t, err, store.ErrRevoked, "redeem a device invite after kick")
 	orgs, _ := h.s.ListOrgs(h.ctx, victim.tok)
 	if len(orgs) != 0 {
@@ -234,7 +234,7 @@ func testKick(t *testing.T, h *h) {
 
 	// Re-invited by an admin, the member comes back with the new role.
 	back := h.invite(f.admin, f.org, victim.Email, store.InviteMember, store.RoleMember)
-	r, err := h.s.Redeem(h.ctx, victim.tok, back.ID)
+	r, err := h.s.Redeem(h.ctx, victim.tok, back.ID, nil)
 	wantErr(t, err, nil, "redeem a new invite after kick")
 	if r.Member.Status != store.StatusActive || r.Member.Role != store.RoleMember || !r.Member.RevokedAt.IsZero() {
 		t.Fatalf("re-invited membership %+v", r.Member)
@@ -334,7 +334,7 @@ func testWrap(t *testing.T, h *h) {
 	// Consumes only redeemed invites addressed to the caller.
 	dev := h.invite(f.member, f.org, f.member.Email, store.InviteDevice, "")
 	unredeemed := h.invite(f.member, f.org, f.member.Email, store.InviteDevice, "")
-	_, err = h.s.Redeem(h.ctx, f.member.tok, dev.ID)
+	_, err = h.s.Redeem(h.ctx, f.member.tok, dev.ID, nil)
 	wantErr(t, err, nil, "Redeem device invite")
 	_, err = h.s.Wrap(h.ctx, f.member.tok, f.org, f.member.ID)
 	wantErr(t, err, nil, "Wrap")
@@ -351,7 +351,7 @@ func testWrap(t *testing.T, h *h) {
 			}
 		}
 	}
-	_, err = h.s.Redeem(h.ctx, f.member.tok, dev.ID)
+	_, err = h.s.Redeem(h.ctx, f.member.tok, dev.ID, nil)
 	wantErr(t, err, store.ErrConsumed, "redeem after wrap")
 
 	before := h.state(f.owner, f.org)

@@ -177,7 +177,7 @@ func (h *h) addMember(orgID string, by who, role store.Role) who {
 	addr := email(string(role))
 	inv := h.invite(by, orgID, addr, store.InviteMember, role)
 	m := h.login(addr)
-	if _, err := h.s.Redeem(h.ctx, m.tok, inv.ID); err != nil {
+	if _, err := h.s.Redeem(h.ctx, m.tok, inv.ID, nil); err != nil {
 		h.t.Fatalf("Redeem: %v", err)
 	}
 	if _, err := h.s.Wrap(h.ctx, m.tok, orgID, m.ID); err != nil {
