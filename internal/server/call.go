@@ -53,7 +53,7 @@ type route struct {
 	// inside its own transaction (co-decrypt's gate), so run only reads
 	// the bearer token; the handler keeps §1.7's order of checks.
 	gated   bool
-	ipLimit string // per-IP bucket, or ""
+	ipLimit *bucket // per-IP bucket, or nil
 	h       func(*call) error
 }
 
@@ -101,7 +101,7 @@ func (c *call) run() error {
 	if r.ContentLength > rt.limit {
 		return c.tooLarge()
 	}
-	if rt.ipLimit != "" {
+	if rt.ipLimit != nil {
 		if err := c.s.limitIP(r, rt.ipLimit); err != nil {
 			return err
 		}
@@ -314,8 +314,8 @@ func (c *call) param(name string) string { return chi.URLParam(c.r, name) }
 func (c *call) ctx() context.Context { return c.r.Context() }
 
 // limitUser applies a per-account bucket (step 8 of §1.7).
-func (c *call) limitUser(bucket, key string) error {
-	return c.s.limitKey(bucket, key)
+func (c *call) limitUser(b *bucket, key string) error {
+	return c.s.limitKey(b, key)
 }
 
 // ts is a time as the API shows it: UTC, whole seconds.

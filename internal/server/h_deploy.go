@@ -136,7 +136,7 @@ func (s *Server) deployDecrypt(c *call) error {
 	if len(req.AuthKey) != 32 {
 		return invalidField("auth_key", "must be 32 bytes")
 	}
-	if err := c.limitUser("deploy-token", id); err != nil {
+	if err := c.limitUser(bucketDeployToken, id); err != nil {
 		return err
 	}
 	// The store compares the verifier in constant time (against a dummy

@@ -121,7 +121,7 @@ func (s *Server) revokeInvite(c *call) error {
 }
 
 func (s *Server) redeem(c *call) error {
-	if err := c.limitUser("redeem-user", c.sess.UserID); err != nil {
+	if err := c.limitUser(bucketRedeemUser, c.sess.UserID); err != nil {
 		return err
 	}
 	id := c.param("invite")

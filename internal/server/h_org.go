@@ -89,7 +89,7 @@ func (s *Server) wrapKey(c *call) error {
 	if err := checkInner("inner", req.Inner); err != nil {
 		return err
 	}
-	if err := c.limitUser("keys-user", c.sess.UserID); err != nil {
+	if err := c.limitUser(bucketKeysUser, c.sess.UserID); err != nil {
 		return err
 	}
 	orgID, userID := c.org.ID, c.sess.UserID
@@ -134,7 +134,7 @@ func (s *Server) coDecrypt(c *call) error {
 		if bodyErr != nil {
 			return bodyErr
 		}
-		if err := c.limitUser("keys-user", userID); err != nil {
+		if err := c.limitUser(bucketKeysUser, userID); err != nil {
 			return err
 		}
 		// Open before the row: the AAD binds purpose, org and subject, so

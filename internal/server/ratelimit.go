@@ -10,31 +10,38 @@ import (
 	"github.com/capy-oss/capy/internal/api"
 )
 
-// bucketSpec is a token bucket: capacity tokens, refilled continuously
-// over per.
-type bucketSpec struct {
+// bucket is a token bucket of docs/api.md §1.8: capacity tokens, refilled
+// continuously over per. Buckets are these values, not names: a handler
+// names one by its variable, so a misspelt bucket does not compile (a
+// string would have limited nothing, or everything).
+type bucket struct {
+	name     string // the metric label and the key prefix
 	capacity int
 	per      time.Duration
 }
 
 // limit is the bucket's refill rate in tokens per second.
-func (b bucketSpec) limit() rate.Limit {
+func (b *bucket) limit() rate.Limit {
 	return rate.Limit(float64(b.capacity) / b.per.Seconds())
 }
 
 // The in-memory buckets of docs/api.md §1.8. Per-IP and per-user buckets
 // live in each replica's memory; the per-e-mail start limits, which bound
 // code guessing, are in the database (see authStart).
-var bucketSpecs = map[string]bucketSpec{
-	"auth-start-ip":  {30, time.Hour},
-	"auth-verify-ip": {60, time.Hour},
-	"keys-ip":        {600, time.Minute}, // co-decrypt and wrap
-	"keys-user":      {60, time.Minute},
-	"redeem-ip":      {60, time.Minute},
-	"redeem-user":    {10, time.Minute},
-	"deploy-ip":      {60, time.Minute},
-	"deploy-token":   {120, time.Minute},
-}
+var (
+	bucketAuthStartIP  = &bucket{"auth-start-ip", 30, time.Hour}
+	bucketAuthVerifyIP = &bucket{"auth-verify-ip", 60, time.Hour}
+	bucketKeysIP       = &bucket{"keys-ip", 600, time.Minute} // co-decrypt and wrap
+	bucketKeysUser     = &bucket{"keys-user", 60, time.Minute}
+	bucketRedeemIP     = &bucket{"redeem-ip", 60, time.Minute}
+	bucketRedeemUser   = &bucket{"redeem-user", 10, time.Minute}
+	bucketDeployIP     = &bucket{"deploy-ip", 60, time.Minute}
+	bucketDeployToken  = &bucket{"deploy-token", 120, time.Minute}
+)
+
+// buckets lists every bucket (for the tests).
+var buckets = []*bucket{bucketAuthStartIP, bucketAuthVerifyIP, bucketKeysIP, bucketKeysUser,
+	bucketRedeemIP, bucketRedeemUser, bucketDeployIP, bucketDeployToken}
 
 // The database buckets (per e-mail address, shared by replicas).
 const (
@@ -58,15 +65,14 @@ func newLimiter(now func() time.Time) *limiter {
 
 // take removes one token from the bucket, or says how long until one is
 // there (a refusal takes nothing).
-func (l *limiter) take(name, key string) (ok bool, wait time.Duration) {
-	spec := bucketSpecs[name]
+func (l *limiter) take(spec *bucket, key string) (ok bool, wait time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.sweep) > time.Minute && len(l.buckets) > 10000 {
 		l.gc(now)
 	}
-	id := name + "\x00" + key
+	id := spec.name + "\x00" + key
 	b, found := l.buckets[id]
 	if !found {
 		b = rate.NewLimiter(spec.limit(), spec.capacity)
@@ -92,20 +98,20 @@ func (l *limiter) gc(now time.Time) {
 	}
 }
 
-// limitKey applies bucket name to key.
-func (s *Server) limitKey(name, key string) error {
+// limitKey applies bucket b to key.
+func (s *Server) limitKey(b *bucket, key string) error {
 	if s.cfg.DisableRateLimits {
 		return nil
 	}
-	ok, wait := s.limits.take(name, key)
+	ok, wait := s.limits.take(b, key)
 	if ok {
 		return nil
 	}
-	s.m.rateLimited.WithLabelValues(name).Inc()
+	s.m.rateLimited.WithLabelValues(b.name).Inc()
 	return &problemError{slug: api.PRateLimited, retry: retryAfter(wait)}
 }
 
-// limitIP applies bucket name to the request's client IP.
-func (s *Server) limitIP(r *http.Request, name string) error {
-	return s.limitKey(name, s.clientIP(r).String())
+// limitIP applies bucket b to the request's client IP.
+func (s *Server) limitIP(r *http.Request, b *bucket) error {
+	return s.limitKey(b, s.clientIP(r).String())
 }

@@ -20,8 +20,9 @@ func near(got, want time.Duration) bool {
 // how long until the next token, and keeps keys and buckets apart.
 func TestLimiterBuckets(t *testing.T) {
 	t.Parallel()
-	for name, spec := range bucketSpecs {
-		t.Run(name, func(t *testing.T) {
+	for _, spec := range buckets {
+		name := spec
+		t.Run(spec.name, func(t *testing.T) {
 			t.Parallel()
 			c := &clock{t: time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)}
 			l := newLimiter(c.Now)
@@ -51,12 +52,12 @@ func TestLimiterBuckets(t *testing.T) {
 			// Another key of the bucket, and the same key in another
 			// bucket, have their own tokens.
 			drain("b", int(spec.capacity))
-			other := "keys-user"
+			other := bucketKeysUser
 			if name == other {
-				other = "redeem-user"
+				other = bucketRedeemUser
 			}
 			if ok, _ := l.take(other, "a"); !ok {
-				t.Fatalf("bucket %s of key a refused after %s was drained", other, name)
+				t.Fatalf("bucket %s of key a refused after %s was drained", other.name, name.name)
 			}
 
 			// Half a token later: the wait is what is left.
@@ -87,13 +88,13 @@ func TestLimiterSweep(t *testing.T) {
 		defer l.mu.Unlock()
 		return len(l.buckets)
 	}
-	take := func(name, key string) bool {
+	take := func(name *bucket, key string) bool {
 		ok, _ := l.take(name, key)
 		return ok
 	}
 	const n = 10001
 	for i := range n {
-		if !take("keys-user", fmt.Sprint("idle-", i)) {
+		if !take(bucketKeysUser, fmt.Sprint("idle-", i)) {
 			t.Fatal("refused")
 		}
 	}
@@ -101,7 +102,7 @@ func TestLimiterSweep(t *testing.T) {
 	// first take sweeps (the first sweep ever) and drops nothing: every
 	// bucket was just used.
 	for range 30 {
-		if !take("auth-start-ip", "hot") {
+		if !take(bucketAuthStartIP, "hot") {
 			t.Fatal("hot refused early")
 		}
 	}
@@ -111,27 +112,27 @@ func TestLimiterSweep(t *testing.T) {
 	// 90 s later the idle buckets (60 a minute) are full again; the next
 	// take sweeps them away and keeps the drained one.
 	c.Advance(90 * time.Second)
-	take("keys-user", "trigger")
+	take(bucketKeysUser, "trigger")
 	if got := size(); got != 2 {
 		t.Fatalf("%d buckets after the sweep, want 2 (hot, trigger)", got)
 	}
-	if take("auth-start-ip", "hot") {
+	if take(bucketAuthStartIP, "hot") {
 		t.Fatal("the sweep dropped a bucket that was still refilling")
 	}
 	// No second sweep within the minute, even past 10,000 again.
 	for i := range n {
-		take("keys-user", fmt.Sprint("again-", i))
+		take(bucketKeysUser, fmt.Sprint("again-", i))
 	}
 	c.Advance(30 * time.Second)
-	take("keys-user", "trigger")
+	take(bucketKeysUser, "trigger")
 	if got := size(); got != n+2 {
 		t.Fatalf("%d buckets, want %d: swept twice within a minute", got, n+2)
 	}
 	// Below 10,000 buckets nothing is swept.
 	small := newLimiter(c.Now)
-	small.take("keys-user", "x")
+	small.take(bucketKeysUser, "x")
 	c.Advance(time.Hour)
-	small.take("keys-user", "y")
+	small.take(bucketKeysUser, "y")
 	if len(small.buckets) != 2 {
 		t.Fatalf("%d buckets, want 2", len(small.buckets))
 	}
@@ -148,14 +149,14 @@ func TestLimiterConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				if ok, _ := l.take("keys-ip", "1.2.3.4"); ok {
+				if ok, _ := l.take(bucketKeysIP, "1.2.3.4"); ok {
 					allowed.Add(1)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if got, want := allowed.Load(), int64(bucketSpecs["keys-ip"].capacity); got != want {
+	if got, want := allowed.Load(), int64(bucketKeysIP.capacity); got != want {
 		t.Fatalf("%d allowed, want %d", got, want)
 	}
 }

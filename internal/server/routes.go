@@ -56,8 +56,8 @@ func (s *Server) routes(public bool) []route {
 	S, M := authSession, true
 	return append(ops, []route{
 		// Auth.
-		{method: "POST", pattern: "/v1/auth/start", limit: limitSmall, ipLimit: "auth-start-ip", h: s.authStart},
-		{method: "POST", pattern: "/v1/auth/verify", limit: limitSmall, ipLimit: "auth-verify-ip", h: s.authVerify},
+		{method: "POST", pattern: "/v1/auth/start", limit: limitSmall, ipLimit: bucketAuthStartIP, h: s.authStart},
+		{method: "POST", pattern: "/v1/auth/verify", limit: limitSmall, ipLimit: bucketAuthVerifyIP, h: s.authVerify},
 		{method: "POST", pattern: "/v1/auth/logout", auth: S, h: s.logout},
 		{method: "GET", pattern: "/v1/auth/me", auth: S, h: s.me},
 		{method: "GET", pattern: "/v1/auth/sessions", query: paged, auth: S, h: s.listSessions},
@@ -67,13 +67,13 @@ func (s *Server) routes(public bool) []route {
 		{method: "GET", pattern: "/v1/orgs", query: paged, auth: S, h: s.listOrgs},
 		{method: "GET", pattern: "/v1/orgs/{org}", ids: idsOrg, auth: S, org: M, h: s.getOrg},
 		// Keys.
-		{method: "POST", pattern: "/v1/orgs/{org}/wrap", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: "keys-ip", h: s.wrapKey},
-		{method: "POST", pattern: "/v1/orgs/{org}/co-decrypt", ids: idsOrg, limit: limitOther, auth: S, org: M, gated: true, ipLimit: "keys-ip", h: s.coDecrypt},
+		{method: "POST", pattern: "/v1/orgs/{org}/wrap", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: bucketKeysIP, h: s.wrapKey},
+		{method: "POST", pattern: "/v1/orgs/{org}/co-decrypt", ids: idsOrg, limit: limitOther, auth: S, org: M, gated: true, ipLimit: bucketKeysIP, h: s.coDecrypt},
 		// Invites.
 		{method: "POST", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, limit: limitOther, auth: S, org: M, h: s.createInvite},
 		{method: "GET", pattern: "/v1/orgs/{org}/invites", ids: idsOrg, query: paged.and("status"), auth: S, org: M, h: s.listInvites},
 		{method: "DELETE", pattern: "/v1/orgs/{org}/invites/{invite}", ids: with(idsOrg, "invite", ident.Invite), auth: S, org: M, h: s.revokeInvite},
-		{method: "POST", pattern: "/v1/invites/{invite}/redeem", ids: map[string]ident.Kind{"invite": ident.Invite}, auth: S, ipLimit: "redeem-ip", h: s.redeem},
+		{method: "POST", pattern: "/v1/invites/{invite}/redeem", ids: map[string]ident.Kind{"invite": ident.Invite}, auth: S, ipLimit: bucketRedeemIP, h: s.redeem},
 		// Members.
 		{method: "GET", pattern: "/v1/orgs/{org}/members", ids: idsOrg, query: paged.and("status", "email"), auth: S, org: M, h: s.listMembers},
 		{method: "PUT", pattern: "/v1/orgs/{org}/members/{user}/role", ids: with(idsOrg, "user", ident.User), limit: limitOther, auth: S, org: M, role: store.RoleOwner, h: s.setRole},
@@ -94,7 +94,7 @@ func (s *Server) routes(public bool) []route {
 		{method: "POST", pattern: "/v1/orgs/{org}/deploys", ids: idsOrg, limit: limitOther, auth: S, org: M, role: store.RoleAdmin, h: s.mintDeploy},
 		{method: "GET", pattern: "/v1/orgs/{org}/deploys", ids: idsOrg, query: paged.and("env", "created_by", "status"), auth: S, org: M, role: store.RoleAdmin, h: s.listDeploys},
 		{method: "DELETE", pattern: "/v1/orgs/{org}/deploys/{dep}", ids: with(idsOrg, "dep", ident.Deploy), auth: S, org: M, role: store.RoleAdmin, h: s.revokeDeploy},
-		{method: "POST", pattern: "/v1/deploys/{dep}/decrypt", ids: map[string]ident.Kind{"dep": ident.Deploy}, limit: limitSmall, ipLimit: "deploy-ip", h: s.deployDecrypt},
+		{method: "POST", pattern: "/v1/deploys/{dep}/decrypt", ids: map[string]ident.Kind{"dep": ident.Deploy}, limit: limitSmall, ipLimit: bucketDeployIP, h: s.deployDecrypt},
 		// Audit.
 		{method: "GET", pattern: "/v1/orgs/{org}/audit", ids: idsOrg, query: paged.and("from_seq"), auth: S, org: M, role: store.RoleAdmin, h: s.listAudit},
 		{method: "GET", pattern: "/v1/orgs/{org}/audit/verify", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.verifyAudit},
