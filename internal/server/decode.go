@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/capy-oss/capy/internal/api"
 )
 
 // maxJSONDepth is the deepest nesting a request body may have (docs/api.md
@@ -25,11 +27,11 @@ type decodeError struct {
 func (e *decodeError) Error() string { return e.slug + ": " + e.detail }
 
 func malformed(detail string) *decodeError {
-	return &decodeError{slug: "malformed-json", detail: detail}
+	return &decodeError{slug: api.PMalformedJSON, detail: detail}
 }
 
 func invalidField(field, detail string) *decodeError {
-	return &decodeError{slug: "invalid-field", field: field, detail: detail}
+	return &decodeError{slug: api.PInvalidField, field: field, detail: detail}
 }
 
 // decodeStrict decodes data, which must be exactly one JSON object, into

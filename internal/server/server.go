@@ -28,6 +28,8 @@ import (
 	"github.com/capy-oss/capy/internal/keyring"
 	"github.com/capy-oss/capy/internal/mail"
 	"github.com/capy-oss/capy/internal/store"
+
+	"github.com/capy-oss/capy/internal/api"
 )
 
 // Config configures a Server. The zero value of each field means its
@@ -136,11 +138,11 @@ func (s *Server) keyring() *keyring.Keyring { return s.kr.Load() }
 func (s *Server) router(public bool) http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
-		s.writeProblem(w, req, problem("not-found", ""))
+		s.writeProblem(w, req, problem(api.PNotFound, ""))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Allow", allowed(r, req.URL.Path))
-		s.writeProblem(w, req, problem("method-not-allowed", ""))
+		s.writeProblem(w, req, problem(api.PMethodNotAllowed, ""))
 	})
 	for _, rt := range s.routes(public) {
 		r.Method(rt.method, rt.pattern, s.wrap(rt))
@@ -171,12 +173,12 @@ func (s *Server) healthz(c *call) error {
 
 func (s *Server) readyz(c *call) error {
 	if s.draining.Load() {
-		return problem("unavailable", "the service is shutting down")
+		return problem(api.PUnavailable, "the service is shutting down")
 	}
 	ctx, cancel := context.WithTimeout(c.r.Context(), readyTimeout)
 	defer cancel()
 	if err := s.st.Ping(ctx); err != nil {
-		return &problemError{slug: "unavailable", detail: "the database is not ready", cause: err}
+		return &problemError{slug: api.PUnavailable, detail: "the database is not ready", cause: err}
 	}
 	return c.json(http.StatusOK, map[string]string{"status": "ok"})
 }
