@@ -90,6 +90,12 @@ func readPage[T any](ctx context.Context, tx Tx, scan func(Row) (T, error), limi
 	return p, nil
 }
 
+// wholeMicros is t for a comparison "stored time > t": stored times are
+// whole microseconds, so for them it is the same comparison with t cut to
+// a microsecond, which both dialects hold exactly (PostgreSQL would round
+// a finer time, SQLite's text would cut it).
+func wholeMicros(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
 // memberKey is the members' order, as the memberships indexes of
 // migration 00004 hold it (rows from schema v1 have no joined_at).
 const memberKey = `COALESCE(m.joined_at, m.created_at)`
@@ -175,7 +181,7 @@ func (s *Store) ListInvitesPage(ctx context.Context, tok store.TokenHash, orgID 
 			b.where("i.created_by = %s", sess.UserID)
 		}
 		if !openAt.IsZero() {
-			b.where("i.consumed_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > %s", openAt.UTC())
+			b.where("i.consumed_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > %s", wholeMicros(openAt))
 		}
 		b.after("i.created_at", "i.id", true, p.After)
 		b.order("i.created_at", "i.id", true, p.Limit)
@@ -304,7 +310,7 @@ func (s *Store) ListDeploysPage(ctx context.Context, tok store.TokenHash, orgID 
 			b.where("d.minted_by = %s", f.MintedBy)
 		}
 		if !f.ActiveAt.IsZero() {
-			b.where("d.revoked_at IS NULL AND (d.expires_at IS NULL OR d.expires_at > %s)", f.ActiveAt.UTC())
+			b.where("d.revoked_at IS NULL AND (d.expires_at IS NULL OR d.expires_at > %s)", wholeMicros(f.ActiveAt))
 		}
 		b.after("d.created_at", "d.id", true, p.After)
 		b.order("d.created_at", "d.id", true, p.Limit)
@@ -323,10 +329,8 @@ func (s *Store) ListSessionsPage(ctx context.Context, tok store.TokenHash, p sto
 	}
 	var out store.Page[store.Session]
 	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
-		// now < last_seen_at + idle ⇔ last_seen_at > now − idle; stored
-		// times are whole microseconds, so truncating the bound keeps the
-		// comparison exact in both dialects.
-		seenAfter := now.Add(-s.cfg.SessionIdle).Truncate(time.Microsecond)
+		// now < last_seen_at + idle ⇔ last_seen_at > now − idle.
+		seenAfter := wholeMicros(now.Add(-s.cfg.SessionIdle))
 		b := &pageSQL{q: `SELECT ` + sessionCols + sessionFrom + ` WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3`,
 			args: []any{sess.UserID, now, seenAfter}}
 		b.after("s.created_at", "s.id", true, p.After)
