@@ -159,11 +159,11 @@ func (s *Server) listVersions(c *call) error {
 	if err != nil {
 		return err
 	}
-	e, err := c.env()
+	before, err := p.numAfter()
 	if err != nil {
 		return err
 	}
-	before, err := p.numAfter()
+	e, err := c.env()
 	if err != nil {
 		return err
 	}
