@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -197,13 +196,16 @@ func (s *Server) listSessions(c *call) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.st.ListSessions(c.ctx(), c.tok)
+	pq, err := p.timeQuery(ident.Session)
+	if err != nil {
+		return err
+	}
+	pg, err := s.st.ListSessionsPage(c.ctx(), c.tok, pq)
 	if err != nil {
 		return err
 	}
 	key := func(x store.Session) string { return timeKey(x.CreatedAt, x.ID) }
-	sort.Slice(all, func(i, j int) bool { return key(all[i]) > key(all[j]) })
-	return c.json(http.StatusOK, page(all, key, true, p, func(x store.Session) api.Session {
+	return c.json(http.StatusOK, pageOf(p, pg, key, func(x store.Session) api.Session {
 		return apiSession(x, x.Current)
 	}))
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
@@ -93,20 +92,27 @@ func (s *Server) listDeploys(c *call) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.st.ListDeploys(c.ctx(), c.tok, c.org.ID)
+	pq, err := p.timeQuery(ident.Deploy)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	var items []store.Deploy
-	for _, d := range all {
-		if (!byEnv || d.EnvID == env) && (!byUser || d.MintedBy == by) && (status == "all" || d.Status(now) == api.DeployActive) {
-			items = append(items, d)
-		}
+	f := store.DeployFilter{}
+	if byEnv {
+		f.EnvID = env
+	}
+	if byUser {
+		f.MintedBy = by
+	}
+	if status != "all" {
+		f.ActiveAt = now
+	}
+	pg, err := s.st.ListDeploysPage(c.ctx(), c.tok, c.org.ID, f, pq)
+	if err != nil {
+		return err
 	}
 	key := func(d store.Deploy) string { return timeKey(d.CreatedAt, d.ID) }
-	sort.Slice(items, func(a, b int) bool { return key(items[a]) > key(items[b]) })
-	return c.json(http.StatusOK, page(items, key, true, p, func(d store.Deploy) api.Deploy { return apiDeploy(d, now) }))
+	return c.json(http.StatusOK, pageOf(p, pg, key, func(d store.Deploy) api.Deploy { return apiDeploy(d, now) }))
 }
 
 func (s *Server) revokeDeploy(c *call) error {

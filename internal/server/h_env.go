@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
-	"sort"
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/api"
@@ -44,13 +43,16 @@ func (s *Server) listProjects(c *call) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.st.ListProjects(c.ctx(), c.tok, c.org.ID)
+	pq, err := p.timeQuery(ident.Project)
+	if err != nil {
+		return err
+	}
+	pg, err := s.st.ListProjectsPage(c.ctx(), c.tok, c.org.ID, pq)
 	if err != nil {
 		return err
 	}
 	key := func(x store.Project) string { return timeKey(x.CreatedAt, x.ID) }
-	sort.Slice(all, func(a, b int) bool { return key(all[a]) < key(all[b]) })
-	return c.json(http.StatusOK, page(all, key, false, p, apiProject))
+	return c.json(http.StatusOK, pageOf(p, pg, key, apiProject))
 }
 
 func (s *Server) getProject(c *call) error {
@@ -95,13 +97,16 @@ func (s *Server) listEnvs(c *call) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.st.ListEnvs(c.ctx(), c.tok, c.org.ID, c.param("prj"))
+	pq, err := p.timeQuery(ident.Env)
+	if err != nil {
+		return err
+	}
+	pg, err := s.st.ListEnvsPage(c.ctx(), c.tok, c.org.ID, c.param("prj"), pq)
 	if err != nil {
 		return err
 	}
 	key := func(x store.Env) string { return timeKey(x.CreatedAt, x.ID) }
-	sort.Slice(all, func(a, b int) bool { return key(all[a]) < key(all[b]) })
-	return c.json(http.StatusOK, page(all, key, false, p, apiEnv))
+	return c.json(http.StatusOK, pageOf(p, pg, key, apiEnv))
 }
 
 // env reads the path's environment and checks that it belongs to the
@@ -154,17 +159,20 @@ func (s *Server) listVersions(c *call) error {
 	if err != nil {
 		return err
 	}
+	before, err := p.numAfter()
+	if err != nil {
+		return err
+	}
 	e, err := c.env()
 	if err != nil {
 		return err
 	}
-	all, err := s.st.ListVersions(c.ctx(), c.tok, e.ID)
+	pg, err := s.st.ListVersionsPage(c.ctx(), c.tok, e.ID, before, p.limit)
 	if err != nil {
 		return err
 	}
 	key := func(v store.Version) string { return numKey(v.Version) }
-	sort.Slice(all, func(a, b int) bool { return all[a].Version > all[b].Version })
-	return c.json(http.StatusOK, page(all, key, true, p, apiBlobMeta))
+	return c.json(http.StatusOK, pageOf(p, pg, key, apiBlobMeta))
 }
 
 // parseVersion reads a canonical decimal version from the path.

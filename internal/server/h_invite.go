@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
@@ -93,20 +92,21 @@ func (s *Server) listInvites(c *call) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.st.ListInvites(c.ctx(), c.tok, c.org.ID)
+	pq, err := p.timeQuery(ident.Invite)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	var items []store.Invite
-	for _, i := range all {
-		if status == "all" || i.Open(now) {
-			items = append(items, i)
-		}
+	var openAt time.Time // zero: all
+	if status != "all" {
+		openAt = now
+	}
+	pg, err := s.st.ListInvitesPage(c.ctx(), c.tok, c.org.ID, openAt, pq)
+	if err != nil {
+		return err
 	}
 	key := func(i store.Invite) string { return timeKey(i.CreatedAt, i.ID) }
-	sort.Slice(items, func(a, b int) bool { return key(items[a]) > key(items[b]) })
-	return c.json(http.StatusOK, page(items, key, true, p, func(i store.Invite) api.Invite { return apiInvite(i, now) }))
+	return c.json(http.StatusOK, pageOf(p, pg, key, func(i store.Invite) api.Invite { return apiInvite(i, now) }))
 }
 
 func (s *Server) revokeInvite(c *call) error {

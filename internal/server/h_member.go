@@ -2,9 +2,9 @@ package server
 
 import (
 	"net/http"
-	"sort"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/store"
 )
 
@@ -27,19 +27,20 @@ func (s *Server) listMembers(c *call) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.st.ListMembers(c.ctx(), c.tok, c.org.ID)
+	pq, err := p.timeQuery(ident.User)
 	if err != nil {
 		return err
 	}
-	var items []store.Member
-	for _, m := range all {
-		if (status == "all" || string(m.Status) == status) && (!byEmail || m.Email == email) {
-			items = append(items, m)
-		}
+	f := store.MemberFilter{Email: email}
+	if status != "all" {
+		f.Status = store.MemberStatus(status)
+	}
+	pg, err := s.st.ListMembersPage(c.ctx(), c.tok, c.org.ID, f, pq)
+	if err != nil {
+		return err
 	}
 	key := func(m store.Member) string { return timeKey(m.JoinedAt, m.UserID) }
-	sort.Slice(items, func(a, b int) bool { return key(items[a]) < key(items[b]) })
-	return c.json(http.StatusOK, page(items, key, false, p, apiMember))
+	return c.json(http.StatusOK, pageOf(p, pg, key, apiMember))
 }
 
 func (s *Server) setRole(c *call) error {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"sort"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/ident"
@@ -57,13 +56,16 @@ func (s *Server) listOrgs(c *call) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.st.ListOrgs(c.ctx(), c.tok)
+	pq, err := p.timeQuery(ident.Org)
+	if err != nil {
+		return err
+	}
+	pg, err := s.st.ListOrgsPage(c.ctx(), c.tok, pq)
 	if err != nil {
 		return err
 	}
 	key := func(om store.OrgMembership) string { return timeKey(om.Org.CreatedAt, om.Org.ID) }
-	sort.Slice(all, func(i, j int) bool { return key(all[i]) < key(all[j]) })
-	return c.json(http.StatusOK, page(all, key, false, p, func(om store.OrgMembership) api.Org {
+	return c.json(http.StatusOK, pageOf(p, pg, key, func(om store.OrgMembership) api.Org {
 		return apiOrg(om.Org, om.Member.Role)
 	}))
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/wrap"
 )
 
@@ -16,9 +18,9 @@ import (
 // refused. It encodes a position, never authority: every page re-reads
 // the list with the caller's rights.
 //
-// The store returns whole lists (each bounded by the count limits of §1.8
-// or small in practice); the service cuts pages out of them by key, so
-// pages stay stable when items are added between requests.
+// The store reads one page at a time after that key (keyset pagination,
+// docs/storage.md "Paged lists"), so pages stay stable when items are
+// added between requests and a deep page costs what the first one does.
 
 const cursorMagic = "capy-cursor 1 "
 
@@ -44,7 +46,7 @@ func parsePage(q map[string]string, list string, def, maxLimit int) (pageReq, er
 		raw, err := wrap.DecodeB64(v)
 		key, found := strings.CutPrefix(string(raw), cursorMagic+list+" ")
 		if err != nil || !found || key == "" {
-			return p, invalidField("cursor", "the cursor is malformed or belongs to another list")
+			return p, badCursor()
 		}
 		p.after, p.has = key, true
 	}
@@ -56,33 +58,59 @@ func (p pageReq) cursor(key string) *string {
 	return &c
 }
 
-// page cuts one page out of items, which are sorted by key ascending (or
-// descending when desc), and converts it.
-func page[T, U any](items []T, key func(T) string, desc bool, p pageReq, conv func(T) U) api.List[U] {
-	i := 0
-	if p.has {
-		for i < len(items) {
-			k := key(items[i])
-			if (!desc && k > p.after) || (desc && k < p.after) {
-				break
-			}
-			i++
-		}
-	}
-	out := api.List[U]{Items: []U{}}
-	end := min(len(items), i+p.limit)
-	for _, it := range items[i:end] {
+// pageOf converts one page the store read. The next cursor, if more
+// items follow, is the key of the page's last item.
+func pageOf[T, U any](p pageReq, pg store.Page[T], key func(T) string, conv func(T) U) api.List[U] {
+	out := api.List[U]{Items: make([]U, 0, len(pg.Items))}
+	for _, it := range pg.Items {
 		out.Items = append(out.Items, conv(it))
 	}
-	if end < len(items) && end > i {
-		out.NextCursor = p.cursor(key(items[end-1]))
+	if n := len(pg.Items); pg.More && n > 0 {
+		out.NextCursor = p.cursor(key(pg.Items[n-1]))
 	}
 	return out
 }
 
+// timeQuery is the store query of a list ordered by a time, then an id of
+// kind k: the page's limit and the position the cursor names, checked to
+// be a key timeKey produced from a stored time (whole microseconds) and
+// an id of kind k (invalid-field otherwise).
+func (p pageReq) timeQuery(k ident.Kind) (store.PageQuery, error) {
+	q := store.PageQuery{Limit: p.limit}
+	if !p.has {
+		return q, nil
+	}
+	at, id, ok := strings.Cut(p.after, "|")
+	t, err := time.Parse(timeKeyLayout, at)
+	if !ok || err != nil || t.Nanosecond()%1000 != 0 || ident.CheckID(k, id) != nil || timeKey(t, id) != p.after {
+		return q, badCursor()
+	}
+	q.After = store.TimeKey{At: t, ID: id}
+	return q, nil
+}
+
+// numAfter is the position the cursor of a list ordered by a number names
+// (0 without a cursor), checked to be a key numKey produced.
+func (p pageReq) numAfter() (int64, error) {
+	if !p.has {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(p.after, 10, 64)
+	if err != nil || n < 1 || numKey(n) != p.after {
+		return 0, badCursor()
+	}
+	return n, nil
+}
+
+func badCursor() error {
+	return invalidField("cursor", "the cursor is malformed or belongs to another list")
+}
+
+const timeKeyLayout = "20060102T150405.000000000"
+
 // timeKey is an order-preserving key of a time and an id.
 func timeKey(t time.Time, id string) string {
-	return t.UTC().Format("20060102T150405.000000000") + "|" + id
+	return t.UTC().Format(timeKeyLayout) + "|" + id
 }
 
 // numKey is an order-preserving key of a non-negative integer.

@@ -358,6 +358,45 @@ type Store interface {
 	// no session: it is an operator's tool (`capyd kek retire`).
 	OuterKeyUse(ctx context.Context) ([]KEKUse, error)
 
+	// ----- paged lists -----
+	//
+	// What the API lists, one page at a time (page.go): each reads the
+	// page in the list's order from an index after the given key, at most
+	// Limit+1 rows, under the same rights as the whole-list method it
+	// pages. The whole-list methods above (ListMembers, ListVersions, …)
+	// read every row and are for tools and tests; ListAudit pages by seq
+	// already.
+
+	// ListOrgsPage pages ListOrgs: by the org's creation time, then id.
+	ListOrgsPage(ctx context.Context, tok TokenHash, p PageQuery) (Page[OrgMembership], error)
+
+	// ListMembersPage pages ListMembers (by JoinedAt, then user id), keeping
+	// the memberships that pass f.
+	ListMembersPage(ctx context.Context, tok TokenHash, orgID string, f MemberFilter, p PageQuery) (Page[Member], error)
+
+	// ListInvitesPage pages ListInvites (newest first: by creation time,
+	// then id, both descending). With a non-zero openAt it keeps the
+	// invites that are open at that time (Invite.Open).
+	ListInvitesPage(ctx context.Context, tok TokenHash, orgID string, openAt time.Time, p PageQuery) (Page[Invite], error)
+
+	// ListProjectsPage pages ListProjects: by creation time, then id.
+	ListProjectsPage(ctx context.Context, tok TokenHash, orgID string, p PageQuery) (Page[Project], error)
+
+	// ListEnvsPage pages ListEnvs: by creation time, then id.
+	ListEnvsPage(ctx context.Context, tok TokenHash, orgID, projectID string, p PageQuery) (Page[Env], error)
+
+	// ListVersionsPage pages ListVersions: newest first, the versions below
+	// before (before ≤ 0: from the head), at most limit (1 … MaxPageLimit).
+	ListVersionsPage(ctx context.Context, tok TokenHash, envID string, before int64, limit int) (Page[Version], error)
+
+	// ListDeploysPage pages ListDeploys (newest first: by creation time,
+	// then id, both descending), keeping the tokens that pass f.
+	ListDeploysPage(ctx context.Context, tok TokenHash, orgID string, f DeployFilter, p PageQuery) (Page[Deploy], error)
+
+	// ListSessionsPage pages ListSessions: newest first, by creation time,
+	// then id, both descending.
+	ListSessionsPage(ctx context.Context, tok TokenHash, p PageQuery) (Page[Session], error)
+
 	// Ping checks that the database answers and that its schema is the one
 	// this binary expects (ErrSchemaOutdated, ErrSchemaTooNew); a database
 	// that does not answer is ErrUnavailable (or the context's error).

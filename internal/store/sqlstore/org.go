@@ -164,21 +164,24 @@ func (s *Store) ListOrgs(ctx context.Context, tok store.TokenHash) ([]store.OrgM
 	var out []store.OrgMembership
 	err := s.readAuthed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
 		var err error
-		out, err = collect(ctx, tx, func(r Row) (store.OrgMembership, error) {
-			var (
-				om store.OrgMembership
-				at Time
-				t  [4]Time
-			)
-			err := r.Scan(append(scanOrgInto(&om.Org, &at), memberDest(&om.Member, &t)...)...)
-			om.Org.CreatedAt = at.T
-			memberTimes(&om.Member, &t)
-			return om, err
-		}, `SELECT `+orgCols+`, `+memberCols+memberFrom+` JOIN orgs o ON o.id = m.org_id
+		out, err = collect(ctx, tx, scanOrgMembership, `SELECT `+orgCols+`, `+memberCols+memberFrom+` JOIN orgs o ON o.id = m.org_id
 			WHERE m.user_id = $1 AND m.status = 'active' ORDER BY o.created_at, o.id`, sess.UserID)
 		return err
 	})
 	return out, err
+}
+
+// scanOrgMembership reads orgCols, then memberCols.
+func scanOrgMembership(r Row) (store.OrgMembership, error) {
+	var (
+		om store.OrgMembership
+		at Time
+		t  [4]Time
+	)
+	err := r.Scan(append(scanOrgInto(&om.Org, &at), memberDest(&om.Member, &t)...)...)
+	om.Org.CreatedAt = at.T
+	memberTimes(&om.Member, &t)
+	return om, err
 }
 
 // ListMembers implements store.Store.
