@@ -91,3 +91,21 @@ func TestCapyDoesNotLinkGoBip39(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivfileStandardLibraryOnly: internal/privfile (key files, atomic
+// writes, locks) is used by the client and by the service, so it may
+// import nothing but the standard library: no capy package, no module.
+func TestPrivfileStandardLibraryOnly(t *testing.T) {
+	d := deps(t, "internal/privfile")
+	if d == nil {
+		t.Fatal("internal/privfile: package missing")
+	}
+	for p := range d {
+		if p == module+"internal/privfile" {
+			continue
+		}
+		if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") {
+			t.Errorf("internal/privfile imports %s: only the standard library is allowed", p)
+		}
+	}
+}

@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"internal/keyring":     {"internal/wrap"},
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
+	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
