@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"internal/keys":        {"internal/ident", "internal/wrap"},
 	"internal/envfile":     {"internal/ident"},
 	"internal/api":         {"internal/wrap"}, // api.Bytes is wrap's base64
-	"internal/keyring":     {"internal/wrap"},
+	"internal/keyring":     {"internal/privfile", "internal/wrap"},
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
 	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
@@ -46,7 +46,7 @@ var allowed = map[string][]string{
 	"internal/store/storetest":     {"internal/auditchain", "internal/ident", "internal/store"},
 	"internal/store/pgtest":        {},
 	"internal/server":              {"internal/api", "internal/auditchain", "internal/ident", "internal/keyring", "internal/mail", "internal/store", "internal/wrap"},
-	"internal/capyd":               {"internal/ident", "internal/keyring", "internal/mail", "internal/store", "internal/store/storeopen"},
+	"internal/capyd":               {"internal/ident", "internal/keyring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
 	"cmd/capyd":                    {"internal/capyd", "internal/server"},
 	"internal/bench":               {"internal/api", "internal/workspace"},
 	"internal/bench/cmd/capybench": {"internal/bench"},

@@ -11,18 +11,21 @@ import (
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/storeopen"
 )
 
 // rotateKEK adds a fresh primary key to the key file (atomically, 0600,
 // old keys kept so existing blobs still open) and returns the new keyring.
-// Concurrent rotations are serialised with a lock on the file.
+// Concurrent rotations are serialised with a lock on the file
+// (privfile.Acquire, which follows the file a rotation renames into place,
+// so whoever holds the lock reads the newest keyring).
 func rotateKEK(cfg Config) (*keyring.Keyring, error) {
 	if cfg.KEK != "" {
 		return nil, envKEKRotateError(cfg.KEK)
 	}
-	unlock, err := lockFile(cfg.KEKFile)
+	lock, err := privfile.Acquire(cfg.KEKFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &configError{msg: fmt.Sprintf("no KEK file at %s", cfg.KEKFile),
@@ -30,7 +33,7 @@ func rotateKEK(cfg Config) (*keyring.Keyring, error) {
 		}
 		return nil, fmt.Errorf("lock KEK file %s: %w", cfg.KEKFile, err)
 	}
-	defer unlock()
+	defer lock.Release()
 	kr, err := keyring.Load(cfg.KEKFile)
 	if err != nil {
 		return nil, keyFileError("KEK file", cfg.KEKFile, err)
@@ -94,32 +97,6 @@ func loadKEKsForList(cfg Config) (*keyring.Keyring, keySource, error) {
 	return kr, keySource{path: cfg.KEKFile}, nil
 }
 
-// lockFile takes an exclusive advisory lock on path (which must exist)
-// and returns its release. A rotation replaces the file by rename, so a
-// lock won on a file that is no longer at path is dropped and taken again
-// on the current one: whoever holds the lock reads the newest keyring.
-func lockFile(path string) (func(), error) {
-	for {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := flock(f); err != nil {
-			f.Close()
-			return nil, err
-		}
-		held, err1 := f.Stat()
-		current, err2 := os.Stat(path)
-		if err1 == nil && err2 == nil && os.SameFile(held, current) {
-			return func() { f.Close() }, nil
-		}
-		f.Close()
-		if err2 != nil {
-			return nil, err2
-		}
-	}
-}
-
 // parseKEKID reads a KEK id argument.
 func parseKEKID(arg string) (uint32, error) {
 	id, err := strconv.ParseUint(arg, 10, 32)
@@ -145,7 +122,7 @@ func retireKEK(ctx context.Context, cfg Config, id uint32, note io.Writer) (*key
 			return nil, &configError{msg: "CAPYD_KEK: " + err.Error()}
 		}
 	} else {
-		unlock, err := lockFile(cfg.KEKFile)
+		lock, err := privfile.Acquire(cfg.KEKFile)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, &configError{msg: fmt.Sprintf("no KEK file at %s", cfg.KEKFile),
@@ -153,7 +130,7 @@ func retireKEK(ctx context.Context, cfg Config, id uint32, note io.Writer) (*key
 			}
 			return nil, fmt.Errorf("lock KEK file %s: %w", cfg.KEKFile, err)
 		}
-		defer unlock()
+		defer lock.Release()
 		if kr, err = keyring.Load(cfg.KEKFile); err != nil {
 			return nil, keyFileError("KEK file", cfg.KEKFile, err)
 		}

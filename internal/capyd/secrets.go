@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/store"
 )
 
@@ -61,7 +62,7 @@ func loadKeyring(cfg Config, log *slog.Logger) (*keyring.Keyring, keySource, err
 func keyFileError(what, path string, err error) error {
 	var pe *fs.PathError
 	switch {
-	case errors.Is(err, keyring.ErrInsecureFile) || errors.Is(err, errInsecurePepper):
+	case errors.Is(err, privfile.ErrInsecure):
 		return &configError{msg: fmt.Sprintf("%s %s: %v", what, path, unwrapMsg(err)),
 			hints: []string{fmt.Sprintf("a key file must be a regular file readable by its owner only: chmod 600 %s", path),
 				"if someone else could read it, treat the key as leaked (docs/server.md, \"Keys\")"}}
@@ -73,14 +74,12 @@ func keyFileError(what, path string, err error) error {
 }
 
 func unwrapMsg(err error) string {
-	msg := err.Error()
-	for _, sentinel := range []error{keyring.ErrInsecureFile, errInsecurePepper} {
-		msg = strings.TrimPrefix(msg, sentinel.Error()+": ")
-	}
-	return msg
+	return strings.TrimPrefix(err.Error(), privfile.ErrInsecure.Error()+": ")
 }
 
-var errInsecurePepper = errors.New("pepper file is readable by others")
+// maxPepperFile bounds the pepper file (64 hex digits and a newline when
+// capyd wrote it).
+const maxPepperFile = 4096
 
 // loadPepper returns the login-code HMAC key: CAPYD_PEPPER (hex) when set,
 // otherwise the pepper file (hex), created 0600 with PepperSize random
@@ -115,97 +114,48 @@ func decodePepper(text string) ([]byte, error) {
 	return p, nil
 }
 
-// loadOrCreatePepper reads the pepper file, creating it atomically when it
-// is missing: written to a temporary file, synced, then hard-linked into
-// place, so a replica sharing the directory either wins or reads the
-// winner's complete file.
+// loadOrCreatePepper reads the pepper file, creating it when it is
+// missing (privfile.CreateOnce): it appears complete or not at all, so a
+// replica sharing the directory either wins or reads the winner's file.
 func loadOrCreatePepper(path string) (pepper []byte, created bool, err error) {
 	p, err := readPepperFile(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return p, false, err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, err
 	}
 	raw := make([]byte, PepperSize)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, false, err
 	}
-	if err := writeNewFile(path, []byte(hex.EncodeToString(raw)+"\n")); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			p, err := readPepperFile(path)
-			return p, false, err
-		}
+	data, created, err := privfile.CreateOnce(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600, maxPepperFile)
+	if err != nil {
 		return nil, false, err
 	}
-	return raw, true, nil
+	if created {
+		return raw, true, nil
+	}
+	p, err = parsePepperFile(data)
+	return p, false, err
 }
 
+// readPepperFile reads the pepper file: a regular file (not a symlink)
+// with no group or world permission bit (privfile.ReadPrivate).
 func readPepperFile(path string) ([]byte, error) {
-	if err := checkPrivateFile(path, errInsecurePepper); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(path)
+	data, err := privfile.ReadPrivate(path, maxPepperFile)
 	if err != nil {
 		return nil, err
 	}
+	return parsePepperFile(data)
+}
+
+func parsePepperFile(data []byte) ([]byte, error) {
 	p, err := decodePepper(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("malformed: %w", err)
 	}
 	return p, nil
-}
-
-// checkPrivateFile refuses a symlink, a non-regular file, or one with any
-// group or world permission bit.
-func checkPrivateFile(path string, insecure error) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 || !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: %s is not a regular file", insecure, path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%w: %s has mode %04o", insecure, path, fi.Mode().Perm())
-	}
-	return nil
-}
-
-// writeNewFile creates path (0600) with data, failing with fs.ErrExist if
-// it exists; the file appears complete or not at all.
-func writeNewFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // ensureDataDir creates the data directory (0700) if it is missing and

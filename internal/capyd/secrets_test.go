@@ -95,7 +95,7 @@ func TestPepperCreateRace(t *testing.T) {
 			t.Fatal("replicas created different peppers")
 		}
 	}
-	left, _ := filepath.Glob(filepath.Join(cfg.DataDir, ".pepper-*"))
+	left, _ := filepath.Glob(filepath.Join(cfg.DataDir, ".pepper*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}

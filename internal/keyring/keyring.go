@@ -21,6 +21,7 @@ import (
 
 	"encoding/hex"
 
+	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/wrap"
 )
 
@@ -32,7 +33,7 @@ var (
 	ErrFormat       = errors.New("keyring is malformed (expected lines \"capyd-kek 1 <id> <64 hex digits>\")")
 	ErrEmpty        = errors.New("keyring has no keys")
 	ErrUnknownKey   = errors.New("blob was wrapped under a key this keyring does not have")
-	ErrInsecureFile = errors.New("keyring file is readable by others")
+	ErrInsecureFile = privfile.ErrInsecure // a symlink, not a regular file, or open to others
 )
 
 // UnknownKeyError is ErrUnknownKey for one blob: the KEK id its header
@@ -211,9 +212,16 @@ func (k *Keyring) Unwrap(orgID, purpose, subject string, outer []byte) (inner, r
 	return inner, rewrapped, nil
 }
 
+// MaxFileSize bounds a keyring file (about 11,000 keys); a larger one is
+// refused.
+const MaxFileSize = 1 << 20
+
 // LoadOrCreate reads the keyring file at path, creating it with one fresh
 // key (0600, directory 0700) when it does not exist. A file with group or
-// world permissions, or a symlink, is refused.
+// world permissions, or a symlink, is refused. The file appears complete
+// or not at all (privfile.CreateOnce): of replicas sharing the directory
+// one creates it and the others, and every concurrent reader, get that
+// keyring whole.
 func LoadOrCreate(path string) (*Keyring, error) {
 	k, err := Load(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
@@ -223,31 +231,31 @@ func LoadOrCreate(path string) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := create(path, k); err != nil {
-		if errors.Is(err, fs.ErrExist) { // another replica won the race
-			return Load(path)
-		}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create keyring directory: %w", err)
+	}
+	data, created, err := privfile.CreateOnce(path, []byte(k.Encode()), 0o600, MaxFileSize)
+	if err != nil {
 		return nil, err
 	}
-	return k, nil
+	if created {
+		return k, nil
+	}
+	return parseFile(path, data) // another replica won the race
 }
 
-// Load reads the keyring file at path.
+// Load reads the keyring file at path: a regular file (not a symlink) with
+// no group or world permission bit, of at most MaxFileSize bytes
+// (privfile.ReadPrivate).
 func Load(path string) (*Keyring, error) {
-	fi, err := os.Lstat(path)
+	data, err := privfile.ReadPrivate(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInsecureFile, path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s", ErrInsecureFile, path, fi.Mode().Perm(), path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read keyring: %w", err)
-	}
+	return parseFile(path, data)
+}
+
+func parseFile(path string, data []byte) (*Keyring, error) {
 	k, err := Parse(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("keyring %s: %w", path, err)
@@ -255,63 +263,11 @@ func Load(path string) (*Keyring, error) {
 	return k, nil
 }
 
-// Save replaces the keyring file atomically (temp file, fsync, rename).
+// Save replaces the keyring file atomically (0600; temporary file, fsync,
+// rename, fsync of the directory).
 func Save(path string, k *Keyring) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".kek-*")
-	if err != nil {
-		return fmt.Errorf("create temp keyring: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(k.Encode()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keyring: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync keyring: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close keyring: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := privfile.WriteAtomicWith(path, []byte(k.Encode()), privfile.Options{Private: true}); err != nil {
 		return fmt.Errorf("replace keyring: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func create(path string, k *Keyring) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create keyring directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(k.Encode()); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("write keyring: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("sync keyring: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close keyring: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open keyring directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync keyring directory: %w", err)
 	}
 	return nil
 }
