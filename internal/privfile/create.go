@@ -35,7 +35,7 @@ func CreateOnce(path string, data []byte, mode fs.FileMode, max int64) (content 
 		return nil, false, fmt.Errorf("create %s: %d bytes, more than its reader's bound (%d)", path, len(data), max)
 	}
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
+	f, err := createTemp(dir, base, 0o600)
 	if err != nil {
 		return nil, false, fmt.Errorf("create %s: %w", path, err)
 	}
@@ -60,13 +60,14 @@ func CreateOnce(path string, data []byte, mode fs.FileMode, max int64) (content 
 	return data, true, nil
 }
 
-// writeClose writes data to f, syncs it, gives it mode and closes it.
+// writeClose writes data to f, syncs it, gives it mode (unless zero) and
+// closes it.
 func writeClose(f *os.File, data []byte, mode fs.FileMode) error {
 	_, err := f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
-	if err == nil {
+	if err == nil && mode != 0 {
 		err = f.Chmod(mode)
 	}
 	if cerr := f.Close(); err == nil {

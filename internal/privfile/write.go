@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,7 +29,8 @@ var BeforeRename func(tmp string)
 // Options say how WriteAtomicWith writes.
 type Options struct {
 	// Mode is the permission of a file that does not exist yet (zero:
-	// 0600). A file that exists keeps its own permission bits.
+	// 0600), less the umask as for os.OpenFile. A file that exists keeps
+	// its own permission bits.
 	Mode fs.FileMode
 	// Private makes the file 0600 whatever it was before: a key file,
 	// which ReadPrivate would refuse with a wider mode. Mode is ignored.
@@ -84,6 +87,7 @@ func WriteAtomicWith(path string, data []byte, opt Options) (err error) {
 	if mode == 0 || opt.Private {
 		mode = 0o600
 	}
+	exact := opt.Private // else a new file's mode is left to the umask
 	fi, err := os.Lstat(path)
 	switch {
 	case err == nil:
@@ -94,7 +98,7 @@ func WriteAtomicWith(path string, data []byte, opt Options) (err error) {
 			return fmt.Errorf("%s is not a regular file", path)
 		}
 		if !opt.Private {
-			mode = fi.Mode().Perm()
+			mode, exact = fi.Mode().Perm(), true
 		}
 	case errors.Is(err, fs.ErrNotExist):
 	default:
@@ -102,7 +106,7 @@ func WriteAtomicWith(path string, data []byte, opt Options) (err error) {
 	}
 
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	f, err := os.CreateTemp(dir, tempPrefix(base)+"*") // mode 0600
+	f, err := createTemp(dir, base, mode)
 	if err != nil {
 		return err
 	}
@@ -112,7 +116,11 @@ func WriteAtomicWith(path string, data []byte, opt Options) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
-	if err = writeClose(f, data, mode); err != nil {
+	chmod := fs.FileMode(0)
+	if exact {
+		chmod = mode
+	}
+	if err = writeClose(f, data, chmod); err != nil {
 		return err
 	}
 	if opt.Check != nil {
@@ -134,8 +142,21 @@ func WriteAtomicWith(path string, data []byte, opt Options) (err error) {
 }
 
 // tempPrefix starts the name of every temporary file made for a file
-// named base (os.CreateTemp puts decimal digits after it).
+// named base; decimal digits follow it.
 func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// createTemp creates a new temporary file for dir/base with permission
+// mode (less the umask), named as os.CreateTemp would name it.
+func createTemp(dir, base string, mode fs.FileMode) (*os.File, error) {
+	for try := 0; ; try++ {
+		name := filepath.Join(dir, tempPrefix(base)+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
+		if errors.Is(err, fs.ErrExist) && try < 10000 {
+			continue
+		}
+		return f, err
+	}
+}
 
 // StaleTempAge is how old a leftover temporary file must be before a later
 // write of the same path removes it. A younger one may belong to a write

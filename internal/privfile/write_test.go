@@ -56,45 +56,6 @@ func TestWriteAtomicKeepsMode(t *testing.T) {
 	}
 }
 
-// A new file gets the mode asked for (0600 when none is), whatever the
-// umask; Private makes any file 0600.
-func TestWriteAtomicNewFileMode(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("needs Unix permissions")
-	}
-	dir := t.TempDir()
-	for _, c := range []struct {
-		name string
-		mode fs.FileMode
-		want fs.FileMode
-	}{{"a", 0, 0o600}, {"b", 0o600, 0o600}, {"c", 0o644, 0o644}, {"d", 0o400, 0o400}} {
-		path := filepath.Join(dir, c.name)
-		if err := WriteAtomic(path, []byte("A=1\n"), c.mode); err != nil {
-			t.Fatal(err)
-		}
-		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != c.want {
-			t.Errorf("new file with mode %04o: %v, %v; want %04o", c.mode, fi.Mode().Perm(), err, c.want)
-		}
-	}
-	onlyFiles(t, dir, "a", "b", "c", "d")
-
-	path := filepath.Join(dir, "a")
-	for _, mode := range []fs.FileMode{0o644, 0o400, 0o666} {
-		if err := os.Chmod(path, mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := WriteAtomicWith(path, []byte("K\n"), Options{Private: true, Mode: 0o644}); err != nil {
-			t.Fatal(err)
-		}
-		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-			t.Errorf("private write over %04o: %04o, want 0600", mode, fi.Mode().Perm())
-		}
-		if _, err := ReadPrivate(path, 10); err != nil {
-			t.Errorf("ReadPrivate after a private write: %v", err)
-		}
-	}
-}
-
 func TestWriteAtomicRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "real.env")
