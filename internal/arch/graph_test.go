@@ -20,7 +20,7 @@ var allowed = map[string][]string{
 	"internal/ident":       {},
 	"internal/auditchain":  {},
 	"internal/wrap":        {"internal/ident"},
-	"internal/keys":        {"internal/ident", "internal/wrap"},
+	"internal/keys":        {"internal/ident", "internal/privfile", "internal/wrap"},
 	"internal/envfile":     {"internal/ident"},
 	"internal/api":         {"internal/wrap"}, // api.Bytes is wrap's base64
 	"internal/keyring":     {"internal/privfile", "internal/wrap"},
@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
 	"internal/sync":      {"internal/envfile", "internal/keys", "internal/wrap"},
-	"internal/workspace": {"internal/envfile", "internal/ident", "internal/keys", "internal/wrap"},
+	"internal/workspace": {"internal/ident", "internal/keys", "internal/privfile", "internal/wrap"},
 	"internal/member": {"internal/api", "internal/auditchain", "internal/client", "internal/ident", "internal/keys",
 		"internal/sync", "internal/workspace", "internal/wrap"},
 	"cmd/capy": {"internal/api", "internal/client", "internal/envfile", "internal/ident", "internal/keys",

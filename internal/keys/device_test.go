@@ -191,31 +191,3 @@ func TestDeviceConcurrentCreate(t *testing.T) {
 		}
 	}
 }
-
-func TestReadPrivateFile(t *testing.T) {
-	skipIfNoUnixPerms(t)
-	dir := t.TempDir()
-	if _, err := keys.ReadPrivateFile(filepath.Join(dir, "none"), 10); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("missing file: %v, want fs.ErrNotExist", err)
-	}
-	p := filepath.Join(dir, "k")
-	if err := os.WriteFile(p, []byte("0123456789abcdef"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	data, err := keys.ReadPrivateFile(p, 10)
-	if err != nil || string(data) != "0123456789" {
-		t.Fatalf("ReadPrivateFile(max 10) = %q, %v", data, err)
-	}
-	if err := os.Chmod(p, 0o400); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := keys.ReadPrivateFile(p, 100); err != nil {
-		t.Fatalf("0400 refused: %v", err)
-	}
-	if err := os.Chmod(p, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := keys.ReadPrivateFile(p, 100); !errors.Is(err, keys.ErrInsecureFile) {
-		t.Fatalf("0644: %v", err)
-	}
-}

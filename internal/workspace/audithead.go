@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/privfile"
 )
 
 // AuditHead is one position of an org's audit chain as the service named
@@ -255,5 +255,5 @@ func (o Org) RecordAuditHead(a AuditHead) error {
 // writeAuditHead writes audit_head.json (0600) atomically without the
 // directory fsync; tests replace it to see deferred writes fail.
 var writeAuditHead = func(path string, data []byte) error {
-	return writePrivateWith(envfile.WriteFileAtomicNoDirSync, path, data)
+	return privfile.WriteAtomicWith(path, data, privfile.Options{Private: true, NoDirSync: true})
 }

@@ -9,8 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/capy-oss/capy/internal/envfile"
-	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/wrap"
 )
 
@@ -56,8 +55,9 @@ const (
 // should be.
 var ErrUnsafePath = errors.New("not a regular file inside the repository")
 
-// ErrTooLarge means a file is larger than capy reads from it.
-var ErrTooLarge = errors.New("file too large")
+// ErrTooLarge means a file is larger than capy reads from it (a key file
+// too: privfile.ErrTooLarge).
+var ErrTooLarge = privfile.ErrTooLarge
 
 // pathError is an ErrUnsafePath or ErrTooLarge whose message says what to
 // do; errors.Is matches the sentinel.
@@ -211,7 +211,7 @@ func (r *Repo) ReadFile(rel string, limit int64) ([]byte, error) {
 // put there since the check), checks the open file again, and reads at
 // most limit bytes.
 func readRegular(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
+	f, err := privfile.OpenNoFollow(path)
 	if err != nil {
 		// A link that appeared since the check fails here (ELOOP), with
 		// an error naming the path.
@@ -258,15 +258,15 @@ func ReadLimited(path string, limit int64) ([]byte, error) {
 }
 
 // WriteFile atomically replaces the checkout file rel
-// (envfile.WriteFileAtomicIf, with check run just before the rename) after
+// (privfile.WriteAtomicWith, with check run just before the rename) after
 // the checks of ReadFile, creating missing directories (0755) on the way.
-// A new file gets mode 0600.
+// A new file gets mode 0600; an existing one keeps its mode.
 func (r *Repo) WriteFile(rel string, data []byte, check func() error) error {
 	return r.writeFile(rel, data, check, 0)
 }
 
 // writeFile is WriteFile; a non-zero newMode is the mode of a file that
-// does not exist yet (envfile makes new files 0600).
+// does not exist yet (otherwise 0600).
 func (r *Repo) writeFile(rel string, data []byte, check func() error, newMode fs.FileMode) error {
 	p, err := r.checkDirs(rel, true)
 	if err != nil {
@@ -275,21 +275,7 @@ func (r *Repo) writeFile(rel string, data []byte, check func() error, newMode fs
 	if err := checkFile(p); err != nil {
 		return err
 	}
-	if newMode != 0 {
-		// An empty file of the right mode, which the atomic write then
-		// replaces keeping its mode. O_EXCL does not follow a link: one
-		// that appeared since the check makes this fail.
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openFlags, newMode)
-		switch {
-		case err == nil:
-			if err := f.Close(); err != nil {
-				return fmt.Errorf("create %s: %w", p, err)
-			}
-		case !errors.Is(err, fs.ErrExist):
-			return fmt.Errorf("create %s: %w", p, err)
-		}
-	}
-	return envfile.WriteFileAtomicIf(p, data, check)
+	return privfile.WriteAtomicWith(p, data, privfile.Options{Mode: newMode, Check: check})
 }
 
 // File is one file of the checkout: an environment's .env file. It is what
@@ -317,7 +303,7 @@ func (f *File) ReadFile() ([]byte, error) { return f.repo.ReadFile(f.rel, f.limi
 // WriteFile replaces the file atomically (Repo.WriteFile).
 func (f *File) WriteFile(data []byte) error { return f.repo.WriteFile(f.rel, data, nil) }
 
-// WriteFileIf is WriteFile with a last-moment check (envfile.WriteFileAtomicIf).
+// WriteFileIf is WriteFile with a last-moment check (privfile.Options.Check).
 func (f *File) WriteFileIf(data []byte, check func() error) error {
 	return f.repo.WriteFile(f.rel, data, check)
 }
@@ -333,7 +319,7 @@ func (r *Repo) KeyFilePath() string { return r.path("decrypt") }
 // is a symbolic link would hand over another checkout's key), or a file
 // the user named (--key-file), which may be anywhere. Either must be a
 // private regular file, not a link, of at most MaxKeyFile bytes
-// (keys.ReadPrivateFile, whose insecure-file errors say how to fix it).
+// (privfile.ReadPrivate, whose insecure-file errors say how to fix it).
 func (r *Repo) ReadKeyFile(path string) ([]byte, error) {
 	if r.isDefaultKeyFile(path) {
 		p, err := r.checkDirs(keyFileRel, false)
@@ -342,7 +328,7 @@ func (r *Repo) ReadKeyFile(path string) ([]byte, error) {
 		}
 		path = p
 	}
-	return keys.ReadPrivateFile(path, MaxKeyFile)
+	return privfile.ReadPrivate(path, MaxKeyFile)
 }
 
 // isDefaultKeyFile reports whether path (relative to the working directory

@@ -318,7 +318,7 @@ func TestStateAndProjectInLinkedCapy(t *testing.T) {
 }
 
 // TestKeyFile: the default key file round-trips 0600; a link at the file
-// itself keeps its insecure-file error (keys.ReadPrivateFile).
+// itself keeps its insecure-file error (privfile.ReadPrivate).
 func TestKeyFile(t *testing.T) {
 	c := newCheckout(t)
 	if _, err := c.repo.ReadKeyFile(c.repo.KeyFilePath()); !errors.Is(err, fs.ErrNotExist) {

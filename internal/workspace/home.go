@@ -15,8 +15,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/privfile"
 )
 
 // ErrInsecure means a directory or key file has permissions that let
@@ -100,23 +100,15 @@ func (h *Home) Device() (keys.DeviceSecret, error) {
 }
 
 // writePrivate writes a key file atomically with mode 0600 even when it
-// replaces a file with a wider mode (which ReadPrivateFile would refuse).
+// replaces a file with a wider mode (which privfile.ReadPrivate would
+// refuse).
 func writePrivate(path string, data []byte) error {
-	return writePrivateWith(envfile.WriteFileAtomic, path, data)
-}
-
-func writePrivateWith(write func(string, []byte) error, path string, data []byte) error {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().Perm() != 0o600 && fi.Mode().IsRegular() {
-		if err := os.Chmod(path, 0o600); err != nil {
-			return fmt.Errorf("chmod %s: %w", path, err)
-		}
-	}
-	return write(path, data)
+	return privfile.WriteAtomicWith(path, data, privfile.Options{Private: true})
 }
 
 // readJSON decodes a private JSON file; missing files give fs.ErrNotExist.
 func readJSON(path string, max int64, v any) error {
-	data, err := keys.ReadPrivateFile(path, max)
+	data, err := privfile.ReadPrivate(path, max)
 	if err != nil {
 		return err
 	}
@@ -134,7 +126,7 @@ func writeJSON(path string, v any, private bool) error {
 	if private {
 		return writePrivate(path, data)
 	}
-	return envfile.WriteFileAtomic(path, data)
+	return privfile.WriteAtomic(path, data, 0o600)
 }
 
 func encodeJSON(path string, v any) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/privfile"
 )
 
 // A CI key file (.capy/decrypt) is trusted only if this machine's `capy
@@ -48,7 +49,7 @@ func (h *Home) KeyFileWritten(path string, content []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	rec, err := keys.ReadPrivateFile(h.keyFileRecordPath(abs), 128)
+	rec, err := privfile.ReadPrivate(h.keyFileRecordPath(abs), 128)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/privfile"
 )
 
 // An org id is chosen by whoever creates the org, so two services can
@@ -98,11 +98,11 @@ func (o Org) read(max int64, rel ...string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := keys.ReadPrivateFile(scoped, max)
+	data, err := privfile.ReadPrivate(scoped, max)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return data, scoped, err
 	}
-	data, err = keys.ReadPrivateFile(legacy, max)
+	data, err = privfile.ReadPrivate(legacy, max)
 	return data, legacy, err
 }
 

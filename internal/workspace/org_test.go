@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/capy-oss/capy/internal/keys"
+	"github.com/capy-oss/capy/internal/privfile"
 )
 
 // service is the service the tests' org lives at; evil reuses its org id.
@@ -120,7 +121,7 @@ func TestOrgServiceDir(t *testing.T) {
 		}
 		seen[dir] = u
 		p := filepath.Join(dir, "service")
-		if b, err := keys.ReadPrivateFile(p, 4096); err != nil || string(b) != u+"\n" {
+		if b, err := privfile.ReadPrivate(p, 4096); err != nil || string(b) != u+"\n" {
 			t.Fatalf("%s: service file %q, %v", u, b, err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "orgs", org, "key_check")); err != nil {

@@ -1,7 +1,0 @@
-//go:build unix
-
-package keys
-
-import "syscall"
-
-const oNoFollow = syscall.O_NOFOLLOW
