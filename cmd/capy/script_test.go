@@ -22,9 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/keyring"
 	"github.com/capy-oss/capy/internal/mail"
+	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/server"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/pgtest"
@@ -54,12 +54,12 @@ func (p pgMain) Run() int { return pgtest.Run(p.m) }
 func capyUnderTest() int {
 	if os.Getenv("KILL_BEFORE_RENAME") != "" {
 		// Crash test: die between writing the temp file and the rename.
-		envfile.BeforeRename = func(string) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+		privfile.BeforeRename = func(string) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 	}
 	if os.Getenv("KILL_BEFORE_STATE") != "" {
 		// Crash test: die after the new .env is in place, before
 		// state.json records the sync.
-		envfile.BeforeRename = func(path string) {
+		privfile.BeforeRename = func(path string) {
 			if strings.Contains(filepath.Base(path), "state.json") {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			}

@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"internal/auditchain":  {},
 	"internal/wrap":        {"internal/ident"},
 	"internal/keys":        {"internal/ident", "internal/privfile", "internal/wrap"},
-	"internal/envfile":     {"internal/ident"},
+	"internal/envfile":     {"internal/ident", "internal/privfile"},
 	"internal/api":         {"internal/wrap"}, // api.Bytes is wrap's base64
 	"internal/keyring":     {"internal/privfile", "internal/wrap"},
 	"internal/mail":        {"internal/ident"},

@@ -22,8 +22,9 @@
 //
 // Errors never contain value text: values are secrets.
 //
-// WriteFileAtomic is the one I/O helper: it replaces a file atomically
-// (temporary file in the same directory, fsync, rename, fsync of the
-// directory), refuses to write through a symbolic link, and removes the
-// temporary files that earlier, killed writes of the same file left behind.
+// WriteFileAtomic is the one I/O helper, a wrapper of privfile.WriteAtomic:
+// it replaces a file atomically (temporary file in the same directory,
+// fsync, rename, fsync of the directory), refuses to write through a
+// symbolic link, and removes the temporary files that earlier, killed
+// writes of the same file left behind.
 package envfile
