@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/workspace"
 )
 
@@ -14,7 +15,7 @@ import (
 const lockWait = 2 * time.Minute
 
 // errLocked is a lock another process holds (lockDir's try).
-var errLocked = errors.New("locked by another process")
+var errLocked = privfile.ErrLocked
 
 // lockCheckout makes the capy processes that change one checkout take
 // turns: it takes an exclusive advisory lock on the repository's .capy
@@ -55,25 +56,18 @@ func (p *project) lockCheckout() (release func(), err error) {
 	return release, nil
 }
 
-// lockDir takes an exclusive lock on dir, polling while another process
-// holds it: waiting is called once if it has to wait, and after wait it
-// gives up with errLocked. An unsupported lock is no lock (release does
-// nothing).
+// lockDir takes an exclusive lock on dir (privfile.AcquireWithin), polling
+// while another process holds it: waiting is called once if it has to
+// wait, and after wait it gives up with errLocked. An unsupported lock
+// (no flock on this system or file system) is no lock: release does
+// nothing.
 func lockDir(dir string, wait time.Duration, waiting func()) (release func(), err error) {
-	deadline := time.Now().Add(wait)
-	told := false
-	for {
-		release, err := tryLockDir(dir)
-		if !errors.Is(err, errLocked) {
-			return release, err
-		}
-		if time.Now().After(deadline) {
-			return nil, err
-		}
-		if !told && waiting != nil {
-			waiting()
-			told = true
-		}
-		time.Sleep(25 * time.Millisecond)
+	l, err := privfile.AcquireWithin(dir, wait, waiting)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported): // some network file systems: go on unlocked
+		return func() {}, nil
+	case err != nil:
+		return nil, err
 	}
+	return l.Release, nil
 }

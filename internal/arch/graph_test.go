@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/member": {"internal/api", "internal/auditchain", "internal/client", "internal/ident", "internal/keys",
 		"internal/sync", "internal/workspace", "internal/wrap"},
 	"cmd/capy": {"internal/api", "internal/client", "internal/envfile", "internal/ident", "internal/keys",
-		"internal/member", "internal/sync", "internal/workspace", "internal/wrap"},
+		"internal/member", "internal/privfile", "internal/sync", "internal/workspace", "internal/wrap"},
 
 	// The service: storage, HTTP API, process.
 	"internal/store":               {},
