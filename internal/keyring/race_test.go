@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/capy-oss/capy/internal/privfile"
 )
 
 // TestLoadOrCreateNeverHalfWritten (issue 14 §3): replicas that share a
@@ -79,6 +81,50 @@ func TestLoadOrCreateNeverHalfWritten(t *testing.T) {
 				t.Fatalf("round %d: callers got different keyrings", round)
 			}
 		}
+	}
+}
+
+// TestLoadOrCreateInvisibleUntilComplete: the same race made
+// deterministic. A creator is stopped with its keyring written to disk
+// but not yet at the path (privfile.BeforeLink); meanwhile Load finds no
+// file, and a second LoadOrCreate creates its own keyring, which the
+// stopped creator then returns instead of its own.
+func TestLoadOrCreateInvisibleUntilComplete(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs Unix permissions")
+	}
+	path := filepath.Join(t.TempDir(), "data", "kek")
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	privfile.BeforeLink = func(string) {
+		if first.CompareAndSwap(false, true) {
+			close(paused)
+			<-resume
+		}
+	}
+	t.Cleanup(func() { privfile.BeforeLink = nil })
+	stopped := make(chan *Keyring, 1)
+	go func() {
+		k, err := LoadOrCreate(path)
+		if err != nil {
+			t.Error(err)
+		}
+		stopped <- k
+	}()
+	<-paused
+	if k, err := Load(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load while the creator is stopped: %v, %v; want fs.ErrNotExist", k, err)
+	}
+	winner, err := LoadOrCreate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	if k := <-stopped; k == nil || k.Encode() != winner.Encode() {
+		t.Fatal("the stopped creator did not return the keyring at the path")
+	}
+	if k, err := Load(path); err != nil || k.Encode() != winner.Encode() {
+		t.Fatalf("Load after both: %v", err)
 	}
 }
 
