@@ -47,8 +47,14 @@ func (p *project) saveState() error {
 	if err != nil {
 		return err
 	}
-	rec.Files[stateFile] = workspace.FileDigest(data)
-	return rec.Save()
+	d := workspace.FileDigest(data)
+	if rec.Files[stateFile] == d {
+		return nil
+	}
+	rec.Files[stateFile] = d
+	// A lost update only makes state.json look changed to the next command
+	// (git is asked again), so it need not outlive a crash.
+	return rec.SaveLight()
 }
 
 // checkoutGuard holds what a command that writes an environment file knows
@@ -91,7 +97,7 @@ func (p *project) checkStateFile() error {
 			return err
 		}
 		rec.Files[stateFile] = workspace.FileDigest(state)
-		if err := rec.Save(); err != nil {
+		if err := rec.SaveLight(); err != nil {
 			return err
 		}
 	}
@@ -204,7 +210,7 @@ func (g *checkoutGuard) options(opt sync.Options) sync.Options {
 // command's write, or a changed file a sync left as it was).
 func (g *checkoutGuard) wrote(data []byte) error {
 	g.rec.Files[g.rel] = workspace.FileDigest(data)
-	return g.rec.Save()
+	return g.rec.SaveLight() // lost in a crash: the file only looks changed next time
 }
 
 // confirm asks before a file that changed outside capy deletes names on

@@ -271,7 +271,9 @@ func runBackend(cfg Config, r *Results, backend string, first bool) error {
 		}
 		if rp := repos[1000]; rp != nil {
 			file := filepath.Join(rp.Dir, ".env")
-			series(backend, "sync-allchanged", 1000, c.cmd(rp.Dir, nil), func(i int) error {
+			// A file of plaintext values in place of capy's is what a sync
+			// asks about before pushing (docs/cli.md §1.7): --yes answers.
+			series(backend, "sync-allchanged", 1000, c.cmd(rp.Dir, []string{"sync", "--yes"}), func(i int) error {
 				pace.take(1)
 				return os.WriteFile(file, GenEnv(1000, fmt.Sprintf("w%d", i)), 0o600)
 			})

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/capy-oss/capy/internal/privfile"
 )
 
 // CheckoutRecord is what this machine's capy last wrote in one checkout,
@@ -79,6 +82,21 @@ func (r *CheckoutRecord) Save() error {
 	return writeJSON(r.path, r, true)
 }
 
+// SaveLight writes the record without syncing the directory: for an
+// update whose loss after a crash costs only a question (a file then looks
+// changed and git is asked again), never a check. A pending state must be
+// written with Save: it has to outlive a crash.
+func (r *CheckoutRecord) SaveLight() error {
+	if err := ensurePrivateDir(filepath.Dir(r.path)); err != nil {
+		return err
+	}
+	data, err := encodeJSON(r.path, r)
+	if err != nil {
+		return err
+	}
+	return privfile.WriteAtomicWith(r.path, data, privfile.Options{Private: true, NoDirSync: true})
+}
+
 // Wrote reports whether data is exactly what capy last wrote to file.
 func (r *CheckoutRecord) Wrote(file string, data []byte) bool {
 	d, ok := r.Files[filepath.ToSlash(file)]
@@ -96,6 +114,9 @@ var ErrGit = errors.New("git could not say which files it tracks")
 // changed since capy wrote them.
 func (r *Repo) GitTracked(rels ...string) ([]string, error) {
 	if len(rels) == 0 {
+		return nil, nil
+	}
+	if !inGitWorkTree(r.Root) {
 		return nil, nil
 	}
 	git, err := exec.LookPath("git")
@@ -128,4 +149,24 @@ func (r *Repo) GitTracked(rels ...string) ([]string, error) {
 		}
 	}
 	return tracked, nil
+}
+
+// inGitWorkTree reports whether dir or a parent holds a .git (directory or
+// file), or the environment names a repository (GIT_DIR, GIT_WORK_TREE):
+// outside one, git tracks nothing and need not be started (a few
+// milliseconds saved on every such check).
+func inGitWorkTree(dir string) bool {
+	if os.Getenv("GIT_DIR") != "" || os.Getenv("GIT_WORK_TREE") != "" {
+		return true
+	}
+	for d := dir; ; {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return true
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return false
+		}
+		d = parent
+	}
 }
