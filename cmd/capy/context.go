@@ -157,27 +157,13 @@ func (p *project) unlockEnv(ctx context.Context, a *member.Account, pin workspac
 	return mk, nil
 }
 
-// wrongPins lists the environments whose pinned signing key is not the one
-// derived from PK for the pinned epoch.
-func (p *project) wrongPins(pk keys.ProjectKey) []string {
-	var wrong []string
-	for _, name := range p.repo.EnvNames() {
-		pin := p.repo.Project.Environments[name]
-		if pin.SigningKey != b64(pk.SigningPublicKey(pin.ID, pin.Epoch)) {
-			wrong = append(wrong, name)
-		}
-	}
-	return wrong
-}
-
 // repairPin puts the key derived from PK into project.json when the pinned
 // signing key of the environment differs (protocol.md §6: members never
 // trust the pin, CI runners do). A wrong pin may have come with a branch:
 // runners would then trust a key of the attacker's choosing, so the repair
 // is said loudly, and the member commits it.
 func (p *project) repairPin(mk *sync.MemberKeys, pin workspace.EnvPin) error {
-	pub, _ := mk.PublicKey(pin.Epoch)
-	want := b64(pub)
+	want := member.PinnedKey(&mk.PK, pin)
 	if pin.SigningKey == want {
 		return nil
 	}
@@ -203,30 +189,26 @@ func (p *project) remote(a *member.Account, pin workspace.EnvPin) *member.Remote
 	return &member.Remote{Client: cl, Home: p.home, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID}
 }
 
-// deployRemote serves the head a deploy decrypt answered with (nil when the
-// environment has no versions yet): a deploy code has no session to ask
-// for anything else.
-func (p *project) deployRemote(cl *client.Client, pin workspace.EnvPin, g *member.CIGrant) *member.Remote {
-	return &member.Remote{Client: cl, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID,
-		Fixed: g.Head, HeadOnly: true}
-}
-
-// deployCodeRemote is a runner's way to the head when it already has the
-// key (CAPY_KEY, the key file): CAPY_DEPLOY_CODE, decrypted in memory. It
-// returns nil without a deploy code.
-func (p *project) deployCodeRemote(ctx context.Context, pin workspace.EnvPin) (*member.Remote, error) {
+// deployCode is the runner's way to the key and the head: CAPY_DEPLOY_CODE,
+// decrypted in memory, for the environment pin (its id decides; the name
+// in the service's answer is not trusted). Without a deploy code it
+// returns nils. The remote serves the head the deploy decrypt answered
+// with (nil when the environment has no versions yet): a deploy code has
+// no session to ask for anything else.
+func (p *project) deployCode(ctx context.Context, pin workspace.EnvPin) (*member.CIGrant, *member.Remote, error) {
 	text := os.Getenv("CAPY_DEPLOY_CODE")
 	if text == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	g, cl, err := deployDecrypt(ctx, p, text, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := p.checkDeployEnv(g, pin); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return p.deployRemote(cl, pin, g), nil
+	return g, &member.Remote{Client: cl, Org: p.repo.Project.Org, Project: p.repo.Project.Project, EnvID: pin.ID,
+		Fixed: g.Head, HeadOnly: true}, nil
 }
 
 // checkDeployEnv refuses a deploy grant for another environment than the

@@ -198,7 +198,7 @@ func cmdCI(u *ui, c *cli.Context) error {
 		return err
 	}
 	rec.Files[filepath.ToSlash(pin.File)] = workspace.FileDigest(envData)
-	if err := rec.Save(); err != nil {
+	if err := rec.SaveLight(); err != nil { // lost in a crash: the file only looks changed next time
 		return err
 	}
 	p.state.Current = name // `capy run` after `capy ci` uses this environment

@@ -50,7 +50,7 @@ func cmdDoctor(u *ui, c *cli.Context) error {
 			// Only a key file this machine's `capy ci` wrote is used; for
 			// any other, no advice ever loosens a check (a branch may
 			// have brought it).
-			switch err := repo.CheckKeyFile(home); {
+			switch _, err := repo.CheckKeyFile(home); {
 			case errors.Is(err, workspace.ErrUntrustedKeyFile):
 				add("key file", false, "ignored: "+err.Error(), "delete .capy/decrypt; in CI, run `capy ci` to write it")
 			case err != nil:
@@ -85,8 +85,8 @@ func cmdDoctor(u *ui, c *cli.Context) error {
 								add("member key", false, ce.msg, ce.hint)
 							} else {
 								add("member key", true, "unlocks", "")
-								pp := &project{repo: repo}
-								for _, n := range pp.wrongPins(m.ProjectKey(repo.Project.Org, repo.Project.Project)) {
+								pk := m.ProjectKey(repo.Project.Org, repo.Project.Project)
+								for _, n := range member.WrongPins(&repo.Project, &pk) {
 									add("pin "+n, false, "the signing key pinned in .capy/project.json is not this environment's key (CI runners trust it)",
 										"run `capy` (it repairs the pin), then commit .capy/project.json")
 								}

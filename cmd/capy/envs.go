@@ -194,5 +194,5 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 	}
 	u.done("%s is at epoch %d; %d deploy code(s) revoked: mint new ones with `capy deploy --env %s`", name, next, len(res.RevokedDeploys), name)
 	u.say("Commit .capy/project.json (it pins the new key).")
-	return runSync(u, c, p, a, kr, name, pin, sync.Options{})
+	return runSync(u, c, p, g, a, kr, name, pin, sync.Options{})
 }

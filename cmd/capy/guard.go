@@ -36,10 +36,7 @@ func (p *project) saveState() error {
 	if err := p.checkStateFile(); err != nil {
 		return err
 	}
-	if err := p.repo.SaveState(p.state); err != nil {
-		return err
-	}
-	data, err := p.repo.ReadFile(stateFile, workspace.MaxStateFile)
+	d, err := p.repo.SaveStateDigest(p.state)
 	if err != nil {
 		return err
 	}
@@ -47,7 +44,6 @@ func (p *project) saveState() error {
 	if err != nil {
 		return err
 	}
-	d := workspace.FileDigest(data)
 	if rec.Files[stateFile] == d {
 		return nil
 	}

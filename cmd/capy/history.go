@@ -130,7 +130,7 @@ func cmdRollback(u *ui, c *cli.Context) error {
 	}
 	u.done("%s v%d now holds the values of v%d", name, hb.Version+1, v)
 	// Bring the local file along: the rollback is a remote change.
-	return runSync(u, c, p, a, kr, name, pin, sync.Options{Prefer: sync.PreferRemote})
+	return runSync(u, c, p, g, a, kr, name, pin, sync.Options{Prefer: sync.PreferRemote})
 }
 
 func cmdAudit(u *ui, c *cli.Context) error {

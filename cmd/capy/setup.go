@@ -146,7 +146,7 @@ func cmdInit(u *ui, c *cli.Context) error {
 	pr := &project{u: u, home: home, repo: repo, state: &workspace.State{Version: 1, Current: "development", Environments: map[string]workspace.EnvState{}}, cl: a.Client}
 	pin := p.Environments["development"]
 	kr := &sync.MemberKeys{PK: m.ProjectKey(org.ID, p.Project), ProjectID: p.Project, EnvID: pin.ID}
-	if err := runSync(u, c, pr, a, kr, "development", pin, sync.Options{}); err != nil {
+	if err := runSync(u, c, pr, nil, a, kr, "development", pin, sync.Options{}); err != nil {
 		return err
 	}
 	u.say("Commit .capy/project.json. Teammates join with `capy invite EMAIL`.")
@@ -309,7 +309,7 @@ func cmdLink(u *ui, c *cli.Context) error {
 	pr := &project{u: u, home: home, repo: repo, state: &workspace.State{Version: 1, Environments: map[string]workspace.EnvState{}}, cl: a.Client}
 	name, pin, _ := pr.env("")
 	kr := &sync.MemberKeys{PK: m.ProjectKey(orgID, prjID), ProjectID: prjID, EnvID: pin.ID}
-	return runSync(u, c, pr, a, kr, name, pin, sync.Options{})
+	return runSync(u, c, pr, nil, a, kr, name, pin, sync.Options{})
 }
 
 func cmdRedeem(u *ui, c *cli.Context) error {

@@ -60,7 +60,7 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 			return kerr
 		}
 		if remote == nil {
-			if remote, kerr = p.deployCodeRemote(c.Context, pin); kerr != nil {
+			if _, remote, kerr = p.deployCode(c.Context, pin); kerr != nil {
 				return kerr
 			}
 		}
@@ -76,8 +76,8 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 }
 
 // runSync syncs one environment, records the result and reports it.
-func runSync(u *ui, c *cli.Context, p *project, a *member.Account, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
-	return runSyncWith(u, c, p, nil, p.remote(a, pin), kr, name, pin, opt)
+func runSync(u *ui, c *cli.Context, p *project, g *checkoutGuard, a *member.Account, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
+	return runSyncWith(u, c, p, g, p.remote(a, pin), kr, name, pin, opt)
 }
 
 // runSyncWith syncs with the checkout guard g (nil: made here).
@@ -105,10 +105,8 @@ func runSyncWith(u *ui, c *cli.Context, p *project, g *checkoutGuard, remote *me
 		if g.changed && !rep.FileChanged {
 			// An edit made outside capy that the sync took as it was: the
 			// file is now what the service holds, as if capy wrote it.
-			if data, err := p.repo.EnvFile(pin).ReadFile(); err == nil {
-				if err := g.wrote(data); err != nil {
-					return err
-				}
+			if err := g.wrote(rep.File); err != nil {
+				return err
 			}
 		}
 	}

@@ -38,24 +38,26 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 		return kr, nil, nil, nil
 	}
 	explicit := keyFile != ""
-	if !explicit {
+	var data []byte
+	var err error
+	if explicit {
+		data, err = p.repo.ReadKeyFile(keyFile)
+	} else {
 		keyFile = p.repo.KeyFilePath()
 		// The default key file is used only if this machine's `capy ci`
 		// wrote it: one that came with a branch would otherwise give a
 		// member's `capy run` the attacker's environment, with no unlock
 		// and no audit row.
-		if err := p.repo.CheckKeyFile(p.home); errors.Is(err, workspace.ErrUntrustedKeyFile) {
+		data, err = p.repo.CheckKeyFile(p.home)
+		if errors.Is(err, workspace.ErrUntrustedKeyFile) {
 			if _, aerr := p.account(); aerr != nil && os.Getenv("CAPY_DEPLOY_CODE") == "" {
 				return nil, nil, nil, withHint(fmt.Errorf("refusing .capy/decrypt: %w", err), "untrusted-key-file",
 					"run `capy ci` to write it again, delete it, or pass --key-file .capy/decrypt to use it on purpose")
 			}
 			p.u.warn("ignoring .capy/decrypt: %v", err)
-			keyFile = "" // fall through to the deploy code or the member key
-		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, nil, err
+			err = fs.ErrNotExist // fall through to the deploy code or the member key
 		}
 	}
-	data, err := p.readKeyFile(keyFile)
 	switch {
 	case err == nil:
 		kf, err := keys.ParseEnvKeyFile(string(data))
@@ -72,22 +74,14 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 	case explicit || !errors.Is(err, fs.ErrNotExist):
 		return nil, nil, nil, err
 	}
-	if v := os.Getenv("CAPY_DEPLOY_CODE"); v != "" {
-		g, cl, err := deployDecrypt(ctx, p, v, "")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		// The code names its environment by id (checked against the
-		// service's answer in DeployDecrypt); the name the service sends
-		// is not trusted, so both environments are named from project.json.
-		if err := p.checkDeployEnv(g, pin); err != nil {
-			return nil, nil, nil, err
-		}
+	if g, r, err := p.deployCode(ctx, pin); err != nil {
+		return nil, nil, nil, err
+	} else if g != nil {
 		kr, err := member.CIKeyring(g.KeyFile, pin)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return kr, nil, p.deployRemote(cl, pin, g), nil
+		return kr, nil, r, nil
 	}
 	if head {
 		kr, a, r, err := p.memberKeysAndHead(ctx, pin)
@@ -101,14 +95,6 @@ func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 		return nil, nil, nil, err
 	}
 	return kr, a, p.remote(a, pin), nil
-}
-
-// readKeyFile reads a key file ("" reads nothing: fs.ErrNotExist).
-func (p *project) readKeyFile(path string) ([]byte, error) {
-	if path == "" {
-		return nil, fs.ErrNotExist
-	}
-	return p.repo.ReadKeyFile(path)
 }
 
 // variable is one decrypted value in file order.
@@ -134,7 +120,7 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 		if remote == nil {
 			if a, err := p.account(); err == nil {
 				remote = p.remote(a, pin) // a session can fetch what the key file decrypts
-			} else if remote, err = p.deployCodeRemote(ctx, pin); err != nil {
+			} else if _, remote, err = p.deployCode(ctx, pin); err != nil {
 				return nil, pin, err // a runner that kept its key file
 			}
 		}
@@ -299,6 +285,12 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if err != nil {
 		return err
 	}
+	// Before the unlock (which may repair a pin in project.json): a
+	// refused edit writes nothing.
+	g, err := p.guardCheckout(pin, false)
+	if err != nil {
+		return err
+	}
 	kr, a, err := p.memberKeys(c.Context, pin)
 	if err != nil {
 		return err
@@ -308,10 +300,6 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 		epoch = pin.Epoch
 	}
 	cipher, err := kr.Cipher(epoch)
-	if err != nil {
-		return err
-	}
-	g, err := p.guardCheckout(pin, false)
 	if err != nil {
 		return err
 	}
@@ -358,7 +346,7 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if c.Bool("no-sync") {
 		return nil
 	}
-	return runSync(u, c, p, a, kr, name, pin, sync.Options{OwnEdits: own})
+	return runSync(u, c, p, g, a, kr, name, pin, sync.Options{OwnEdits: own})
 }
 
 func cmdSet(u *ui, c *cli.Context) error {

@@ -30,10 +30,9 @@ const lineMagic = "capyd-kek 1"
 
 // Errors.
 var (
-	ErrFormat       = errors.New("keyring is malformed (expected lines \"capyd-kek 1 <id> <64 hex digits>\")")
-	ErrEmpty        = errors.New("keyring has no keys")
-	ErrUnknownKey   = errors.New("blob was wrapped under a key this keyring does not have")
-	ErrInsecureFile = privfile.ErrInsecure // a symlink, not a regular file, or open to others
+	ErrFormat     = errors.New("keyring is malformed (expected lines \"capyd-kek 1 <id> <64 hex digits>\")")
+	ErrEmpty      = errors.New("keyring has no keys")
+	ErrUnknownKey = errors.New("blob was wrapped under a key this keyring does not have")
 )
 
 // UnknownKeyError is ErrUnknownKey for one blob: the KEK id its header

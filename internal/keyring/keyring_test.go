@@ -3,6 +3,7 @@ package keyring
 import (
 	"bytes"
 	"errors"
+	"github.com/capy-oss/capy/internal/privfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,7 +122,7 @@ func TestLoadOrCreate(t *testing.T) {
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path); !errors.Is(err, ErrInsecureFile) {
+	if _, err := Load(path); !errors.Is(err, privfile.ErrInsecure) {
 		t.Fatalf("group-readable keyring accepted: %v", err)
 	}
 	link := filepath.Join(dir, "link")
@@ -129,7 +130,7 @@ func TestLoadOrCreate(t *testing.T) {
 	if err := os.Symlink(path, link); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(link); !errors.Is(err, ErrInsecureFile) {
+	if _, err := Load(link); !errors.Is(err, privfile.ErrInsecure) {
 		t.Fatalf("symlinked keyring accepted: %v", err)
 	}
 }

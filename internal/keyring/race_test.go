@@ -131,7 +131,7 @@ func TestLoadOrCreateInvisibleUntilComplete(t *testing.T) {
 // TestLoadNeverFollowsSwappedSymlink (issue 14 §3): whoever can write the
 // directory swaps the KEK file for a symbolic link to a keyring of their
 // own, again and again. Load must never return that keyring: a link is
-// refused (ErrInsecureFile) whenever it is seen, including when it
+// refused (privfile.ErrInsecure) whenever it is seen, including when it
 // appears between a check of the path and the open. The old code checked
 // with Lstat and then read with os.ReadFile, which follows the link.
 func TestLoadNeverFollowsSwappedSymlink(t *testing.T) {
@@ -179,7 +179,7 @@ func TestLoadNeverFollowsSwappedSymlink(t *testing.T) {
 	for range 30000 {
 		k, err := Load(path)
 		switch {
-		case errors.Is(err, ErrInsecureFile):
+		case errors.Is(err, privfile.ErrInsecure):
 			refused++
 		case err != nil:
 			t.Fatalf("Load: %v", err)

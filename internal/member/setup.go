@@ -3,6 +3,7 @@ package member
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
@@ -157,3 +158,23 @@ func defaultEnvFile(env string) string {
 
 // DefaultEnvFile is the file an environment uses unless told otherwise.
 func DefaultEnvFile(env string) string { return defaultEnvFile(env) }
+
+// PinnedKey is the signing public key a member derives for an environment
+// at its pinned epoch, spelt as project.json pins it.
+func PinnedKey(pk *keys.ProjectKey, pin workspace.EnvPin) string {
+	return wrap.B64.EncodeToString(pk.SigningPublicKey(pin.ID, pin.Epoch))
+}
+
+// WrongPins lists, by name, the environments of p whose pinned signing key
+// is not the one derived from PK: members never trust the pin, CI runners
+// do, so a wrong one (a branch may carry it) is repaired or reported.
+func WrongPins(p *workspace.Project, pk *keys.ProjectKey) []string {
+	var wrong []string
+	for name, pin := range p.Environments {
+		if pin.SigningKey != PinnedKey(pk, pin) {
+			wrong = append(wrong, name)
+		}
+	}
+	sort.Strings(wrong)
+	return wrong
+}

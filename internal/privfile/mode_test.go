@@ -17,6 +17,8 @@ import (
 func TestWriteAtomicNewFileMode(t *testing.T) {
 	for _, umask := range []int{0o022, 0o077} {
 		old := syscall.Umask(umask)
+		restore := func() { syscall.Umask(old) }
+		t.Cleanup(restore) // a failed check below must not leave the process's umask changed
 		dir := t.TempDir()
 		for _, c := range []struct {
 			name string
@@ -63,6 +65,6 @@ func TestWriteAtomicNewFileMode(t *testing.T) {
 				t.Errorf("ReadPrivate after a private write: %v", err)
 			}
 		}
-		syscall.Umask(old)
+		restore()
 	}
 }

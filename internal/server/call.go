@@ -269,6 +269,11 @@ func (c *call) decode(v any) (map[string]bool, error) {
 // repeated ones (invalid-field naming the parameter). An empty query
 // string ("?" alone) has no parameters.
 func (c *call) query(allowed ...string) (map[string]string, error) {
+	if c.r.URL.RawQuery == "" {
+		// Most requests (every co-decrypt and push) have none: no map.
+		// Readers get "" from a nil map as from an empty one.
+		return nil, nil
+	}
 	vals, err := url.ParseQuery(c.r.URL.RawQuery)
 	if err != nil || vals.Has("") {
 		return nil, invalidField("query", "the query string is malformed")

@@ -113,7 +113,7 @@ func problemFor(err error) *problemError {
 	if errors.As(err, &ee) {
 		return &problemError{slug: api.PAlreadyExists, field: ee.Field, cause: err}
 	}
-	slug := ""
+	var slug string
 	switch {
 	case errors.Is(err, store.ErrSessionExpired):
 		slug = api.PSessionExpired

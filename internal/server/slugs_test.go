@@ -37,6 +37,14 @@ func TestProblemSlugsAreKnown(t *testing.T) {
 			case *ast.BasicLit:
 				s, _ := strconv.Unquote(x.Value)
 				t.Errorf("%s: problem type %q spelt as a string; use its api.P… constant", fset.Position(x.Pos()), s)
+			case *ast.Ident:
+				// A variable named slug: the problem constructor's own
+				// parameter, or a local whose assignments are checked below.
+				if x.Name != "slug" {
+					t.Errorf("%s: problem type %s is neither an api.P… constant nor a slug carried over", fset.Position(e.Pos()), x.Name)
+				}
+			default:
+				t.Errorf("%s: problem type is neither an api.P… constant nor a slug carried over", fset.Position(e.Pos()))
 			case *ast.SelectorExpr:
 				// api.P…, or a slug carried over from another problem
 				// value (de.slug), which was itself checked where it was made.
@@ -51,6 +59,12 @@ func TestProblemSlugsAreKnown(t *testing.T) {
 			case *ast.CallExpr:
 				if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "problem" && len(x.Args) > 0 {
 					check(x.Args[0])
+				}
+			case *ast.AssignStmt:
+				for i, l := range x.Lhs {
+					if id, ok := l.(*ast.Ident); ok && id.Name == "slug" && i < len(x.Rhs) {
+						check(x.Rhs[i])
+					}
 				}
 			case *ast.KeyValueExpr:
 				if id, ok := x.Key.(*ast.Ident); ok && id.Name == "slug" {

@@ -154,6 +154,9 @@ type Report struct {
 	PushedChanges int      // names changed on the service
 	Retries       int
 	State         State // the new state to record
+	// File is the local file's content after the sync: what it rewrote,
+	// or what it read when it left the file as it was (nil: no file).
+	File []byte
 
 	// pushedLocal is the local side this attempt merged and pushed: the
 	// base of a retry after the file changed under it (see Sync).
@@ -526,6 +529,10 @@ func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverr
 	}
 	out := doc.Bytes()
 	rep.FileChanged = !local.Exists && len(out) > 0 || string(out) != string(local.Raw)
+	rep.File = local.Raw
+	if rep.FileChanged {
+		rep.File = out
+	}
 	rep.Version, rep.HeadID = newVersion, newID
 	// The state this sync leads to, set before the file is written: an
 	// attempt that pushed and then found the file changed under it hands

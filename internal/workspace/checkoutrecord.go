@@ -74,19 +74,16 @@ func (h *Home) Checkout(root string) (*CheckoutRecord, error) {
 	return rec, nil
 }
 
-// Save writes the record (0600 in a 0700 directory).
-func (r *CheckoutRecord) Save() error {
-	if err := ensurePrivateDir(filepath.Dir(r.path)); err != nil {
-		return err
-	}
-	return writeJSON(r.path, r, true)
-}
+// Save writes the record (0600 in a 0700 directory), durably: for a
+// pending state, which has to outlive a crash.
+func (r *CheckoutRecord) Save() error { return r.save(false) }
 
 // SaveLight writes the record without syncing the directory: for an
 // update whose loss after a crash costs only a question (a file then looks
-// changed and git is asked again), never a check. A pending state must be
-// written with Save: it has to outlive a crash.
-func (r *CheckoutRecord) SaveLight() error {
+// changed and git is asked again), never a check.
+func (r *CheckoutRecord) SaveLight() error { return r.save(true) }
+
+func (r *CheckoutRecord) save(noDirSync bool) error {
 	if err := ensurePrivateDir(filepath.Dir(r.path)); err != nil {
 		return err
 	}
@@ -94,7 +91,7 @@ func (r *CheckoutRecord) SaveLight() error {
 	if err != nil {
 		return err
 	}
-	return privfile.WriteAtomicWith(r.path, data, privfile.Options{Private: true, NoDirSync: true})
+	return privfile.WriteAtomicWith(r.path, data, privfile.Options{Private: true, NoDirSync: noDirSync})
 }
 
 // Wrote reports whether data is exactly what capy last wrote to file.

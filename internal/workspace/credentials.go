@@ -41,7 +41,7 @@ func (h *Home) LoadCredentials() (*Credentials, error) {
 // SaveCredentials writes the credentials file (0600).
 func (h *Home) SaveCredentials(c *Credentials) error {
 	c.Version = 1
-	return writeJSON(h.credentialsPath(), c, true)
+	return writeJSON(h.credentialsPath(), c)
 }
 
 // Credential returns the session for a canonical service URL.

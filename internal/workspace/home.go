@@ -118,15 +118,12 @@ func readJSON(path string, max int64, v any) error {
 	return nil
 }
 
-func writeJSON(path string, v any, private bool) error {
+func writeJSON(path string, v any) error {
 	data, err := encodeJSON(path, v)
 	if err != nil {
 		return err
 	}
-	if private {
-		return writePrivate(path, data)
-	}
-	return privfile.WriteAtomic(path, data, 0o600)
+	return writePrivate(path, data)
 }
 
 func encodeJSON(path string, v any) ([]byte, error) {

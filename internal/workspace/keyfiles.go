@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/privfile"
 )
 
@@ -66,41 +64,47 @@ func (h *Home) KeyFileWritten(path string, content []byte) (bool, error) {
 var ErrUntrustedKeyFile = errors.New("the key file was not written by `capy ci` on this machine")
 
 // CheckKeyFile decides whether the checkout's default key file may be
-// used: it must be a regular file (no symlink), written by this machine's
-// `capy ci` (as recorded in home), and not tracked by git. It returns
-// fs.ErrNotExist when there is none, ErrUntrustedKeyFile (with the reason)
-// when it must not be used. The file's permissions are checked by the
-// reader afterwards: only for a file capy wrote does an error suggest
-// changing them.
-func (r *Repo) CheckKeyFile(h *Home) error {
+// used and returns its content, read once: it must be a regular, private
+// file (no symlink), written by this machine's `capy ci` (as recorded in
+// home), and not tracked by git. It returns an error matching
+// fs.ErrNotExist when there is none, and ErrUntrustedKeyFile (with the
+// reason) when it must not be used. A permission error (privfile's
+// insecure file, with its chmod advice) is returned only for a file capy
+// wrote; any other is untrusted first.
+func (r *Repo) CheckKeyFile(h *Home) ([]byte, error) {
 	path := r.KeyFilePath()
-	fi, err := os.Lstat(path)
+	data, err := r.ReadKeyFile(path) // no link, private, bounded
+	if errors.Is(err, privfile.ErrInsecure) {
+		// Whether capy wrote the file decides the message: only for its
+		// own file may one suggest changing the permissions.
+		if d, rerr := r.ReadFile(keyFileRel, MaxKeyFile); rerr == nil {
+			if ok, _ := h.KeyFileWritten(path, d); !ok {
+				return nil, fmt.Errorf("%w (it may have come with a branch)", ErrUntrustedKeyFile)
+			}
+		}
+		return nil, err
+	}
+	if errors.Is(err, ErrUnsafePath) {
+		return nil, fmt.Errorf("%w: %v", ErrUntrustedKeyFile, err)
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return fmt.Errorf("%w: %s is a symlink", keys.ErrInsecureFile, path)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: .capy/decrypt is not a regular file", ErrUntrustedKeyFile)
-	}
-	content, err := r.ReadFile(Dir+"/decrypt", MaxKeyFile)
+	ok, err := h.KeyFileWritten(path, data)
 	if err != nil {
-		return err
-	}
-	ok, err := h.KeyFileWritten(path, content)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	if !ok {
-		return fmt.Errorf("%w (it may have come with a branch)", ErrUntrustedKeyFile)
+		return nil, fmt.Errorf("%w (it may have come with a branch)", ErrUntrustedKeyFile)
 	}
-	tracked, err := r.GitTracked(Dir + "/decrypt")
+	tracked, err := r.GitTracked(keyFileRel)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(tracked) > 0 {
-		return fmt.Errorf("%w: git tracks .capy/decrypt (the key is in the repository's history: rotate the environment)", ErrUntrustedKeyFile)
+		return nil, fmt.Errorf("%w: git tracks .capy/decrypt (the key is in the repository's history: rotate the environment)", ErrUntrustedKeyFile)
 	}
-	return nil
+	// The bytes checked are the bytes used: a second read could see a
+	// file swapped in between.
+	return data, nil
 }

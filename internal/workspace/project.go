@@ -229,12 +229,23 @@ func (r *Repo) LoadState() (*State, error) {
 
 // SaveState writes state.json atomically.
 func (r *Repo) SaveState(s *State) error {
+	_, err := r.SaveStateDigest(s)
+	return err
+}
+
+// SaveStateDigest is SaveState, and returns the digest (FileDigest) of
+// the bytes it wrote, for a record of what capy wrote without reading the
+// file back.
+func (r *Repo) SaveStateDigest(s *State) (string, error) {
 	s.Version = 1
 	data, err := encodeJSON(stateRel, s)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return r.WriteFile(stateRel, data, nil)
+	if err := r.WriteFile(stateRel, data, nil); err != nil {
+		return "", err
+	}
+	return FileDigest(data), nil
 }
 
 // EnsureIgnored appends lines missing from an ignore file of the checkout

@@ -137,6 +137,24 @@ func TestMaliciousRewrap(t *testing.T) {
 			a.unchangedFiles(before, "get after a refused re-wrap")
 		})
 	}
+	// An honest re-wrap in an answer whose audit head is refused: key.enc
+	// is replaced only from an answer accepted whole.
+	w.s.setModify(w.s.rewriteAnswer("/co-decrypt", func(_ *http.Request, m map[string]json.RawMessage) {
+		b, err := w.s.kr.Wrap(w.proj.Org, wrap.PurposeKey, userID, b64Field(t, m, "inner"))
+		if err != nil {
+			t.Error(err)
+		}
+		m["rewrapped"] = b64JSON(b)
+		m["audit_head"] = json.RawMessage(`{"seq":9007199254740991,"hash":"` + strings.Repeat("a", 64) + `"}`)
+	}))
+	if r := a.capy("--json", "get", "A"); r.exit != 1 || r.code() != "tampered" || strings.Contains(r.stdout, "alpha") {
+		t.Fatalf("honest re-wrap, impossible audit head: %s", r)
+	}
+	w.s.setModify(nil)
+	if got := readBytes(t, keyEnc); !bytes.Equal(got, old) {
+		t.Fatal("key.enc was replaced from an answer whose audit head was refused")
+	}
+
 	// An honest re-wrap (the service's own wrap of the same inner layer)
 	// replaces key.enc, and the new one opens through the service.
 	var rewrapped []byte
