@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/member"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/capy-oss/capy/internal/wrap"
 )
@@ -117,7 +117,7 @@ func (p *project) unlock(ctx context.Context, a *member.Account) (keys.MasterKey
 }
 
 // memberKeys unlocks and returns the keyring for one environment.
-func (p *project) memberKeys(ctx context.Context, pin workspace.EnvPin) (*sync.MemberKeys, *member.Account, error) {
+func (p *project) memberKeys(ctx context.Context, pin workspace.EnvPin) (*envsync.MemberKeys, *member.Account, error) {
 	a, err := p.account()
 	if err != nil {
 		return nil, nil, err
@@ -130,7 +130,7 @@ func (p *project) memberKeys(ctx context.Context, pin workspace.EnvPin) (*sync.M
 // (sync, status, --pull): the head request goes out before the co-decrypt,
 // which it does not depend on, so the two round trips overlap. The head is
 // verified with the unlocked keys like any other.
-func (p *project) memberKeysAndHead(ctx context.Context, pin workspace.EnvPin) (*sync.MemberKeys, *member.Account, *member.Remote, error) {
+func (p *project) memberKeysAndHead(ctx context.Context, pin workspace.EnvPin) (*envsync.MemberKeys, *member.Account, *member.Remote, error) {
 	a, err := p.account()
 	if err != nil {
 		return nil, nil, nil, err
@@ -144,12 +144,12 @@ func (p *project) memberKeysAndHead(ctx context.Context, pin workspace.EnvPin) (
 	return kr, a, r, nil
 }
 
-func (p *project) unlockEnv(ctx context.Context, a *member.Account, pin workspace.EnvPin) (*sync.MemberKeys, error) {
+func (p *project) unlockEnv(ctx context.Context, a *member.Account, pin workspace.EnvPin) (*envsync.MemberKeys, error) {
 	m, err := p.unlock(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	mk := &sync.MemberKeys{PK: m.ProjectKey(p.repo.Project.Org, p.repo.Project.Project),
+	mk := &envsync.MemberKeys{PK: m.ProjectKey(p.repo.Project.Org, p.repo.Project.Project),
 		ProjectID: p.repo.Project.Project, EnvID: pin.ID}
 	if err := p.repairPin(mk, pin); err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func (p *project) unlockEnv(ctx context.Context, a *member.Account, pin workspac
 // trust the pin, CI runners do). A wrong pin may have come with a branch:
 // runners would then trust a key of the attacker's choosing, so the repair
 // is said loudly, and the member commits it.
-func (p *project) repairPin(mk *sync.MemberKeys, pin workspace.EnvPin) error {
+func (p *project) repairPin(mk *envsync.MemberKeys, pin workspace.EnvPin) error {
 	want := member.PinnedKey(&mk.PK, pin)
 	if pin.SigningKey == want {
 		return nil
@@ -233,15 +233,15 @@ func (p *project) envLabel(id string) string {
 	return id
 }
 
-func (p *project) syncEnv(name string, pin workspace.EnvPin) sync.Env {
+func (p *project) syncEnv(name string, pin workspace.EnvPin) envsync.Env {
 	s := p.state.Environments[pin.ID]
-	return sync.Env{ProjectID: p.repo.Project.Project, EnvID: pin.ID, File: p.repo.EnvFile(pin), PinnedEpoch: pin.Epoch,
-		State: sync.State{Epoch: s.Epoch, BaseVersion: s.BaseVersion, BaseID: s.BaseID, SeenVersion: s.SeenVersion, SeenID: s.SeenID}}
+	return envsync.Env{ProjectID: p.repo.Project.Project, EnvID: pin.ID, File: p.repo.EnvFile(pin), PinnedEpoch: pin.Epoch,
+		State: envsync.State{Epoch: s.Epoch, BaseVersion: s.BaseVersion, BaseID: s.BaseID, SeenVersion: s.SeenVersion, SeenID: s.SeenID}}
 }
 
 // record stores a sync's new state, and moves a stale pin forward when a
 // member verified a newer epoch with keys derived from PK.
-func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sync.Keyring) error {
+func (p *project) record(name string, pin workspace.EnvPin, st envsync.State, kr envsync.EnvKeys) error {
 	next := workspace.EnvState{Epoch: st.Epoch, BaseVersion: st.BaseVersion, BaseID: st.BaseID,
 		SeenVersion: st.SeenVersion, SeenID: st.SeenID}
 	// A no-change sync leaves state.json alone: rewriting it costs two
@@ -254,7 +254,7 @@ func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sy
 		}
 		p.savedCurrent = p.state.Current
 	}
-	if mk, ok := kr.(*sync.MemberKeys); ok && st.Epoch > pin.Epoch {
+	if mk, ok := kr.(*envsync.MemberKeys); ok && st.Epoch > pin.Epoch {
 		pub, _ := mk.PublicKey(st.Epoch)
 		pin.Epoch, pin.SigningKey = st.Epoch, b64(pub)
 		p.repo.Project.Environments[name] = pin
@@ -268,7 +268,7 @@ func (p *project) record(name string, pin workspace.EnvPin, st sync.State, kr sy
 
 // recordSeen records a head that a read (get, run or export --pull) verified
 // as the newest version this checkout has seen, so that a later rollback
-// below it is refused as it is after a sync. The base is left alone: the
+// below it is refused as it is after a envsync. The base is left alone: the
 // file was not merged. Under the checkout lock, against state.json as it is
 // then: a concurrent sync may have seen more (kept), or another blob at
 // this version (a fork, refused). A state.json that cannot be written (a

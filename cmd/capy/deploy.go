@@ -10,9 +10,9 @@ import (
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/member"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/urfave/cli/v2"
@@ -163,11 +163,11 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var head *sync.RemoteBlob
+	var head *envsync.RemoteBlob
 	if g.Head != nil {
-		head = &sync.RemoteBlob{Version: g.Head.Version, Text: g.Head.Text}
+		head = &envsync.RemoteBlob{Version: g.Head.Version, Text: g.Head.Text}
 	}
-	b, side, err := sync.VerifyHead(head, kr, env)
+	b, side, err := envsync.VerifyHead(head, kr, env)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func cmdCI(u *ui, c *cli.Context) error {
 	// A runner takes the verified head as it is: the file is rebuilt from
 	// its snippets (still ciphertext) and replaced atomically.
 	doc, _ := envfile.Parse(nil)
-	st := sync.State{Epoch: g.KeyFile.Epoch}
+	st := envsync.State{Epoch: g.KeyFile.Epoch}
 	version := uint64(0)
 	if b != nil {
 		for _, v := range sideVars(side) {
@@ -187,7 +187,7 @@ func cmdCI(u *ui, c *cli.Context) error {
 			}
 		}
 		version = b.Version
-		st = sync.State{Epoch: b.Epoch, BaseVersion: b.Version, BaseID: b.ID(), SeenVersion: b.Version, SeenID: b.ID()}
+		st = envsync.State{Epoch: b.Epoch, BaseVersion: b.Version, BaseID: b.ID(), SeenVersion: b.Version, SeenID: b.ID()}
 	}
 	envData := doc.Bytes()
 	if err := p.repo.EnvFile(pin).WriteFile(envData); err != nil {

@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/member"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/urfave/cli/v2"
@@ -147,7 +147,7 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	side := sync.NewSide()
+	side := envsync.NewSide()
 	parent, version := wrap.NoParent, uint64(1)
 	head, err := p.remote(a, pin).Head(ctx)
 	if err != nil {
@@ -160,7 +160,7 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 	// Checked as a sync checks it: the rotation re-signs the head's values
 	// under the new epoch, so a rolled-back, forked or emptied head would
 	// be made permanent.
-	hb, hside, err := sync.VerifyHead(head, kr, senv)
+	hb, hside, err := envsync.VerifyHead(head, kr, senv)
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 	if next <= seenEpoch {
 		return fmt.Errorf("%w (the service says %s is at epoch %d; this checkout has seen epoch %d)", wrap.ErrEpochRollback, name, env.Epoch, seenEpoch)
 	}
-	nb, err := sync.BuildVersion(kr, p.repo.Project.Project, pin.ID, next, version, parent, side.Values)
+	nb, err := envsync.BuildVersion(kr, p.repo.Project.Project, pin.ID, next, version, parent, side.Values)
 	if err != nil {
 		return err
 	}
@@ -194,5 +194,5 @@ func cmdEnvRotate(u *ui, c *cli.Context) error {
 	}
 	u.done("%s is at epoch %d; %d deploy code(s) revoked: mint new ones with `capy deploy --env %s`", name, next, len(res.RevokedDeploys), name)
 	u.say("Commit .capy/project.json (it pins the new key).")
-	return runSync(u, c, p, g, a, kr, name, pin, sync.Options{})
+	return runSync(u, c, p, g, a, kr, name, pin, envsync.Options{})
 }

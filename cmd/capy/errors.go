@@ -9,10 +9,10 @@ import (
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/member"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/capy-oss/capy/internal/wrap"
 )
@@ -56,7 +56,7 @@ func classify(err error) *cliError {
 	mk := func(code string, exit int, hint string) *cliError {
 		return &cliError{code: code, exit: exit, msg: err.Error(), hint: hint, err: err}
 	}
-	var conflict *sync.ConflictError
+	var conflict *envsync.ConflictError
 	switch {
 	case errors.As(err, &conflict):
 		return mk("conflict", exitConflict, "nothing was changed; resolve with `capy sync --prefer local` or `--prefer remote`")
@@ -84,18 +84,18 @@ func classify(err error) *cliError {
 		return mk("tampered", exitError, "the service's answer names an audit entry it cannot have written; it was not recorded. Tell your administrator")
 	case errors.Is(err, wrap.ErrOuterAnswer):
 		return mk("tampered", exitError, "the service did not wrap this machine's key; key.enc was left as it was. Tell your administrator")
-	case errors.Is(err, sync.ErrReadOnly):
+	case errors.Is(err, envsync.ErrReadOnly):
 		return mk("read-only", exitForbidden, "sign in as a member (`capy login`) to change values")
 	case errors.Is(err, wrap.ErrBadSignature), errors.Is(err, wrap.ErrRollback), errors.Is(err, wrap.ErrForked),
 		errors.Is(err, wrap.ErrParentMismatch), errors.Is(err, wrap.ErrEpochRollback), errors.Is(err, wrap.ErrVersionMismatch),
-		errors.Is(err, sync.ErrDuplicateName), errors.Is(err, wrap.ErrWrongEpoch), errors.Is(err, wrap.ErrNotRequested),
+		errors.Is(err, envsync.ErrDuplicateName), errors.Is(err, wrap.ErrWrongEpoch), errors.Is(err, wrap.ErrNotRequested),
 		// A served blob that fails the shape check (truncated, a line
 		// repeated or out of order) is tampering too, not a local error.
 		errors.Is(err, wrap.ErrBlobFormat), errors.Is(err, wrap.ErrBlobDuplicateLine), errors.Is(err, wrap.ErrBlobUnsorted):
 		return mk("tampered", exitError, "the service returned data that fails verification; nothing was changed. Tell your administrator")
 	case errors.Is(err, client.ErrPagination):
 		return mk("service", exitError, "the service's listing never ends; tell your administrator")
-	case errors.Is(err, sync.ErrBadState):
+	case errors.Is(err, envsync.ErrBadState):
 		return mk("state-damaged", exitError, "restore .capy/state.json from a backup, or remove it (this checkout then forgets which versions it saw) and run `capy`")
 	case errors.Is(err, wrap.ErrSnippetName), errors.Is(err, wrap.ErrSnippetRid):
 		return mk("snippet-moved", exitError, "a snippet was copied onto another variable; set the value again with `capy set NAME`")
@@ -133,7 +133,7 @@ func classify(err error) *cliError {
 }
 
 func fromProblem(err error, p *api.Problem) *cliError {
-	ce := &cliError{code: p.Slug(), exit: exitError, msg: p.Error(), err: err}
+	ce := &cliError{code: string(p.Slug()), exit: exitError, msg: p.Error(), err: err}
 	switch p.Slug() {
 	case api.PMembershipRevoked:
 		ce.exit, ce.msg = exitForbidden, "your membership of this organisation was revoked"

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/workspace"
 )
 
@@ -103,9 +103,9 @@ func (p *project) checkStateFile() error {
 
 // checkedEnv is syncEnv after checkStateFile: what a head is verified
 // against.
-func (p *project) checkedEnv(name string, pin workspace.EnvPin) (sync.Env, error) {
+func (p *project) checkedEnv(name string, pin workspace.EnvPin) (envsync.Env, error) {
 	if err := p.checkStateFile(); err != nil {
-		return sync.Env{}, err
+		return envsync.Env{}, err
 	}
 	return p.syncEnv(name, pin), nil
 }
@@ -190,10 +190,10 @@ func (p *project) refuseTracked(rels ...string) error {
 // options arms a sync with the guard: a changed file is checked for a
 // replacement, and a rewrite records its digest (and the state to come)
 // before the rename.
-func (g *checkoutGuard) options(opt sync.Options) sync.Options {
+func (g *checkoutGuard) options(opt envsync.Options) envsync.Options {
 	opt.CheckReplacement = g.changed
 	opt.Confirm = g.confirm
-	opt.BeforeRename = func(data []byte, st sync.State) error {
+	opt.BeforeRename = func(data []byte, st envsync.State) error {
 		g.rec.Files[g.rel] = workspace.FileDigest(data)
 		g.rec.Pending[g.pin.ID] = workspace.PendingState{File: g.rel, SHA256: g.rec.Files[g.rel],
 			State: workspace.EnvState{Epoch: st.Epoch, BaseVersion: st.BaseVersion, BaseID: st.BaseID, SeenVersion: st.SeenVersion, SeenID: st.SeenID}}
@@ -213,7 +213,7 @@ func (g *checkoutGuard) wrote(data []byte) error {
 // the service (or replaces every snippet with plaintext): git checks out
 // a branch's tracked .env without a word, and its absence of a variable
 // would delete that variable for the whole team.
-func (g *checkoutGuard) confirm(r sync.Replacement) error {
+func (g *checkoutGuard) confirm(r envsync.Replacement) error {
 	var what []string
 	if len(r.Removed) > 0 {
 		what = append(what, "delete "+strings.Join(r.Removed, ", "))

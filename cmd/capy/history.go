@@ -8,8 +8,8 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/member"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
 )
@@ -86,7 +86,7 @@ func cmdRollback(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	hb, _, err := sync.VerifyHead(head, kr, env)
+	hb, _, err := envsync.VerifyHead(head, kr, env)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func cmdRollback(u *ui, c *cli.Context) error {
 	} else if v == st.SeenVersion {
 		oldID = st.SeenID
 	}
-	_, oldSide, err := sync.FetchVersion(ctx, r, kr, env, v, oldID)
+	_, oldSide, err := envsync.FetchVersion(ctx, r, kr, env, v, oldID)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func cmdRollback(u *ui, c *cli.Context) error {
 			return withHint(errors.New("nothing was changed"), "declined", "")
 		}
 	}
-	nb, err := sync.BuildVersion(kr, p.repo.Project.Project, pin.ID, hb.Epoch, hb.Version+1, hb.ID(), oldSide.Values)
+	nb, err := envsync.BuildVersion(kr, p.repo.Project.Project, pin.ID, hb.Epoch, hb.Version+1, hb.ID(), oldSide.Values)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func cmdRollback(u *ui, c *cli.Context) error {
 	}
 	u.done("%s v%d now holds the values of v%d", name, hb.Version+1, v)
 	// Bring the local file along: the rollback is a remote change.
-	return runSync(u, c, p, g, a, kr, name, pin, sync.Options{Prefer: sync.PreferRemote})
+	return runSync(u, c, p, g, a, kr, name, pin, envsync.Options{Prefer: envsync.PreferRemote})
 }
 
 func cmdAudit(u *ui, c *cli.Context) error {

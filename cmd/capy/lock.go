@@ -28,7 +28,7 @@ var errLocked = privfile.ErrLocked
 // dropping the set's value, and the set's own sync then found nothing to
 // push — both exited 0 (internal/e2e/clistress,
 // TestSetDuringSyncSameCheckout). Where the file system has no such locks,
-// capy goes on without one; internal/sync still refuses to replace a file
+// capy goes on without one; internal/envsync still refuses to replace a file
 // that changed since it was read.
 func (p *project) lockCheckout() (release func(), err error) {
 	dir := filepath.Join(p.repo.Root, workspace.Dir)

@@ -17,12 +17,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/mail"
 	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/server"
@@ -139,7 +139,7 @@ type service struct {
 
 // testClock is the service's clock; scripts move it with `clock +DURATION`.
 type testClock struct {
-	mu     gosync.Mutex
+	mu     sync.Mutex
 	offset time.Duration
 }
 
@@ -178,7 +178,7 @@ func newService(dir, database string) (*service, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	kr, err := keyring.Generate()
+	kr, err := kekring.Generate()
 	if err != nil {
 		return nil, nil, err
 	}

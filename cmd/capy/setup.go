@@ -10,10 +10,10 @@ import (
 	"strings"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/member"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/urfave/cli/v2"
@@ -145,8 +145,8 @@ func cmdInit(u *ui, c *cli.Context) error {
 	u.done("created organisation %q (%s) and project %q with environment development", org.Name, org.ID, projName)
 	pr := &project{u: u, home: home, repo: repo, state: &workspace.State{Version: 1, Current: "development", Environments: map[string]workspace.EnvState{}}, cl: a.Client}
 	pin := p.Environments["development"]
-	kr := &sync.MemberKeys{PK: m.ProjectKey(org.ID, p.Project), ProjectID: p.Project, EnvID: pin.ID}
-	if err := runSync(u, c, pr, nil, a, kr, "development", pin, sync.Options{}); err != nil {
+	kr := &envsync.MemberKeys{PK: m.ProjectKey(org.ID, p.Project), ProjectID: p.Project, EnvID: pin.ID}
+	if err := runSync(u, c, pr, nil, a, kr, "development", pin, envsync.Options{}); err != nil {
 		return err
 	}
 	u.say("Commit .capy/project.json. Teammates join with `capy invite EMAIL`.")
@@ -308,8 +308,8 @@ func cmdLink(u *ui, c *cli.Context) error {
 	u.done("linked to project %s", prjID)
 	pr := &project{u: u, home: home, repo: repo, state: &workspace.State{Version: 1, Environments: map[string]workspace.EnvState{}}, cl: a.Client}
 	name, pin, _ := pr.env("")
-	kr := &sync.MemberKeys{PK: m.ProjectKey(orgID, prjID), ProjectID: prjID, EnvID: pin.ID}
-	return runSync(u, c, pr, nil, a, kr, name, pin, sync.Options{})
+	kr := &envsync.MemberKeys{PK: m.ProjectKey(orgID, prjID), ProjectID: prjID, EnvID: pin.ID}
+	return runSync(u, c, pr, nil, a, kr, name, pin, envsync.Options{})
 }
 
 func cmdRedeem(u *ui, c *cli.Context) error {

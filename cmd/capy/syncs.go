@@ -6,20 +6,20 @@ import (
 	"io"
 	"strings"
 
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/member"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
 )
 
-func parsePrefer(s string) (sync.Prefer, error) {
+func parsePrefer(s string) (envsync.Prefer, error) {
 	switch s {
 	case "":
-		return sync.PreferNone, nil
+		return envsync.PreferNone, nil
 	case "local":
-		return sync.PreferLocal, nil
+		return envsync.PreferLocal, nil
 	case "remote":
-		return sync.PreferRemote, nil
+		return envsync.PreferRemote, nil
 	}
 	return 0, usageError("--prefer takes local or remote, not %q", s)
 }
@@ -67,21 +67,21 @@ func cmdSync(u *ui, c *cli.Context, envName, prefer string, dryRun bool) error {
 		if remote == nil {
 			return err // a key but no way to reach the service: sign in
 		}
-		return runSyncWith(u, c, p, g, remote, ckr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
+		return runSyncWith(u, c, p, g, remote, ckr, name, pin, envsync.Options{Prefer: pref, DryRun: dryRun})
 	}
 	if err != nil {
 		return err
 	}
-	return runSyncWith(u, c, p, g, remote, kr, name, pin, sync.Options{Prefer: pref, DryRun: dryRun})
+	return runSyncWith(u, c, p, g, remote, kr, name, pin, envsync.Options{Prefer: pref, DryRun: dryRun})
 }
 
 // runSync syncs one environment, records the result and reports it.
-func runSync(u *ui, c *cli.Context, p *project, g *checkoutGuard, a *member.Account, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
+func runSync(u *ui, c *cli.Context, p *project, g *checkoutGuard, a *member.Account, kr envsync.EnvKeys, name string, pin workspace.EnvPin, opt envsync.Options) error {
 	return runSyncWith(u, c, p, g, p.remote(a, pin), kr, name, pin, opt)
 }
 
 // runSyncWith syncs with the checkout guard g (nil: made here).
-func runSyncWith(u *ui, c *cli.Context, p *project, g *checkoutGuard, remote *member.Remote, kr sync.Keyring, name string, pin workspace.EnvPin, opt sync.Options) error {
+func runSyncWith(u *ui, c *cli.Context, p *project, g *checkoutGuard, remote *member.Remote, kr envsync.EnvKeys, name string, pin workspace.EnvPin, opt envsync.Options) error {
 	if g == nil {
 		var err error
 		if g, err = p.guardCheckout(pin, c.Bool("yes")); err != nil {
@@ -89,10 +89,10 @@ func runSyncWith(u *ui, c *cli.Context, p *project, g *checkoutGuard, remote *me
 		}
 	}
 	opt = g.options(opt)
-	var rep *sync.Report
+	var rep *envsync.Report
 	err := u.wait("syncing "+name, func() error {
 		var err error
-		rep, err = sync.Sync(c.Context, remote, kr, p.syncEnv(name, pin), opt)
+		rep, err = envsync.Sync(c.Context, remote, kr, p.syncEnv(name, pin), opt)
 		return err
 	})
 	if err != nil {
@@ -177,14 +177,14 @@ func cmdStatus(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	local, err := sync.ReadLocal(env.File, cipher)
+	local, err := envsync.ReadLocal(env.File, cipher)
 	if err != nil {
 		return err
 	}
 	// A dry run computes the merge without writing or pushing anything.
-	rep, err := sync.Sync(c.Context, remote, kr, env, sync.Options{DryRun: true})
+	rep, err := envsync.Sync(c.Context, remote, kr, env, envsync.Options{DryRun: true})
 	conflicts := []string{}
-	if ce, ok := err.(*sync.ConflictError); ok {
+	if ce, ok := err.(*envsync.ConflictError); ok {
 		for _, x := range ce.Conflicts {
 			conflicts = append(conflicts, x.Name)
 		}

@@ -12,10 +12,10 @@ import (
 	"strings"
 
 	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/member"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
 )
@@ -25,7 +25,7 @@ import (
 // With a deploy code it also returns the head the service handed over;
 // with head set, a member's remote already has the head request under
 // way.
-func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile string, head bool) (sync.Keyring, *member.Account, *member.Remote, error) {
+func (p *project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile string, head bool) (envsync.EnvKeys, *member.Account, *member.Remote, error) {
 	if v := os.Getenv("CAPY_KEY"); v != "" {
 		kf, err := keys.ParseEnvKeyFile(v)
 		if err != nil {
@@ -135,7 +135,7 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 		if err != nil {
 			return nil, pin, err
 		}
-		b, side, err := sync.VerifyHead(head, kr, env)
+		b, side, err := envsync.VerifyHead(head, kr, env)
 		if err != nil {
 			return nil, pin, err
 		}
@@ -150,14 +150,14 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 	if epoch == 0 {
 		epoch = pin.Epoch
 	}
-	if ck, ok := kr.(*sync.CIKeys); ok {
+	if ck, ok := kr.(*envsync.CIKeys); ok {
 		epoch = ck.Epoch
 	}
 	cipher, err := kr.Cipher(epoch)
 	if err != nil {
 		return nil, pin, err
 	}
-	lf, err := sync.ReadLocal(p.repo.EnvFile(pin), cipher)
+	lf, err := envsync.ReadLocal(p.repo.EnvFile(pin), cipher)
 	if err != nil {
 		return nil, pin, err
 	}
@@ -175,7 +175,7 @@ func (p *project) loadValues(ctx context.Context, envName string, pull bool, key
 	return out, pin, nil
 }
 
-func sideVars(s sync.Side) []variable {
+func sideVars(s envsync.Side) []variable {
 	names := make([]string, 0, len(s.Values))
 	for n := range s.Values {
 		names = append(names, n)
@@ -268,7 +268,7 @@ func readValue(u *ui, arg string) (string, string, error) {
 }
 
 // editLocal changes the local file (encrypting new values), then syncs
-// unless --no-sync.
+// unless --no-envsync.
 func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *keys.EnvCipher) error) error {
 	p, err := openProject(u)
 	if err != nil {
@@ -346,7 +346,7 @@ func editLocal(u *ui, c *cli.Context, edit func(doc *envfile.Document, cipher *k
 	if c.Bool("no-sync") {
 		return nil
 	}
-	return runSync(u, c, p, g, a, kr, name, pin, sync.Options{OwnEdits: own})
+	return runSync(u, c, p, g, a, kr, name, pin, envsync.Options{OwnEdits: own})
 }
 
 func cmdSet(u *ui, c *cli.Context) error {

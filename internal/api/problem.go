@@ -3,41 +3,48 @@ package api
 // ProblemPrefix starts every problem type URI.
 const ProblemPrefix = "urn:capy:problem:"
 
-// Problem slugs (docs/api.md §5). Clients branch on these, never on text.
+// ProblemType is a problem slug (docs/api.md §5): the part of a problem's
+// type URI after ProblemPrefix. Clients branch on these, never on text.
+// Only the constants below exist; Problems holds each one's status, and a
+// test keeps the two in step, so no handler can answer a slug that would
+// fall back to a 500.
+type ProblemType string
+
+// The problem types of docs/api.md §5.
 const (
-	PMalformedJSON        = "malformed-json"
-	PInvalidField         = "invalid-field"
-	PBadBlob              = "bad-blob"
-	PBadOuter             = "bad-outer"
-	POuterKeyRetired      = "outer-key-retired"
-	PUnauthenticated      = "unauthenticated"
-	PSessionExpired       = "session-expired"
-	PCodeInvalid          = "code-invalid"
-	PCodeLocked           = "code-locked"
-	PDeployDenied         = "deploy-denied"
-	PNotAMember           = "not-a-member"
-	PMembershipRevoked    = "membership-revoked"
-	PForbidden            = "forbidden"
-	PInviteEmailMismatch  = "invite-email-mismatch"
-	PDeployRevoked        = "deploy-revoked"
-	PDeployExpired        = "deploy-expired"
-	PNotFound             = "not-found"
-	PMethodNotAllowed     = "method-not-allowed"
-	PAlreadyExists        = "already-exists"
-	PAlreadyMember        = "already-member"
-	PMemberNotActive      = "member-not-active"
-	PLastOwner            = "last-owner"
-	PVersionConflict      = "version-conflict"
-	PEpochMismatch        = "epoch-mismatch"
-	PLimitReached         = "limit-reached"
-	PInviteRevoked        = "invite-revoked"
-	PInviteConsumed       = "invite-consumed"
-	PInviteExpired        = "invite-expired"
-	PBodyTooLarge         = "body-too-large"
-	PUnsupportedMediaType = "unsupported-media-type"
-	PRateLimited          = "rate-limited"
-	PInternal             = "internal"
-	PUnavailable          = "unavailable"
+	PMalformedJSON        ProblemType = "malformed-json"
+	PInvalidField         ProblemType = "invalid-field"
+	PBadBlob              ProblemType = "bad-blob"
+	PBadOuter             ProblemType = "bad-outer"
+	POuterKeyRetired      ProblemType = "outer-key-retired"
+	PUnauthenticated      ProblemType = "unauthenticated"
+	PSessionExpired       ProblemType = "session-expired"
+	PCodeInvalid          ProblemType = "code-invalid"
+	PCodeLocked           ProblemType = "code-locked"
+	PDeployDenied         ProblemType = "deploy-denied"
+	PNotAMember           ProblemType = "not-a-member"
+	PMembershipRevoked    ProblemType = "membership-revoked"
+	PForbidden            ProblemType = "forbidden"
+	PInviteEmailMismatch  ProblemType = "invite-email-mismatch"
+	PDeployRevoked        ProblemType = "deploy-revoked"
+	PDeployExpired        ProblemType = "deploy-expired"
+	PNotFound             ProblemType = "not-found"
+	PMethodNotAllowed     ProblemType = "method-not-allowed"
+	PAlreadyExists        ProblemType = "already-exists"
+	PAlreadyMember        ProblemType = "already-member"
+	PMemberNotActive      ProblemType = "member-not-active"
+	PLastOwner            ProblemType = "last-owner"
+	PVersionConflict      ProblemType = "version-conflict"
+	PEpochMismatch        ProblemType = "epoch-mismatch"
+	PLimitReached         ProblemType = "limit-reached"
+	PInviteRevoked        ProblemType = "invite-revoked"
+	PInviteConsumed       ProblemType = "invite-consumed"
+	PInviteExpired        ProblemType = "invite-expired"
+	PBodyTooLarge         ProblemType = "body-too-large"
+	PUnsupportedMediaType ProblemType = "unsupported-media-type"
+	PRateLimited          ProblemType = "rate-limited"
+	PInternal             ProblemType = "internal"
+	PUnavailable          ProblemType = "unavailable"
 )
 
 // ProblemInfo is the fixed status and title of a problem type.
@@ -47,7 +54,7 @@ type ProblemInfo struct {
 }
 
 // Problems maps every slug to its status and title.
-var Problems = map[string]ProblemInfo{
+var Problems = map[ProblemType]ProblemInfo{
 	PMalformedJSON:        {400, "Malformed JSON"},
 	PInvalidField:         {400, "Invalid field"},
 	PBadBlob:              {400, "Malformed blob"},
@@ -98,11 +105,17 @@ type Problem struct {
 }
 
 // Slug returns the problem's slug ("" for a foreign type).
-func (p *Problem) Slug() string {
+func (p *Problem) Slug() ProblemType {
 	if len(p.Type) > len(ProblemPrefix) && p.Type[:len(ProblemPrefix)] == ProblemPrefix {
-		return p.Type[len(ProblemPrefix):]
+		return ProblemType(p.Type[len(ProblemPrefix):])
 	}
 	return ""
+}
+
+// Known reports whether t is one of the problem types of docs/api.md §5.
+func (t ProblemType) Known() bool {
+	_, ok := Problems[t]
+	return ok
 }
 
 // Error makes a Problem usable as an error on the client side.

@@ -33,11 +33,11 @@ func TestLayering(t *testing.T) {
 		mustExist bool
 	}{
 		// The service side must never be able to derive a client key.
-		{"internal/server", []string{"internal/keys", "internal/sync", "internal/envfile"}, false},
-		{"internal/store", []string{"internal/keys", "internal/sync", "internal/envfile"}, false},
-		{"cmd/capyd", []string{"internal/keys", "internal/sync", "internal/envfile"}, true},
+		{"internal/server", []string{"internal/keys", "internal/envsync", "internal/envfile"}, false},
+		{"internal/store", []string{"internal/keys", "internal/envsync", "internal/envfile"}, false},
+		{"cmd/capyd", []string{"internal/keys", "internal/envsync", "internal/envfile"}, true},
 		// Formats know nothing of the hierarchy.
-		{"internal/wrap", []string{"internal/keys", "internal/envfile", "internal/sync", "internal/client"}, true},
+		{"internal/wrap", []string{"internal/keys", "internal/envfile", "internal/envsync", "internal/client"}, true},
 		{"internal/ident", []string{"internal/wrap", "internal/keys"}, true},
 	}
 	for _, r := range rules {

@@ -23,19 +23,19 @@ var allowed = map[string][]string{
 	"internal/keys":        {"internal/ident", "internal/privfile", "internal/wrap"},
 	"internal/envfile":     {"internal/ident", "internal/privfile"},
 	"internal/api":         {"internal/wrap"}, // api.Bytes is wrap's base64
-	"internal/keyring":     {"internal/privfile", "internal/wrap"},
+	"internal/kekring":     {"internal/privfile", "internal/wrap"},
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
 	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
-	"internal/sync":      {"internal/envfile", "internal/keys", "internal/wrap"},
+	"internal/envsync":      {"internal/envfile", "internal/keys", "internal/wrap"},
 	"internal/workspace": {"internal/ident", "internal/keys", "internal/privfile", "internal/wrap"},
 	"internal/member": {"internal/api", "internal/auditchain", "internal/client", "internal/ident", "internal/keys",
-		"internal/sync", "internal/workspace", "internal/wrap"},
+		"internal/envsync", "internal/workspace", "internal/wrap"},
 	"cmd/capy": {"internal/api", "internal/client", "internal/envfile", "internal/ident", "internal/keys",
-		"internal/member", "internal/privfile", "internal/sync", "internal/workspace", "internal/wrap"},
+		"internal/member", "internal/privfile", "internal/envsync", "internal/workspace", "internal/wrap"},
 
 	// The service: storage, HTTP API, process.
 	"internal/store":               {},
@@ -45,8 +45,8 @@ var allowed = map[string][]string{
 	"internal/store/storeopen":     {"internal/store", "internal/store/postgres", "internal/store/sqlite", "internal/store/sqlstore"},
 	"internal/store/storetest":     {"internal/auditchain", "internal/ident", "internal/store"},
 	"internal/store/pgtest":        {},
-	"internal/server":              {"internal/api", "internal/auditchain", "internal/ident", "internal/keyring", "internal/mail", "internal/store", "internal/wrap"},
-	"internal/capyd":               {"internal/ident", "internal/keyring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
+	"internal/server":              {"internal/api", "internal/auditchain", "internal/ident", "internal/kekring", "internal/mail", "internal/store", "internal/wrap"},
+	"internal/capyd":               {"internal/ident", "internal/kekring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
 	"cmd/capyd":                    {"internal/capyd", "internal/server"},
 	"internal/bench":               {"internal/api", "internal/workspace"},
 	"internal/bench/cmd/capybench": {"internal/bench"},
@@ -126,13 +126,13 @@ func TestImportTable(t *testing.T) {
 // then never depend on the service's internals, and the shared pieces
 // (wire types, formats, the audit chain) live beside wrap.
 func TestClientNeverReachesTheService(t *testing.T) {
-	for _, pkg := range []string{"cmd/capy", "internal/member", "internal/sync", "internal/workspace", "internal/client"} {
+	for _, pkg := range []string{"cmd/capy", "internal/member", "internal/envsync", "internal/workspace", "internal/client"} {
 		d := deps(t, pkg)
 		if d == nil {
 			t.Fatalf("%s: package missing", pkg)
 		}
 		for dep := range d {
-			for _, f := range []string{"internal/store", "internal/server", "internal/keyring", "internal/capyd", "internal/mail"} {
+			for _, f := range []string{"internal/store", "internal/server", "internal/kekring", "internal/capyd", "internal/mail"} {
 				if dep == module+f || strings.HasPrefix(dep, module+f+"/") {
 					t.Errorf("%s reaches %s", pkg, strings.TrimPrefix(dep, module))
 				}

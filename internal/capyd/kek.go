@@ -10,7 +10,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/storeopen"
@@ -21,7 +21,7 @@ import (
 // Concurrent rotations are serialised with a lock on the file
 // (privfile.Acquire, which follows the file a rotation renames into place,
 // so whoever holds the lock reads the newest keyring).
-func rotateKEK(cfg Config) (*keyring.Keyring, error) {
+func rotateKEK(cfg Config) (*kekring.Ring, error) {
 	if cfg.KEK != "" {
 		return nil, envKEKRotateError(cfg.KEK)
 	}
@@ -34,7 +34,7 @@ func rotateKEK(cfg Config) (*keyring.Keyring, error) {
 		return nil, fmt.Errorf("lock KEK file %s: %w", cfg.KEKFile, err)
 	}
 	defer lock.Release()
-	kr, err := keyring.Load(cfg.KEKFile)
+	kr, err := kekring.Load(cfg.KEKFile)
 	if err != nil {
 		return nil, keyFileError("KEK file", cfg.KEKFile, err)
 	}
@@ -42,7 +42,7 @@ func rotateKEK(cfg Config) (*keyring.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := keyring.Save(cfg.KEKFile, next); err != nil {
+	if err := kekring.Save(cfg.KEKFile, next); err != nil {
 		return nil, err
 	}
 	return next, nil
@@ -52,7 +52,7 @@ func rotateKEK(cfg Config) (*keyring.Keyring, error) {
 // which capyd cannot rewrite.
 func envKEKRotateError(text string) error {
 	next := "N"
-	if kr, err := keyring.Parse(text); err == nil {
+	if kr, err := kekring.Parse(text); err == nil {
 		next = fmt.Sprint(kr.Primary() + 1)
 	}
 	return &configError{
@@ -67,7 +67,7 @@ func envKEKRotateError(text string) error {
 
 // listKEKs prints the key ids, one a line, the primary marked; never key
 // material.
-func listKEKs(w io.Writer, kr *keyring.Keyring) {
+func listKEKs(w io.Writer, kr *kekring.Ring) {
 	for _, id := range kr.IDs() {
 		if id == kr.Primary() {
 			fmt.Fprintf(w, "%d primary\n", id)
@@ -78,15 +78,15 @@ func listKEKs(w io.Writer, kr *keyring.Keyring) {
 }
 
 // loadKEKsForList reads the keyring without creating anything.
-func loadKEKsForList(cfg Config) (*keyring.Keyring, keySource, error) {
+func loadKEKsForList(cfg Config) (*kekring.Ring, keySource, error) {
 	if cfg.KEK != "" {
-		kr, err := keyring.Parse(cfg.KEK)
+		kr, err := kekring.Parse(cfg.KEK)
 		if err != nil {
 			return nil, keySource{env: true}, &configError{msg: "CAPYD_KEK: " + err.Error()}
 		}
 		return kr, keySource{env: true}, nil
 	}
-	kr, err := keyring.Load(cfg.KEKFile)
+	kr, err := kekring.Load(cfg.KEKFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, keySource{}, &configError{msg: fmt.Sprintf("no KEK file at %s", cfg.KEKFile),
 			hints: []string{"capyd creates it on first start; check --data-dir / --kek-file"}}
@@ -112,13 +112,13 @@ func parseKEKID(arg string) (uint32, error) {
 // and always for the primary. Members' key.enc files are on their
 // machines and cannot be counted: note says so. With CAPYD_KEK there is no
 // file: after the same checks it says which entry to drop.
-func retireKEK(ctx context.Context, cfg Config, id uint32, note io.Writer) (*keyring.Keyring, error) {
+func retireKEK(ctx context.Context, cfg Config, id uint32, note io.Writer) (*kekring.Ring, error) {
 	var (
-		kr  *keyring.Keyring
+		kr  *kekring.Ring
 		err error
 	)
 	if cfg.KEK != "" {
-		if kr, err = keyring.Parse(cfg.KEK); err != nil {
+		if kr, err = kekring.Parse(cfg.KEK); err != nil {
 			return nil, &configError{msg: "CAPYD_KEK: " + err.Error()}
 		}
 	} else {
@@ -131,7 +131,7 @@ func retireKEK(ctx context.Context, cfg Config, id uint32, note io.Writer) (*key
 			return nil, fmt.Errorf("lock KEK file %s: %w", cfg.KEKFile, err)
 		}
 		defer lock.Release()
-		if kr, err = keyring.Load(cfg.KEKFile); err != nil {
+		if kr, err = kekring.Load(cfg.KEKFile); err != nil {
 			return nil, keyFileError("KEK file", cfg.KEKFile, err)
 		}
 	}
@@ -180,7 +180,7 @@ func retireKEK(ctx context.Context, cfg Config, id uint32, note io.Writer) (*key
 			},
 		}
 	}
-	if err := keyring.Save(cfg.KEKFile, next); err != nil {
+	if err := kekring.Save(cfg.KEKFile, next); err != nil {
 		return nil, err
 	}
 	return next, nil

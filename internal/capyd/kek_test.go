@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/storeopen"
 	"github.com/capy-oss/capy/internal/wrap"
@@ -29,7 +29,7 @@ func runCapyd(t *testing.T, args ...string) (int, string, string) {
 // outer blobs were made under KEK 1, and a key file rotated to KEK 2.
 type kekWorld struct {
 	st      store.Store
-	kr      *keyring.Keyring // KEKs 1 and 2
+	kr      *kekring.Ring // KEKs 1 and 2
 	dataDir string
 	db      string
 	tok     store.TokenHash
@@ -52,7 +52,7 @@ func newKEKWorld(t *testing.T, db string) *kekWorld {
 	}
 	t.Cleanup(func() { st.Close() })
 	w.st = st
-	kr1, err := keyring.LoadOrCreate(filepath.Join(w.dataDir, "kek"))
+	kr1, err := kekring.LoadOrCreate(filepath.Join(w.dataDir, "kek"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func newKEKWorld(t *testing.T, db string) *kekWorld {
 	if code != 0 || out != "2\n" {
 		t.Fatalf("kek rotate: %d %q %s", code, out, errs)
 	}
-	if w.kr, err = keyring.Load(filepath.Join(w.dataDir, "kek")); err != nil {
+	if w.kr, err = kekring.Load(filepath.Join(w.dataDir, "kek")); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -171,7 +171,7 @@ func TestKEKRetire(t *testing.T) {
 				!strings.Contains(errs, "key.enc files are on their machines and cannot be counted") {
 				t.Fatalf("retire: %d %q\n%s", code, out, errs)
 			}
-			kr, err := keyring.Load(kekFile)
+			kr, err := kekring.Load(kekFile)
 			if err != nil || kr.Has(1) || !kr.Has(2) || kr.Primary() != 2 {
 				t.Fatalf("key file after the retire: %v %v", kr, err)
 			}

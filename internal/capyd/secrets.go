@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/store"
 )
@@ -35,9 +35,9 @@ func (k keySource) String() string {
 // loadKeyring returns the KEKs: from CAPYD_KEK when set, otherwise from the
 // key file, created (0600, one fresh key) when it does not exist. A file
 // readable by group or others, or a symlink, is refused.
-func loadKeyring(cfg Config, log *slog.Logger) (*keyring.Keyring, keySource, error) {
+func loadKeyring(cfg Config, log *slog.Logger) (*kekring.Ring, keySource, error) {
 	if cfg.KEK != "" {
-		kr, err := keyring.Parse(cfg.KEK)
+		kr, err := kekring.Parse(cfg.KEK)
 		if err != nil {
 			return nil, keySource{env: true}, &configError{msg: "CAPYD_KEK: " + err.Error()}
 		}
@@ -47,7 +47,7 @@ func loadKeyring(cfg Config, log *slog.Logger) (*keyring.Keyring, keySource, err
 		return kr, keySource{env: true}, nil
 	}
 	_, statErr := os.Lstat(cfg.KEKFile)
-	kr, err := keyring.LoadOrCreate(cfg.KEKFile)
+	kr, err := kekring.LoadOrCreate(cfg.KEKFile)
 	if err != nil {
 		return nil, keySource{path: cfg.KEKFile}, keyFileError("KEK file", cfg.KEKFile, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 )
 
 func testConfig(t *testing.T) Config {
@@ -189,7 +189,7 @@ func TestRotateConcurrentLosesNothing(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	kr, err := keyring.Load(cfg.KEKFile)
+	kr, err := kekring.Load(cfg.KEKFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/mail"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/storeopen"
@@ -33,7 +33,7 @@ type Server interface {
 	// SetDraining makes /readyz answer 503 from now on.
 	SetDraining()
 	// SetKeyring replaces the KEK keyring (SIGHUP).
-	SetKeyring(*keyring.Keyring)
+	SetKeyring(*kekring.Ring)
 }
 
 // ServerParams is what capyd hands the server it builds: everything
@@ -45,7 +45,7 @@ type ServerParams struct {
 	Logger         *slog.Logger
 	Registry       *prometheus.Registry
 	Store          store.Store
-	Keyring        *keyring.Keyring
+	Keyring        *kekring.Ring
 	Mailer         mail.Sender
 	// DisableRateLimits turns every rate limit off
 	// (--unsafe-disable-rate-limits; load tests only).
@@ -333,13 +333,13 @@ run:
 // primary is older than the one in use (an old backup put back, say), is
 // refused: the current keyring stays, and the log says why. CAPYD_KEK
 // cannot be re-read by a running process. Returns the keyring in use.
-func reloadKeyring(cfg Config, cur *keyring.Keyring, srv Server, log *slog.Logger) *keyring.Keyring {
+func reloadKeyring(cfg Config, cur *kekring.Ring, srv Server, log *slog.Logger) *kekring.Ring {
 	if cfg.KEK != "" {
 		log.Warn("SIGHUP: the keyring comes from CAPYD_KEK, which a running process cannot re-read; restart capyd to change it",
 			"kek_id", cur.Primary())
 		return cur
 	}
-	kr, err := keyring.Load(cfg.KEKFile)
+	kr, err := kekring.Load(cfg.KEKFile)
 	if err != nil {
 		log.Error("SIGHUP: keyring not reloaded; keeping the one in use", "kek_file", cfg.KEKFile, "kek_id", cur.Primary(), "err", err)
 		return cur
@@ -355,7 +355,7 @@ func reloadKeyring(cfg Config, cur *keyring.Keyring, srv Server, log *slog.Logge
 }
 
 // kekIDs lists a keyring's ids for the log: "1,2,3".
-func kekIDs(kr *keyring.Keyring) string {
+func kekIDs(kr *kekring.Ring) string {
 	ids := kr.IDs()
 	parts := make([]string, len(ids))
 	for i, id := range ids {

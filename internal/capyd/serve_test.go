@@ -18,7 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/store/pgtest"
 )
 
@@ -31,11 +31,11 @@ type fakeServer struct {
 	draining atomic.Bool
 	entered  chan struct{}
 	release  chan struct{}
-	keyrings chan *keyring.Keyring // what SetKeyring was given
+	keyrings chan *kekring.Ring // what SetKeyring was given
 }
 
 func newFake() *fakeServer {
-	return &fakeServer{entered: make(chan struct{}, 10), release: make(chan struct{}), keyrings: make(chan *keyring.Keyring, 10)}
+	return &fakeServer{entered: make(chan struct{}, 10), release: make(chan struct{}), keyrings: make(chan *kekring.Ring, 10)}
 }
 
 func (f *fakeServer) health(mux *http.ServeMux) {
@@ -68,7 +68,7 @@ func (f *fakeServer) OpsHandler() http.Handler {
 
 func (f *fakeServer) SetDraining() { f.draining.Store(true) }
 
-func (f *fakeServer) SetKeyring(kr *keyring.Keyring) { f.keyrings <- kr }
+func (f *fakeServer) SetKeyring(kr *kekring.Ring) { f.keyrings <- kr }
 
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -391,14 +391,14 @@ func TestServeSIGHUPReloadsKeyring(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An older key file put back: refused.
-	if err := keyring.Save(kekFile, kr1); err != nil {
+	if err := kekring.Save(kekFile, kr1); err != nil {
 		t.Fatal(err)
 	}
 	r.hups <- syscall.SIGHUP
 	r.waitLog(t, `file_kek_id=1 kek_id=2`, 1)
 	r.noKeyring(t, "an older key file")
 	// Back to the rotated file: taken.
-	if err := keyring.Save(kekFile, kr2); err != nil {
+	if err := kekring.Save(kekFile, kr2); err != nil {
 		t.Fatal(err)
 	}
 	r.hups <- syscall.SIGHUP
@@ -435,7 +435,7 @@ func TestServeSIGHUPWithEnvKEK(t *testing.T) {
 }
 
 // hexKey is the key material of a keyring's newest line.
-func hexKey(kr *keyring.Keyring) string {
+func hexKey(kr *kekring.Ring) string {
 	lines := strings.Split(strings.TrimSpace(kr.Encode()), "\n")
 	f := strings.Fields(lines[len(lines)-1])
 	return f[len(f)-1]

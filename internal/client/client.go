@@ -176,7 +176,7 @@ func ProblemOf(err error) *api.Problem {
 }
 
 // Is reports whether err carries the problem type slug.
-func Is(err error, slug string) bool {
+func Is(err error, slug api.ProblemType) bool {
 	p := ProblemOf(err)
 	return p != nil && p.Slug() == slug
 }

@@ -51,10 +51,10 @@ func stall(t *testing.T, hits *atomic.Int32) http.HandlerFunc {
 	}
 }
 
-func problem(w http.ResponseWriter, slug string, status int, extra string) {
+func problem(w http.ResponseWriter, slug api.ProblemType, status int, extra string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	w.Write([]byte(`{"type":"urn:capy:problem:` + slug + `","title":"t","status":` + strconv.Itoa(status) +
+	w.Write([]byte(`{"type":"urn:capy:problem:` + string(slug) + `","title":"t","status":` + strconv.Itoa(status) +
 		`,"request_id":"req_x"` + extra + `}`))
 }
 

@@ -9,9 +9,9 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/keys"
-	"github.com/capy-oss/capy/internal/sync"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/capy-oss/capy/internal/wrap"
 )
@@ -87,7 +87,7 @@ func DeployDecrypt(ctx context.Context, c *client.Client, code wrap.DeployCode, 
 
 // CIKeyring is the read-only keyring of a key file, verified against the
 // pinned public key of the environment in project.json.
-func CIKeyring(kf keys.EnvKeyFile, pin workspace.EnvPin) (*sync.CIKeys, error) {
+func CIKeyring(kf keys.EnvKeyFile, pin workspace.EnvPin) (*envsync.CIKeys, error) {
 	if kf.EnvID != pin.ID {
 		return nil, ErrCodeMismatch
 	}
@@ -95,5 +95,5 @@ func CIKeyring(kf keys.EnvKeyFile, pin workspace.EnvPin) (*sync.CIKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sync.CIKeys{EK: kf.Key, EnvID: kf.EnvID, Epoch: kf.Epoch, Pinned: ed25519.PublicKey(pub)}, nil
+	return &envsync.CIKeys{EK: kf.Key, EnvID: kf.EnvID, Epoch: kf.Epoch, Pinned: ed25519.PublicKey(pub)}, nil
 }

@@ -6,11 +6,11 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
-	"github.com/capy-oss/capy/internal/sync"
+	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/workspace"
 )
 
-// Remote adapts the client to sync.Remote for one environment, and keeps
+// Remote adapts the client to envsync.Remote for one environment, and keeps
 // the audit head a push answer carries.
 type Remote struct {
 	Client              *client.Client
@@ -26,7 +26,7 @@ type Remote struct {
 }
 
 type headResult struct {
-	b   *sync.RemoteBlob
+	b   *envsync.RemoteBlob
 	err error
 }
 
@@ -48,9 +48,9 @@ func (r *Remote) Prefetch(ctx context.Context) {
 }
 
 // Head fetches the head.
-func (r *Remote) Head(ctx context.Context) (*sync.RemoteBlob, error) {
+func (r *Remote) Head(ctx context.Context) (*envsync.RemoteBlob, error) {
 	if r.Fixed != nil {
-		return &sync.RemoteBlob{Version: r.Fixed.Version, Text: r.Fixed.Text}, nil
+		return &envsync.RemoteBlob{Version: r.Fixed.Version, Text: r.Fixed.Text}, nil
 	}
 	if r.HeadOnly {
 		return nil, nil
@@ -67,16 +67,16 @@ func (r *Remote) Head(ctx context.Context) (*sync.RemoteBlob, error) {
 	return r.fetchHead(ctx)
 }
 
-func (r *Remote) fetchHead(ctx context.Context) (*sync.RemoteBlob, error) {
+func (r *Remote) fetchHead(ctx context.Context) (*envsync.RemoteBlob, error) {
 	b, err := r.Client.Head(ctx, r.Org, r.Project, r.EnvID)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	return &sync.RemoteBlob{Version: b.Version, Text: b.Text}, nil
+	return &envsync.RemoteBlob{Version: b.Version, Text: b.Text}, nil
 }
 
 // Version fetches one version.
-func (r *Remote) Version(ctx context.Context, v uint64) (*sync.RemoteBlob, error) {
+func (r *Remote) Version(ctx context.Context, v uint64) (*envsync.RemoteBlob, error) {
 	if r.Fixed != nil || r.HeadOnly {
 		return nil, errors.New("a deploy key can read only the head")
 	}
@@ -84,13 +84,13 @@ func (r *Remote) Version(ctx context.Context, v uint64) (*sync.RemoteBlob, error
 	if err != nil {
 		return nil, err
 	}
-	return &sync.RemoteBlob{Version: b.Version, Text: b.Text}, nil
+	return &envsync.RemoteBlob{Version: b.Version, Text: b.Text}, nil
 }
 
 // Push sends the next version.
 func (r *Remote) Push(ctx context.Context, text string) error {
 	if r.Fixed != nil || r.HeadOnly {
-		return sync.ErrReadOnly
+		return envsync.ErrReadOnly
 	}
 	if r.Home != nil {
 		// A deferred write of the unlock's audit head that failed stops
@@ -101,7 +101,7 @@ func (r *Remote) Push(ctx context.Context, text string) error {
 	}
 	res, err := r.Client.Push(ctx, r.Org, r.Project, r.EnvID, text)
 	if client.Is(err, api.PVersionConflict) {
-		return sync.ErrVersionConflict
+		return envsync.ErrVersionConflict
 	}
 	if err != nil {
 		return err

@@ -104,7 +104,9 @@ func TestPushAndPull(t *testing.T) {
 		path := "/v1/orgs/" + w.org + "/projects/" + w.project + "/envs/" + w.env + "/versions"
 		enc, _ := json.Marshal(good)
 		for name, c := range map[string]struct {
-			body, slug, field string
+			body  string
+			slug  api.ProblemType
+			field string
 		}{
 			"syntax":        {`{"text":`, api.PMalformedJSON, ""},
 			"trailing data": {`{"text":` + string(enc) + `} {}`, api.PMalformedJSON, ""},

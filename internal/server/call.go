@@ -79,7 +79,7 @@ type call struct {
 // limit, (4) session, (5) membership and role, (7) an empty body where
 // none is allowed and the query parameters — before the route's own
 // handler.
-func (s *Server) wrap(rt route) http.Handler {
+func (s *Server) handler(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rec, ok := w.(*recorder); ok {
 			rec.route = rt.pattern

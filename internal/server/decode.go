@@ -19,12 +19,12 @@ const maxJSONDepth = 4
 // decodeError is a request body that does not fit: malformed JSON (the
 // shape) or an invalid field (a member's name, presence or type).
 type decodeError struct {
-	slug   string // api.PMalformedJSON or api.PInvalidField
+	slug   api.ProblemType // api.PMalformedJSON or api.PInvalidField
 	field  string // for invalid-field
 	detail string // fixed text
 }
 
-func (e *decodeError) Error() string { return e.slug + ": " + e.detail }
+func (e *decodeError) Error() string { return string(e.slug) + ": " + e.detail }
 
 func malformed(detail string) *decodeError {
 	return &decodeError{slug: api.PMalformedJSON, detail: detail}

@@ -46,7 +46,9 @@ func TestDecodeStrict(t *testing.T) {
 		}
 	}
 	bad := []struct {
-		in, slug, field string
+		in    string
+		slug  api.ProblemType
+		field string
 	}{
 		{``, api.PMalformedJSON, ""},
 		{`null`, api.PMalformedJSON, ""},

@@ -52,7 +52,7 @@ func (s *Server) mintDeploy(c *call) error {
 		return err
 	}
 	id := ident.NewID(ident.Deploy)
-	outer, err := s.keyring().Wrap(c.org.ID, wrap.PurposeDeploy, id, req.Inner)
+	outer, err := s.keks().Wrap(c.org.ID, wrap.PurposeDeploy, id, req.Inner)
 	if err != nil {
 		return err
 	}

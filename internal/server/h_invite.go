@@ -60,7 +60,7 @@ func (s *Server) createInvite(c *call) error {
 	}
 	orgID := c.org.ID
 	id := ident.NewID(ident.Invite)
-	outer, err := s.keyring().Wrap(orgID, wrap.PurposeInvite, id, req.Inner)
+	outer, err := s.keks().Wrap(orgID, wrap.PurposeInvite, id, req.Inner)
 	if err != nil {
 		return err
 	}

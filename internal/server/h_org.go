@@ -95,7 +95,7 @@ func (s *Server) wrapKey(c *call) error {
 		return err
 	}
 	orgID, userID := c.org.ID, c.sess.UserID
-	outer, err := s.keyring().Wrap(orgID, wrap.PurposeKey, userID, req.Inner)
+	outer, err := s.keks().Wrap(orgID, wrap.PurposeKey, userID, req.Inner)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/mail"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/pgtest"
@@ -121,7 +121,7 @@ type env struct {
 	t      *testing.T
 	ctx    context.Context
 	st     store.Store
-	kr     *keyring.Keyring
+	kr     *kekring.Ring
 	srv    *Server
 	http   *httptest.Server
 	mail   *mailbox
@@ -174,14 +174,14 @@ func newEnv(t *testing.T, kind string, cfg Config, limits bool) *env {
 	t.Helper()
 	c := &clock{t: time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)}
 	st := openStore(t, kind, c)
-	kr, err := keyring.Generate()
+	kr, err := kekring.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return startEnv(t, kind, st, kr, c, cfg, limits)
 }
 
-func startEnv(t *testing.T, kind string, st store.Store, kr *keyring.Keyring, c *clock, cfg Config, limits bool) *env {
+func startEnv(t *testing.T, kind string, st store.Store, kr *kekring.Ring, c *clock, cfg Config, limits bool) *env {
 	t.Helper()
 	e := &env{t: t, st: st, kr: kr, clock: c, mail: &mailbox{}, logs: &syncBuffer{}, dbKind: kind}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -420,7 +420,7 @@ func (e *env) lastAudit(w *world) api.AuditEntry {
 }
 
 // wantProblem fails unless err is a problem of type slug.
-func wantProblem(t testing.TB, err error, slug, what string) *api.Problem {
+func wantProblem(t testing.TB, err error, slug api.ProblemType, what string) *api.Problem {
 	t.Helper()
 	p := client.ProblemOf(err)
 	if p == nil || p.Slug() != slug {
@@ -480,13 +480,13 @@ func (e *env) raw(method, path string, body []byte, hdr map[string]string) (*htt
 }
 
 // rawProblem decodes a problem document and checks its status and type.
-func rawProblem(t testing.TB, resp *http.Response, body []byte, slug string) map[string]any {
+func rawProblem(t testing.TB, resp *http.Response, body []byte, slug api.ProblemType) map[string]any {
 	t.Helper()
 	var p map[string]any
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatalf("not JSON: %s", body)
 	}
-	if resp.Header.Get("Content-Type") != "application/problem+json" || p["type"] != api.ProblemPrefix+slug ||
+	if resp.Header.Get("Content-Type") != "application/problem+json" || p["type"] != api.ProblemPrefix+string(slug) ||
 		int(p["status"].(float64)) != resp.StatusCode || resp.StatusCode != api.Problems[slug].Status {
 		t.Fatalf("got %d %s %s, want %s", resp.StatusCode, resp.Header.Get("Content-Type"), body, slug)
 	}

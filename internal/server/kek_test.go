@@ -7,11 +7,11 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 )
 
 // replica is another capyd on the same store with its own keyring.
-func (e *env) replica(t *testing.T, kr *keyring.Keyring) *env {
+func (e *env) replica(t *testing.T, kr *kekring.Ring) *env {
 	t.Helper()
 	return startEnv(t, e.dbKind, e.st, kr, e.clock, Config{}, false)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 )
 
 func TestOrgs(t *testing.T) {
@@ -174,7 +174,7 @@ func TestKEKRotation(t *testing.T) {
 			t.Fatalf("co-decrypt of the rewrapped blob %+v", res2)
 		}
 		// A keyring without the old KEK: outer-key-retired.
-		only, err := keyring.Parse(lastLine(kr2.Encode()))
+		only, err := kekring.Parse(lastLine(kr2.Encode()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ type recorder struct {
 	status  int
 	route   string // the route pattern, set by wrap
 	actor   string // user or deploy id, when known
-	problem string // problem slug, if the answer was one
+	problem api.ProblemType // problem slug, if the answer was one
 }
 
 func (r *recorder) WriteHeader(code int) {

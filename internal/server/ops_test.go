@@ -12,7 +12,7 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 )
 
 func TestAudit(t *testing.T) {
@@ -59,7 +59,7 @@ func TestHTTPConventions(t *testing.T) {
 		w := e.world()
 		auth := map[string]string{"Authorization": "Bearer " + w.member.Token}
 		reqID := regexp.MustCompile(`^req_[a-z2-7]{26}$`)
-		check := func(resp *http.Response, body []byte, slug string) map[string]any {
+		check := func(resp *http.Response, body []byte, slug api.ProblemType) map[string]any {
 			t.Helper()
 			if !reqID.MatchString(resp.Header.Get("Capy-Request-Id")) || resp.Header.Get("Cache-Control") != "no-store" ||
 				resp.Header.Get("X-Content-Type-Options") != "nosniff" {
@@ -260,7 +260,7 @@ func TestRateLimitCoDecrypt(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
-	kr, _ := keyring.Generate()
+	kr, _ := kekring.Generate()
 	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
 	s.SetKeyring(kr)
 	for _, c := range []struct {

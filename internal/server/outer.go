@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/api"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/wrap"
 )
@@ -34,7 +34,7 @@ const kekBehindDetail = "this replica of the service does not hold the key the b
 // missingKEK returns the problem for an unwrap error caused by a KEK this
 // keyring lacks, or nil for any other error.
 func missingKEK(purpose string, err error) *problemError {
-	var uk *keyring.UnknownKeyError
+	var uk *kekring.UnknownKeyError
 	if !errors.As(err, &uk) {
 		return nil
 	}
@@ -47,7 +47,7 @@ func missingKEK(purpose string, err error) *problemError {
 // unwrap opens an outer blob with the keyring and counts it by purpose and
 // KEK id.
 func (s *Server) unwrap(orgID, purpose, subject string, outer []byte) (inner, rewrapped []byte, err error) {
-	inner, rewrapped, err = s.keyring().Unwrap(orgID, purpose, subject, outer)
+	inner, rewrapped, err = s.keks().Unwrap(orgID, purpose, subject, outer)
 	if err == nil {
 		kid, _ := wrap.OuterKeyID(outer)
 		s.m.unwraps.WithLabelValues(purpose, strconv.FormatUint(uint64(kid), 10)).Inc()

@@ -15,7 +15,7 @@ import (
 // thing a handler returns when it knows what to answer. Everything the
 // funnel (problemFor) does not recognise becomes 500 internal.
 type problemError struct {
-	slug   string
+	slug   api.ProblemType
 	detail string // fixed text only: never internal error text or user data
 	field  string
 	head   *api.HeadRef
@@ -29,20 +29,20 @@ type problemError struct {
 
 func (p *problemError) Error() string {
 	if p.cause != nil {
-		return p.slug + ": " + p.cause.Error()
+		return string(p.slug) + ": " + p.cause.Error()
 	}
-	return p.slug
+	return string(p.slug)
 }
 
 func (p *problemError) Unwrap() error { return p.cause }
 
 // problem returns a problem of type slug with a fixed detail.
-func problem(slug, detail string) *problemError {
+func problem(slug api.ProblemType, detail string) *problemError {
 	return &problemError{slug: slug, detail: detail}
 }
 
 // details are the default detail sentences per problem type.
-var details = map[string]string{
+var details = map[api.ProblemType]string{
 	api.PMalformedJSON:        "the body is not one valid JSON object",
 	api.PInvalidField:         "a field is missing, unknown or invalid",
 	api.PBadBlob:              "the blob text fails the shape check",
@@ -113,7 +113,7 @@ func problemFor(err error) *problemError {
 	if errors.As(err, &ee) {
 		return &problemError{slug: api.PAlreadyExists, field: ee.Field, cause: err}
 	}
-	var slug string
+	var slug api.ProblemType
 	switch {
 	case errors.Is(err, store.ErrSessionExpired):
 		slug = api.PSessionExpired
@@ -178,7 +178,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 		detail = details[p.slug]
 	}
 	doc := api.Problem{
-		Type: api.ProblemPrefix + p.slug, Title: info.Title, Status: info.Status, Detail: detail,
+		Type: api.ProblemPrefix + string(p.slug), Title: info.Title, Status: info.Status, Detail: detail,
 		RequestID: rid, Field: p.field, Epoch: p.epoch, Line: p.line, Limit: p.limit,
 	}
 	var body []byte

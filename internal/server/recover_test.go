@@ -17,7 +17,7 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/store"
 )
 
@@ -43,7 +43,7 @@ func TestPanicRecovered(t *testing.T) {
 	defer guard(t)
 	c := &clock{t: time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)}
 	ps := &panickyStore{Store: openStore(t, "sqlite", c)}
-	kr, err := keyring.Generate()
+	kr, err := kekring.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestPanicRecovered(t *testing.T) {
 func TestPanicAfterAnswerBegan(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuffer{}
-	kr, err := keyring.Generate()
+	kr, err := kekring.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@
 // (problemFor).
 //
 // The server never derives a client key: it must not import
-// internal/keys, internal/sync or internal/envfile (internal/arch checks).
+// internal/keys, internal/envsync or internal/envfile (internal/arch checks).
 package server
 
 import (
@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/mail"
 	"github.com/capy-oss/capy/internal/store"
 
@@ -63,7 +63,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	st       store.Store
-	kr       atomic.Pointer[keyring.Keyring] // swapped whole by SetKeyring
+	kr       atomic.Pointer[kekring.Ring] // swapped whole by SetKeyring
 	mailer   mail.Sender
 	reg      *prometheus.Registry
 	m        *metrics
@@ -74,7 +74,7 @@ type Server struct {
 }
 
 // New returns a Server. st, kr and mailer are required.
-func New(cfg Config, st store.Store, kr *keyring.Keyring, mailer mail.Sender) (*Server, error) {
+func New(cfg Config, st store.Store, kr *kekring.Ring, mailer mail.Sender) (*Server, error) {
 	if st == nil || kr == nil || mailer == nil {
 		return nil, errors.New("server: a store, a keyring and a mailer are required")
 	}
@@ -124,14 +124,14 @@ func (s *Server) SetDraining() { s.draining.Store(true) }
 // SetKeyring replaces the KEK keyring (capyd reloads its key file on
 // SIGHUP). Requests that already hold the old keyring finish with it; a
 // nil keyring is ignored.
-func (s *Server) SetKeyring(kr *keyring.Keyring) {
+func (s *Server) SetKeyring(kr *kekring.Ring) {
 	if kr != nil {
 		s.kr.Store(kr)
 	}
 }
 
 // keyring is the KEK keyring in use.
-func (s *Server) keyring() *keyring.Keyring { return s.kr.Load() }
+func (s *Server) keks() *kekring.Ring { return s.kr.Load() }
 
 // router builds the chi router of the public API (public) or of the
 // operations listener.
@@ -145,7 +145,7 @@ func (s *Server) router(public bool) http.Handler {
 		s.writeProblem(w, req, problem(api.PMethodNotAllowed, ""))
 	})
 	for _, rt := range s.routes(public) {
-		r.Method(rt.method, rt.pattern, s.wrap(rt))
+		r.Method(rt.method, rt.pattern, s.handler(rt))
 	}
 	return s.outer(r)
 }

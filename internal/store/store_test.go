@@ -78,7 +78,7 @@ func TestImportGraph(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"/internal/keys", "/internal/sync", "/internal/envfile"} {
+		for _, banned := range []string{"/internal/keys", "/internal/envsync", "/internal/envfile"} {
 			if strings.HasSuffix(dep, "github.com/capy-oss/capy"+banned) || strings.Contains(dep, "github.com/capy-oss/capy"+banned+"/") {
 				t.Errorf("the store depends on %s", dep)
 			}

@@ -279,7 +279,7 @@ func (r *Repo) writeFile(rel string, data []byte, check func() error, newMode fs
 }
 
 // File is one file of the checkout: an environment's .env file. It is what
-// internal/sync reads and rewrites (sync.File), with the checks of
+// internal/envsync reads and rewrites (sync.File), with the checks of
 // Repo.ReadFile and Repo.WriteFile.
 type File struct {
 	repo  *Repo

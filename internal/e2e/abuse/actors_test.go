@@ -282,7 +282,7 @@ func TestStolenLaptop(t *testing.T) {
 		}
 	}
 	r := thief.capy("--json", "get", "A")
-	if r.exit != 1 || r.code() != api.PUnauthenticated || strings.Contains(r.stdout, "alpha") {
+	if r.exit != 1 || r.code() != string(api.PUnauthenticated) || strings.Contains(r.stdout, "alpha") {
 		t.Fatalf("stolen laptop after the session was revoked: %s", r)
 	}
 	// The token itself is dead on every route.

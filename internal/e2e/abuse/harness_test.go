@@ -29,7 +29,7 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
-	"github.com/capy-oss/capy/internal/keyring"
+	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/mail"
 	"github.com/capy-oss/capy/internal/server"
@@ -129,7 +129,7 @@ type service struct {
 	dbPath string // SQLite file, or PostgreSQL URL
 	clock  *clock
 	mail   *mailbox
-	kr     *keyring.Keyring
+	kr     *kekring.Ring
 	logs   *syncBuffer // capyd's log
 	direct string      // capyd itself
 	url    string      // the proxy: what project.json and codes name
@@ -181,7 +181,7 @@ func newService(t *testing.T, kind string) *service {
 		t.Fatalf("open %s store: %v", kind, err)
 	}
 	t.Cleanup(func() { s.st.Close() })
-	s.kr, err = keyring.Generate()
+	s.kr, err = kekring.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func (s *service) raw(method, path string, body io.Reader, contentLength int64, 
 // problemSlug decodes a problem document and returns its slug; it fails
 // the test when the answer is not a well-formed problem of the given
 // status, or when its detail leaks anything internal.
-func problemSlug(t *testing.T, resp *http.Response, body []byte) string {
+func problemSlug(t *testing.T, resp *http.Response, body []byte) api.ProblemType {
 	t.Helper()
 	var p api.Problem
 	if resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil || p.Status != resp.StatusCode {

@@ -121,7 +121,7 @@ func TestSQLAndUnicodeInput(t *testing.T) {
 			ctx := context.Background()
 			schema := s.schema(t)
 			tok := o.owner.Token
-			post := func(path, body string) (int, string, map[string]any) {
+			post := func(path, body string) (int, api.ProblemType, map[string]any) {
 				t.Helper()
 				resp, b := s.send(t, tok, call{"POST", path, body})
 				m := map[string]any{}

@@ -25,7 +25,7 @@ import (
 // meanwhile, and the set's own sync then found nothing to push — the value
 // was gone and both processes exited 0 (4 to 9 rounds of 20 here). Fixed
 // by a lock on the checkout in cmd/capy (sync and set/unset/import take
-// turns), and in internal/sync by refusing to replace a file that changed
+// turns), and in internal/envsync by refusing to replace a file that changed
 // since it was read (which alone still lost about 1 round in 200 on this
 // loaded machine: the check is not a lock). With both, 0 in 200.
 func TestSetDuringSyncSameCheckout(t *testing.T) {

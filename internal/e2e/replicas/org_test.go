@@ -196,7 +196,7 @@ func (w *world) blob(version uint64, parent string) (*wrap.Blob, error) {
 }
 
 // problemSlug is the problem type of err, or "" if it is none.
-func problemSlug(err error) string {
+func problemSlug(err error) api.ProblemType {
 	if p := client.ProblemOf(err); p != nil {
 		return p.Slug()
 	}

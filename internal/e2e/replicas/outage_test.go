@@ -79,7 +79,7 @@ func checkUnavailable(a answer) string {
 	}
 	var p api.Problem
 	if a.status != http.StatusServiceUnavailable || a.ctype != "application/problem+json" || json.Unmarshal(a.body, &p) != nil ||
-		p.Type != api.ProblemPrefix+api.PUnavailable || p.Status != 503 || p.Title != api.Problems[api.PUnavailable].Title ||
+		p.Type != api.ProblemPrefix + string(api.PUnavailable) || p.Status != 503 || p.Title != api.Problems[api.PUnavailable].Title ||
 		!strings.HasPrefix(p.RequestID, "req_") || a.retry == "" {
 		return fmt.Sprintf("%s: %d %s Retry-After=%q %s; want a 503 unavailable problem", a.op, a.status, a.ctype, a.retry, a.body)
 	}
@@ -201,7 +201,7 @@ func TestDatabaseOutage(t *testing.T) {
 		pushes = append(pushes, pushAttempt{version: head.Version + 1, id: b.ID(), status: a.status})
 		mu.Unlock()
 		switch {
-		case a.err == nil && a.status == 409 && strings.Contains(string(a.body), api.PVersionConflict):
+		case a.err == nil && a.status == 409 && strings.Contains(string(a.body), string(api.PVersionConflict)):
 			// Only after a 503 push that landed; checked at the end.
 			all = false
 		case judge(a, 201):

@@ -1,4 +1,4 @@
-package keyring
+package kekring
 
 import (
 	"errors"
@@ -40,7 +40,7 @@ func TestLoadOrCreateNeverHalfWritten(t *testing.T) {
 			encoded []string
 			errs    []error
 		)
-		record := func(k *Keyring, err error) {
+		record := func(k *Ring, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -103,7 +103,7 @@ func TestLoadOrCreateInvisibleUntilComplete(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { privfile.BeforeLink = nil })
-	stopped := make(chan *Keyring, 1)
+	stopped := make(chan *Ring, 1)
 	go func() {
 		k, err := LoadOrCreate(path)
 		if err != nil {

@@ -1,4 +1,4 @@
-// Package keyring holds the service's key-encryption keys (KEKs) and
+// Package kekring holds the service's key-encryption keys (KEKs) and
 // applies the outer wrap with them (DESIGN §2.6). The newest KEK is the
 // primary: new blobs are wrapped under it; older ones still open, and a
 // blob opened under an older KEK is re-wrapped so old keys can be retired.
@@ -6,7 +6,7 @@
 // KEKs come from a key file (created 0600 on first start) or from the
 // CAPYD_KEK environment variable, never from the database: a stolen
 // database alone then holds only doubly-wrapped blobs.
-package keyring
+package kekring
 
 import (
 	"crypto/rand"
@@ -58,22 +58,22 @@ func (e *UnknownKeyError) Is(target error) bool { return target == ErrUnknownKey
 // the key may still arrive. Otherwise the key was retired or removed.
 func (e *UnknownKeyError) Newer() bool { return e.ID > e.Primary }
 
-// Keyring is an immutable set of KEKs.
-type Keyring struct {
+// Ring is an immutable set of KEKs.
+type Ring struct {
 	keys    map[uint32][wrap.KeySize]byte
 	primary uint32
 }
 
 // String never prints key material.
-func (k *Keyring) String() string {
+func (k *Ring) String() string {
 	return fmt.Sprintf("keyring(%d keys, primary %d)", len(k.keys), k.primary)
 }
 
 // Primary returns the id of the key new blobs are wrapped under.
-func (k *Keyring) Primary() uint32 { return k.primary }
+func (k *Ring) Primary() uint32 { return k.primary }
 
 // IDs returns the key ids in ascending order.
-func (k *Keyring) IDs() []uint32 {
+func (k *Ring) IDs() []uint32 {
 	ids := make([]uint32, 0, len(k.keys))
 	for id := range k.keys {
 		ids = append(ids, id)
@@ -83,21 +83,21 @@ func (k *Keyring) IDs() []uint32 {
 }
 
 // Has reports whether the keyring holds the KEK id.
-func (k *Keyring) Has(id uint32) bool {
+func (k *Ring) Has(id uint32) bool {
 	_, ok := k.keys[id]
 	return ok
 }
 
 // Without returns a new keyring without the KEK id (retirement). The
 // primary cannot be removed: new blobs are wrapped under it.
-func (k *Keyring) Without(id uint32) (*Keyring, error) {
+func (k *Ring) Without(id uint32) (*Ring, error) {
 	if !k.Has(id) {
 		return nil, fmt.Errorf("keyring has no KEK %d", id)
 	}
 	if id == k.primary {
 		return nil, fmt.Errorf("KEK %d is the primary", id)
 	}
-	next := &Keyring{keys: map[uint32][wrap.KeySize]byte{}, primary: k.primary}
+	next := &Ring{keys: map[uint32][wrap.KeySize]byte{}, primary: k.primary}
 	for kid, v := range k.keys {
 		if kid != id {
 			next.keys[kid] = v
@@ -109,8 +109,8 @@ func (k *Keyring) Without(id uint32) (*Keyring, error) {
 // Parse reads keyring text: one "capyd-kek 1 <id> <hex key>" per line
 // (blank lines ignored; ';' also separates entries so the text fits one
 // environment variable). The highest id is the primary.
-func Parse(text string) (*Keyring, error) {
-	k := &Keyring{keys: map[uint32][wrap.KeySize]byte{}}
+func Parse(text string) (*Ring, error) {
+	k := &Ring{keys: map[uint32][wrap.KeySize]byte{}}
 	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == ';' }) {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -145,7 +145,7 @@ func Parse(text string) (*Keyring, error) {
 }
 
 // Encode returns the keyring text (ascending ids, one line each).
-func (k *Keyring) Encode() string {
+func (k *Ring) Encode() string {
 	var b strings.Builder
 	for _, id := range k.IDs() {
 		key := k.keys[id]
@@ -155,22 +155,22 @@ func (k *Keyring) Encode() string {
 }
 
 // Generate returns a keyring with one fresh key, id 1.
-func Generate() (*Keyring, error) {
+func Generate() (*Ring, error) {
 	var key [wrap.KeySize]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, fmt.Errorf("read random kek: %w", err)
 	}
-	return &Keyring{keys: map[uint32][wrap.KeySize]byte{1: key}, primary: 1}, nil
+	return &Ring{keys: map[uint32][wrap.KeySize]byte{1: key}, primary: 1}, nil
 }
 
 // Rotate returns a new keyring with a fresh primary key added (id =
 // highest + 1); all old keys stay so existing blobs still open.
-func (k *Keyring) Rotate() (*Keyring, error) {
+func (k *Ring) Rotate() (*Ring, error) {
 	var key [wrap.KeySize]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, fmt.Errorf("read random kek: %w", err)
 	}
-	next := &Keyring{keys: map[uint32][wrap.KeySize]byte{}, primary: k.primary + 1}
+	next := &Ring{keys: map[uint32][wrap.KeySize]byte{}, primary: k.primary + 1}
 	for id, v := range k.keys {
 		next.keys[id] = v
 	}
@@ -179,7 +179,7 @@ func (k *Keyring) Rotate() (*Keyring, error) {
 }
 
 // Wrap adds the outer wrap under the primary key.
-func (k *Keyring) Wrap(orgID, purpose, subject string, inner []byte) ([]byte, error) {
+func (k *Ring) Wrap(orgID, purpose, subject string, inner []byte) ([]byte, error) {
 	key := k.keys[k.primary]
 	return wrap.SealOuter(&key, k.primary, orgID, purpose, subject, inner)
 }
@@ -189,7 +189,7 @@ func (k *Keyring) Wrap(orgID, purpose, subject string, inner []byte) ([]byte, er
 // caller to hand back (or store) so the old key can eventually be
 // retired. A blob under a KEK this keyring lacks is an *UnknownKeyError
 // (ErrUnknownKey).
-func (k *Keyring) Unwrap(orgID, purpose, subject string, outer []byte) (inner, rewrapped []byte, err error) {
+func (k *Ring) Unwrap(orgID, purpose, subject string, outer []byte) (inner, rewrapped []byte, err error) {
 	kid, err := wrap.OuterKeyID(outer)
 	if err != nil {
 		return nil, nil, err
@@ -221,7 +221,7 @@ const MaxFileSize = 1 << 20
 // or not at all (privfile.CreateOnce): of replicas sharing the directory
 // one creates it and the others, and every concurrent reader, get that
 // keyring whole.
-func LoadOrCreate(path string) (*Keyring, error) {
+func LoadOrCreate(path string) (*Ring, error) {
 	k, err := Load(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return k, err
@@ -246,7 +246,7 @@ func LoadOrCreate(path string) (*Keyring, error) {
 // Load reads the keyring file at path: a regular file (not a symlink) with
 // no group or world permission bit, of at most MaxFileSize bytes
 // (privfile.ReadPrivate).
-func Load(path string) (*Keyring, error) {
+func Load(path string) (*Ring, error) {
 	data, err := privfile.ReadPrivate(path, MaxFileSize)
 	if err != nil {
 		return nil, err
@@ -254,7 +254,7 @@ func Load(path string) (*Keyring, error) {
 	return parseFile(path, data)
 }
 
-func parseFile(path string, data []byte) (*Keyring, error) {
+func parseFile(path string, data []byte) (*Ring, error) {
 	k, err := Parse(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("keyring %s: %w", path, err)
@@ -264,7 +264,7 @@ func parseFile(path string, data []byte) (*Keyring, error) {
 
 // Save replaces the keyring file atomically (0600; temporary file, fsync,
 // rename, fsync of the directory).
-func Save(path string, k *Keyring) error {
+func Save(path string, k *Ring) error {
 	if err := privfile.WriteAtomicWith(path, []byte(k.Encode()), privfile.Options{Private: true}); err != nil {
 		return fmt.Errorf("replace keyring: %w", err)
 	}

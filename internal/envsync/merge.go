@@ -2,7 +2,7 @@
 // (DESIGN §3 Sync) and the sync loop that drives it against the service.
 // The merge is pure: it sees decrypted values in memory and decides, per
 // name, what the merged environment holds and what conflicts.
-package sync
+package envsync
 
 import (
 	"sort"

@@ -1,4 +1,4 @@
-package sync
+package envsync
 
 import (
 	"crypto/ed25519"

@@ -1,4 +1,4 @@
-package sync
+package envsync
 
 import (
 	"context"
@@ -42,9 +42,9 @@ var ErrVersionConflict = errors.New("the environment changed on the service whil
 // from the new content, like after a push conflict.
 var errLocalChanged = errors.New("the local file changed while syncing")
 
-// Keyring gives the keys of one environment at any epoch. Members derive
+// EnvKeys gives the keys of one environment at any epoch. Members derive
 // them from PK; a CI runner has one epoch's EK and no signer.
-type Keyring interface {
+type EnvKeys interface {
 	Cipher(epoch uint32) (*keys.EnvCipher, error)
 	PublicKey(epoch uint32) (ed25519.PublicKey, error)
 	// Signer returns the signing key, or an error for read-only holders.
@@ -169,7 +169,7 @@ type Report struct {
 // Conflicts return a *ConflictError and change nothing. A push conflict,
 // or a local file that changed while syncing, starts the sync over (at
 // most MaxRetries times).
-func Sync(ctx context.Context, remote Remote, kr Keyring, env Env, opt Options) (*Report, error) {
+func Sync(ctx context.Context, remote Remote, kr EnvKeys, env Env, opt Options) (*Report, error) {
 	if opt.MaxRetries == 0 {
 		opt.MaxRetries = 30
 	}
@@ -273,7 +273,7 @@ func explainOpen(err error, c *keys.EnvCipher) error {
 
 // OpenBlob parses, verifies and decrypts a blob against the checks of
 // DESIGN §2.4 and returns its variables (snippets kept).
-func OpenBlob(rb *RemoteBlob, kr Keyring, check wrap.PullCheck) (*wrap.Blob, Side, error) {
+func OpenBlob(rb *RemoteBlob, kr EnvKeys, check wrap.PullCheck) (*wrap.Blob, Side, error) {
 	b, err := wrap.ParseBlob([]byte(rb.Text))
 	if err != nil {
 		return nil, Side{}, err
@@ -334,7 +334,7 @@ func (s State) Check() error {
 // --pull reads, rollback, rotate), so that none is laxer than another: a
 // machine that has seen version N refuses "no versions", an older version,
 // another blob at a version it saw, and a base + 1 on another parent.
-func VerifyHead(head *RemoteBlob, kr Keyring, env Env) (*wrap.Blob, Side, error) {
+func VerifyHead(head *RemoteBlob, kr EnvKeys, env Env) (*wrap.Blob, Side, error) {
 	if err := env.State.Check(); err != nil {
 		return nil, Side{}, err
 	}
@@ -355,7 +355,7 @@ func VerifyHead(head *RemoteBlob, kr Keyring, env Env) (*wrap.Blob, Side, error)
 // version (and, with id set, that very blob): a service answering a
 // request for the base with its head would make every older local value
 // look like a local edit, and the merge would push them back.
-func FetchVersion(ctx context.Context, remote Remote, kr Keyring, env Env, version uint64, id string) (*wrap.Blob, Side, error) {
+func FetchVersion(ctx context.Context, remote Remote, kr EnvKeys, env Env, version uint64, id string) (*wrap.Blob, Side, error) {
 	rb, err := remote.Version(ctx, version)
 	if err != nil {
 		return nil, Side{}, fmt.Errorf("fetch version %d: %w", version, err)
@@ -372,7 +372,7 @@ func FetchVersion(ctx context.Context, remote Remote, kr Keyring, env Env, versi
 }
 
 // openHead fetches the head and verifies it (VerifyHead).
-func openHead(ctx context.Context, remote Remote, kr Keyring, env Env) (*wrap.Blob, Side, error) {
+func openHead(ctx context.Context, remote Remote, kr EnvKeys, env Env) (*wrap.Blob, Side, error) {
 	head, err := remote.Head(ctx)
 	if err != nil {
 		return nil, Side{}, fmt.Errorf("fetch head: %w", err)
@@ -383,7 +383,7 @@ func openHead(ctx context.Context, remote Remote, kr Keyring, env Env) (*wrap.Bl
 // ErrDuplicateName means a blob holds two snippets for one name.
 var ErrDuplicateName = errors.New("a variable appears twice in the environment")
 
-func syncOnce(ctx context.Context, remote Remote, kr Keyring, env Env, baseOverride *Side, opt Options) (*Report, error) {
+func syncOnce(ctx context.Context, remote Remote, kr EnvKeys, env Env, baseOverride *Side, opt Options) (*Report, error) {
 	localEpoch := env.State.Epoch
 	if localEpoch == 0 {
 		localEpoch = env.PinnedEpoch
@@ -628,7 +628,7 @@ func SealMissing(c *keys.EnvCipher, side Side) error {
 
 // SignVersion signs the snippets of side (every value must have one: see
 // SealMissing) as the given version of an environment on parent.
-func SignVersion(kr Keyring, projectID, envID string, epoch uint32, version uint64, parent string, side Side) (*wrap.Blob, error) {
+func SignVersion(kr EnvKeys, projectID, envID string, epoch uint32, version uint64, parent string, side Side) (*wrap.Blob, error) {
 	signer, err := kr.Signer(epoch)
 	if err != nil {
 		return nil, err
@@ -647,7 +647,7 @@ func SignVersion(kr Keyring, projectID, envID string, epoch uint32, version uint
 // BuildVersion is the one way a version is made from values (sync,
 // rollback, env rotate): the values are encrypted afresh under the epoch's
 // key (snippets of another epoch cannot be reused) and signed.
-func BuildVersion(kr Keyring, projectID, envID string, epoch uint32, version uint64, parent string, values map[string]Value) (*wrap.Blob, error) {
+func BuildVersion(kr EnvKeys, projectID, envID string, epoch uint32, version uint64, parent string, values map[string]Value) (*wrap.Blob, error) {
 	c, err := kr.Cipher(epoch)
 	if err != nil {
 		return nil, err

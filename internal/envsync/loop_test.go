@@ -1,4 +1,4 @@
-package sync
+package envsync
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +19,7 @@ import (
 // memRemote is an in-memory service for unit tests of the loop's logic;
 // the loop runs against the real capyd in the CLI's end-to-end tests.
 type memRemote struct {
-	mu       gosync.Mutex
+	mu       sync.Mutex
 	versions []string // index = version - 1
 	onPush   func()   // called before a push is applied (to simulate a race)
 	tamper   func(v uint64, text string) string
@@ -91,11 +91,11 @@ type machine struct {
 	t     *testing.T
 	file  string
 	state State
-	kr    Keyring
+	kr    EnvKeys
 	r     Remote
 }
 
-func newMachine(t *testing.T, r Remote, kr Keyring, content string) *machine {
+func newMachine(t *testing.T, r Remote, kr EnvKeys, content string) *machine {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), ".env")
 	if content != "" {
