@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
-	"internal/envsync":      {"internal/envfile", "internal/keys", "internal/wrap"},
+	"internal/envsync":   {"internal/envfile", "internal/keys", "internal/wrap"},
 	"internal/workspace": {"internal/ident", "internal/keys", "internal/privfile", "internal/wrap"},
 	"internal/member": {"internal/api", "internal/auditchain", "internal/client", "internal/ident", "internal/keys",
 		"internal/envsync", "internal/workspace", "internal/wrap"},

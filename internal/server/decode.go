@@ -20,8 +20,8 @@ const maxJSONDepth = 4
 // shape) or an invalid field (a member's name, presence or type).
 type decodeError struct {
 	slug   api.ProblemType // api.PMalformedJSON or api.PInvalidField
-	field  string // for invalid-field
-	detail string // fixed text
+	field  string          // for invalid-field
+	detail string          // fixed text
 }
 
 func (e *decodeError) Error() string { return string(e.slug) + ": " + e.detail }

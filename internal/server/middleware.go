@@ -31,8 +31,8 @@ const requestKind ident.Kind = "req"
 type recorder struct {
 	http.ResponseWriter
 	status  int
-	route   string // the route pattern, set by wrap
-	actor   string // user or deploy id, when known
+	route   string          // the route pattern, set by wrap
+	actor   string          // user or deploy id, when known
 	problem api.ProblemType // problem slug, if the answer was one
 }
 
