@@ -7,6 +7,7 @@ import (
 	"io/fs"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/envsync"
@@ -46,12 +47,28 @@ func withHint(err error, code, hint string) error {
 	return &cliError{code: code, exit: exitError, msg: err.Error(), hint: hint, err: err}
 }
 
+// refusalExit is the exit status of a use-case's refusal (checkout.Error)
+// by its code; any other code exits 1.
+var refusalExit = map[string]int{
+	"usage":         exitUsage,
+	"tracked-file":  exitForbidden,
+	"code-mismatch": exitForbidden,
+}
+
 // classify maps any error to what the user sees: the one table of codes,
 // exit statuses and hints. Nothing deeper prints errors or exits.
 func classify(err error) *cliError {
 	var ce *cliError
 	if errors.As(err, &ce) {
 		return ce
+	}
+	var refusal *checkout.Error
+	if errors.As(err, &refusal) {
+		exit, ok := refusalExit[refusal.Code]
+		if !ok {
+			exit = exitError
+		}
+		return &cliError{code: refusal.Code, exit: exit, msg: refusal.Error(), hint: refusal.Hint, err: err}
 	}
 	mk := func(code string, exit int, hint string) *cliError {
 		return &cliError{code: code, exit: exit, msg: err.Error(), hint: hint, err: err}
