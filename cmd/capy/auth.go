@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +13,6 @@ import (
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
 )
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // serviceURL picks the service: --service / CAPY_SERVICE, else the
 // repository's project.json.

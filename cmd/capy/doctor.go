@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
@@ -80,13 +81,12 @@ func cmdDoctor(u *ui, c *cli.Context) error {
 					} else {
 						add("session", true, me.User.Email+" on "+cl.BaseURL(), "")
 						if a.HasKey(repo.Project.Org) {
-							if m, err := a.Unlock(ctx, repo.Project.Org); err != nil {
+							if wrong, err := checkout.CheckPins(ctx, a, &repo.Project); err != nil {
 								ce := classify(err)
 								add("member key", false, ce.msg, ce.hint)
 							} else {
 								add("member key", true, "unlocks", "")
-								pk := m.ProjectKey(repo.Project.Org, repo.Project.Project)
-								for _, n := range member.WrongPins(&repo.Project, &pk) {
+								for _, n := range wrong {
 									add("pin "+n, false, "the signing key pinned in .capy/project.json is not this environment's key (CI runners trust it)",
 										"run `capy` (it repairs the pin), then commit .capy/project.json")
 								}

@@ -7,14 +7,11 @@ import (
 	"io/fs"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/client"
-	"github.com/capy-oss/capy/internal/envfile"
-	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/workspace"
-	"github.com/capy-oss/capy/internal/wrap"
 )
 
 // Exit statuses (docs/cli.md).
@@ -46,19 +43,37 @@ func withHint(err error, code, hint string) error {
 	return &cliError{code: code, exit: exitError, msg: err.Error(), hint: hint, err: err}
 }
 
+// refusalExit is the exit status of a use-case's refusal (checkout.Error)
+// by its code; any other code exits 1.
+var refusalExit = map[string]int{
+	"usage":         exitUsage,
+	"tracked-file":  exitForbidden,
+	"code-mismatch": exitForbidden,
+}
+
 // classify maps any error to what the user sees: the one table of codes,
-// exit statuses and hints. Nothing deeper prints errors or exits.
+// exit statuses and hints. Nothing deeper prints errors or exits. Errors
+// of the key, format and merge packages arrive sorted by checkout.KindOf,
+// so that this package needs none of them.
 func classify(err error) *cliError {
 	var ce *cliError
 	if errors.As(err, &ce) {
 		return ce
 	}
+	var refusal *checkout.Error
+	if errors.As(err, &refusal) {
+		exit, ok := refusalExit[refusal.Code]
+		if !ok {
+			exit = exitError
+		}
+		return &cliError{code: refusal.Code, exit: exit, msg: refusal.Error(), hint: refusal.Hint, err: err}
+	}
 	mk := func(code string, exit int, hint string) *cliError {
 		return &cliError{code: code, exit: exit, msg: err.Error(), hint: hint, err: err}
 	}
-	var conflict *envsync.ConflictError
+	kind := checkout.KindOf(err)
 	switch {
-	case errors.As(err, &conflict):
+	case kind == checkout.KindConflict:
 		return mk("conflict", exitConflict, "nothing was changed; resolve with `capy sync --prefer local` or `--prefer remote`")
 	case errors.As(err, new(*client.TimeoutError)), errors.Is(err, context.DeadlineExceeded):
 		return timeoutError(err)
@@ -68,11 +83,11 @@ func classify(err error) *cliError {
 		return mk("not-signed-in", exitError, "run `capy login`")
 	case errors.Is(err, member.ErrNoKeyEnc):
 		return mk("no-key", exitError, "redeem an invite code (`capy redeem CODE`), add this machine from another (`capy device add`), or `capy recover` with the phrase")
-	case errors.Is(err, keys.ErrKeyCheck):
+	case kind == checkout.KindWrongKey:
 		return mk("wrong-key", exitError, "the phrase or invite does not belong to this organisation; check the phrase word by word")
 	case errors.Is(err, workspace.ErrNoProject):
 		return mk("no-project", exitError, "run `capy init` to start, or `capy link` in a clone of a project")
-	case errors.Is(err, workspace.ErrInsecure), errors.Is(err, keys.ErrInsecureFile):
+	case errors.Is(err, workspace.ErrInsecure), kind == checkout.KindInsecureFile:
 		return mk("insecure-file", exitError, "fix the permissions as the message says; capy never repairs a key file that others could have read")
 	case errors.Is(err, workspace.ErrUnsafePath):
 		return mk("unsafe-path", exitError, "replace the link (or pipe, device) with the file or directory itself; capy follows no link in a checkout, where one could point at another project's secrets")
@@ -82,40 +97,33 @@ func classify(err error) *cliError {
 		return mk("audit-fork", exitError, "the service rewrote audit history you had seen; report this to your administrator")
 	case errors.Is(err, workspace.ErrAuditHead):
 		return mk("tampered", exitError, "the service's answer names an audit entry it cannot have written; it was not recorded. Tell your administrator")
-	case errors.Is(err, wrap.ErrOuterAnswer):
+	case kind == checkout.KindOuterAnswer:
 		return mk("tampered", exitError, "the service did not wrap this machine's key; key.enc was left as it was. Tell your administrator")
-	case errors.Is(err, envsync.ErrReadOnly):
+	case kind == checkout.KindReadOnly:
 		return mk("read-only", exitForbidden, "sign in as a member (`capy login`) to change values")
-	case errors.Is(err, wrap.ErrBadSignature), errors.Is(err, wrap.ErrRollback), errors.Is(err, wrap.ErrForked),
-		errors.Is(err, wrap.ErrParentMismatch), errors.Is(err, wrap.ErrEpochRollback), errors.Is(err, wrap.ErrVersionMismatch),
-		errors.Is(err, envsync.ErrDuplicateName), errors.Is(err, wrap.ErrWrongEpoch), errors.Is(err, wrap.ErrNotRequested),
-		// A served blob that fails the shape check (truncated, a line
-		// repeated or out of order) is tampering too, not a local error.
-		errors.Is(err, wrap.ErrBlobFormat), errors.Is(err, wrap.ErrBlobDuplicateLine), errors.Is(err, wrap.ErrBlobUnsorted):
+	case kind == checkout.KindTampered:
 		return mk("tampered", exitError, "the service returned data that fails verification; nothing was changed. Tell your administrator")
 	case errors.Is(err, client.ErrPagination):
 		return mk("service", exitError, "the service's listing never ends; tell your administrator")
-	case errors.Is(err, envsync.ErrBadState):
+	case kind == checkout.KindStateDamaged:
 		return mk("state-damaged", exitError, "restore .capy/state.json from a backup, or remove it (this checkout then forgets which versions it saw) and run `capy`")
-	case errors.Is(err, wrap.ErrSnippetName), errors.Is(err, wrap.ErrSnippetRid):
+	case kind == checkout.KindSnippetMoved:
 		return mk("snippet-moved", exitError, "a snippet was copied onto another variable; set the value again with `capy set NAME`")
-	case errors.Is(err, wrap.ErrCodeMistyped):
+	case kind == checkout.KindCodeMistyped:
 		return mk("bad-code", exitUsage, "copy the whole code again; it starts with capy-redeem- or capy-deploy-")
-	case errors.Is(err, wrap.ErrCodeFormat), errors.Is(err, wrap.ErrCodeKind):
+	case kind == checkout.KindBadCode:
 		return mk("bad-code", exitUsage, "")
 	case errors.Is(err, ident.ErrBadURL):
 		return mk("bad-url", exitUsage, "use https://host (plain http only for localhost)")
 	case errors.Is(err, ident.ErrBadEmail):
 		return mk("bad-email", exitUsage, "")
-	case errors.Is(err, keys.ErrPhraseWord), errors.Is(err, keys.ErrPhraseChecksum), errors.Is(err, keys.ErrPhraseLength):
+	case kind == checkout.KindBadPhrase:
 		return mk("bad-phrase", exitUsage, "type the 24 words separated by spaces")
 	case errors.Is(err, member.ErrCodeMismatch), errors.Is(err, member.ErrCodeOrg):
 		return mk("code-mismatch", exitForbidden, "")
 	case errors.Is(err, fs.ErrNotExist):
 		return mk("not-found", exitError, "")
-	}
-	var se *envfile.SyntaxError
-	if errors.As(err, &se) {
+	case kind == checkout.KindEnvSyntax:
 		return mk("env-syntax", exitError, "fix that line of the .env file; capy changed nothing")
 	}
 	if p := client.ProblemOf(err); p != nil {

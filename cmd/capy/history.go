@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/client"
-	"github.com/capy-oss/capy/internal/envsync"
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
@@ -19,16 +19,16 @@ func cmdHistory(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, pin, err := p.env(envFlagValue(c))
+	_, pin, err := p.Env(envFlagValue(c))
 	if err != nil {
 		return err
 	}
-	a, err := p.account()
+	a, err := p.Account()
 	if err != nil {
 		return err
 	}
 	items, err := collect(func(cursor string) (*api.List[api.BlobMeta], error) {
-		return a.Client.Versions(c.Context, p.repo.Project.Org, p.repo.Project.Project, pin.ID, cursor, 200)
+		return a.Client.Versions(c.Context, p.Repo.Project.Org, p.Repo.Project.Project, pin.ID, cursor, 200)
 	})
 	if err != nil {
 		return err
@@ -53,84 +53,23 @@ func cmdRollback(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	release, err := p.lockCheckout()
-	if err != nil {
-		return err
-	}
-	defer release()
-	name, pin, err := p.env(envFlagValue(c))
-	if err != nil {
-		return err
-	}
-	// Checked before anything is pushed: the sync at the end would check
-	// the local file only after the rollback is on the service.
-	g, err := p.guardCheckout(pin, false)
-	if err != nil {
-		return err
-	}
-	if err := g.refuseChanged("a rollback"); err != nil {
-		return err
-	}
-	kr, a, err := p.memberKeys(ctx, pin)
-	if err != nil {
-		return err
-	}
-	r := p.remote(a, pin)
-	env, err := p.checkedEnv(name, pin)
-	if err != nil {
-		return err
-	}
-	// The head first, checked as a sync checks it: a null head, an older
-	// version or a fork is refused before anything is signed on top of it.
-	head, err := r.Head(ctx)
-	if err != nil {
-		return err
-	}
-	hb, _, err := envsync.VerifyHead(head, kr, env)
-	if err != nil {
-		return err
-	}
-	if hb == nil {
-		return withHint(fmt.Errorf("environment %s has no versions yet", name), "not-found", "see `capy history`")
-	}
-	if v > hb.Version {
-		return withHint(fmt.Errorf("environment %s has no version %d (the newest is %d)", name, v, hb.Version), "not-found", "see `capy history`")
-	}
-	// The version to bring back must be exactly the one asked for (and the
-	// very blob this machine saw, if it is the one state.json recorded):
-	// a service answering with another version would make the message
-	// below a lie.
-	oldID := ""
-	if st := env.State; v == st.BaseVersion {
-		oldID = st.BaseID
-	} else if v == st.SeenVersion {
-		oldID = st.SeenID
-	}
-	_, oldSide, err := envsync.FetchVersion(ctx, r, kr, env, v, oldID)
-	if err != nil {
-		return err
-	}
-	if hb.Version == v {
-		return withHint(errors.New("that version is already the newest"), "noop", "")
-	}
-	if !c.Bool("yes") {
-		if !u.stdinIsTTY() {
-			return usageError("pass --yes to roll %s back without a prompt", name)
-		}
-		if !u.confirm(fmt.Sprintf("Make version %d of %s the newest (as v%d)?", v, name, hb.Version+1)) {
-			return withHint(errors.New("nothing was changed"), "declined", "")
-		}
-	}
-	nb, err := envsync.BuildVersion(kr, p.repo.Project.Project, pin.ID, hb.Epoch, hb.Version+1, hb.ID(), oldSide.Values)
-	if err != nil {
-		return err
-	}
-	if err := r.Push(ctx, string(nb.Raw())); err != nil {
-		return err
-	}
-	u.done("%s v%d now holds the values of v%d", name, hb.Version+1, v)
-	// Bring the local file along: the rollback is a remote change.
-	return runSync(u, c, p, g, a, kr, name, pin, envsync.Options{Prefer: envsync.PreferRemote})
+	yes := c.Bool("yes")
+	res, err := p.Rollback(ctx, envFlagValue(c), v, checkout.RollbackSteps{
+		Confirm: func(name string, v, next uint64) error {
+			if yes {
+				return nil
+			}
+			if !u.stdinIsTTY() {
+				return usageError("pass --yes to roll %s back without a prompt", name)
+			}
+			if !u.confirm(fmt.Sprintf("Make version %d of %s the newest (as v%d)?", v, name, next)) {
+				return withHint(errors.New("nothing was changed"), "declined", "")
+			}
+			return nil
+		},
+		Pushed: func(name string, next, v uint64) { u.done("%s v%d now holds the values of v%d", name, next, v) },
+	})
+	return reportSync(u, res, err)
 }
 
 func cmdAudit(u *ui, c *cli.Context) error {
@@ -138,13 +77,13 @@ func cmdAudit(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	org := p.repo.Project.Org
+	org := p.Repo.Project.Org
 	// What this machine saw is read before the log is fetched, so every
 	// recorded position was named by the service before it served the
 	// log and must be in it.
 	var seen workspace.AuditHeads
 	if c.Bool("verify") {
-		if seen, err = p.home.Org(a.Client.BaseURL(), org).AuditHeads(); err != nil {
+		if seen, err = p.Home.Org(a.Client.BaseURL(), org).AuditHeads(); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,7 @@
 // Command capy is the capy developer CLI: it encrypts every value of a
 // project's .env on this machine and syncs the ciphertext with capyd.
-// This package is wiring and words; the work is in internal/member and
-// internal/envsync.
+// This package is flags, prompts, output and exit codes; the work is in
+// internal/checkout and internal/member (docs/architecture.md).
 package main
 
 import (

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/urfave/cli/v2"
 )
@@ -91,7 +92,7 @@ func cmdRun(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	vars, _, err := p.loadValues(c.Context, envFlagValue(c), c.Bool("pull"), c.String("key-file"))
+	vars, err := p.Values(c.Context, envFlagValue(c), c.Bool("pull"), c.String("key-file"))
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func cmdRun(u *ui, c *cli.Context) error {
 		}
 		return os.LookupEnv(name)
 	}
-	values := expanded(vars, lookup)
+	values := checkout.Expand(vars, lookup)
 	if err := checkExecNames(values, c.StringSlice("allow-name"), os.Getenv("CAPY_ALLOW_NAMES")); err != nil {
 		return err
 	}

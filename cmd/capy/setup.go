@@ -10,12 +10,10 @@ import (
 	"strings"
 
 	"github.com/capy-oss/capy/internal/api"
-	"github.com/capy-oss/capy/internal/envsync"
+	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/workspace"
-	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/urfave/cli/v2"
 )
 
@@ -83,7 +81,7 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if err := workspace.CheckEnvFilePath(file); err != nil {
 		return usageError("%v", err)
 	}
-	if err := checkCheckout(wd, file); err != nil {
+	if err := checkout.CheckNew(wd, file); err != nil {
 		return err
 	}
 	if !c.Bool("yes") && !u.stdinIsTTY() {
@@ -101,7 +99,7 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	phrase, err := keys.NewPhrase()
+	phrase, err := checkout.NewPhrase()
 	if err != nil {
 		return err
 	}
@@ -119,78 +117,17 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if projName == "" {
 		projName = slug(filepath.Base(wd))
 	}
-	var (
-		org *api.Org
-		m   keys.MasterKey
-		p   *workspace.Project
-	)
-	err = u.wait("creating the organisation", func() error {
-		var err error
-		if org, m, err = a.NewOrg(ctx, orgName, phrase); err != nil {
-			return err
-		}
-		p, err = a.NewProject(ctx, &m, org.ID, projName, "development", file)
-		return err
-	})
+	l, err := checkout.Init(ctx, checkoutConfig(u), a, home, wd, phrase, orgName, projName, file)
 	if err != nil {
 		return err
 	}
-	repo := &workspace.Repo{Root: wd, Project: *p}
-	if err := repo.SaveProject(); err != nil {
-		return err
-	}
-	if err := ignoreFiles(repo); err != nil {
-		return err
-	}
-	u.done("created organisation %q (%s) and project %q with environment development", org.Name, org.ID, projName)
-	pr := &project{u: u, home: home, repo: repo, state: &workspace.State{Version: 1, Current: "development", Environments: map[string]workspace.EnvState{}}, cl: a.Client}
-	pin := p.Environments["development"]
-	kr := &envsync.MemberKeys{PK: m.ProjectKey(org.ID, p.Project), ProjectID: p.Project, EnvID: pin.ID}
-	if err := runSync(u, c, pr, nil, a, kr, "development", pin, envsync.Options{}); err != nil {
+	u.done("created organisation %q (%s) and project %q with environment development", l.Org.Name, l.Org.ID, projName)
+	res, err := l.Sync(ctx, c.Bool("yes"))
+	if err := reportSync(u, res, err); err != nil {
 		return err
 	}
 	u.say("Commit .capy/project.json. Teammates join with `capy invite EMAIL`.")
 	return nil
-}
-
-// checkCheckout refuses, before anything is created on the service, a
-// checkout whose files capy would refuse to write later: a .capy, an
-// environment file or an ignore file that is a symbolic link (or under
-// one), or not a regular file (workspace.ErrUnsafePath).
-//
-// An environment file that git tracks is refused too: its values are in
-// the repository's history in plaintext (rotate them), and a later sync
-// would refuse it anyway (tracked-file), after the org was created.
-func checkCheckout(root string, envFiles ...string) error {
-	r := &workspace.Repo{Root: root}
-	for _, rel := range append([]string{workspace.Dir + "/project.json", ".gitignore", ".dockerignore"}, envFiles...) {
-		if _, err := r.Path(rel); err != nil {
-			return err
-		}
-	}
-	tracked, err := r.GitTracked(envFiles...)
-	if err != nil {
-		return err
-	}
-	if len(tracked) > 0 {
-		return &cliError{code: "tracked-file", exit: exitForbidden,
-			msg: fmt.Sprintf("git tracks %s: its values are in the repository's history (treat them as exposed) and capy will not sync from a tracked file; nothing was created",
-				strings.Join(tracked, " and ")),
-			hint: fmt.Sprintf("`git rm --cached %s`, commit, rotate those secrets, then run this again", strings.Join(tracked, " "))}
-	}
-	return nil
-}
-
-// ignoreFiles keeps env files and local state out of git and images.
-func ignoreFiles(repo *workspace.Repo) error {
-	lines := []string{".capy/state.json", ".capy/decrypt"}
-	for _, n := range repo.EnvNames() {
-		lines = append(lines, "/"+repo.Project.Environments[n].File)
-	}
-	if err := repo.EnsureIgnored(".gitignore", lines); err != nil {
-		return err
-	}
-	return repo.EnsureIgnored(".dockerignore", []string{".capy/"})
 }
 
 func cmdRecover(u *ui, c *cli.Context) error {
@@ -225,11 +162,7 @@ func cmdRecover(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	phrase, err := keys.ParsePhrase(typed)
-	if err != nil {
-		return err
-	}
-	if err := u.wait("recovering", func() error { return a.Recover(c.Context, orgID, phrase) }); err != nil {
+	if err := u.wait("recovering", func() error { return a.Recover(c.Context, orgID, typed) }); err != nil {
 		return err
 	}
 	u.done("this machine holds the key of %s again", orgID)
@@ -248,7 +181,7 @@ func cmdLink(u *ui, c *cli.Context) error {
 	if _, err := os.Stat(filepath.Join(wd, workspace.Dir, "project.json")); err == nil {
 		return withHint(errors.New("this repository is already linked"), "already-initialised", "run `capy` to sync")
 	}
-	if err := checkCheckout(wd); err != nil {
+	if err := checkout.CheckNew(wd); err != nil {
 		return err
 	}
 	service, err := serviceURL(c)
@@ -274,42 +207,13 @@ func cmdLink(u *ui, c *cli.Context) error {
 		}
 		orgID = orgs.Items[0].ID
 	}
-	m, err := a.Unlock(ctx, orgID)
+	l, err := checkout.Link(ctx, checkoutConfig(u), a, home, wd, orgID, c.Args().First())
 	if err != nil {
 		return err
 	}
-	prjID := c.Args().First()
-	if ident.CheckID(ident.Project, prjID) != nil {
-		page, err := a.Client.Projects(ctx, orgID, "", 200)
-		if err != nil {
-			return err
-		}
-		prjID = ""
-		for _, pr := range page.Items {
-			if pr.Name == c.Args().First() {
-				prjID = pr.ID
-			}
-		}
-		if prjID == "" {
-			return usageError("no project %q in %s", c.Args().First(), orgID)
-		}
-	}
-	p, err := a.Link(ctx, &m, orgID, prjID, nil)
-	if err != nil {
-		return err
-	}
-	repo := &workspace.Repo{Root: wd, Project: *p}
-	if err := repo.SaveProject(); err != nil {
-		return err
-	}
-	if err := ignoreFiles(repo); err != nil {
-		return err
-	}
-	u.done("linked to project %s", prjID)
-	pr := &project{u: u, home: home, repo: repo, state: &workspace.State{Version: 1, Environments: map[string]workspace.EnvState{}}, cl: a.Client}
-	name, pin, _ := pr.env("")
-	kr := &envsync.MemberKeys{PK: m.ProjectKey(orgID, prjID), ProjectID: prjID, EnvID: pin.ID}
-	return runSync(u, c, pr, nil, a, kr, name, pin, envsync.Options{})
+	u.done("linked to project %s", l.Project.Repo.Project.Project)
+	res, err := l.Sync(ctx, c.Bool("yes"))
+	return reportSync(u, res, err)
 }
 
 func cmdRedeem(u *ui, c *cli.Context) error {
@@ -324,7 +228,7 @@ func cmdRedeem(u *ui, c *cli.Context) error {
 		}
 		text = line
 	}
-	code, err := wrap.ParseRedeemCode(text)
+	code, err := member.ParseRedeemCode(text)
 	if err != nil {
 		return err
 	}

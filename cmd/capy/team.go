@@ -28,11 +28,7 @@ func cmdInvite(u *ui, c *cli.Context, kind string) error {
 			return usageError("--role takes member, admin or owner")
 		}
 	}
-	m, err := p.unlock(c.Context, a)
-	if err != nil {
-		return err
-	}
-	code, inv, err := a.Invite(c.Context, &m, p.repo.Project.Org, kind, email, role, c.Duration("ttl"))
+	code, inv, err := p.Invite(c.Context, a, kind, email, role, c.Duration("ttl"))
 	if err != nil {
 		return err
 	}
@@ -55,7 +51,7 @@ func cmdInvites(u *ui, c *cli.Context) error {
 		status = "all"
 	}
 	items, err := collect(func(cursor string) (*api.List[api.Invite], error) {
-		return a.Client.Invites(c.Context, p.repo.Project.Org, status, cursor, 200)
+		return a.Client.Invites(c.Context, p.Repo.Project.Org, status, cursor, 200)
 	})
 	if err != nil {
 		return err
@@ -79,7 +75,7 @@ func cmdInviteRevoke(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	inv, err := a.Client.RevokeInvite(c.Context, p.repo.Project.Org, c.Args().First())
+	inv, err := a.Client.RevokeInvite(c.Context, p.Repo.Project.Org, c.Args().First())
 	if err != nil {
 		return err
 	}
@@ -97,7 +93,7 @@ func cmdMembers(u *ui, c *cli.Context) error {
 		status = "all"
 	}
 	items, err := collect(func(cursor string) (*api.List[api.Member], error) {
-		return a.Client.Members(c.Context, p.repo.Project.Org, status, "", cursor, 200)
+		return a.Client.Members(c.Context, p.Repo.Project.Org, status, "", cursor, 200)
 	})
 	if err != nil {
 		return err
@@ -117,11 +113,11 @@ func cmdKick(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	mb, err := a.FindMember(c.Context, p.repo.Project.Org, c.Args().First())
+	mb, err := a.FindMember(c.Context, p.Repo.Project.Org, c.Args().First())
 	if err != nil {
 		return err
 	}
-	deps, err := a.Client.Deploys(c.Context, p.repo.Project.Org, "", mb.ID, "active", "", 200)
+	deps, err := a.Client.Deploys(c.Context, p.Repo.Project.Org, "", mb.ID, "active", "", 200)
 	if err != nil {
 		return err
 	}
@@ -143,7 +139,7 @@ func cmdKick(u *ui, c *cli.Context) error {
 			return withHint(errors.New("nothing was changed"), "declined", "")
 		}
 	}
-	res, err := a.Client.Kick(c.Context, p.repo.Project.Org, mb.ID, c.Bool("keep-deploys"))
+	res, err := a.Client.Kick(c.Context, p.Repo.Project.Org, mb.ID, c.Bool("keep-deploys"))
 	if err != nil {
 		return err
 	}
@@ -164,11 +160,11 @@ func cmdRole(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	mb, err := a.FindMember(c.Context, p.repo.Project.Org, c.Args().First())
+	mb, err := a.FindMember(c.Context, p.Repo.Project.Org, c.Args().First())
 	if err != nil {
 		return err
 	}
-	res, err := a.Client.SetRole(c.Context, p.repo.Project.Org, mb.ID, role)
+	res, err := a.Client.SetRole(c.Context, p.Repo.Project.Org, mb.ID, role)
 	if err != nil {
 		return err
 	}

@@ -31,9 +31,14 @@ func (a *Account) NewOrg(ctx context.Context, name, phrase string) (*api.Org, ke
 	return org, m, nil
 }
 
-// Recover rebuilds key.enc from the phrase, checked against the org's key
-// check before anything is written.
-func (a *Account) Recover(ctx context.Context, orgID, phrase string) error {
+// Recover rebuilds key.enc from the phrase as typed (any case and
+// spacing; a wrong word, length or checksum is named by keys.ParsePhrase),
+// checked against the org's key check before anything is written.
+func (a *Account) Recover(ctx context.Context, orgID, typed string) error {
+	phrase, err := keys.ParsePhrase(typed)
+	if err != nil {
+		return err
+	}
 	m, err := keys.MasterKeyFromPhrase(phrase)
 	if err != nil {
 		return err

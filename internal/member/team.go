@@ -51,6 +51,11 @@ func (a *Account) Invite(ctx context.Context, m *keys.MasterKey, orgID, kind, em
 // code names.
 var ErrCodeOrg = errors.New("the service answered for another organisation than the code names")
 
+// ParseRedeemCode reads a redeem code as typed (wrap.ParseRedeemCode), so
+// that the service and organisation it names can be shown before Redeem
+// contacts them.
+func ParseRedeemCode(text string) (wrap.RedeemCode, error) { return wrap.ParseRedeemCode(text) }
+
 // Redeem joins the org of a redeem code (or adds this machine): the
 // service releases the invite's inner blob to a session with the invited
 // e-mail; M is opened with T and that e-mail, checked against the key

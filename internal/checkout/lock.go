@@ -1,4 +1,4 @@
-package main
+package checkout
 
 import (
 	"errors"
@@ -17,11 +17,12 @@ const lockWait = 2 * time.Minute
 // errLocked is a lock another process holds (lockDir's try).
 var errLocked = privfile.ErrLocked
 
-// lockCheckout makes the capy processes that change one checkout take
-// turns: it takes an exclusive advisory lock on the repository's .capy
-// directory (nothing new on disk; the system drops the lock when the
-// process ends, however it ends), waiting up to lockWait, and then
-// re-reads state.json, which another capy may have recorded meanwhile.
+// lock makes the capy processes that change one checkout take turns: it
+// takes an exclusive advisory lock on the repository's .capy directory
+// (nothing new on disk; the system drops the lock when the process ends,
+// however it ends), waiting up to lockWait, and then re-reads state.json,
+// which another capy may have recorded meanwhile. Every use-case that
+// writes .env or state.json takes it.
 //
 // Without it, `capy set` and `capy` (or two syncs) in one checkout lost
 // updates: the sync rewrote .env from what it read before its round trips,
@@ -30,23 +31,23 @@ var errLocked = privfile.ErrLocked
 // TestSetDuringSyncSameCheckout). Where the file system has no such locks,
 // capy goes on without one; internal/envsync still refuses to replace a file
 // that changed since it was read.
-func (p *project) lockCheckout() (release func(), err error) {
-	dir := filepath.Join(p.repo.Root, workspace.Dir)
+func (p *Project) lock() (release func(), err error) {
+	dir := filepath.Join(p.Repo.Root, workspace.Dir)
 	// The wait for the other capy has its own bound (lockWait) and is not
 	// this command's time with the service: it does not spend CAPY_TIMEOUT.
-	resume := p.u.budget.pause()
+	resume := p.ui.Pause()
 	release, err = lockDir(dir, lockWait, func() {
-		p.u.say("waiting for another capy working in this checkout…")
+		p.ui.Say("waiting for another capy working in this checkout…")
 	})
 	resume()
 	if err != nil {
 		if errors.Is(err, errLocked) {
-			return nil, withHint(fmt.Errorf("another capy has been working in this checkout for over %v", lockWait), "locked",
+			return nil, refuse(fmt.Errorf("another capy has been working in this checkout for over %v", lockWait), "locked",
 				"wait for it to finish, or stop it, and run the command again")
 		}
 		return nil, err
 	}
-	st, err := p.repo.LoadState()
+	st, err := p.Repo.LoadState()
 	if err != nil {
 		release()
 		return nil, err

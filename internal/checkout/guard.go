@@ -1,4 +1,4 @@
-package main
+package checkout
 
 import (
 	"errors"
@@ -16,9 +16,9 @@ import (
 const stateFile = workspace.Dir + "/state.json"
 
 // checkout returns this checkout's record in the capy home, loaded once.
-func (p *project) checkout() (*workspace.CheckoutRecord, error) {
+func (p *Project) checkout() (*workspace.CheckoutRecord, error) {
 	if p.rec == nil {
-		rec, err := p.home.Checkout(p.repo.Root)
+		rec, err := p.Home.Checkout(p.Repo.Root)
 		if err != nil {
 			return nil, err
 		}
@@ -30,13 +30,13 @@ func (p *project) checkout() (*workspace.CheckoutRecord, error) {
 // saveState writes state.json and notes in the checkout record what was
 // written, so that a state.json a branch brings along (git tracks it) is
 // noticed before a sync trusts it.
-func (p *project) saveState() error {
+func (p *Project) saveState() error {
 	// Never certify a file that was not checked: the digest noted below
 	// is what later commands trust instead of asking git.
 	if err := p.checkStateFile(); err != nil {
 		return err
 	}
-	d, err := p.repo.SaveStateDigest(p.state)
+	d, err := p.Repo.SaveStateDigest(p.state)
 	if err != nil {
 		return err
 	}
@@ -53,19 +53,19 @@ func (p *project) saveState() error {
 	return rec.SaveLight()
 }
 
-// checkoutGuard holds what a command that writes an environment file knows
-// about it before it starts: whether the file is still exactly what capy
-// last wrote there (the record lives in the capy home, where a branch
-// cannot bring one along). A file that changed since is a person's edit,
-// or a file git put there when it checked out a branch that tracks it:
-// such a file is checked before anything is pushed from it.
-type checkoutGuard struct {
-	p       *project
+// guard holds what a command that writes an environment file knows about
+// it before it starts: whether the file is still exactly what capy last
+// wrote there (the record lives in the capy home, where a branch cannot
+// bring one along). A file that changed since is a person's edit, or a
+// file git put there when it checked out a branch that tracks it: such a
+// file is checked before anything is pushed from it.
+type guard struct {
+	p       *Project
 	rec     *workspace.CheckoutRecord
 	pin     workspace.EnvPin
 	rel     string
 	changed bool // the file exists and is not what capy last wrote
-	yes     bool
+	yes     bool // the person agreed beforehand to what the file would push
 }
 
 // checkStateFile refuses a state.json that git tracks (a branch may carry
@@ -75,7 +75,7 @@ type checkoutGuard struct {
 // edited by hand) is then noted as this machine's, so that git is not
 // asked again on every command. Every path that verifies a head against
 // state.json, or writes it, goes through here first.
-func (p *project) checkStateFile() error {
+func (p *Project) checkStateFile() error {
 	if p.stateChecked {
 		return nil
 	}
@@ -83,7 +83,7 @@ func (p *project) checkStateFile() error {
 	if err != nil {
 		return err
 	}
-	state, err := p.repo.ReadFile(stateFile, workspace.MaxStateFile)
+	state, err := p.Repo.ReadFile(stateFile, workspace.MaxStateFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -103,19 +103,19 @@ func (p *project) checkStateFile() error {
 
 // checkedEnv is syncEnv after checkStateFile: what a head is verified
 // against.
-func (p *project) checkedEnv(name string, pin workspace.EnvPin) (envsync.Env, error) {
+func (p *Project) checkedEnv(pin workspace.EnvPin) (envsync.Env, error) {
 	if err := p.checkStateFile(); err != nil {
 		return envsync.Env{}, err
 	}
-	return p.syncEnv(name, pin), nil
+	return p.syncEnv(pin), nil
 }
 
-// guardCheckout checks state.json and the environment's file before a
-// command that may write either or push from the file: a tracked one is
-// refused; then the record of a sync that was interrupted between its
-// rewrite of the file and its state.json write is recovered. It writes
-// nothing unless every check passed.
-func (p *project) guardCheckout(pin workspace.EnvPin, yes bool) (*checkoutGuard, error) {
+// guardEnv checks state.json and the environment's file before a command
+// that may write either or push from the file: a tracked one is refused;
+// then the record of a sync that was interrupted between its rewrite of
+// the file and its state.json write is recovered. It writes nothing unless
+// every check passed.
+func (p *Project) guardEnv(pin workspace.EnvPin, yes bool) (*guard, error) {
 	if err := p.checkStateFile(); err != nil {
 		return nil, err
 	}
@@ -123,8 +123,8 @@ func (p *project) guardCheckout(pin workspace.EnvPin, yes bool) (*checkoutGuard,
 	if err != nil {
 		return nil, err
 	}
-	g := &checkoutGuard{p: p, rec: rec, pin: pin, rel: filepath.ToSlash(pin.File), yes: yes}
-	data, err := p.repo.EnvFile(pin).ReadFile()
+	g := &guard{p: p, rec: rec, pin: pin, rel: filepath.ToSlash(pin.File), yes: yes}
+	data, err := p.Repo.EnvFile(pin).ReadFile()
 	if errors.Is(err, fs.ErrNotExist) {
 		return g, nil // a missing file pulls; nothing to push from it
 	}
@@ -151,60 +151,57 @@ func (p *project) guardCheckout(pin workspace.EnvPin, yes bool) (*checkoutGuard,
 			if err := p.saveState(); err != nil {
 				return nil, fmt.Errorf("recover the record of an interrupted sync: %w", err)
 			}
-			p.u.warn("recovered the record of an interrupted sync of %s (v%d)", pin.File, st.BaseVersion)
+			p.ui.Warn("recovered the record of an interrupted sync of %s (v%d)", pin.File, st.BaseVersion)
 		}
 	}
 	return g, nil
 }
 
-// refuseChanged is the guard of a command that pushes before it syncs
+// refuseChanged is the guard of a use-case that pushes before it syncs
 // (rollback, env rotate): a file that changed since capy wrote it would
 // be checked only by the sync at the end, after the push. So it must be
 // synced first.
-func (g *checkoutGuard) refuseChanged(what string) error {
+func (g *guard) refuseChanged(what string) error {
 	if !g.changed {
 		return nil
 	}
-	return &cliError{code: "sync-first", exit: exitError,
-		msg:  fmt.Sprintf("%s changed since capy last wrote it; %s starts only from a synced file; nothing was changed", g.pin.File, what),
-		hint: "run `capy` first (it shows what your file would change), then run this again"}
+	return refuse(fmt.Errorf("%s changed since capy last wrote it; %s starts only from a synced file; nothing was changed", g.pin.File, what),
+		"sync-first", "run `capy` first (it shows what your file would change), then run this again")
 }
 
 // refuseTracked refuses to go on when git tracks any of rels: checking out
 // a branch that carries such a file silently replaces this machine's, and
 // a sync would push (or merge against) what the branch holds.
-func (p *project) refuseTracked(rels ...string) error {
-	tracked, err := p.repo.GitTracked(rels...)
+func (p *Project) refuseTracked(rels ...string) error {
+	tracked, err := p.Repo.GitTracked(rels...)
 	if err != nil {
-		return withHint(err, "git-failed", "make `git status` work in this checkout (for \"dubious ownership\": `git config --global --add safe.directory DIR`); capy asks git only about files that changed since capy wrote them")
+		return refuse(err, "git-failed", "make `git status` work in this checkout (for \"dubious ownership\": `git config --global --add safe.directory DIR`); capy asks git only about files that changed since capy wrote them")
 	}
 	if len(tracked) == 0 {
 		return nil
 	}
-	return &cliError{code: "tracked-file", exit: exitForbidden,
-		msg: fmt.Sprintf("git tracks %s: checking out a branch that carries it replaces this machine's file, and a sync would use what the branch holds; nothing was changed",
-			strings.Join(tracked, " and ")),
-		hint: fmt.Sprintf("check `git status`; untrack it (`git rm --cached %s`, then commit) or switch back to your branch", strings.Join(tracked, " "))}
+	return refuse(fmt.Errorf("git tracks %s: checking out a branch that carries it replaces this machine's file, and a sync would use what the branch holds; nothing was changed",
+		strings.Join(tracked, " and ")),
+		"tracked-file", fmt.Sprintf("check `git status`; untrack it (`git rm --cached %s`, then commit) or switch back to your branch", strings.Join(tracked, " ")))
 }
 
 // options arms a sync with the guard: a changed file is checked for a
 // replacement, and a rewrite records its digest (and the state to come)
 // before the rename.
-func (g *checkoutGuard) options(opt envsync.Options) envsync.Options {
+func (g *guard) options(opt envsync.Options) envsync.Options {
 	opt.CheckReplacement = g.changed
 	opt.Confirm = g.confirm
 	opt.BeforeRename = func(data []byte, st envsync.State) error {
 		g.rec.Files[g.rel] = workspace.FileDigest(data)
-		g.rec.Pending[g.pin.ID] = workspace.PendingState{File: g.rel, SHA256: g.rec.Files[g.rel],
-			State: workspace.EnvState{Epoch: st.Epoch, BaseVersion: st.BaseVersion, BaseID: st.BaseID, SeenVersion: st.SeenVersion, SeenID: st.SeenID}}
+		g.rec.Pending[g.pin.ID] = workspace.PendingState{File: g.rel, SHA256: g.rec.Files[g.rel], State: envState(st)}
 		return g.rec.Save()
 	}
 	return opt
 }
 
-// wrote records that the file now holds data, written by capy (an edit
-// command's write, or a changed file a sync left as it was).
-func (g *checkoutGuard) wrote(data []byte) error {
+// wrote records that the file now holds data, written by capy (an edit's
+// write, or a changed file a sync left as it was).
+func (g *guard) wrote(data []byte) error {
 	g.rec.Files[g.rel] = workspace.FileDigest(data)
 	return g.rec.SaveLight() // lost in a crash: the file only looks changed next time
 }
@@ -213,35 +210,9 @@ func (g *checkoutGuard) wrote(data []byte) error {
 // the service (or replaces every snippet with plaintext): git checks out
 // a branch's tracked .env without a word, and its absence of a variable
 // would delete that variable for the whole team.
-func (g *checkoutGuard) confirm(r envsync.Replacement) error {
-	var what []string
-	if len(r.Removed) > 0 {
-		what = append(what, "delete "+strings.Join(r.Removed, ", "))
-	}
-	if len(r.Changed) > 0 {
-		what = append(what, "change "+strings.Join(r.Changed, ", "))
-	}
-	if len(r.Added) > 0 {
-		what = append(what, "add "+strings.Join(r.Added, ", "))
-	}
-	if r.NoSnippets {
-		what = append(what, "replace every encrypted value with the file's plaintext")
-	}
-	if r.CopiedSnippets {
-		what = append(what, "take encrypted values that were copied into the file (not typed here)")
-	}
-	desc := fmt.Sprintf("%s changed outside capy and would %s for everyone", g.pin.File, strings.Join(what, "; "))
+func (g *guard) confirm(r Replacement) error {
 	if g.yes {
 		return nil
 	}
-	u := g.p.u
-	if u.stdinIsTTY() {
-		u.warn("%s", desc)
-		if u.confirm("Push these changes?") {
-			return nil
-		}
-		return withHint(errors.New("nothing was changed"), "declined", "")
-	}
-	return &cliError{code: "confirm-changes", exit: exitUsage, msg: desc + "; nothing was changed",
-		hint: "check `git status` (a branch may have replaced the file); if the changes are yours, run `capy sync --yes`"}
+	return g.p.ui.ConfirmReplacement(g.pin.File, r)
 }

@@ -1,0 +1,148 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/capy-oss/capy/internal/envfile"
+	"github.com/capy-oss/capy/internal/envsync"
+)
+
+// Variable is one decrypted value in file order.
+type Variable struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	Literal bool   `json:"literal"`
+}
+
+// Values decrypts an environment (get, run, export) from the local file
+// or, with pull, from the service's verified head, with the key readKeys
+// picks (keyFile: --key-file). Plaintext values in the file are used as
+// they are, with a warning.
+func (p *Project) Values(ctx context.Context, envName string, pull bool, keyFile string) ([]Variable, error) {
+	name, pin, err := p.Env(envName)
+	if err != nil {
+		return nil, err
+	}
+	kr, _, remote, err := p.readKeys(ctx, pin, keyFile, pull)
+	if err != nil {
+		return nil, err
+	}
+	if pull {
+		if remote == nil {
+			if a, err := p.Account(); err == nil {
+				remote = p.remote(a, pin) // a session can fetch what the key file decrypts
+			} else if _, remote, err = p.deployCode(ctx, pin); err != nil {
+				return nil, err // a runner that kept its key file
+			}
+		}
+		if remote == nil {
+			return nil, refuse(errors.New("--pull needs a session or CAPY_DEPLOY_CODE"), "no-session", "run `capy login`, or drop --pull to use .env")
+		}
+		head, err := remote.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		env, err := p.checkedEnv(pin)
+		if err != nil {
+			return nil, err
+		}
+		b, side, err := envsync.VerifyHead(head, kr, env)
+		if err != nil {
+			return nil, err
+		}
+		if b == nil {
+			p.ui.Warn("environment %s has no versions yet: no values", name)
+		} else if err := p.recordSeen(pin, b); err != nil {
+			return nil, err
+		}
+		return sideVars(side), nil
+	}
+	epoch := p.localEpoch(pin)
+	if ck, ok := kr.(*envsync.CIKeys); ok {
+		epoch = ck.Epoch
+	}
+	cipher, err := kr.Cipher(epoch)
+	if err != nil {
+		return nil, err
+	}
+	lf, err := envsync.ReadLocal(p.Repo.EnvFile(pin), cipher)
+	if err != nil {
+		return nil, err
+	}
+	if !lf.Exists {
+		return nil, refuse(fmt.Errorf("%s does not exist", pin.File), "no-env-file", "run `capy` to pull environment "+name)
+	}
+	if len(lf.Plaintext) > 0 {
+		p.ui.Warn("%s not encrypted yet (run `capy` to sync): %s", pin.File, strings.Join(lf.Plaintext, ", "))
+	}
+	var out []Variable
+	for _, e := range lf.Doc.Entries() {
+		v := lf.Side.Values[e.Name]
+		out = append(out, Variable{Name: e.Name, Value: v.Text, Literal: v.Literal})
+	}
+	return out, nil
+}
+
+// sideVars lists a version's values by name.
+func sideVars(s envsync.Side) []Variable {
+	names := make([]string, 0, len(s.Values))
+	for n := range s.Values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]Variable, len(names))
+	for i, n := range names {
+		out[i] = Variable{Name: n, Value: s.Values[n].Text, Literal: s.Values[n].Literal}
+	}
+	return out
+}
+
+// Expand resolves ${VAR} references the way godotenv does (never in
+// literal values); lookup fills names the file does not define.
+func Expand(vars []Variable, lookup func(string) (string, bool)) map[string]string {
+	entries := make([]envfile.Entry, len(vars))
+	for i, v := range vars {
+		entries[i] = envfile.Entry{Name: v.Name, Value: v.Value, Literal: v.Literal}
+	}
+	return envfile.Expand(entries, lookup)
+}
+
+// Names lists the variable names in an environment's file, in file
+// order, without a key or the network (`capy ls`).
+func (p *Project) Names(envName string) ([]string, error) {
+	_, pin, err := p.Env(envName)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := p.Repo.EnvFile(pin).ReadFile()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	doc, err := envfile.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Names(), nil
+}
+
+// DotenvLine is NAME=VALUE as `capy export` writes it, so that both
+// godotenv and `docker --env-file` (which takes the rest of the line
+// verbatim) read VALUE; a value docker cannot carry (a line break) is
+// refused rather than mangled.
+func DotenvLine(name, value string) ([]byte, error) {
+	if strings.ContainsAny(value, "\n\r") {
+		return nil, refuse(fmt.Errorf("%s has a line break, which dotenv files for docker cannot hold", name), "unexportable", "use --format json or shell")
+	}
+	doc, _ := envfile.Parse(nil)
+	// Literal only where it matters: a literal value is single-quoted, and
+	// docker --env-file would keep the quotes.
+	if err := doc.Set(name, value, strings.Contains(value, "$")); err != nil {
+		return nil, err
+	}
+	return doc.Bytes(), nil
+}
