@@ -33,6 +33,13 @@ type Linked struct {
 // environment (yes: as SyncOptions.Yes).
 func (l *Linked) Sync(ctx context.Context, yes bool) (*SyncResult, error) {
 	p := l.Project
+	// The first sync writes .env and state.json like every other: it takes
+	// its turn (a `capy set` started in the new checkout meanwhile waits).
+	release, err := p.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	g, err := p.guardEnv(l.pin, yes)
 	if err != nil {
 		return nil, err
