@@ -1,35 +1,23 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/capy-oss/capy/internal/kekring"
-	"github.com/capy-oss/capy/internal/mail"
+	"github.com/capy-oss/capy/internal/e2e/e2etest"
 	"github.com/capy-oss/capy/internal/privfile"
-	"github.com/capy-oss/capy/internal/server"
-	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/pgtest"
-	"github.com/capy-oss/capy/internal/store/postgres"
-	"github.com/capy-oss/capy/internal/store/storeopen"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -129,73 +117,9 @@ func scanForPlaintext(valuesFile string, dirs []string) error {
 	return nil
 }
 
-// service is one capyd for a test run.
-type service struct {
-	url     string
-	mailLog string
-	store   store.Store
-	clock   *testClock
-}
-
-// testClock is the service's clock; scripts move it with `clock +DURATION`.
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func startService(t *testing.T, database string) *service {
-	t.Helper()
-	svc, stop, err := newService(t.TempDir(), database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return svc
-}
-
-// newService starts a capyd handler on a loopback listener with its data
-// in dir (SQLite unless database names PostgreSQL).
-func newService(dir, database string) (*service, func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, err
-	}
-	ctx := context.Background()
-	clock := &testClock{}
-	cfg := store.Config{CodePepper: bytes.Repeat([]byte{7}, 32), AutoMigrate: true, Now: clock.Now}
-	var st store.Store
-	var err error
-	if database == "" {
-		st, err = storeopen.Open(ctx, filepath.Join(dir, "capyd.db"), cfg)
-	} else {
-		st, err = postgres.Open(ctx, database, cfg) // a pgtest connection string
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	kr, err := kekring.Generate()
-	if err != nil {
-		return nil, nil, err
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mailLog := filepath.Join(dir, "mail.log")
-	srv, err := server.New(server.Config{PublicURL: "http://127.0.0.1", Logger: logger, DisableRateLimits: true, Now: clock.Now},
-		st, kr, mail.NewDev(logger, mailLog))
-	if err != nil {
-		return nil, nil, err
-	}
-	hs := httptest.NewServer(srv.Handler())
-	return &service{url: hs.URL, mailLog: mailLog, store: st, clock: clock}, func() { hs.Close(); st.Close() }, nil
-}
-
 // scriptParams runs each script against its own service: svcFor returns
 // it (a fresh one per script, or a shared one).
-func scriptParams(svcFor func(e *testscript.Env) (*service, error)) testscript.Params {
+func scriptParams(svcFor func(e *testscript.Env) (*e2etest.Service, error)) testscript.Params {
 	return testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
@@ -204,9 +128,9 @@ func scriptParams(svcFor func(e *testscript.Env) (*service, error)) testscript.P
 				return err
 			}
 			e.Values["service"] = svc
-			e.Setenv("CAPY_SERVICE", svc.url)
-			e.Setenv("SERVICE", svc.url)
-			e.Setenv("MAIL_LOG", svc.mailLog)
+			e.Setenv("CAPY_SERVICE", svc.URL)
+			e.Setenv("SERVICE", svc.URL)
+			e.Setenv("MAIL_LOG", svc.MailLog)
 			e.Setenv("NO_COLOR", "1")
 			return nil
 		},
@@ -232,7 +156,7 @@ func cmdLoginAs(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: login HOME EMAIL")
 	}
 	home, email := ts.MkAbs(args[0]), args[1]
-	before := countMail(ts.Getenv("MAIL_LOG"))
+	before := len(e2etest.MailLines(ts.Getenv("MAIL_LOG")))
 	cmd := exec.Command("capy", "login", email)
 	cmd.Dir = ts.Getenv("WORK")
 	cmd.Env = append(os.Environ(), "CAPY_HOME="+home, "CAPY_SERVICE="+ts.Getenv("CAPY_SERVICE"), "NO_COLOR=1")
@@ -245,61 +169,32 @@ func cmdLoginAs(ts *testscript.TestScript, neg bool, args []string) {
 	if err := cmd.Start(); err != nil {
 		ts.Fatalf("start capy login: %v", err)
 	}
-	code := ""
-	for i := 0; i < 200 && code == ""; i++ {
-		code = newestCode(ts.Getenv("MAIL_LOG"), email, before)
-		time.Sleep(20 * time.Millisecond)
-	}
-	if code == "" {
+	code, err := e2etest.WaitCode(ts.Getenv("MAIL_LOG"), email, before, 30*time.Second)
+	if err != nil {
 		cmd.Process.Kill()
 		ts.Fatalf("no login code for %s in the mail log\n%s", email, out.String())
 	}
 	fmt.Fprintln(stdin, code)
 	stdin.Close()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if (err != nil) != neg {
 		ts.Fatalf("capy login %s: %v\n%s", email, err, out.String())
 	}
 }
 
-func countMail(path string) int {
-	data, _ := os.ReadFile(path)
-	return bytes.Count(data, []byte("\n"))
-}
-
-func newestCode(path, email string, skip int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	code := ""
-	for i := 0; sc.Scan(); i++ {
-		if i < skip {
-			continue
-		}
-		var l struct{ To, Code string }
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.To == email {
-			code = l.Code
-		}
-	}
-	return code
-}
-
 func TestScriptsSQLite(t *testing.T) {
-	testscript.Run(t, scriptParams(func(e *testscript.Env) (*service, error) {
-		svc, stop, err := newService(filepath.Join(e.WorkDir, ".capyd"), "")
+	testscript.Run(t, scriptParams(func(e *testscript.Env) (*e2etest.Service, error) {
+		svc, err := e2etest.NewService(filepath.Join(e.WorkDir, ".capyd"), e2etest.ServiceOptions{})
 		if err == nil {
-			e.Defer(stop)
+			e.Defer(svc.Close)
 		}
 		return svc, err
 	}))
 }
 
 func TestScriptsPostgres(t *testing.T) {
-	svc := startService(t, pgtest.NewDatabase(t))
-	p := scriptParams(func(*testscript.Env) (*service, error) { return svc, nil })
+	svc := e2etest.StartService(t, e2etest.ServiceOptions{Database: pgtest.NewDatabase(t)})
+	p := scriptParams(func(*testscript.Env) (*e2etest.Service, error) { return svc, nil })
 	// The core story runs on PostgreSQL too; the rest once is enough.
 	p.Dir = ""
 	p.Files = []string{"testdata/script/story.txtar"}
@@ -385,15 +280,13 @@ func cmdCmpKey(ts *testscript.TestScript, neg bool, args []string) {
 
 // clock +DURATION: move the service's clock forward.
 func cmdClock(ts *testscript.TestScript, neg bool, args []string) {
-	svc := ts.Value("service").(*service)
+	svc := ts.Value("service").(*e2etest.Service)
 	if len(args) != 1 {
 		ts.Fatalf("usage: clock +DURATION")
 	}
 	d, err := time.ParseDuration(strings.TrimPrefix(args[0], "+"))
 	ts.Check(err)
-	svc.clock.mu.Lock()
-	svc.clock.offset += d
-	svc.clock.mu.Unlock()
+	svc.Clock.Advance(d)
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

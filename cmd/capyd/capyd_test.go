@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,7 +21,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +28,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/capy-oss/capy/internal/capyd"
+	"github.com/capy-oss/capy/internal/e2e/e2etest"
 )
 
 // TestMain registers the real capyd main as the "capyd" command of the
@@ -104,27 +103,10 @@ type procKey struct{}
 type proc struct {
 	envNames map[string]bool
 	cmd      *exec.Cmd
-	stderr   *syncBuffer
+	stderr   *e2etest.LogBuffer
 	done     chan struct{}
 	err      error         // from Wait, once done is closed
 	scanned  chan struct{} // closed when all of stderr is in the buffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func getProc(ts *testscript.TestScript) *proc { return ts.Value(procKey{}).(*proc) }
@@ -157,7 +139,7 @@ func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = append(env, "PWD="+cmd.Dir)
 	pr, pw := io.Pipe()
-	p.stderr = &syncBuffer{}
+	p.stderr = &e2etest.LogBuffer{}
 	cmd.Stderr = pw
 	cmd.Stdout = p.stderr
 	ts.Check(cmd.Start())

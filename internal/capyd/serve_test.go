@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/capy-oss/capy/internal/e2e/e2etest"
 	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/store/pgtest"
 )
@@ -29,13 +29,14 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type fakeServer struct {
 	params   ServerParams
 	draining atomic.Bool
+	drained  chan struct{} // closed by SetDraining
 	entered  chan struct{}
 	release  chan struct{}
 	keyrings chan *kekring.Ring // what SetKeyring was given
 }
 
 func newFake() *fakeServer {
-	return &fakeServer{entered: make(chan struct{}, 10), release: make(chan struct{}), keyrings: make(chan *kekring.Ring, 10)}
+	return &fakeServer{drained: make(chan struct{}), entered: make(chan struct{}, 10), release: make(chan struct{}), keyrings: make(chan *kekring.Ring, 10)}
 }
 
 func (f *fakeServer) health(mux *http.ServeMux) {
@@ -66,26 +67,13 @@ func (f *fakeServer) OpsHandler() http.Handler {
 	return mux
 }
 
-func (f *fakeServer) SetDraining() { f.draining.Store(true) }
+func (f *fakeServer) SetDraining() {
+	if !f.draining.Swap(true) {
+		close(f.drained)
+	}
+}
 
 func (f *fakeServer) SetKeyring(kr *kekring.Ring) { f.keyrings <- kr }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // running is capyd serving in-process.
 type running struct {
@@ -96,8 +84,8 @@ type running struct {
 	hups        chan os.Signal
 	exit        chan struct{} // closed when run returned
 	code        int
-	stdout      *lockedBuffer
-	stderr      *lockedBuffer
+	stdout      *e2etest.LogBuffer
+	stderr      *e2etest.LogBuffer
 }
 
 // startServe runs capyd (in-process, with the fake server) and waits for
@@ -105,7 +93,7 @@ type running struct {
 func startServe(t *testing.T, args ...string) *running {
 	t.Helper()
 	r := &running{fake: newFake(), sigs: make(chan os.Signal, 2), hups: make(chan os.Signal, 1), exit: make(chan struct{}),
-		stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, dataDir: filepath.Join(t.TempDir(), "data")}
+		stdout: &e2etest.LogBuffer{}, stderr: &e2etest.LogBuffer{}, dataDir: filepath.Join(t.TempDir(), "data")}
 	ready := make(chan [2]net.Addr, 1)
 	e := &env{
 		stdout: r.stdout, stderr: r.stderr, signals: r.sigs, reload: r.hups,
@@ -204,17 +192,18 @@ func TestServeDrainsInFlightRequests(t *testing.T) {
 	}()
 	<-r.fake.entered
 	r.sigs <- syscall.SIGTERM
-	deadline := time.Now().Add(5 * time.Second)
-	for !r.fake.draining.Load() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-r.fake.drained:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the server was not told to drain within 5s of SIGTERM:\n%s", r.stderr)
 	}
 	if code, _ := get(t, r.ops+"/readyz"); code != 503 {
 		t.Errorf("readyz while draining: %d", code)
 	}
-	// After the drain delay the public listener is closed.
-	time.Sleep(500 * time.Millisecond)
-	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(r.public, "http://"), time.Second); err == nil {
-		t.Error("public listener still accepts connections during shutdown")
+	// After the drain delay the public listener is closed, while the
+	// in-flight request still runs.
+	if err := waitRefused(strings.TrimPrefix(r.public, "http://"), 5*time.Second); err != nil {
+		t.Error(err)
 	}
 	select {
 	case <-r.exit:
@@ -336,12 +325,28 @@ func TestServeUnsafeDisableRateLimits(t *testing.T) {
 // waitLog waits until capyd's log holds want n times in all.
 func (r *running) waitLog(t *testing.T, want string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(r.stderr.String(), want) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q (%d times) in the log:\n%s", want, n, r.stderr)
+	if err := r.stderr.WaitCount(10*time.Second, want, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitRefused waits (at most within) until nothing accepts TCP connections
+// at addr. Each try that still connects closes its connection at once, so
+// the server's shutdown does not wait for it.
+func waitRefused(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
+		c.Close()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still accepts connections %v after the drain began", addr, within)
+		}
+		<-tick.C
 	}
 }
 

@@ -1,9 +1,10 @@
 // Package abuse holds the abuse tests of docs/security.md: what an attacker
 // tries against capy and capyd, end to end. The CLI under test is the real
-// capy binary, built once in TestMain; capyd is the real internal/server
-// handler over a real store on a loopback listener, usually behind a
-// reverse proxy that plays the malicious service (it can rewrite any
-// answer). The package has only tests.
+// capy binary, built once per test process (e2etest); capyd is the real
+// internal/server handler over a real store on a loopback listener
+// (e2etest.Service), usually behind a reverse proxy that plays the
+// malicious service (it can rewrite any answer). The package has only
+// tests.
 package abuse
 
 import (
@@ -12,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -29,58 +29,15 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/e2e/e2etest"
 	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/mail"
-	"github.com/capy-oss/capy/internal/server"
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/pgtest"
-	"github.com/capy-oss/capy/internal/store/postgres"
-	"github.com/capy-oss/capy/internal/store/sqlite"
 )
 
-// capyBin is the capy binary under test, built as `make build` builds it.
-var capyBin string
-
-func TestMain(m *testing.M) { os.Exit(testMain(m)) }
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "capy-abuse-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	capyBin = filepath.Join(dir, "capy")
-	build := exec.Command(goTool(), "build", "-tags", "urfave_cli_no_docs", "-o", capyBin, "github.com/capy-oss/capy/cmd/capy")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build capy: %v\n%s", err, out)
-		return 1
-	}
-	return pgtest.Run(m)
-}
-
-// goTool is the go command that runs these tests (make test puts it on
-// PATH).
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "go"
-}
-
-// clock is the service's settable clock.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
+func TestMain(m *testing.M) { e2etest.MainPostgres(m) }
 
 // mailbox records login mails (the test double of mail delivery).
 type mailbox struct {
@@ -127,12 +84,11 @@ type service struct {
 	kind   string
 	st     store.Store
 	dbPath string // SQLite file, or PostgreSQL URL
-	clock  *clock
 	mail   *mailbox
 	kr     *kekring.Ring
-	logs   *syncBuffer // capyd's log
-	direct string      // capyd itself
-	url    string      // the proxy: what project.json and codes name
+	logs   *e2etest.LogBuffer // capyd's log
+	direct string             // capyd itself
+	url    string             // the proxy: what project.json and codes name
 
 	mu         sync.Mutex
 	modify     modifier
@@ -141,83 +97,21 @@ type service struct {
 	bodies     map[string][]byte   // the last request body capyd got per "METHOD path"
 }
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newService starts capyd over a fresh store of kind ("sqlite" or
 // "postgres") with its rate limits off, and the proxy in front.
 func newService(t *testing.T, kind string) *service {
 	t.Helper()
-	s := &service{t: t, kind: kind, clock: &clock{}, mail: &mailbox{}, logs: &syncBuffer{}}
-	ctx := context.Background()
-	cfg := store.Config{Now: s.clock.Now, CodePepper: bytes.Repeat([]byte{9}, 32), AutoMigrate: true}
-	var err error
+	s := &service{t: t, kind: kind, mail: &mailbox{}, bodies: map[string][]byte{}}
+	o := e2etest.ServiceOptions{Mailer: s.mail, Wrap: s.record}
 	switch kind {
 	case "sqlite":
-		s.dbPath = filepath.Join(t.TempDir(), "capyd.db")
-		s.st, err = sqlite.Open(ctx, s.dbPath, cfg)
 	case "postgres":
-		s.dbPath = pgtest.NewDatabase(t)
-		s.st, err = postgres.Open(ctx, s.dbPath, cfg)
+		o.Database = pgtest.NewDatabase(t)
 	default:
 		t.Fatalf("unknown store %q", kind)
 	}
-	if err != nil {
-		t.Fatalf("open %s store: %v", kind, err)
-	}
-	t.Cleanup(func() { s.st.Close() })
-	s.kr, err = kekring.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewJSONHandler(s.logs, nil))
-	srv, err := server.New(server.Config{PublicURL: "http://127.0.0.1", Logger: logger, DisableRateLimits: true, Now: s.clock.Now},
-		s.st, s.kr, s.mail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := srv.Handler()
-	s.bodies = map[string][]byte{}
-	capyd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Small bodies of a declared length are kept for requestBody;
-		// capyd reads the same bytes (and the same error), and the
-		// tests of oversized and chunked bodies reach it untouched.
-		var body []byte
-		if r.ContentLength > 0 && r.ContentLength <= 64<<10 {
-			var err error
-			body, err = io.ReadAll(r.Body)
-			rest := io.Reader(bytes.NewReader(body))
-			if err != nil {
-				rest = io.MultiReader(rest, iotest.ErrReader(err))
-			}
-			r.Body = io.NopCloser(rest)
-		}
-		s.mu.Lock()
-		s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
-		s.bodies[r.Method+" "+r.URL.Path] = body
-		rewrite := s.rewriteReq
-		s.mu.Unlock()
-		if rewrite != nil {
-			rewrite(r)
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(capyd.Close)
+	capyd := e2etest.StartService(t, o)
+	s.st, s.dbPath, s.kr, s.logs = capyd.Store, capyd.DBPath, capyd.Keyring, capyd.Log
 	s.direct = capyd.URL
 	target, _ := url.Parse(capyd.URL)
 	rp := httputil.NewSingleHostReverseProxy(target)
@@ -244,6 +138,35 @@ func newService(t *testing.T, kind string) *service {
 	t.Cleanup(proxy.Close)
 	s.url = proxy.URL
 	return s
+}
+
+// record is the wrapper around capyd's handler that keeps what reached
+// it (requestLog, requestBody) and applies rewriteReq.
+func (s *service) record(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Small bodies of a declared length are kept for requestBody;
+		// capyd reads the same bytes (and the same error), and the
+		// tests of oversized and chunked bodies reach it untouched.
+		var body []byte
+		if r.ContentLength > 0 && r.ContentLength <= 64<<10 {
+			var err error
+			body, err = io.ReadAll(r.Body)
+			rest := io.Reader(bytes.NewReader(body))
+			if err != nil {
+				rest = io.MultiReader(rest, iotest.ErrReader(err))
+			}
+			r.Body = io.NopCloser(rest)
+		}
+		s.mu.Lock()
+		s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
+		s.bodies[r.Method+" "+r.URL.Path] = body
+		rewrite := s.rewriteReq
+		s.mu.Unlock()
+		if rewrite != nil {
+			rewrite(r)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // setModify installs (or, with nil, removes) the proxy's rewrite.
@@ -363,6 +286,7 @@ func noLeak(t *testing.T, text string) {
 type person struct {
 	t     *testing.T
 	s     *service
+	bin   string // capy
 	email string
 	home  string // CAPY_HOME
 	dir   string // where capy runs
@@ -372,7 +296,7 @@ type person struct {
 func (s *service) person(email string) *person {
 	s.t.Helper()
 	root := s.t.TempDir()
-	p := &person{t: s.t, s: s, email: email, home: filepath.Join(root, "home"), dir: filepath.Join(root, "repo"),
+	p := &person{t: s.t, s: s, bin: e2etest.CapyBin(s.t), email: email, home: filepath.Join(root, "home"), dir: filepath.Join(root, "repo"),
 		env: []string{"CAPY_SERVICE=" + s.url}}
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		s.t.Fatal(err)
@@ -428,7 +352,7 @@ func (p *person) capyKilledAfter(kill time.Duration, dir string, extra []string,
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), kill)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, capyBin, args...)
+	cmd := exec.CommandContext(ctx, p.bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(p.baseEnv(), extra...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -499,7 +423,7 @@ func (p *person) loginSlowly(service string, extra []string, think time.Duration
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args := []string{"login", "--service", service, p.email}
-	cmd := exec.CommandContext(ctx, capyBin, args...)
+	cmd := exec.CommandContext(ctx, p.bin, args...)
 	cmd.Dir = p.dir
 	cmd.Env = append(p.baseEnv(), extra...)
 	stdin, err := cmd.StdinPipe()

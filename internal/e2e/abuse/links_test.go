@@ -80,7 +80,7 @@ func (p *person) bounded(dir string, extra []string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	full := append([]string{"--json"}, args...)
-	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -d 1048576 && exec "$0" "$@"`, capyBin}, full...)...)
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -d 1048576 && exec "$0" "$@"`, p.bin}, full...)...)
 	cmd.Dir = dir
 	cmd.Env = append(p.baseEnv(), extra...)
 	cmd.Stdin = strings.NewReader("x\n")
@@ -350,7 +350,7 @@ func TestUnboundedCheckoutFiles(t *testing.T) {
 		link(t, ".capy/decrypt", "/dev/zero")
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", `ulimit -d 1048576 && exec "$0" "$@"`, capyBin, "doctor")
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", `ulimit -d 1048576 && exec "$0" "$@"`, p.bin, "doctor")
 		cmd.Dir, cmd.Env = p.dir, p.baseEnv()
 		out, _ := cmd.CombinedOutput()
 		if ctx.Err() != nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "is a symlink") || strings.Contains(string(out), "goroutine ") {

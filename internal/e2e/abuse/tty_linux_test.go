@@ -57,7 +57,7 @@ func (p *person) capyTTY(t *testing.T, args ...string) *ttySession {
 	if err != nil {
 		t.Skipf("no pseudo-terminal here (%v): the terminal prompt is not tested", err)
 	}
-	cmd := exec.Command(capyBin, args...)
+	cmd := exec.Command(p.bin, args...)
 	cmd.Dir = p.dir
 	cmd.Env = append(p.baseEnv(), "TERM=dumb")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s

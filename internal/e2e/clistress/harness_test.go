@@ -1,7 +1,6 @@
 package clistress
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/e2e/e2etest"
 	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/workspace"
@@ -33,87 +33,15 @@ const commandTimeout = 60 * time.Second
 
 // ---- capyd ----
 
-// capyd is one running capyd process.
-type capyd struct {
-	url     string
-	dataDir string
-	mailLog string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-
-	mu    sync.Mutex
-	lines []string // every log line, stdout and stderr together
-}
+// capyd is the test's capyd process (e2etest), with the questions the
+// tests ask of its access log.
+type capyd struct{ *e2etest.Capyd }
 
 // startCapyd starts the real capyd on a free loopback port with a SQLite
-// database in a fresh data directory, waits for its startup line and stops
-// it (SIGTERM) when the test ends.
+// database in a fresh data directory and its log in JSON.
 func startCapyd(t *testing.T) *capyd {
 	t.Helper()
-	dir := t.TempDir()
-	d := &capyd{dataDir: filepath.Join(dir, "data"), exited: make(chan struct{})}
-	d.mailLog = filepath.Join(d.dataDir, "mail.log")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.cmd = exec.Command(capydBin, "--data-dir", d.dataDir, "--listen", "127.0.0.1:0", "--ops-listen", "", "--log-format", "json")
-	// Only what capyd needs: no CAPYD_* setting of the caller leaks in.
-	d.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	d.cmd.Stdout, d.cmd.Stderr = w, w
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	addr := make(chan string, 1)
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			d.mu.Lock()
-			d.lines = append(d.lines, line)
-			d.mu.Unlock()
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "capyd started" && l.Addr != "" {
-				select {
-				case addr <- l.Addr:
-				default:
-				}
-			}
-		}
-		r.Close()
-	}()
-	go func() { _ = d.cmd.Wait(); <-scanned; close(d.exited) }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.exited:
-		case <-time.After(20 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-d.exited
-		}
-		if t.Failed() {
-			t.Logf("capyd log (last lines):\n%s", d.tail(40))
-		}
-	})
-	select {
-	case a := <-addr:
-		d.url = "http://" + a
-	case <-d.exited:
-		t.Fatalf("capyd exited before serving:\n%s", d.tail(40))
-	case <-time.After(30 * time.Second):
-		t.Fatalf("capyd did not start within 30s:\n%s", d.tail(40))
-	}
-	return d
-}
-
-func (d *capyd) tail(n int) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return strings.Join(d.lines[max(0, len(d.lines)-n):], "\n")
+	return &capyd{e2etest.StartCapyd(t, e2etest.CapydOptions{Args: []string{"--log-format", "json"}})}
 }
 
 // accessLine is one line of capyd's access log.
@@ -124,10 +52,8 @@ type accessLine struct {
 
 // requests returns the access-log lines so far.
 func (d *capyd) requests() []accessLine {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	var out []accessLine
-	for _, line := range d.lines {
+	for _, line := range d.Log.Lines() {
 		var l accessLine
 		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "request" {
 			out = append(out, l)
@@ -240,16 +166,17 @@ type user struct {
 
 // harness runs capy against one capyd.
 type harness struct {
-	t    *testing.T
-	d    *capyd
-	root string // scratch directory: homes, checkouts, TMPDIR
-	tmp  string // TMPDIR of every capy process
-	pace *pacer
+	t       *testing.T
+	d       *capyd
+	capyBin string
+	root    string // scratch directory: homes, checkouts, TMPDIR
+	tmp     string // TMPDIR of every capy process
+	pace    *pacer
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, d: startCapyd(t), root: t.TempDir(), pace: newPacer()}
+	h := &harness{t: t, d: startCapyd(t), capyBin: e2etest.CapyBin(t), root: t.TempDir(), pace: newPacer()}
 	h.tmp = filepath.Join(h.root, "tmp")
 	if err := os.MkdirAll(h.tmp, 0o700); err != nil {
 		t.Fatal(err)
@@ -273,10 +200,10 @@ func (r result) String() string {
 // command prepares `capy args…` for u in dir. extraEnv adds NAME=VALUE
 // pairs. The environment is built from scratch: only what capy needs.
 func (h *harness) command(ctx context.Context, u *user, dir, stdin string, extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	cmd := exec.CommandContext(ctx, capyBin, args...)
+	cmd := exec.CommandContext(ctx, h.capyBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + u.home, "CAPY_HOME=" + u.home,
-		"CAPY_SERVICE=" + h.d.url, "NO_COLOR=1", "TMPDIR=" + h.tmp}, extraEnv...)
+		"CAPY_SERVICE=" + h.d.URL, "NO_COLOR=1", "TMPDIR=" + h.tmp}, extraEnv...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -332,7 +259,7 @@ func (h *harness) login(u *user) {
 	if err := os.MkdirAll(u.home, 0o700); err != nil {
 		h.t.Fatal(err)
 	}
-	before := countLines(h.d.mailLog)
+	before := len(e2etest.MailLines(h.d.MailLog))
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	cmd, stdout, stderr := h.command(ctx, u, u.home, "", nil, "login", u.email)
@@ -345,12 +272,7 @@ func (h *harness) login(u *user) {
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
-	code := ""
-	for deadline := time.Now().Add(30 * time.Second); code == "" && time.Now().Before(deadline); {
-		if code = newestCode(h.d.mailLog, u.email, before); code == "" {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	code, _ := e2etest.WaitCode(h.d.MailLog, u.email, before, 30*time.Second)
 	if code != "" {
 		_, _ = io.WriteString(in, code+"\n")
 	}
@@ -385,26 +307,6 @@ func session(t *testing.T, u *user) sessionEntry {
 		return s
 	}
 	panic("unreachable")
-}
-
-func countLines(path string) int {
-	data, _ := os.ReadFile(path)
-	return bytes.Count(data, []byte("\n"))
-}
-
-func newestCode(path, email string, skip int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	code := ""
-	for i, line := range bytes.Split(data, []byte("\n")) {
-		var l struct{ To, Code string }
-		if i >= skip && json.Unmarshal(line, &l) == nil && l.To == email {
-			code = l.Code
-		}
-	}
-	return code
 }
 
 // ---- a project ----
@@ -485,7 +387,7 @@ func (h *harness) newProject(n int, env []byte) *project {
 	p.cipher = kf.Key.Cipher(kf.EnvID, kf.Epoch)
 
 	// The owner's session, for reading versions with internal/client.
-	if p.api, err = client.New(h.d.url, client.WithToken(session(t, owner).Token)); err != nil {
+	if p.api, err = client.New(h.d.URL, client.WithToken(session(t, owner).Token)); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -700,7 +602,7 @@ func findPlaintext(root string, values []string, skip func(path string) bool) (s
 // snippets.
 func (h *harness) checkNoPlaintext(values []string) {
 	h.t.Helper()
-	for _, root := range []string{h.root, h.d.dataDir} {
+	for _, root := range []string{h.root, h.d.DataDir} {
 		if file, v, err := findPlaintext(root, values, nil); err != nil || file != "" {
 			h.t.Fatalf("plaintext %q is in %s (%v)", v, file, err)
 		}

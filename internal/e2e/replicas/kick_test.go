@@ -38,7 +38,7 @@ func TestKickAcrossReplicas(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		res, err := first.via[i].CoDecrypt(s.ctx, w.org, first.outer)
 		if err != nil || !bytes.Equal(res.Inner, first.inner) {
-			t.Fatalf("co-decrypt through %s before the kick: %v", reps[i].name, err)
+			t.Fatalf("co-decrypt through %s before the kick: %v", reps[i].Name, err)
 		}
 	}
 	kick, err := w.owner.via[0].Kick(s.ctx, w.org, first.id, false)
@@ -48,17 +48,17 @@ func TestKickAcrossReplicas(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		_, err := first.via[i].CoDecrypt(s.ctx, w.org, first.outer)
 		if problemSlug(err) != api.PMembershipRevoked {
-			t.Fatalf("co-decrypt through %s right after the kick: %v, want membership-revoked", reps[i].name, err)
+			t.Fatalf("co-decrypt through %s right after the kick: %v, want membership-revoked", reps[i].Name, err)
 		}
 		if _, err := first.via[i].Org(s.ctx, w.org); problemSlug(err) != api.PMembershipRevoked {
-			t.Fatalf("GET org through %s right after the kick: %v, want membership-revoked", reps[i].name, err)
+			t.Fatalf("GET org through %s right after the kick: %v, want membership-revoked", reps[i].Name, err)
 		}
 		if _, err := first.via[i].Head(s.ctx, w.org, w.project, w.env); problemSlug(err) != api.PMembershipRevoked {
-			t.Fatalf("GET head through %s right after the kick: %v, want membership-revoked", reps[i].name, err)
+			t.Fatalf("GET head through %s right after the kick: %v, want membership-revoked", reps[i].Name, err)
 		}
 		// Only the kicked member is shut out.
 		if res, err := bystander.via[i].CoDecrypt(s.ctx, w.org, bystander.outer); err != nil || !bytes.Equal(res.Inner, bystander.inner) {
-			t.Fatalf("another member's co-decrypt through %s: %v", reps[i].name, err)
+			t.Fatalf("another member's co-decrypt through %s: %v", reps[i].Name, err)
 		}
 	}
 
@@ -129,7 +129,7 @@ func TestKickAcrossReplicas(t *testing.T) {
 		c := perRep[a.rep]
 		switch {
 		case a.err != nil:
-			t.Errorf("co-decrypt through %s: unexpected answer %v", reps[a.rep].name, a.err)
+			t.Errorf("co-decrypt through %s: unexpected answer %v", reps[a.rep].Name, a.err)
 		case a.ok:
 			oks++
 			c[0]++
@@ -165,7 +165,7 @@ func TestKickAcrossReplicas(t *testing.T) {
 		t.Errorf("replicas 2 and 3: %d successes, %d refusals; want both", perRep[1][0]+perRep[2][0], perRep[1][1]+perRep[2][1])
 	}
 	for _, i := range []int{1, 2} {
-		t.Logf("%s: %d successes, %d refusals", reps[i].name, perRep[i][0], perRep[i][1])
+		t.Logf("%s: %d successes, %d refusals", reps[i].Name, perRep[i][0], perRep[i][1])
 	}
 	// The point of the race: requests were in flight while the kick was.
 	if overlapping == 0 {

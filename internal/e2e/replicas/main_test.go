@@ -16,39 +16,13 @@
 //     fails, nothing is half-written, and service resumes without a capyd
 //     restart.
 //
-// The package holds tests only. TestMain builds capyd once.
+// The package holds tests only; e2etest builds capyd once.
 package replicas
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/capy-oss/capy/internal/e2e/e2etest"
 )
 
-// capydBin is the capyd binary TestMain built.
-var capydBin string
-
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "capy-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	capydBin = filepath.Join(dir, "capyd")
-	// No -race: the binaries are the system under test, not the test;
-	// CGO_ENABLED=0 as `make build`.
-	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", capydBin, "github.com/capy-oss/capy/cmd/capyd")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go build capyd: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { e2etest.Main(m) }

@@ -1,15 +1,12 @@
 package replicas
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/e2e/e2etest"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/wrap"
 )
@@ -44,7 +42,7 @@ func newService(t *testing.T, reps []*replica) *service {
 // client is a typed client for replica i with token, without the client
 // package's own retries: the tests see every answer.
 func (s *service) client(i int, token string) *client.Client {
-	c, err := client.New(s.reps[i].url, client.WithHTTPClient(s.hc), client.WithRetry(1, 0), client.WithToken(token))
+	c, err := client.New(s.reps[i].URL, client.WithHTTPClient(s.hc), client.WithRetry(1, 0), client.WithToken(token))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -67,10 +65,10 @@ func (s *service) login(prefix string, i int) *user {
 	s.t.Helper()
 	email := fmt.Sprintf("%s%d@example.com", prefix, userCounter.Add(1))
 	r := s.reps[i]
-	skip := len(mailLines(r.dataDir + "/mail.log"))
+	skip := len(e2etest.MailLines(r.MailLog))
 	anon := s.client(i, "")
 	if _, err := anon.AuthStart(s.ctx, email); err != nil {
-		s.t.Fatalf("AuthStart via %s: %v", r.name, err)
+		s.t.Fatalf("AuthStart via %s: %v", r.Name, err)
 	}
 	code, err := r.mailCode(email, skip)
 	if err != nil {
@@ -78,29 +76,13 @@ func (s *service) login(prefix string, i int) *user {
 	}
 	res, err := anon.AuthVerify(s.ctx, email, code, "e2e")
 	if err != nil {
-		s.t.Fatalf("AuthVerify via %s: %v", r.name, err)
+		s.t.Fatalf("AuthVerify via %s: %v", r.Name, err)
 	}
 	u := &user{id: res.User.ID, email: email, token: res.Token}
 	for j := range s.reps {
 		u.via = append(u.via, s.client(j, res.Token))
 	}
 	return u
-}
-
-func mailLines(path string) []mailLine {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []mailLine
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l mailLine
-		_ = json.Unmarshal(sc.Bytes(), &l)
-		out = append(out, l)
-	}
-	return out
 }
 
 func randBytes(n int) []byte {

@@ -129,7 +129,7 @@ func TestDatabaseOutage(t *testing.T) {
 	s := newService(t, reps)
 	w := s.newWorld(1)
 	u := w.members[0]
-	base := reps[0].url
+	base := reps[0].URL
 	envPath := "/v1/orgs/" + w.org + "/projects/" + w.project + "/envs/" + w.env
 	t.Logf("cluster, replica and org ready in %v", time.Since(began).Round(time.Millisecond))
 

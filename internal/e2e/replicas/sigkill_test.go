@@ -215,12 +215,12 @@ func TestSIGKILLReplica(t *testing.T) {
 	for pushes.Load() < 10 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	victim.signal(syscall.SIGSTOP)
-	for !victim.stopped() && time.Now().Before(deadline) {
+	victim.Signal(syscall.SIGSTOP)
+	for !victim.Stopped() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if !victim.stopped() {
-		t.Fatalf("%s did not stop on SIGSTOP", victim.name)
+	if !victim.Stopped() {
+		t.Fatalf("%s did not stop on SIGSTOP", victim.Name)
 	}
 	f.watch.Store(prober)
 	var probed struct {
@@ -238,11 +238,11 @@ func TestSIGKILLReplica(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	cutOffPushes, cutOff := f.pushing[1].Load(), f.inflight[1].Load()
-	victim.signal(syscall.SIGKILL)
+	victim.Signal(syscall.SIGKILL)
 	killed.Store(true)
 	pushesAtKill := pushes.Load()
-	if !victim.killedBy(syscall.SIGKILL) {
-		t.Errorf("%s did not die of SIGKILL: %v", victim.name, victim.state)
+	if !victim.KilledBy(syscall.SIGKILL) {
+		t.Errorf("%s did not die of SIGKILL: %v", victim.Name, victim.State())
 	}
 	<-proberDone
 	if probed.err != nil {
@@ -315,7 +315,7 @@ func TestSIGKILLReplica(t *testing.T) {
 	// The kill was felt: a request was cut off and later ones were refused
 	// and failed over; nothing else went wrong on the wire.
 	if cutOffPushes == 0 {
-		t.Errorf("the prober's push was not in flight on %s when it was killed", victim.name)
+		t.Errorf("the prober's push was not in flight on %s when it was killed", victim.Name)
 	}
 	if f.count(lost) == 0 {
 		t.Errorf("no request lost its answer to the kill")

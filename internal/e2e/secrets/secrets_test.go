@@ -7,9 +7,7 @@
 package secrets
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -25,28 +23,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capy-oss/capy/internal/e2e/e2etest"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/wrap"
 	"github.com/emersion/go-smtp"
 )
 
-var binDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "capy-e2e-bin-")
-	if err != nil {
-		panic(err)
-	}
-	out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/capy-oss/capy/cmd/capy", "github.com/capy-oss/capy/cmd/capyd").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2etest.Main(m) }
 
 // relay is an SMTP server on loopback that keeps every message.
 type relay struct {
@@ -103,6 +86,7 @@ func (r *relay) count() int {
 
 type world struct {
 	t       *testing.T
+	capyBin string
 	service string
 	relay   *relay
 	secrets map[string][]byte // name → secret bytes
@@ -115,7 +99,7 @@ func (w *world) secret(name string, b []byte) { w.secrets[name] = append([]byte(
 // capy runs the CLI as one person in one directory.
 func (w *world) capy(home, dir, stdin string, args ...string) (string, string) {
 	w.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "capy"), args...)
+	cmd := exec.Command(w.capyBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CAPY_HOME="+home, "CAPY_SERVICE="+w.service, "NO_COLOR=1")
 	cmd.Stdin = strings.NewReader(stdin)
@@ -130,7 +114,7 @@ func (w *world) capy(home, dir, stdin string, args ...string) (string, string) {
 func (w *world) login(home, email string) {
 	w.t.Helper()
 	n := w.relay.count()
-	cmd := exec.Command(filepath.Join(binDir, "capy"), "login", email)
+	cmd := exec.Command(w.capyBin, "login", email)
 	cmd.Env = append(os.Environ(), "CAPY_HOME="+home, "CAPY_SERVICE="+w.service, "NO_COLOR=1")
 	stdin, _ := cmd.StdinPipe()
 	var errb bytes.Buffer
@@ -174,43 +158,12 @@ func TestNoSecretReachesTheService(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	dataDir := filepath.Join(root, "capyd-data")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	capyd := exec.CommandContext(ctx, filepath.Join(binDir, "capyd"), "--data-dir", dataDir, "--listen", "127.0.0.1:0",
-		"--ops-listen", "", "--log-level", "debug", "--smtp-url", "smtp://"+ln.Addr().String()+"?from=capyd@example.com")
-	logR, logW := io.Pipe()
-	capyd.Stderr, capyd.Stdout = logW, logW
-	if err := capyd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var logBuf bytes.Buffer
-	var logMu sync.Mutex
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(logR)
-		for sc.Scan() {
-			line := sc.Text()
-			logMu.Lock()
-			logBuf.WriteString(line + "\n")
-			logMu.Unlock()
-			if m := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	var service string
-	select {
-	case a := <-addr:
-		service = "http://" + a
-	case <-time.After(30 * time.Second):
-		t.Fatal("capyd did not start")
-	}
+	capyd := e2etest.StartCapyd(t, e2etest.CapydOptions{
+		Args: []string{"--log-level", "debug", "--smtp-url", "smtp://" + ln.Addr().String() + "?from=capyd@example.com"},
+	})
+	service, dataDir := capyd.URL, capyd.DataDir
 
-	w := &world{t: t, service: service, relay: rl, secrets: map[string][]byte{}, root: root}
+	w := &world{t: t, capyBin: e2etest.CapyBin(t), service: service, relay: rl, secrets: map[string][]byte{}, root: root}
 	homeA, homeB, homeCI := filepath.Join(root, "home-a"), filepath.Join(root, "home-b"), filepath.Join(root, "home-ci")
 	repoA, repoB, repoCI := filepath.Join(root, "a"), filepath.Join(root, "b"), filepath.Join(root, "ci")
 	for _, d := range []string{repoA, filepath.Join(repoB, ".capy"), filepath.Join(repoCI, ".capy")} {
@@ -267,7 +220,7 @@ func TestNoSecretReachesTheService(t *testing.T) {
 	dt := keys.DeployToken(dc.Token)
 	auth := dt.AuthKey(dc.EnvID)
 	w.secret("deploy auth key", auth[:])
-	ci := exec.Command(filepath.Join(binDir, "capy"), "ci")
+	ci := exec.Command(w.capyBin, "ci")
 	ci.Dir = repoCI
 	ci.Env = append(os.Environ(), "CAPY_HOME="+homeCI, "CAPY_DEPLOY_CODE="+strings.TrimSpace(dcode))
 	if out, err := ci.CombinedOutput(); err != nil {
@@ -289,9 +242,10 @@ func TestNoSecretReachesTheService(t *testing.T) {
 	}
 
 	// Stop capyd so SQLite checkpoints its WAL into the database file.
-	capyd.Process.Signal(os.Interrupt)
-	capyd.Wait()
-	logW.Close()
+	capyd.Signal(os.Interrupt)
+	if _, err := capyd.Wait(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 
 	files := map[string][]byte{}
 	filepath.Walk(dataDir, func(p string, fi os.FileInfo, err error) error {
@@ -304,9 +258,7 @@ func TestNoSecretReachesTheService(t *testing.T) {
 	if len(files) < 3 {
 		t.Fatalf("expected the database, kek and pepper in %s, found %d files", dataDir, len(files))
 	}
-	logMu.Lock()
-	files["capyd log"] = logBuf.Bytes()
-	logMu.Unlock()
+	files["capyd log"] = []byte(capyd.Log.String())
 	if !bytes.Contains(files["capyd log"], []byte("POST")) {
 		t.Fatal("the captured log has no access lines: is the log captured?")
 	}

@@ -6,12 +6,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,66 +64,15 @@ func StartCluster(t testing.TB) *Cluster {
 			"Install PostgreSQL (initdb, pg_ctl). With CI=true this is a failure.")
 		t.Skipf("pgtest: PostgreSQL not available, test skipped: %v", err)
 	}
-	dir, err := os.MkdirTemp("", "capy-pgc-")
+	files, err := initCluster(bin, "capy-pgc-", clusterConf+privateConf)
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		t.Fatal(err)
 	}
-	c := &Cluster{t: t, dir: dir, data: filepath.Join(dir, "data"), logFile: filepath.Join(dir, "server.log")}
-	// As root, run everything as the postgres user, which must own dir.
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			os.RemoveAll(dir)
-			t.Fatalf("pgtest: running as root needs a 'postgres' user for initdb: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			os.RemoveAll(dir)
-			t.Fatalf("pgtest: %v", err)
-		}
-	}
-	c.command = func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
-		if cred != nil {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		}
-		return cmd
-	}
-	if out, err := c.command("initdb", "-D", c.data, "-U", "capy", "-A", "trust", "-E", "UTF8", "--locale=C",
-		"--no-sync", "--no-instructions").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
-	}
-	f, err := os.OpenFile(filepath.Join(c.data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, err = fmt.Fprintf(f, clusterConf+privateConf, dir)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
+	c := &Cluster{t: t, dir: files.dir, data: files.data, logFile: files.log, command: files.command}
+	wd, err := files.startWatchdog()
 	if err != nil {
-		os.RemoveAll(dir)
-		t.Fatalf("pgtest: configure cluster: %v", err)
-	}
-	// The watchdog stops the cluster and removes dir if this test binary
-	// dies without running its cleanup (panic, timeout, SIGKILL).
-	pid := strconv.Itoa(os.Getpid())
-	wd := exec.Command("/bin/sh", "-c", `while kill -0 `+pid+` 2>/dev/null || [ -d /proc/`+pid+` ]; do sleep 1; done; `+
-		`"$0" stop -D "$1" -m immediate -s >/dev/null 2>&1; rm -rf "$2"`, filepath.Join(bin, "pg_ctl"), c.data, dir)
-	wd.Dir = os.TempDir()
-	attr := &syscall.SysProcAttr{Setsid: true}
-	if cred != nil {
-		attr.Credential = cred
-	}
-	wd.SysProcAttr = attr
-	if err := wd.Start(); err != nil {
-		os.RemoveAll(dir)
-		t.Fatalf("pgtest: watchdog: %v", err)
+		files.remove()
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = c.command("pg_ctl", "stop", "-D", c.data, "-m", "immediate", "-s", "-w").Run()
@@ -135,14 +80,14 @@ func StartCluster(t testing.TB) *Cluster {
 		_ = wd.Wait()
 		if t.Failed() {
 			if log, err := os.ReadFile(c.logFile); err == nil {
-				t.Logf("pgtest: server log of %s:\n%s", dir, tail(string(log), 4000))
+				t.Logf("pgtest: server log of %s:\n%s", c.dir, tail(string(log), 4000))
 			}
 		}
-		os.RemoveAll(dir)
+		files.remove()
 	})
 	c.Start()
 
-	admin := fmt.Sprintf("postgres://capy@/postgres?host=%s&port=5432&sslmode=disable", url.QueryEscape(dir))
+	admin := fmt.Sprintf("postgres://capy@/postgres?host=%s&port=5432&sslmode=disable", url.QueryEscape(c.dir))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
@@ -153,7 +98,7 @@ func StartCluster(t testing.TB) *Cluster {
 	if _, err := conn.Exec(ctx, `CREATE DATABASE `+clusterDB+` TEMPLATE template0`); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
-	c.url = fmt.Sprintf("postgres://capy@/%s?host=%s&port=5432&sslmode=disable", clusterDB, url.QueryEscape(dir))
+	c.url = fmt.Sprintf("postgres://capy@/%s?host=%s&port=5432&sslmode=disable", clusterDB, url.QueryEscape(c.dir))
 	return c
 }
 

@@ -33,13 +33,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -262,84 +260,30 @@ logging_collector = off
 `
 
 func startCluster(bin string) (*server, error) {
-	dir, err := os.MkdirTemp("", "capy-pg-")
+	c, err := initCluster(bin, "capy-pg-", clusterConf)
 	if err != nil {
-		return nil, fmt.Errorf("pgtest: %v", err)
+		return nil, err
 	}
-	data := filepath.Join(dir, "data")
-	// As root, run everything as the postgres user, which must own dir.
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("pgtest: running as root needs a 'postgres' user for initdb: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("pgtest: %v", err)
-		}
-	}
-	command := func(name string, args ...string) *exec.Cmd {
-		c := exec.Command(filepath.Join(bin, name), args...)
-		c.Dir = dir
-		c.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
-		if cred != nil {
-			c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		}
-		return c
-	}
-	remove := func() { os.RemoveAll(dir) }
-	if out, err := command("initdb", "-D", data, "-U", "capy", "-A", "trust", "-E", "UTF8", "--locale=C",
-		"--no-sync", "--no-instructions").CombinedOutput(); err != nil {
-		remove()
-		return nil, fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
-	}
-	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, err = fmt.Fprintf(f, clusterConf, dir)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		remove()
-		return nil, fmt.Errorf("pgtest: configure cluster: %v", err)
-	}
-	logFile := filepath.Join(dir, "server.log")
-	if out, err := command("pg_ctl", "start", "-D", data, "-l", logFile, "-w", "-t", "60", "-s").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(logFile)
-		remove()
+	if out, err := c.command("pg_ctl", "start", "-D", c.data, "-l", c.log, "-w", "-t", "60", "-s").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(c.log)
+		c.remove()
 		return nil, fmt.Errorf("pgtest: pg_ctl start: %v\n%s\n%s", err, out, log)
 	}
 	stopCluster := func() {
-		_ = command("pg_ctl", "stop", "-D", data, "-m", "immediate", "-s", "-w").Run()
-		remove()
+		_ = c.command("pg_ctl", "stop", "-D", c.data, "-m", "immediate", "-s", "-w").Run()
+		c.remove()
 	}
-	// The watchdog stops the cluster if this test binary dies without
-	// running its cleanup (panic, timeout, SIGKILL): it polls for our pid.
-	pid := strconv.Itoa(os.Getpid())
-	wd := exec.Command("/bin/sh", "-c", `while kill -0 `+pid+` 2>/dev/null || [ -d /proc/`+pid+` ]; do sleep 1; done; `+
-		`"$0" stop -D "$1" -m immediate -s >/dev/null 2>&1; rm -rf "$2"`, filepath.Join(bin, "pg_ctl"), data, dir)
-	wd.Dir = os.TempDir()
-	attr := &syscall.SysProcAttr{Setsid: true}
-	if cred != nil {
-		attr.Credential = cred
-	}
-	wd.SysProcAttr = attr
-	if err := wd.Start(); err != nil {
+	wd, err := c.startWatchdog()
+	if err != nil {
 		stopCluster()
-		return nil, fmt.Errorf("pgtest: watchdog: %v", err)
+		return nil, err
 	}
 	stop := func() {
 		stopCluster()
 		_ = wd.Process.Kill()
 		_ = wd.Wait()
 	}
-	conn := fmt.Sprintf("host=%s port=5432 user=capy dbname=postgres sslmode=disable", dir)
+	conn := fmt.Sprintf("host=%s port=5432 user=capy dbname=postgres sslmode=disable", c.dir)
 	return connect(conn, stop)
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -198,9 +199,14 @@ func testCoDecryptWaitsForKick(t *testing.T, h *h) {
 	}
 }
 
-// testKickRace runs co-decrypts in a loop from several goroutines while a
-// kick commits: every grant is before the kick in the chain, and every
-// co-decrypt that started after the kick returned is refused.
+// testKickRace: co-decrypts of one member run in a loop from several
+// goroutines while a kick of that member commits. The interleaving is
+// forced, not left to timing: the kick starts only once every worker has
+// had a co-decrypt granted; when the kick has revoked the membership and
+// holds it (HookKickLocked) one more co-decrypt is started; and the
+// workers stop only once each has tried again after the kick returned.
+// Every grant must precede the kick in the chain, and every co-decrypt
+// started after the kick revoked the membership must be refused.
 func testKickRace(t *testing.T, h *h) {
 	f := h.setup()
 	const rounds, workers = 3, 4
@@ -209,12 +215,18 @@ func testKickRace(t *testing.T, h *h) {
 		var (
 			wg       sync.WaitGroup
 			mu       sync.Mutex
-			granted  []int64
-			lateOK   int
+			granted  []int64 // seqs of grants to co-decrypts started before the kick returned
+			late     int     // co-decrypts started after the kick returned
+			lateOK   int     // … of which granted
 			kickDone = make(chan struct{})
 			stop     = make(chan struct{})
+			// Per worker: closed at its first grant, and at its first
+			// co-decrypt started after the kick returned.
+			firstGrant = make([]chan struct{}, workers)
+			firstLate  = make([]chan struct{}, workers)
 		)
 		for w := 0; w < workers; w++ {
+			firstGrant[w], firstLate[w] = make(chan struct{}), make(chan struct{})
 			// Half the workers name their subject (AuthorizeCoDecrypt), half
 			// take it from the session (CoDecrypt, the route's call).
 			coDecrypt := func() (store.Grant, error) {
@@ -226,55 +238,136 @@ func testKickRace(t *testing.T, h *h) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var grantOnce, lateOnce sync.Once
 				for {
 					select {
 					case <-stop:
 						return
 					default:
 					}
-					select {
-					case <-kickDone:
-						// Started after the kick returned: must be refused.
-						if _, err := coDecrypt(); err == nil {
-							mu.Lock()
-							lateOK++
-							mu.Unlock()
-						}
-						continue
-					default:
-					}
+					afterKick := closed(kickDone)
 					g, err := coDecrypt()
-					if err == nil {
-						mu.Lock()
-						granted = append(granted, g.Audit.Seq)
-						mu.Unlock()
-					} else if !errors.Is(err, store.ErrRevoked) {
+					if err != nil && !errors.Is(err, store.ErrRevoked) {
 						t.Errorf("co-decrypt: %v", err)
 						return
+					}
+					mu.Lock()
+					switch {
+					case afterKick:
+						late++
+						if err == nil {
+							lateOK++
+						}
+					case err == nil:
+						granted = append(granted, g.Audit.Seq)
+					}
+					mu.Unlock()
+					switch {
+					case afterKick:
+						lateOnce.Do(func() { close(firstLate[w]) })
+					case err == nil:
+						grantOnce.Do(func() { close(firstGrant[w]) })
 					}
 				}
 			}()
 		}
-		time.Sleep(30 * time.Millisecond)
-		k, err := h.s.Kick(h.ctx, f.admin.tok, f.org, victim.ID, store.KickOptions{})
-		close(kickDone)
-		time.Sleep(30 * time.Millisecond)
-		close(stop)
-		wg.Wait()
-		wantErr(t, err, nil, "kick")
-		if lateOK > 0 {
-			t.Fatalf("round %d: %d co-decrypts started after the kick were granted", round, lateOK)
+		halt := func() { close(stop); wg.Wait() }
+		if err := waitAll(firstGrant, 30*time.Second); err != nil {
+			halt()
+			t.Fatalf("round %d: a worker had no co-decrypt granted before the kick: %v", round, err)
 		}
-		if len(granted) == 0 {
-			t.Logf("round %d: no co-decrypt was granted before the kick", round)
+
+		// The kick: each time it reaches its hook (more than once if its
+		// transaction is re-run) a co-decrypt starts there, after the
+		// revocation and before the commit.
+		type during struct {
+			gen int
+			grantResult
+		}
+		var (
+			gens      int
+			duringRes = make(chan during, 8)
+			duringWG  sync.WaitGroup
+		)
+		ctx := store.WithHook(h.ctx, func(p store.HookPoint) {
+			if p != store.HookKickLocked {
+				return
+			}
+			mu.Lock()
+			gens++
+			gen := gens
+			mu.Unlock()
+			duringWG.Add(1)
+			go func() {
+				defer duringWG.Done()
+				g, err := h.s.AuthorizeCoDecrypt(h.ctx, victim.tok, f.org, victim.ID)
+				duringRes <- during{gen, grantResult{g, err}}
+			}()
+		})
+		k, kickErr := h.s.Kick(ctx, f.admin.tok, f.org, victim.ID, store.KickOptions{})
+		close(kickDone)
+		lateErr := waitAll(firstLate, 30*time.Second)
+		halt()
+		duringWG.Wait()
+		close(duringRes)
+		wantErr(t, kickErr, nil, "kick")
+		if lateErr != nil {
+			t.Fatalf("round %d: a worker made no co-decrypt after the kick: %v", round, lateErr)
+		}
+
+		if len(granted) < workers || late < workers {
+			t.Fatalf("round %d: %d grants before the kick, %d co-decrypts after it, want at least %d each", round, len(granted), late, workers)
+		}
+		if lateOK > 0 {
+			t.Fatalf("round %d: %d of %d co-decrypts started after the kick were granted", round, lateOK, late)
 		}
 		for _, s := range granted {
 			if s >= k.Audit.Seq {
 				t.Fatalf("round %d: a granted co-decrypt (seq %d) is after the kick (seq %d)", round, s, k.Audit.Seq)
 			}
 		}
+		if gens == 0 {
+			t.Fatalf("round %d: the kick never reached %s", round, store.HookKickLocked)
+		}
+		t.Logf("round %d: %d co-decrypts granted before the kick (seq %d), %d refused after it; the kick ran %d time(s)", round, len(granted), k.Audit.Seq, late, gens)
+		for d := range duringRes {
+			switch {
+			case d.gen == gens:
+				// Started while the committed attempt held the revocation.
+				wantErr(t, d.err, store.ErrRevoked, "co-decrypt started while the kick held the revoked membership")
+			case d.err == nil && d.g.Audit.Seq >= k.Audit.Seq:
+				t.Fatalf("round %d: a co-decrypt granted during a re-run kick (seq %d) is after the kick (seq %d)", round, d.g.Audit.Seq, k.Audit.Seq)
+			case d.err != nil && !errors.Is(d.err, store.ErrRevoked):
+				t.Fatalf("round %d: co-decrypt during a re-run kick: %v", round, d.err)
+			}
+		}
 	}
 	wantErr(t, must1(h.s.VerifyChain(h.ctx, f.org)), nil, "VerifyChain")
+}
+
+// closed reports whether ch is closed, without waiting.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitAll waits until every channel in chs is closed, or within has
+// passed.
+func waitAll(chs []chan struct{}, within time.Duration) error {
+	timeout := time.NewTimer(within)
+	defer timeout.Stop()
+	for i, ch := range chs {
+		select {
+		case <-ch:
+		case <-timeout.C:
+			return fmt.Errorf("number %d of %d not done within %v", i+1, len(chs), within)
+		}
+	}
+	return nil
 }
 
 // testConcurrentAudit: many writers, several kinds of audited operation,

@@ -1,9 +1,9 @@
 //go:build !linux
 
-package replicas
+package e2etest
 
 import "syscall"
 
 // procAttr: without Pdeathsig, a capyd outlives a test binary that dies
-// without its cleanup (it then fails on its dead database).
+// without its cleanup (its data directory is then gone under it).
 func procAttr() *syscall.SysProcAttr { return nil }
