@@ -64,12 +64,6 @@ func CapyBin(t testing.TB) string {
 	return binary(t, "capy")
 }
 
-// CapydBin returns the path of the capyd binary, building it on first use.
-func CapydBin(t testing.TB) string {
-	t.Helper()
-	return binary(t, "capyd")
-}
-
 // builds counts the go build runs (for this package's test of the cache).
 var builds int
 

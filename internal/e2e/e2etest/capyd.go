@@ -180,9 +180,6 @@ func (d *Capyd) Signal(sig os.Signal) {
 	}
 }
 
-// Exited is closed once the process has ended and its log is complete.
-func (d *Capyd) Exited() <-chan struct{} { return d.exited }
-
 // State is how the process ended; nil while it runs.
 func (d *Capyd) State() *os.ProcessState {
 	select {
