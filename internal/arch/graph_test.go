@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
 	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
+	"internal/slip39":      {}, // SLIP-39 shares of the recovery phrase's entropy
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
