@@ -35,8 +35,10 @@ var allowed = map[string][]string{
 	"internal/workspace": {"internal/ident", "internal/keys", "internal/privfile", "internal/wrap"},
 	"internal/member": {"internal/api", "internal/auditchain", "internal/client", "internal/ident", "internal/keys",
 		"internal/envsync", "internal/workspace", "internal/wrap"},
+	// The recovery kit: SLIP-39 shares of the phrase, over member's recovery.
+	"internal/recovery": {"internal/api", "internal/keys", "internal/member", "internal/slip39"},
 	"cmd/capy": {"internal/api", "internal/client", "internal/envfile", "internal/ident", "internal/keys",
-		"internal/member", "internal/privfile", "internal/envsync", "internal/workspace", "internal/wrap"},
+		"internal/member", "internal/privfile", "internal/envsync", "internal/recovery", "internal/slip39", "internal/workspace", "internal/wrap"},
 
 	// The service: storage, HTTP API, process.
 	"internal/store":               {},
@@ -127,7 +129,7 @@ func TestImportTable(t *testing.T) {
 // then never depend on the service's internals, and the shared pieces
 // (wire types, formats, the audit chain) live beside wrap.
 func TestClientNeverReachesTheService(t *testing.T) {
-	for _, pkg := range []string{"cmd/capy", "internal/member", "internal/envsync", "internal/workspace", "internal/client"} {
+	for _, pkg := range []string{"cmd/capy", "internal/member", "internal/recovery", "internal/envsync", "internal/workspace", "internal/client"} {
 		d := deps(t, pkg)
 		if d == nil {
 			t.Fatalf("%s: package missing", pkg)
