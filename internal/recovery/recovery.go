@@ -49,14 +49,14 @@ type Kit struct {
 
 // Share is one share of a kit, numbered as capy prints it.
 type Share struct {
-	Number          int // 1 … the kit's shares, across groups
-	Group           int // from 1
-	GroupCount      int
-	GroupThreshold  int // groups needed
-	Member          int // from 1, within its group
-	MemberCount     int
-	MemberThreshold int // shares of the group needed
-	Words           string
+	Number          int    `json:"number"` // 1 … the kit's shares, across groups
+	Group           int    `json:"group"`  // from 1
+	GroupCount      int    `json:"group_count"`
+	GroupThreshold  int    `json:"groups_needed"`
+	Member          int    `json:"member"` // from 1, within its group
+	MemberCount     int    `json:"member_count"`
+	MemberThreshold int    `json:"member_threshold"` // shares of the group needed
+	Words           string `json:"words"`
 }
 
 // Total is the number of shares in the kit.
