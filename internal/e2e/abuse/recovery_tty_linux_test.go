@@ -6,10 +6,35 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 )
 
 var shareWord = regexp.MustCompile(`\b(\d{1,2})\. ([a-z]+)`)
+
+// typeHidden waits until capy has switched the terminal's echo off (the
+// prompt is printed just before), then types the line: typed earlier,
+// the terminal itself would echo it, whatever capy does.
+func (ts *ttySession) typeHidden(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var tio syscall.Termios
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ts.master.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&tio))); e != 0 {
+			t.Fatalf("read the terminal's mode: %v", e)
+		}
+		if tio.Lflag&syscall.ECHO == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminal's echo stayed on; it shows:\n%s", ts.text())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	ts.typeLine(t, s)
+}
 
 // TestRecoveryKitOnATerminal: on a terminal, `capy recovery split` reads
 // the phrase and the passphrase hidden, shows one share at a time and
@@ -22,11 +47,11 @@ func TestRecoveryKitOnATerminal(t *testing.T) {
 	a := w.alice
 	ts := a.capyTTY(t, "recovery", "split", "--threshold", "2", "--shares", "3", "--passphrase")
 	ts.waitFor(t, "Recovery phrase (24 words): ")
-	ts.typeLine(t, w.phrase)
+	ts.typeHidden(t, w.phrase)
 	ts.waitFor(t, "Passphrase: ")
-	ts.typeLine(t, "hunter2 on paper")
+	ts.typeHidden(t, "hunter2 on paper")
 	ts.waitFor(t, "Passphrase again: ")
-	ts.typeLine(t, "hunter2 on paper")
+	ts.typeHidden(t, "hunter2 on paper")
 	var shares []string
 	for n := 1; n <= 3; n++ {
 		prompt := "Press Enter once share " + string(rune('0'+n)) + " is written down"
@@ -68,18 +93,18 @@ func TestRecoveryKitOnATerminal(t *testing.T) {
 	b.login()
 	ts = b.capyTTY(t, "recover", "--shares", "--passphrase", "--org", w.proj.Org)
 	ts.waitFor(t, "Passphrase: ")
-	ts.typeLine(t, "hunter2 on paper")
+	ts.typeHidden(t, "hunter2 on paper")
 	ts.waitFor(t, "Share 1: ")
 	words := strings.Fields(shares[2])
 	words[3], words[4] = words[4], words[3]
-	ts.typeLine(t, strings.Join(words, " "))
+	ts.typeHidden(t, strings.Join(words, " "))
 	ts.waitFor(t, "share 1: checksum does not match")
 	ts.waitFor(t, "type it again")
-	ts.typeLine(t, shares[2])
+	ts.typeHidden(t, shares[2])
 	ts.waitFor(t, "share 1 accepted")
 	ts.waitFor(t, "group 1: 1 of 2; 1 more")
 	ts.waitFor(t, "Share 2: ")
-	ts.typeLine(t, shares[0])
+	ts.typeHidden(t, shares[0])
 	if st := ts.wait(t); st != 0 || !strings.Contains(ts.text(), "holds the key of "+w.proj.Org+" again") {
 		t.Fatalf("recover: exit %d\n%s", st, ts.text())
 	}
