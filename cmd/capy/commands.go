@@ -45,14 +45,40 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{serviceFlag, yes, jsonFlag,
 				&cli.StringFlag{Name: "org", Usage: "organisation `NAME`"},
 				&cli.StringFlag{Name: "project", Usage: "project `NAME` (default: the directory name)"},
-				&cli.StringFlag{Name: "file", Value: ".env", Usage: "the development environment's `FILE`"}},
+				&cli.StringFlag{Name: "file", Value: ".env", Usage: "the development environment's `FILE`"},
+				&cli.StringFlag{Name: "split", Usage: "show the recovery phrase as `K-of-N` SLIP-39 shares instead (see capy recovery split)"}},
 			Action: func(c *cli.Context) error { return cmdInit(u, c) },
 		},
 		{
-			Name: "recover", Usage: "rebuild this machine's key from the recovery phrase (owners)",
-			Description: "Example: capy recover < phrase.txt\nThe phrase is read from a prompt or stdin, never from an argument.",
-			Flags:       []cli.Flag{serviceFlag, &cli.StringFlag{Name: "org", Usage: "organisation `ID` (default: this repository's)"}},
-			Action:      func(c *cli.Context) error { return cmdRecover(u, c) },
+			Name: "recover", Usage: "rebuild this machine's key from the recovery phrase, or from recovery shares (owners)",
+			Description: "Example: capy recover < phrase.txt\n         cat share1.txt share3.txt | capy recover --shares --org org_…\n" +
+				"The phrase or shares are read from a hidden prompt or stdin, never from an argument.",
+			Flags: []cli.Flag{serviceFlag, &cli.StringFlag{Name: "org", Usage: "organisation `ID` (default: this repository's)"},
+				&cli.BoolFlag{Name: "shares", Usage: "combine SLIP-39 recovery shares instead of typing the phrase"},
+				&cli.BoolFlag{Name: "passphrase", Usage: "the shares were made with a passphrase: ask for it after them"}},
+			Action: func(c *cli.Context) error { return cmdRecover(u, c) },
+		},
+		{
+			Name: "recovery", Usage: "the recovery kit: split the recovery phrase into k-of-n shares, check a share",
+			Subcommands: []*cli.Command{
+				{Name: "split", Usage: "split the organisation's recovery phrase into SLIP-39 shares (admins and owners)",
+					Description: "Example: capy recovery split --threshold 2 --shares 3 --out shares/\n" +
+						"         capy recovery split --group 2-of-3 --group 1-of-1 --groups-needed 2\n" +
+						"The phrase is read from a hidden prompt or stdin and checked with the service; the split is audited.\n" +
+						"To a terminal the shares are shown one at a time; --out writes one 0600 file per share instead.",
+					Flags: []cli.Flag{serviceFlag, jsonFlag, &cli.StringFlag{Name: "org", Usage: "organisation `ID` (default: this repository's)"},
+						&cli.IntFlag{Name: "threshold", Usage: "`K`: any K of the shares recover the organisation"},
+						&cli.IntFlag{Name: "shares", Usage: "`N`: how many shares to make"},
+						&cli.StringSliceFlag{Name: "group", Usage: "a group of shares, `K-of-N`; repeat for several groups"},
+						&cli.IntFlag{Name: "groups-needed", Usage: "`G`: how many groups must take part (with several --group)"},
+						&cli.BoolFlag{Name: "passphrase", Usage: "protect the shares with a passphrase too (asked for; needed with the shares)"},
+						&cli.StringFlag{Name: "out", Usage: "write one 0600 share file per share into `DIR` instead of showing them"}},
+					Action: func(c *cli.Context) error { return cmdRecoverySplit(u, c) }},
+				{Name: "check", Usage: "check one share alone, offline: checksum, set, group and threshold", ArgsUsage: "[SHARE_FILE]",
+					Description: "Example: capy recovery check capy-share-5e1a-2.txt\nWithout a file the share is read from a hidden prompt or stdin.",
+					Flags:       []cli.Flag{jsonFlag},
+					Action:      func(c *cli.Context) error { return cmdRecoveryCheck(u, c) }},
+			},
 		},
 		{
 			Name: "link", Usage: "attach this repository to an existing project", ArgsUsage: "PROJECT",

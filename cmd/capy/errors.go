@@ -11,6 +11,7 @@ import (
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/recovery"
 	"github.com/capy-oss/capy/internal/workspace"
 )
 
@@ -83,6 +84,19 @@ func classify(err error) *cliError {
 		return mk("not-signed-in", exitError, "run `capy login`")
 	case errors.Is(err, member.ErrNoKeyEnc):
 		return mk("no-key", exitError, "redeem an invite code (`capy redeem CODE`), add this machine from another (`capy device add`), or `capy recover` with the phrase")
+	case errors.Is(err, recovery.ErrWrongPassphrase):
+		return mk("wrong-passphrase", exitError, "type the passphrase the shares were made with (--passphrase); nothing was written")
+	case errors.Is(err, recovery.ErrIncomplete):
+		return mk("shares-incomplete", exitError, "give more shares of the same set; nothing was written")
+	case errors.Is(err, recovery.ErrDigest):
+		return mk("shares-mismatch", exitError, "one of the shares was altered or is not of this split; try other shares of the set, and check each with `capy recovery check`")
+	case errors.Is(err, recovery.ErrLength), errors.Is(err, recovery.ErrUnknownWord), errors.Is(err, recovery.ErrChecksum),
+		errors.Is(err, recovery.ErrPadding), errors.Is(err, recovery.ErrParameters):
+		return mk("bad-share", exitUsage, "check the share word by word against its paper (`capy recovery check`); nothing was written")
+	case errors.Is(err, recovery.ErrOtherSet), errors.Is(err, recovery.ErrDuplicate), errors.Is(err, recovery.ErrNotNeeded):
+		return mk("bad-share", exitUsage, "give each share once, all of one split (the same set id), and only as many as it needs; nothing was written")
+	case errors.Is(err, recovery.ErrPassphrase):
+		return mk("usage", exitUsage, "")
 	case kind == checkout.KindWrongKey:
 		return mk("wrong-key", exitError, "the phrase or invite does not belong to this organisation; check the phrase word by word")
 	case errors.Is(err, workspace.ErrNoProject):

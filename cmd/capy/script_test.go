@@ -144,6 +144,7 @@ func scriptParams(svcFor func(e *testscript.Env) (*e2etest.Service, error)) test
 			"clock":        cmdClock,
 			"phrase-from":  cmdPhraseFrom,
 			"match":        cmdMatch,
+			"flip-share":   cmdFlipShare,
 		},
 		RequireExplicitExec: true,
 	}
@@ -316,4 +317,30 @@ func cmdMatch(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no match for %s in %s", args[1], args[0])
 	}
 	ts.Setenv(args[2], m[1])
+}
+
+// flip-share IN OUT: copy the share file IN to OUT with two neighbouring
+// words of its share line swapped (an error RS1024 always detects).
+func cmdFlipShare(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: flip-share IN OUT")
+	}
+	lines := strings.Split(ts.ReadFile(args[0]), "\n")
+	done := false
+	for i, l := range lines {
+		w := strings.Fields(l)
+		if len(w) < 20 || strings.HasPrefix(l, "#") {
+			continue
+		}
+		k := 6
+		for w[k] == w[k+1] {
+			k++
+		}
+		w[k], w[k+1] = w[k+1], w[k]
+		lines[i], done = strings.Join(w, " "), true
+	}
+	if !done {
+		ts.Fatalf("no share line in %s", args[0])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(lines, "\n")), 0o600))
 }

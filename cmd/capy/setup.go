@@ -13,6 +13,7 @@ import (
 	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/member"
+	"github.com/capy-oss/capy/internal/recovery"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
 )
@@ -87,6 +88,17 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if !c.Bool("yes") && !u.stdinIsTTY() {
 		return usageError("init shows a recovery phrase and asks you to confirm it; without a terminal pass --yes")
 	}
+	var scheme *recovery.Scheme
+	if s := c.String("split"); s != "" {
+		g, err := recovery.ParseScheme(s)
+		if err != nil {
+			return usageError("--split: %v", err)
+		}
+		scheme = &recovery.Scheme{GroupThreshold: 1, Groups: []recovery.Group{g}}
+		if err := scheme.Check(); err != nil {
+			return usageError("--split: %v", err)
+		}
+	}
 	service, err := serviceURL(c)
 	if err != nil {
 		return err
@@ -103,9 +115,26 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	u.showPhrase(phrase)
+	var kit *recovery.Kit
+	if scheme != nil {
+		// The phrase is never shown: its shares are, one at a time on a
+		// terminal (on stderr, where init shows the phrase).
+		if kit, err = recovery.NewKit(rand.Reader, phrase, *scheme, nil); err != nil {
+			return err
+		}
+		u.say("Your organisation's recovery shares (%s, set %s): give each to its holder.", kit.Scheme, kit.SetID)
+		if err := showKit(u, kit, u.stderr, "", false); err != nil {
+			return err
+		}
+	} else {
+		u.showPhrase(phrase)
+	}
 	if !c.Bool("yes") {
-		if err := confirmPhrase(u, phrase); err != nil {
+		confirm := func() error { return confirmPhrase(u, phrase) }
+		if kit != nil {
+			confirm = func() error { return confirmShares(u, kit) }
+		}
+		if err := confirm(); err != nil {
 			return err
 		}
 	}
@@ -122,6 +151,13 @@ func cmdInit(u *ui, c *cli.Context) error {
 		return err
 	}
 	u.done("created organisation %q (%s) and project %q with environment development", l.Org.Name, l.Org.ID, projName)
+	if kit != nil {
+		kit.OrgID, kit.OrgName = l.Org.ID, l.Org.Name
+		if err := recovery.RecordSplit(ctx, a, l.Org.ID, kit); err != nil {
+			u.warn("the split into shares (set %s) could not be recorded in the audit log: %v", kit.SetID, err)
+		}
+		u.say("Recover this organisation with `capy recover --shares --org %s`.", l.Org.ID)
+	}
 	res, err := l.Sync(ctx, c.Bool("yes"))
 	if err := reportSync(u, res, err); err != nil {
 		return err
@@ -157,6 +193,12 @@ func cmdRecover(u *ui, c *cli.Context) error {
 	a, err := accountFor(c, u, home, service, "")
 	if err != nil {
 		return err
+	}
+	if c.Bool("shares") {
+		return cmdRecoverShares(u, c, a, orgID)
+	}
+	if c.Bool("passphrase") {
+		return usageError("--passphrase goes with --shares (a recovery phrase has no passphrase)")
 	}
 	typed, err := u.secret("Recovery phrase (24 words): ")
 	if err != nil {

@@ -218,6 +218,26 @@ type AuditListResponse struct {
 	Head       AuditHead    `json:"head"`
 }
 
+// AuditEventRequest is POST /v1/orgs/{org}/audit/events: an event that
+// happened on the member's machine (docs/api.md §4.9), in fixed fields.
+type AuditEventRequest struct {
+	Action string `json:"action"`           // "recovery-split" or "recover"
+	Set    string `json:"set,omitempty"`    // the SLIP-39 share set: 4 lowercase hex digits
+	Scheme string `json:"scheme,omitempty"` // recovery-split: "2-of-3" or "2:2-of-3,1-of-1"
+	From   string `json:"from,omitempty"`   // recover: "phrase" or "shares"
+}
+
+// Audit event actions a client reports.
+const (
+	EventRecoverySplit = "recovery-split"
+	EventRecover       = "recover"
+)
+
+// AuditEventResponse answers it with the head after the event's row.
+type AuditEventResponse struct {
+	AuditHead AuditHead `json:"audit_head"`
+}
+
 // AuditVerifyResponse is GET /v1/orgs/{org}/audit/verify.
 type AuditVerifyResponse struct {
 	Valid       bool      `json:"valid"`

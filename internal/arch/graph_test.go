@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
 	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
+	"internal/slip39":      {}, // SLIP-39 shares of the recovery phrase's entropy
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
@@ -34,12 +35,14 @@ var allowed = map[string][]string{
 	"internal/workspace": {"internal/ident", "internal/keys", "internal/privfile", "internal/wrap"},
 	"internal/member": {"internal/api", "internal/auditchain", "internal/client", "internal/ident", "internal/keys",
 		"internal/envsync", "internal/workspace", "internal/wrap"},
+	// The recovery kit: SLIP-39 shares of the phrase, over member's recovery.
+	"internal/recovery": {"internal/api", "internal/keys", "internal/member", "internal/privfile", "internal/slip39"},
 	"internal/checkout": {"internal/api", "internal/client", "internal/envfile", "internal/envsync", "internal/ident",
 		"internal/keys", "internal/member", "internal/privfile", "internal/workspace", "internal/wrap"},
 	// The CLI is flags, prompts, output and exit codes: everything with a
 	// key, a format or a file of the checkout in it goes through checkout
 	// (or member, for the account). See cliHoldsNoCrypto.
-	"cmd/capy": {"internal/api", "internal/checkout", "internal/client", "internal/ident", "internal/member", "internal/workspace"},
+	"cmd/capy": {"internal/api", "internal/checkout", "internal/client", "internal/ident", "internal/member", "internal/recovery", "internal/workspace"},
 
 	// The service: storage, HTTP API, process.
 	"internal/store":               {},
@@ -134,7 +137,7 @@ func TestImportTable(t *testing.T) {
 // then never depend on the service's internals, and the shared pieces
 // (wire types, formats, the audit chain) live beside wrap.
 func TestClientNeverReachesTheService(t *testing.T) {
-	for _, pkg := range []string{"cmd/capy", "internal/checkout", "internal/member", "internal/envsync", "internal/workspace", "internal/client"} {
+	for _, pkg := range []string{"cmd/capy", "internal/checkout", "internal/member", "internal/recovery", "internal/envsync", "internal/workspace", "internal/client"} {
 		d := deps(t, pkg)
 		if d == nil {
 			t.Fatalf("%s: package missing", pkg)

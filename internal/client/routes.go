@@ -435,3 +435,15 @@ func (c *Client) AuditVerify(ctx context.Context, org string) (*api.AuditVerifyR
 	var out api.AuditVerifyResponse
 	return &out, c.do(ctx, http.MethodGet, p+"/audit/verify", nil, &out, retry)
 }
+
+// RecordAuditEvent reports an event of this machine (a split of the
+// recovery phrase, a recovery) to the org's audit chain. A retry after a
+// lost answer records it again, as a retried wrap is audited again.
+func (c *Client) RecordAuditEvent(ctx context.Context, org string, req api.AuditEventRequest) (*api.AuditEventResponse, error) {
+	p, err := orgPath(org)
+	if err != nil {
+		return nil, err
+	}
+	var out api.AuditEventResponse
+	return &out, c.do(ctx, http.MethodPost, p+"/audit/events", req, &out, retry)
+}

@@ -82,17 +82,36 @@ func bits11(b []byte, i int) int {
 // between words) and verifies it: 24 words, each in the list, checksum
 // correct. Errors name the first bad word by position, never the phrase.
 func ParsePhrase(input string) (string, error) {
+	words, _, err := parsePhrase(input)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(words, " "), nil
+}
+
+// EntropyFromPhrase verifies a phrase as ParsePhrase does and returns its
+// 32 bytes of entropy: what a recovery kit splits (SLIP-39 shares) and
+// PhraseFromEntropy turns back into the phrase.
+func EntropyFromPhrase(input string) ([]byte, error) {
+	_, bits, err := parsePhrase(input)
+	if err != nil {
+		return nil, err
+	}
+	return bits[:32], nil
+}
+
+func parsePhrase(input string) ([]string, []byte, error) {
 	words := strings.Fields(strings.ToLower(input))
 	if len(words) != PhraseWords {
-		return "", fmt.Errorf("%w, got %d", ErrPhraseLength, len(words))
+		return nil, nil, fmt.Errorf("%w, got %d", ErrPhraseLength, len(words))
 	}
 	_, index := english()
 	// 24 words × 11 bits = 256 bits of entropy and an 8-bit checksum.
-	var bits [33]byte
+	bits := make([]byte, 33)
 	for i, w := range words {
 		n, ok := index[w]
 		if !ok {
-			return "", fmt.Errorf("word %d %q: %w", i+1, w, ErrPhraseWord)
+			return nil, nil, fmt.Errorf("word %d %q: %w", i+1, w, ErrPhraseWord)
 		}
 		for k := 0; k < 11; k++ {
 			if n>>(10-k)&1 == 1 {
@@ -102,7 +121,8 @@ func ParsePhrase(input string) (string, error) {
 		}
 	}
 	if sum := sha256.Sum256(bits[:32]); sum[0] != bits[32] {
-		return "", ErrPhraseChecksum
+		clear(bits)
+		return nil, nil, ErrPhraseChecksum
 	}
-	return strings.Join(words, " "), nil
+	return words, bits, nil
 }

@@ -1,6 +1,7 @@
 package keys_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/capy-oss/capy/internal/keys"
+	"github.com/tyler-smith/go-bip39"
 	"github.com/tyler-smith/go-bip39/wordlists"
 )
 
@@ -96,6 +98,35 @@ func TestPhraseFromEntropy(t *testing.T) {
 	for _, n := range []int{0, 16, 31, 33} {
 		if _, err := keys.PhraseFromEntropy(make([]byte, n)); err == nil {
 			t.Errorf("PhraseFromEntropy accepted %d bytes", n)
+		}
+	}
+}
+
+// TestEntropyFromPhrase: the entropy back from a phrase is go-bip39's
+// (the independent reference) and gives the same phrase again; a bad
+// phrase gives no entropy.
+func TestEntropyFromPhrase(t *testing.T) {
+	for seed := range byte(8) {
+		e := fixedEntropy(seed)
+		p := entropyPhrase(e)
+		got, err := keys.EntropyFromPhrase(strings.ToUpper(p))
+		if err != nil || !bytes.Equal(got, e) {
+			t.Fatalf("EntropyFromPhrase(%q) = %x, %v; want %x", p, got, err, e)
+		}
+		ref, err := bip39.EntropyFromMnemonic(p)
+		if err != nil || !bytes.Equal(ref, got) {
+			t.Fatalf("go-bip39 says %x, %v", ref, err)
+		}
+		w := strings.Fields(p)
+		if e, err := keys.EntropyFromPhrase(strings.Join(w[1:], " ")); e != nil || !errors.Is(err, keys.ErrPhraseLength) {
+			t.Fatalf("23 words: %x, %v", e, err)
+		}
+		w[23] = "zoo"
+		if w[23] == strings.Fields(p)[23] {
+			w[23] = "abandon"
+		}
+		if e, err := keys.EntropyFromPhrase(strings.Join(w, " ")); e != nil || err == nil {
+			t.Fatalf("last word changed: %x, %v", e, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package member
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 
@@ -47,4 +48,16 @@ func VerifyAudit(rows []api.AuditEntry, seen []workspace.AuditHead) (int, error)
 		checked++
 	}
 	return checked, nil
+}
+
+// RecordEvent reports an event of this machine (a split of the recovery
+// phrase, a recovery) to the org's audit log, and records the head the
+// answer names like a co-decrypt's: a head that is malformed, too far
+// ahead or a fork of one seen is refused (workspace audit heads).
+func (a *Account) RecordEvent(ctx context.Context, orgID string, ev api.AuditEventRequest) error {
+	res, err := a.Client.RecordAuditEvent(ctx, orgID, ev)
+	if err != nil {
+		return err
+	}
+	return a.org(orgID).RecordAuditHead(workspace.AuditHead(res.AuditHead))
 }

@@ -33,12 +33,22 @@ func (a *Account) NewOrg(ctx context.Context, name, phrase string) (*api.Org, ke
 
 // Recover rebuilds key.enc from the phrase as typed (any case and
 // spacing; a wrong word, length or checksum is named by keys.ParsePhrase),
-// checked against the org's key check before anything is written.
+// checked against the org's key check before anything is written; the
+// recovery is recorded in the org's audit log (recover from=phrase) before
+// the new key.enc is wrapped.
 func (a *Account) Recover(ctx context.Context, orgID, typed string) error {
 	phrase, err := keys.ParsePhrase(typed)
 	if err != nil {
 		return err
 	}
+	return a.RecoverWith(ctx, orgID, phrase, api.AuditEventRequest{Action: api.EventRecover, From: "phrase"})
+}
+
+// RecoverWith is Recover, from a phrase already parsed, recording the
+// given event: a recovery from shares names its share set. A phrase that
+// fails the org's key check is keys.ErrKeyCheck, and nothing is recorded
+// or written.
+func (a *Account) RecoverWith(ctx context.Context, orgID, phrase string, ev api.AuditEventRequest) error {
 	m, err := keys.MasterKeyFromPhrase(phrase)
 	if err != nil {
 		return err
@@ -47,7 +57,28 @@ func (a *Account) Recover(ctx context.Context, orgID, typed string) error {
 	if err != nil {
 		return err
 	}
+	if err := m.Verify(orgID, org.KeyCheck); err != nil {
+		return err
+	}
+	if err := a.RecordEvent(ctx, orgID, ev); err != nil {
+		return err
+	}
 	return a.Enrol(ctx, orgID, org.KeyCheck, &m)
+}
+
+// CheckPhrase reports whether phrase is the org's: its master key matches
+// the org's key check (keys.ErrKeyCheck otherwise). It returns the org as
+// the service describes it; nothing is written.
+func (a *Account) CheckPhrase(ctx context.Context, orgID, phrase string) (*api.Org, error) {
+	m, err := keys.MasterKeyFromPhrase(phrase)
+	if err != nil {
+		return nil, err
+	}
+	org, err := a.Client.Org(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	return org, m.Verify(orgID, org.KeyCheck)
 }
 
 // NewProject creates a project with its first environment and returns the

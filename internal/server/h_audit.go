@@ -1,10 +1,12 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/store"
 )
 
 func (s *Server) listAudit(c *call) error {
@@ -55,4 +57,38 @@ func (s *Server) verifyAudit(c *call) error {
 		out.FirstBadSeq = &b
 	}
 	return c.json(http.StatusOK, out)
+}
+
+// recordEvent appends an event a member's client reports (docs/api.md
+// §4.9). The body names the action, and with it the role it needs, so
+// that role is checked once the action is read and before its fields.
+func (s *Server) recordEvent(c *call) error {
+	var req api.AuditEventRequest
+	present, err := c.decode(&req)
+	if err != nil {
+		return err
+	}
+	if err := require(present, "action"); err != nil {
+		return err
+	}
+	ev := store.ClientEvent{Action: req.Action, Set: req.Set, Scheme: req.Scheme, From: req.From}
+	if req.Action == api.EventRecoverySplit && !c.member.Role.AtLeast(ev.MinRole()) {
+		return problem(api.PForbidden, "")
+	}
+	if err := ev.Check(); err != nil {
+		var fe *store.FieldError
+		if errors.As(err, &fe) {
+			return invalidField(fe.Field, fe.Reason)
+		}
+		return err
+	}
+	if err := c.limitUser(bucketKeysUser, c.sess.UserID); err != nil {
+		return err
+	}
+	hd, err := s.st.RecordEvent(c.ctx(), c.tok, c.org.ID, ev)
+	if err != nil {
+		return err
+	}
+	s.m.audit(ev.Action, store.ResultOK)
+	return c.json(http.StatusOK, api.AuditEventResponse{AuditHead: apiHead(hd)})
 }

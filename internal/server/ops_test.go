@@ -52,6 +52,47 @@ func TestAudit(t *testing.T) {
 	})
 }
 
+// TestAuditEvents: the events a member's client reports get their fixed
+// rows; a plain member cannot record a split; malformed fields are
+// refused naming the field and change nothing.
+func TestAuditEvents(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		w := e.world()
+		res := must(w.owner.RecordAuditEvent(e.ctx, w.org, api.AuditEventRequest{Action: "recovery-split", Set: "5e1a", Scheme: "2:2-of-3,1-of-1"}))
+		must(w.member.RecordAuditEvent(e.ctx, w.org, api.AuditEventRequest{Action: "recover", From: "shares", Set: "5e1a"}))
+		all := must(w.admin.Audit(e.ctx, w.org, 0, "", 0))
+		n := len(all.Items)
+		split, rec := all.Items[n-2], all.Items[n-1]
+		if split.Action != "recovery-split" || split.Actor != w.owner.ID || split.Target != w.owner.ID+" set=5e1a scheme=2:2-of-3,1-of-1" ||
+			res.AuditHead.Seq != split.Seq || res.AuditHead.Hash != split.Hash {
+			t.Fatalf("split row %+v, answer %+v", split, res)
+		}
+		if rec.Action != "recover" || rec.Target != w.member.ID+" from=shares set=5e1a" {
+			t.Fatalf("recover row %+v", rec)
+		}
+		before := e.snapshot(w)
+		_, err := w.member.RecordAuditEvent(e.ctx, w.org, api.AuditEventRequest{Action: "recovery-split", Set: "5e1a", Scheme: "2-of-3"})
+		wantProblem(t, err, api.PForbidden, "a member records a split")
+		for field, req := range map[string]api.AuditEventRequest{
+			"action": {Action: "kick"},
+			"set":    {Action: "recovery-split", Set: "zzzz", Scheme: "2-of-3"},
+			"scheme": {Action: "recovery-split", Set: "5e1a", Scheme: "2 of 3"},
+			"from":   {Action: "recover", From: "memory"},
+		} {
+			_, err := w.owner.RecordAuditEvent(e.ctx, w.org, req)
+			if p := wantProblem(t, err, api.PInvalidField, field); p.Field != field {
+				t.Fatalf("%s: field %q", field, p.Field)
+			}
+		}
+		auth := map[string]string{"Authorization": "Bearer " + w.owner.Token, "Content-Type": "application/json"}
+		resp, body := e.raw("POST", "/v1/orgs/"+w.org+"/audit/events", []byte(`{"action":"recover","from":"phrase","note":"free text"}`), auth)
+		if p := rawProblem(t, resp, body, api.PInvalidField); p["field"] != "note" {
+			t.Fatalf("unknown member: %v", p)
+		}
+		e.unchanged(w, before, "refused events")
+	})
+}
+
 // TestHTTPConventions checks docs/api.md §1: routing answers, headers on
 // every response, query and path rules.
 func TestHTTPConventions(t *testing.T) {

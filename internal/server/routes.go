@@ -98,5 +98,6 @@ func (s *Server) routes(public bool) []route {
 		// Audit.
 		{method: "GET", pattern: "/v1/orgs/{org}/audit", ids: idsOrg, query: paged.and("from_seq"), auth: S, org: M, role: store.RoleAdmin, h: s.listAudit},
 		{method: "GET", pattern: "/v1/orgs/{org}/audit/verify", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.verifyAudit},
+		{method: "POST", pattern: "/v1/orgs/{org}/audit/events", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: bucketKeysIP, h: s.recordEvent},
 	}...)
 }

@@ -329,6 +329,14 @@ type Store interface {
 
 	// ----- audit -----
 
+	// RecordEvent appends an event that happened on the caller's machine
+	// (ClientEvent: a split of the recovery phrase, a recovery) to the
+	// org's chain, with the caller as actor. The caller must be an active
+	// member with at least ev.MinRole() (ErrForbidden); a malformed event
+	// is ErrInvalid (a *FieldError) and writes nothing. Audited (the
+	// event's action); returns the head after the row.
+	RecordEvent(ctx context.Context, tok TokenHash, orgID string, ev ClientEvent) (AuditHead, error)
+
 	// ListAudit returns up to limit events of the org's chain with seq >
 	// afterSeq, in order, and the current head. Admins and owners may read.
 	// limit ≤ 0 or > 1000 means 1000.

@@ -430,6 +430,9 @@ const (
 	ActionDeployMint    = "deploy-mint"
 	ActionDeployDecrypt = "deploy-decrypt"
 	ActionDeployRevoke  = "deploy-revoke"
+	// Reported by the member's client (RecordEvent, ClientEvent).
+	ActionRecoverySplit = "recovery-split"
+	ActionRecover       = "recover"
 )
 
 // Audit results.

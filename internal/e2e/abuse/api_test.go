@@ -177,6 +177,7 @@ func orgRoutes(t *testing.T, o *apiOrg, inner []byte, outer []byte, key []byte) 
 		{"DELETE", org + "/deploys/" + o.dep, ""},
 		{"GET", org + "/audit", ""},
 		{"GET", org + "/audit/verify", ""},
+		{"POST", org + "/audit/events", `{"action":"recovery-split","set":"5e1a","scheme":"2-of-3"}`},
 	}
 }
 

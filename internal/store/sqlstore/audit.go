@@ -213,3 +213,29 @@ func (s *Store) VerifyChain(ctx context.Context, orgID string) (store.AuditHead,
 	}
 	return hd, nil
 }
+
+// RecordEvent implements store.Store.
+func (s *Store) RecordEvent(ctx context.Context, tok store.TokenHash, orgID string, ev store.ClientEvent) (store.AuditHead, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.AuditHead{}, err
+	}
+	if err := ev.Check(); err != nil {
+		return store.AuditHead{}, err
+	}
+	var hd store.AuditHead
+	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, _ time.Time) error {
+		m, err := s.activeMember(ctx, tx, orgID, sess.UserID, s.forShare("m"))
+		if err != nil {
+			return err
+		}
+		if err := requireRole(m, ev.MinRole()); err != nil {
+			return err
+		}
+		hd, err = s.audit(ctx, tx, orgID, sess.UserID, ev.Action, ev.Target(sess.UserID), store.ResultOK)
+		return err
+	})
+	if err != nil {
+		return store.AuditHead{}, err
+	}
+	return hd, nil
+}

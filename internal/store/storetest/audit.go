@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/capy-oss/capy/internal/auditchain"
@@ -14,6 +15,8 @@ func init() {
 		test{"AuditPerOrg", testAuditPerOrg},
 		test{"AuditTamperDetected", testAuditTamper},
 		test{"AuditAppendOnly", testAuditAppendOnly},
+		test{"RecordEvent", testRecordEvent},
+		test{"RecordEventRefusals", testRecordEventRefusals},
 	)
 }
 
@@ -134,4 +137,86 @@ func testAuditAppendOnly(t *testing.T, h *h) {
 		}
 	}
 	wantErr(t, must1(h.s.VerifyChain(h.ctx, f.org)), nil, "chain intact")
+}
+
+// testRecordEvent: the events a member's client reports (a split of the
+// recovery phrase, a recovery) are appended with the caller as actor and
+// the fixed target of docs/api.md §6.
+func testRecordEvent(t *testing.T, h *h) {
+	f := h.setup()
+	for _, c := range []struct {
+		by     who
+		ev     store.ClientEvent
+		target string
+	}{
+		{f.owner, store.ClientEvent{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "2-of-3"}, " set=5e1a scheme=2-of-3"},
+		{f.admin, store.ClientEvent{Action: store.ActionRecoverySplit, Set: "0001", Scheme: "2:2-of-3,1-of-1"}, " set=0001 scheme=2:2-of-3,1-of-1"},
+		{f.member, store.ClientEvent{Action: store.ActionRecover, From: store.RecoverFromShares, Set: "7fff"}, " from=shares set=7fff"},
+		{f.owner, store.ClientEvent{Action: store.ActionRecover, From: store.RecoverFromPhrase}, " from=phrase"},
+	} {
+		before := h.state(f.owner, f.org)
+		hd, err := h.s.RecordEvent(h.ctx, c.by.tok, f.org, c.ev)
+		wantErr(t, err, nil, "RecordEvent "+c.ev.Action)
+		h.unchangedButAudit(before, f.owner, f.org, "RecordEvent", c.by.ID, c.ev.Action, store.ResultOK)
+		ev := h.lastAudit(f.owner, f.org)
+		if ev.Target != c.by.ID+c.target || ev.Seq != hd.Seq || ev.Hash != hd.Hash || hd.OrgID != f.org {
+			t.Fatalf("event %+v, head %+v; want target %q", ev, hd, c.by.ID+c.target)
+		}
+	}
+	if _, err := h.s.VerifyChain(h.ctx, f.org); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testRecordEventRefusals: a plain member cannot record a split, a
+// stranger or a kicked member nothing, and no malformed event gets in;
+// every refusal leaves the org as it was.
+func testRecordEventRefusals(t *testing.T, h *h) {
+	f := h.setup()
+	split := store.ClientEvent{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "2-of-3"}
+	before := h.state(f.owner, f.org)
+	_, err := h.s.RecordEvent(h.ctx, f.member.tok, f.org, split)
+	wantErr(t, err, store.ErrForbidden, "a member records a split")
+	stranger := h.login(email("stranger"))
+	_, err = h.s.RecordEvent(h.ctx, stranger.tok, f.org, store.ClientEvent{Action: store.ActionRecover, From: "phrase"})
+	wantErr(t, err, store.ErrNotMember, "a stranger records a recovery")
+	_, err = h.s.RecordEvent(h.ctx, newToken(), f.org, split)
+	wantErr(t, err, store.ErrUnauthenticated, "no session")
+	_, err = h.s.RecordEvent(h.ctx, f.owner.tok, "org_bad", split)
+	wantErr(t, err, store.ErrInvalid, "a bad org id")
+	for _, ev := range []store.ClientEvent{
+		{},
+		{Action: store.ActionKick, Set: "5e1a"},
+		{Action: store.ActionRecoverySplit, Set: "5E1A", Scheme: "2-of-3"},
+		{Action: store.ActionRecoverySplit, Set: "8000", Scheme: "2-of-3"},
+		{Action: store.ActionRecoverySplit, Set: "5e1", Scheme: "2-of-3"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "3-of-2"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "2-of-17"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "02-of-3"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "2-of-3 x=1"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "3:2-of-3,1-of-1"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "2-of-3,1-of-1"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "2-of-3\n"},
+		{Action: store.ActionRecoverySplit, Set: "5e1a", Scheme: "2-of-3", From: "phrase"},
+		{Action: store.ActionRecover},
+		{Action: store.ActionRecover, From: "paper"},
+		{Action: store.ActionRecover, From: "shares"},
+		{Action: store.ActionRecover, From: "phrase", Set: "5e1a"},
+		{Action: store.ActionRecover, From: "shares", Set: "5e1a", Scheme: "2-of-3"},
+	} {
+		_, err := h.s.RecordEvent(h.ctx, f.owner.tok, f.org, ev)
+		var fe *store.FieldError
+		if !errors.As(err, &fe) || !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("RecordEvent(%+v): %v, want a field error", ev, err)
+		}
+	}
+	h.unchanged(before, f.owner, f.org, "refused events")
+	// A kicked member records nothing either.
+	_, err = h.s.Kick(h.ctx, f.owner.tok, f.org, f.admin.ID, store.KickOptions{})
+	wantErr(t, err, nil, "Kick")
+	before = h.state(f.owner, f.org)
+	_, err = h.s.RecordEvent(h.ctx, f.admin.tok, f.org, split)
+	wantErr(t, err, store.ErrRevoked, "a kicked admin records a split")
+	h.unchanged(before, f.owner, f.org, "a kicked admin's event")
 }
