@@ -41,6 +41,16 @@ func Open(ctx context.Context, database string, cfg store.Config) (store.Store, 
 	return sqlite.Open(ctx, conn, cfg)
 }
 
+// OpenReadOnly opens the database named by database without writing to it
+// (`capyd restore-check`): sqlite.OpenReadOnly or postgres.OpenReadOnly.
+func OpenReadOnly(ctx context.Context, database string, cfg store.Config) (store.Store, error) {
+	kind, conn := Parse(database)
+	if kind == Postgres {
+		return postgres.OpenReadOnly(ctx, conn, cfg)
+	}
+	return sqlite.OpenReadOnly(ctx, conn, cfg)
+}
+
 // Migrate applies pending migrations to the database (`capyd migrate`).
 func Migrate(ctx context.Context, database string) (sqlstore.MigrationResult, error) {
 	kind, conn := Parse(database)
