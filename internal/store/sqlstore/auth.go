@@ -129,6 +129,7 @@ func scanUser(r Row, more ...any) (store.User, error) {
 }
 
 const sessionCols = `s.id, s.user_id, u.email, s.label, s.created_at, s.last_seen_at, s.expires_at, u.created_at`
+
 // sessionFrom joins the session's user, unless an operator disabled them:
 // DisableUser deletes their sessions, and the join makes one that was
 // written some other way (a restored backup, a bug) no session either.
