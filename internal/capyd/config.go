@@ -563,6 +563,9 @@ func (c *Config) checkAccess() error {
 	if c.OrgCreator, err = canonicalEmails("--org-creator (CAPYD_ORG_CREATOR)", c.OrgCreator); err != nil {
 		return err
 	}
+	if c.OrgCreation == "" { // an empty variable: the default
+		c.OrgCreation = orgCreationAnyone
+	}
 	switch c.OrgCreation {
 	case orgCreationAnyone, orgCreationNone:
 		if len(c.OrgCreator) > 0 {
