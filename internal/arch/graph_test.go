@@ -55,6 +55,7 @@ var allowed = map[string][]string{
 	// Packages of tests only.
 	"internal/arch":          {},
 	"internal/e2e/abuse":     {},
+	"internal/e2e/ops":       {},
 	"internal/e2e/clistress": {},
 	"internal/e2e/replicas":  {},
 	"internal/e2e/secrets":   {},
