@@ -111,10 +111,10 @@ func TestBackupUnderLoad(t *testing.T) {
 		stop     = make(chan struct{})
 		wg       sync.WaitGroup
 		mu       sync.Mutex
-		before   []pushed          // acknowledged before the backup started
+		before   []pushed            // acknowledged before the backup started
 		all      = map[string]bool{} // every acknowledged version id
-		heads    []store.AuditHead // audit heads handed out before the backup started
-		after    atomic.Int64      // operations acknowledged once it had started
+		heads    []store.AuditHead   // audit heads handed out before the backup started
+		after    atomic.Int64        // operations acknowledged once it had started
 		failures []error
 	)
 	record := func(p *pushed, hd store.AuditHead, err error) {
