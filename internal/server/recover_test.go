@@ -91,7 +91,7 @@ func TestPanicRecovered(t *testing.T) {
 		panicLine["route"] != "/v1/orgs" || !strings.Contains(panicLine["stack"].(string), "panickyStore") {
 		t.Fatalf("panic line %v in:\n%s", panicLine, logs)
 	}
-	if accessLine == nil || accessLine["status"] != float64(500) || accessLine["problem"] != api.PInternal {
+	if accessLine == nil || accessLine["status"] != float64(500) || accessLine["problem"] != string(api.PInternal) {
 		t.Fatalf("access line %v in:\n%s", accessLine, logs)
 	}
 	for _, secret := range []string{u.Token, u.Token[len(tokenPrefix):], name, check} {
