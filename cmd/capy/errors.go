@@ -154,6 +154,14 @@ func classify(err error) *cliError {
 	return mk("error", exitError, "")
 }
 
+// What capy says when the operator does not let this account create
+// organisations: from the service's refusal, or before the phrase is
+// shown when GET /v1/auth/me already says so.
+const (
+	orgCreationRefused = "the operator of this service does not let this account create organisations; nothing was created"
+	orgCreationHint    = "join an existing organisation with an invite code (`capy redeem CODE`), or ask the service's operator"
+)
+
 func fromProblem(err error, p *api.Problem) *cliError {
 	ce := &cliError{code: string(p.Slug()), exit: exitError, msg: p.Error(), err: err}
 	switch p.Slug() {
@@ -165,6 +173,15 @@ func fromProblem(err error, p *api.Problem) *cliError {
 		ce.hint = "ask an admin for an invite, then `capy redeem CODE`"
 	case api.PForbidden:
 		ce.exit, ce.hint = exitForbidden, "this needs a higher role (see `capy members`)"
+	case api.PEmailNotAllowed:
+		ce.exit, ce.msg = exitForbidden, "this service does not let this e-mail address sign in: its operator allows only some addresses"
+		ce.hint = "sign in with your organisation's address, or ask the service's operator to allow this one"
+	case api.PAccountDisabled:
+		ce.exit, ce.msg = exitForbidden, "the operator of this service has disabled this account"
+		ce.hint = "ask the service's operator"
+	case api.POrgCreationNotAllowed:
+		ce.exit, ce.msg = exitForbidden, orgCreationRefused
+		ce.hint = orgCreationHint
 	case api.PInviteEmailMismatch:
 		ce.exit, ce.hint = exitForbidden, "sign in with the e-mail the invite was sent to (`capy logout`, then redeem again)"
 	case api.PInviteRevoked, api.PInviteConsumed, api.PInviteExpired:

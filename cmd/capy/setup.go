@@ -111,6 +111,12 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Ask before a phrase is shown and written down for nothing.
+	if may, err := a.MayCreateOrgs(ctx); err != nil {
+		return err
+	} else if !may {
+		return &cliError{code: string(api.POrgCreationNotAllowed), exit: exitForbidden, msg: orgCreationRefused, hint: orgCreationHint}
+	}
 	phrase, err := checkout.NewPhrase()
 	if err != nil {
 		return err

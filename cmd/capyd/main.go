@@ -26,5 +26,9 @@ func newServer(p capyd.ServerParams) (capyd.Server, error) {
 		Now:               time.Now,
 		Registry:          p.Registry,
 		DisableRateLimits: p.DisableRateLimits,
+		Access: server.Access{
+			AllowEmailDomains: p.Access.AllowEmailDomains, AllowEmails: p.Access.AllowEmails,
+			OrgCreation: server.OrgCreation(p.Access.OrgCreation), OrgCreators: p.Access.OrgCreators,
+		},
 	}, p.Store, p.Keyring, p.Mailer)
 }

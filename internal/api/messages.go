@@ -32,6 +32,10 @@ type AuthVerifyResponse struct {
 type MeResponse struct {
 	User    User    `json:"user"`
 	Session Session `json:"session"`
+	// MayCreateOrgs says whether the operator lets this account create
+	// organisations (docs/server.md "Operator controls"); nil from a
+	// service that predates it.
+	MayCreateOrgs *bool `json:"may_create_orgs,omitempty"`
 }
 
 // CreateOrgRequest is POST /v1/orgs.

@@ -12,39 +12,42 @@ type ProblemType string
 
 // The problem types of docs/api.md §5.
 const (
-	PMalformedJSON        ProblemType = "malformed-json"
-	PInvalidField         ProblemType = "invalid-field"
-	PBadBlob              ProblemType = "bad-blob"
-	PBadOuter             ProblemType = "bad-outer"
-	POuterKeyRetired      ProblemType = "outer-key-retired"
-	PUnauthenticated      ProblemType = "unauthenticated"
-	PSessionExpired       ProblemType = "session-expired"
-	PCodeInvalid          ProblemType = "code-invalid"
-	PCodeLocked           ProblemType = "code-locked"
-	PDeployDenied         ProblemType = "deploy-denied"
-	PNotAMember           ProblemType = "not-a-member"
-	PMembershipRevoked    ProblemType = "membership-revoked"
-	PForbidden            ProblemType = "forbidden"
-	PInviteEmailMismatch  ProblemType = "invite-email-mismatch"
-	PDeployRevoked        ProblemType = "deploy-revoked"
-	PDeployExpired        ProblemType = "deploy-expired"
-	PNotFound             ProblemType = "not-found"
-	PMethodNotAllowed     ProblemType = "method-not-allowed"
-	PAlreadyExists        ProblemType = "already-exists"
-	PAlreadyMember        ProblemType = "already-member"
-	PMemberNotActive      ProblemType = "member-not-active"
-	PLastOwner            ProblemType = "last-owner"
-	PVersionConflict      ProblemType = "version-conflict"
-	PEpochMismatch        ProblemType = "epoch-mismatch"
-	PLimitReached         ProblemType = "limit-reached"
-	PInviteRevoked        ProblemType = "invite-revoked"
-	PInviteConsumed       ProblemType = "invite-consumed"
-	PInviteExpired        ProblemType = "invite-expired"
-	PBodyTooLarge         ProblemType = "body-too-large"
-	PUnsupportedMediaType ProblemType = "unsupported-media-type"
-	PRateLimited          ProblemType = "rate-limited"
-	PInternal             ProblemType = "internal"
-	PUnavailable          ProblemType = "unavailable"
+	PMalformedJSON         ProblemType = "malformed-json"
+	PInvalidField          ProblemType = "invalid-field"
+	PBadBlob               ProblemType = "bad-blob"
+	PBadOuter              ProblemType = "bad-outer"
+	POuterKeyRetired       ProblemType = "outer-key-retired"
+	PUnauthenticated       ProblemType = "unauthenticated"
+	PSessionExpired        ProblemType = "session-expired"
+	PCodeInvalid           ProblemType = "code-invalid"
+	PCodeLocked            ProblemType = "code-locked"
+	PDeployDenied          ProblemType = "deploy-denied"
+	PNotAMember            ProblemType = "not-a-member"
+	PMembershipRevoked     ProblemType = "membership-revoked"
+	PForbidden             ProblemType = "forbidden"
+	PEmailNotAllowed       ProblemType = "email-not-allowed"
+	PAccountDisabled       ProblemType = "account-disabled"
+	POrgCreationNotAllowed ProblemType = "org-creation-not-allowed"
+	PInviteEmailMismatch   ProblemType = "invite-email-mismatch"
+	PDeployRevoked         ProblemType = "deploy-revoked"
+	PDeployExpired         ProblemType = "deploy-expired"
+	PNotFound              ProblemType = "not-found"
+	PMethodNotAllowed      ProblemType = "method-not-allowed"
+	PAlreadyExists         ProblemType = "already-exists"
+	PAlreadyMember         ProblemType = "already-member"
+	PMemberNotActive       ProblemType = "member-not-active"
+	PLastOwner             ProblemType = "last-owner"
+	PVersionConflict       ProblemType = "version-conflict"
+	PEpochMismatch         ProblemType = "epoch-mismatch"
+	PLimitReached          ProblemType = "limit-reached"
+	PInviteRevoked         ProblemType = "invite-revoked"
+	PInviteConsumed        ProblemType = "invite-consumed"
+	PInviteExpired         ProblemType = "invite-expired"
+	PBodyTooLarge          ProblemType = "body-too-large"
+	PUnsupportedMediaType  ProblemType = "unsupported-media-type"
+	PRateLimited           ProblemType = "rate-limited"
+	PInternal              ProblemType = "internal"
+	PUnavailable           ProblemType = "unavailable"
 )
 
 // ProblemInfo is the fixed status and title of a problem type.
@@ -55,39 +58,42 @@ type ProblemInfo struct {
 
 // Problems maps every slug to its status and title.
 var Problems = map[ProblemType]ProblemInfo{
-	PMalformedJSON:        {400, "Malformed JSON"},
-	PInvalidField:         {400, "Invalid field"},
-	PBadBlob:              {400, "Malformed blob"},
-	PBadOuter:             {400, "Outer blob not accepted"},
-	POuterKeyRetired:      {400, "Outer key retired"},
-	PUnauthenticated:      {401, "Not authenticated"},
-	PSessionExpired:       {401, "Session expired"},
-	PCodeInvalid:          {401, "Invalid code"},
-	PCodeLocked:           {401, "Code locked"},
-	PDeployDenied:         {401, "Deploy token not accepted"},
-	PNotAMember:           {403, "Not a member"},
-	PMembershipRevoked:    {403, "Membership revoked"},
-	PForbidden:            {403, "Forbidden"},
-	PInviteEmailMismatch:  {403, "Invite is for another e-mail"},
-	PDeployRevoked:        {403, "Deploy token revoked"},
-	PDeployExpired:        {403, "Deploy token expired"},
-	PNotFound:             {404, "Not found"},
-	PMethodNotAllowed:     {405, "Method not allowed"},
-	PAlreadyExists:        {409, "Already exists"},
-	PAlreadyMember:        {409, "Already a member"},
-	PMemberNotActive:      {409, "Member not active"},
-	PLastOwner:            {409, "Last owner"},
-	PVersionConflict:      {409, "Version conflict"},
-	PEpochMismatch:        {409, "Epoch mismatch"},
-	PLimitReached:         {409, "Limit reached"},
-	PInviteRevoked:        {410, "Invite revoked"},
-	PInviteConsumed:       {410, "Invite already used"},
-	PInviteExpired:        {410, "Invite expired"},
-	PBodyTooLarge:         {413, "Body too large"},
-	PUnsupportedMediaType: {415, "Unsupported media type"},
-	PRateLimited:          {429, "Too many requests"},
-	PInternal:             {500, "Internal error"},
-	PUnavailable:          {503, "Service unavailable"},
+	PMalformedJSON:         {400, "Malformed JSON"},
+	PInvalidField:          {400, "Invalid field"},
+	PBadBlob:               {400, "Malformed blob"},
+	PBadOuter:              {400, "Outer blob not accepted"},
+	POuterKeyRetired:       {400, "Outer key retired"},
+	PUnauthenticated:       {401, "Not authenticated"},
+	PSessionExpired:        {401, "Session expired"},
+	PCodeInvalid:           {401, "Invalid code"},
+	PCodeLocked:            {401, "Code locked"},
+	PDeployDenied:          {401, "Deploy token not accepted"},
+	PNotAMember:            {403, "Not a member"},
+	PMembershipRevoked:     {403, "Membership revoked"},
+	PForbidden:             {403, "Forbidden"},
+	PEmailNotAllowed:       {403, "E-mail address not allowed"},
+	PAccountDisabled:       {403, "Account disabled"},
+	POrgCreationNotAllowed: {403, "Creating organisations not allowed"},
+	PInviteEmailMismatch:   {403, "Invite is for another e-mail"},
+	PDeployRevoked:         {403, "Deploy token revoked"},
+	PDeployExpired:         {403, "Deploy token expired"},
+	PNotFound:              {404, "Not found"},
+	PMethodNotAllowed:      {405, "Method not allowed"},
+	PAlreadyExists:         {409, "Already exists"},
+	PAlreadyMember:         {409, "Already a member"},
+	PMemberNotActive:       {409, "Member not active"},
+	PLastOwner:             {409, "Last owner"},
+	PVersionConflict:       {409, "Version conflict"},
+	PEpochMismatch:         {409, "Epoch mismatch"},
+	PLimitReached:          {409, "Limit reached"},
+	PInviteRevoked:         {410, "Invite revoked"},
+	PInviteConsumed:        {410, "Invite already used"},
+	PInviteExpired:         {410, "Invite expired"},
+	PBodyTooLarge:          {413, "Body too large"},
+	PUnsupportedMediaType:  {415, "Unsupported media type"},
+	PRateLimited:           {429, "Too many requests"},
+	PInternal:              {500, "Internal error"},
+	PUnavailable:           {503, "Service unavailable"},
 }
 
 // Problem is an RFC 9457 problem document with capy's extension members.

@@ -49,7 +49,7 @@ var allowed = map[string][]string{
 	"internal/store/sqlstore":      {"internal/auditchain", "internal/ident", "internal/store", "migrations"},
 	"internal/store/sqlite":        {"internal/store", "internal/store/sqlstore", "migrations"},
 	"internal/store/postgres":      {"internal/store", "internal/store/sqlstore", "migrations"},
-	"internal/store/storeopen":     {"internal/store", "internal/store/postgres", "internal/store/sqlite", "internal/store/sqlstore"},
+	"internal/store/storeopen":     {"internal/store", "internal/store/postgres", "internal/store/sqlite", "internal/store/sqlstore", "migrations"},
 	"internal/store/storetest":     {"internal/auditchain", "internal/ident", "internal/store"},
 	"internal/store/pgtest":        {},
 	"internal/server":              {"internal/api", "internal/auditchain", "internal/ident", "internal/kekring", "internal/mail", "internal/store", "internal/wrap"},
@@ -62,6 +62,7 @@ var allowed = map[string][]string{
 	// Packages of tests only.
 	"internal/arch":          {},
 	"internal/e2e/abuse":     {},
+	"internal/e2e/ops":       {},
 	"internal/e2e/clistress": {},
 	"internal/e2e/replicas":  {},
 	"internal/e2e/secrets":   {},

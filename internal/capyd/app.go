@@ -163,7 +163,7 @@ func newApp(e *env) *cli.App {
 	return &cli.App{
 		Name:           "capyd",
 		Usage:          "the capy service",
-		UsageText:      "capyd [flags]              serve (the default)\ncapyd serve [flags]\ncapyd migrate [flags]\ncapyd kek rotate|list|retire [flags]\ncapyd version",
+		UsageText:      "capyd [flags]              serve (the default)\ncapyd serve [flags]\ncapyd migrate [flags]\ncapyd kek rotate|list|retire [flags]\ncapyd admin orgs|users|disable-user|enable-user|end-sessions|audit-status [flags]\ncapyd backup --to FILE [flags]\ncapyd restore-check [flags] [FILE]\ncapyd version",
 		Description:    appDescription,
 		Version:        Version(),
 		Writer:         e.stdout,
@@ -172,7 +172,7 @@ func newApp(e *env) *cli.App {
 		Action:         serveAction,
 		OnUsageError:   onUsage,
 		ExitErrHandler: func(*cli.Context, error) {},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			cmd(&cli.Command{
 				Name:        "serve",
 				Usage:       "run the service (the default command)",
@@ -285,7 +285,7 @@ func newApp(e *env) *cli.App {
 					return nil
 				},
 			}),
-		},
+		}, opsCommands(e, cmd)...),
 	}
 }
 

@@ -21,8 +21,9 @@ import (
 // declared: each field's tags name its flag (`flag`), its default
 // (`default`, or `shown` for a default computed from other settings), its
 // help text (`usage`) and the commands that take it (`cmd`: serve, migrate,
-// kek). The environment variable is derived from the flag name
-// (CAPYD_ + upper case, '-' → '_'); --help, the flags and the table in
+// kek, admin, backup, restore-check). The environment variable is derived
+// from the flag name (CAPYD_ + upper case, '-' → '_'); --help, the flags
+// and the table in
 // docs/server.md are all generated from these tags (a test keeps the
 // document in step).
 //
@@ -38,10 +39,10 @@ type Config struct {
 	OpsListen string `flag:"ops-listen" default:"127.0.0.1:8788" cmd:"serve" usage:"operations address for /metrics, /healthz, /readyz (unauthenticated: keep it private); empty disables it"`
 	// DataDir holds the default database, key file, pepper and mail.log;
 	// created 0700 when one of them is needed.
-	DataDir string `flag:"data-dir" default:"./capyd-data" cmd:"serve,migrate,kek" usage:"directory for the default database, KEK file, pepper file and development mail.log (created 0700)"`
+	DataDir string `flag:"data-dir" default:"./capyd-data" cmd:"serve,migrate,kek,admin,backup,restore-check" usage:"directory for the default database, KEK file, pepper file and development mail.log (created 0700)"`
 	// Database selects the store: a SQLite file path (optional "sqlite:"
 	// prefix) or a postgres:// URL.
-	Database string `flag:"database" shown:"<data-dir>/capyd.db" cmd:"serve,migrate,kek" usage:"SQLite file, or postgres://user:pass@host/db for PostgreSQL (prefer the env var: a password in a flag shows in ps)"`
+	Database string `flag:"database" shown:"<data-dir>/capyd.db" cmd:"serve,migrate,kek,admin,backup,restore-check" usage:"SQLite file, or postgres://user:pass@host/db for PostgreSQL (prefer the env var: a password in a flag shows in ps)"`
 	// AutoMigrate applies pending migrations at start, under the store's
 	// migration lock. Off: a database behind this binary is refused.
 	AutoMigrate bool `flag:"auto-migrate" default:"true" cmd:"serve" usage:"apply pending database migrations at start (under a lock); false: refuse an outdated database and wait for 'capyd migrate'"`
@@ -56,15 +57,15 @@ type Config struct {
 	// KEKFile is the keyring file of key-encryption keys for the outer
 	// wrap, created 0600 with one key on first start. Unused when KEK is
 	// set.
-	KEKFile string `flag:"kek-file" shown:"<data-dir>/kek" cmd:"serve,kek" usage:"KEK keyring file (outer wrap keys), created 0600 on first start; not used when CAPYD_KEK is set"`
+	KEKFile string `flag:"kek-file" shown:"<data-dir>/kek" cmd:"serve,kek,backup" usage:"KEK keyring file (outer wrap keys), created 0600 on first start; not used when CAPYD_KEK is set"`
 	// KEK is the keyring text itself ("capyd-kek 1 <id> <hex>" entries,
 	// separated by ';' or newlines).
-	KEK string `env:"CAPYD_KEK" cmd:"serve,kek" usage:"KEK keyring text ('capyd-kek 1 <id> <64 hex>' entries separated by ';'); replaces --kek-file"`
+	KEK string `env:"CAPYD_KEK" cmd:"serve,kek,backup" usage:"KEK keyring text ('capyd-kek 1 <id> <64 hex>' entries separated by ';'); replaces --kek-file"`
 	// PepperFile holds the login-code HMAC key (hex), created 0600 with 32
 	// random bytes on first start. Unused when Pepper is set.
-	PepperFile string `flag:"pepper-file" shown:"<data-dir>/pepper" cmd:"serve" usage:"login-code HMAC key (hex), 32 random bytes created 0600 on first start; not used when CAPYD_PEPPER is set"`
+	PepperFile string `flag:"pepper-file" shown:"<data-dir>/pepper" cmd:"serve,backup" usage:"login-code HMAC key (hex), 32 random bytes created 0600 on first start; not used when CAPYD_PEPPER is set"`
 	// Pepper is the login-code HMAC key in hex (at least 16 bytes).
-	Pepper string `env:"CAPYD_PEPPER" cmd:"serve" usage:"login-code HMAC key in hex (at least 32 hex digits); replaces --pepper-file"`
+	Pepper string `env:"CAPYD_PEPPER" cmd:"serve,backup" usage:"login-code HMAC key in hex (at least 32 hex digits); replaces --pepper-file"`
 	// SMTPURL configures real mail; empty selects the development mailer.
 	SMTPURL string `flag:"smtp-url" shown:"development mailer: codes go to the log and <data-dir>/mail.log" cmd:"serve" usage:"smtp://user:pass@host:587?from=capy@example.com (STARTTLS) or smtps://…:465 (prefer the env var)"`
 	// SessionIdle ends a session this long after its last use.
@@ -90,6 +91,16 @@ type Config struct {
 	// login-code guessing and co-decrypt flooding unbounded. capyd warns at
 	// start when it is set.
 	UnsafeDisableRateLimits bool `flag:"unsafe-disable-rate-limits" default:"false" cmd:"serve" usage:"turn every rate limit off, for load tests only: never where real people sign in (login-code guessing and co-decrypt flooding become unbounded)"`
+
+	// AllowEmailDomain and AllowEmail limit who may sign in
+	// (server.Access); both empty: every address.
+	AllowEmailDomain []string `flag:"allow-email-domain" shown:"every address may sign in" cmd:"serve" usage:"let only addresses at this domain sign in (the whole part after '@': no subdomains), besides --allow-email; repeat, or comma-separate in the env var"`
+	// AllowEmail lets single addresses sign in besides the domains.
+	AllowEmail []string `flag:"allow-email" cmd:"serve" usage:"let this address sign in, besides --allow-email-domain; repeat, or comma-separate in the env var"`
+	// OrgCreation is who may create organisations.
+	OrgCreation string `flag:"org-creation" default:"anyone" cmd:"serve" usage:"who may create organisations: anyone (signed in), allowed (the --org-creator addresses) or none (people join by invite only)"`
+	// OrgCreator lists the addresses --org-creation allowed lets.
+	OrgCreator []string `flag:"org-creator" cmd:"serve" usage:"an address that may create organisations under --org-creation allowed; repeat, or comma-separate in the env var"`
 
 	// set records the settings given explicitly (flag or env), by flag
 	// name or env name.
@@ -157,7 +168,7 @@ func flags(cmd string) []cli.Flag {
 		}
 		shown := s.shown
 		switch {
-		case s.kind == reflect.TypeFor[[]netip.Prefix]():
+		case s.kind.Kind() == reflect.Slice:
 			out = append(out, &cli.StringSliceFlag{Name: s.flag, EnvVars: []string{s.env}, Usage: s.usage, DefaultText: shown})
 		case s.isBool:
 			v, _ := strconv.ParseBool(s.def)
@@ -215,7 +226,7 @@ func loadConfig(c *cli.Context, cmd string, getenv func(string) string) (Config,
 				}
 				given = true
 				switch {
-				case s.kind == reflect.TypeFor[[]netip.Prefix]():
+				case s.kind.Kind() == reflect.Slice:
 					list = cc.StringSlice(s.flag)
 				case s.isBool:
 					raw = strconv.FormatBool(cc.Bool(s.flag))
@@ -270,6 +281,16 @@ func assign(f reflect.Value, s setting, raw string, list []string) error {
 			}
 		}
 		f.Set(reflect.ValueOf(ps))
+	case s.kind == reflect.TypeFor[[]string]():
+		var items []string
+		for _, item := range list {
+			for _, one := range strings.Split(item, ",") {
+				if one = strings.TrimSpace(one); one != "" {
+					items = append(items, one)
+				}
+			}
+		}
+		f.Set(reflect.ValueOf(items))
 	case s.isBool:
 		b, err := strconv.ParseBool(raw)
 		if err != nil {
@@ -373,6 +394,9 @@ func (c Config) withDefaults(cmd string) (Config, error) {
 		if _, _, err := net.SplitHostPort(c.OpsListen); err != nil {
 			return c, &configError{msg: fmt.Sprintf("--ops-listen (CAPYD_OPS_LISTEN): %q is not host:port", c.OpsListen)}
 		}
+	}
+	if err := c.checkAccess(); err != nil {
+		return c, err
 	}
 	if c.PublicURL != "" {
 		u, err := checkPublicURL(c.PublicURL)
@@ -507,4 +531,82 @@ func EnvVars() []string {
 		out = append(out, s.env)
 	}
 	return out
+}
+
+// The --org-creation rules (server.OrgCreation).
+const (
+	orgCreationAnyone  = "anyone"
+	orgCreationAllowed = "allowed"
+	orgCreationNone    = "none"
+)
+
+// checkAccess puts the operator controls in the form the server compares
+// with (lower-case domains, canonical addresses, no duplicates) and
+// refuses what cannot be meant.
+func (c *Config) checkAccess() error {
+	domains := c.AllowEmailDomain[:0:0]
+	for _, d := range c.AllowEmailDomain {
+		d = strings.ToLower(strings.TrimPrefix(d, "@"))
+		if e, err := ident.CanonicalEmail("x@" + d); err != nil || e != "x@"+d {
+			return &configError{msg: fmt.Sprintf("--allow-email-domain (CAPYD_ALLOW_EMAIL_DOMAIN): %q is not a domain", d),
+				hints: []string{"give the part after '@', e.g. --allow-email-domain example.com"}}
+		}
+		if !contains(domains, d) {
+			domains = append(domains, d)
+		}
+	}
+	c.AllowEmailDomain = domains
+	var err error
+	if c.AllowEmail, err = canonicalEmails("--allow-email (CAPYD_ALLOW_EMAIL)", c.AllowEmail); err != nil {
+		return err
+	}
+	if c.OrgCreator, err = canonicalEmails("--org-creator (CAPYD_ORG_CREATOR)", c.OrgCreator); err != nil {
+		return err
+	}
+	if c.OrgCreation == "" { // an empty variable: the default
+		c.OrgCreation = orgCreationAnyone
+	}
+	switch c.OrgCreation {
+	case orgCreationAnyone, orgCreationNone:
+		if len(c.OrgCreator) > 0 {
+			return &configError{msg: fmt.Sprintf("--org-creator (CAPYD_ORG_CREATOR) is set, but --org-creation is %s", c.OrgCreation),
+				hints: []string{"org creators apply to --org-creation allowed; set it, or drop --org-creator"}}
+		}
+	case orgCreationAllowed:
+		if len(c.OrgCreator) == 0 {
+			return &configError{msg: "--org-creation allowed needs at least one --org-creator (CAPYD_ORG_CREATOR) address",
+				hints: []string{"name who may create organisations, e.g. --org-creator ops@example.com; or use --org-creation none"}}
+		}
+	default:
+		return &configError{msg: fmt.Sprintf("--org-creation (CAPYD_ORG_CREATION): %q is not anyone, allowed or none", c.OrgCreation)}
+	}
+	return nil
+}
+
+// canonicalEmails returns the canonical form of each address, without
+// duplicates.
+func canonicalEmails(setting string, list []string) ([]string, error) {
+	var out []string
+	for _, e := range list {
+		c, err := ident.CanonicalEmail(e)
+		if err != nil {
+			return nil, &configError{msg: fmt.Sprintf("%s: %q is not an e-mail address", setting, e)}
+		}
+		if !contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// signInRule describes who may sign in, for the start-up log.
+func (c Config) signInRule() string {
+	if len(c.AllowEmailDomain)+len(c.AllowEmail) == 0 {
+		return "anyone"
+	}
+	addresses := fmt.Sprintf("%d addresses", len(c.AllowEmail))
+	if len(c.AllowEmail) == 1 {
+		addresses = "1 address"
+	}
+	return fmt.Sprintf("allow list (%s, %s)", count(int64(len(c.AllowEmailDomain)), "domain"), addresses)
 }

@@ -2,18 +2,15 @@ package capyd
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strconv"
 
 	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/store"
-	"github.com/capy-oss/capy/internal/store/storeopen"
 )
 
 // rotateKEK adds a fresh primary key to the key file (atomically, 0600,
@@ -189,23 +186,9 @@ func retireKEK(ctx context.Context, cfg Config, id uint32, note io.Writer) (*kek
 // countOuterBlobs opens the store read-only in effect (no migration, no
 // write) and counts its outer blobs per KEK.
 func countOuterBlobs(ctx context.Context, cfg Config) ([]store.KEKUse, error) {
-	kind, where := databaseDescription(cfg.Database)
-	if kind == storeopen.SQLite {
-		// Opening a SQLite file that is not there would create it.
-		if _, err := os.Stat(where); errors.Is(err, fs.ErrNotExist) {
-			return nil, &configError{msg: fmt.Sprintf("no database at %s", where),
-				hints: []string{"retiring a KEK needs the database whose blobs it may still open: check --database / --data-dir"}}
-		}
-	}
-	// The store requires a login-code pepper; counting reads no login
-	// code, so it gets a throwaway one rather than the real pepper.
-	pepper := make([]byte, PepperSize)
-	if _, err := rand.Read(pepper); err != nil {
-		return nil, err
-	}
-	st, err := storeopen.Open(ctx, cfg.Database, store.Config{CodePepper: pepper})
+	st, err := openExisting(ctx, cfg, "retiring a KEK needs the database whose blobs it may still open")
 	if err != nil {
-		return nil, storeError(ctx, "open", err)
+		return nil, err
 	}
 	defer st.Close()
 	use, err := st.OuterKeyUse(ctx)

@@ -50,6 +50,18 @@ type ServerParams struct {
 	// DisableRateLimits turns every rate limit off
 	// (--unsafe-disable-rate-limits; load tests only).
 	DisableRateLimits bool
+	// Access is who may sign in and create organisations (the operator
+	// controls: docs/server.md), as checked by Config: lower-case
+	// domains, canonical addresses, OrgCreation anyone, allowed or none.
+	Access AccessParams
+}
+
+// AccessParams are the operator controls, for server.Access.
+type AccessParams struct {
+	AllowEmailDomains []string
+	AllowEmails       []string
+	OrgCreation       string
+	OrgCreators       []string
 }
 
 // NewServerFunc builds the server. cmd/capyd passes a function that calls
@@ -170,6 +182,8 @@ func serve(cfg Config, e *env) error {
 		Keyring:           kr,
 		Mailer:            mailer,
 		DisableRateLimits: cfg.UnsafeDisableRateLimits,
+		Access: AccessParams{AllowEmailDomains: cfg.AllowEmailDomain, AllowEmails: cfg.AllowEmail,
+			OrgCreation: cfg.OrgCreation, OrgCreators: cfg.OrgCreator},
 	})
 	if err != nil {
 		return fmt.Errorf("build the server: %w", err)
@@ -257,6 +271,12 @@ func serve(cfg Config, e *env) error {
 	}
 	if opsLn != nil && !isLoopbackListen(opsLn.Addr()) {
 		log.Warn("the ops listener (/metrics) is not on loopback and has no authentication; keep it on a private network", "ops_addr", opsAddr)
+	}
+	log.Info("operator controls", "sign_in", cfg.signInRule(), "org_creation", cfg.OrgCreation)
+	if cfg.SMTPURL != "" && len(cfg.AllowEmailDomain)+len(cfg.AllowEmail) == 0 {
+		log.Warn("sign-in is open to every e-mail address: anyone who can read mail at an address may sign in" +
+			" (and, unless --org-creation says otherwise, create organisations); limit it with --allow-email-domain / --allow-email" +
+			" (docs/server.md, \"Operator controls\")")
 	}
 	if cfg.UnsafeDisableRateLimits {
 		log.Warn("RATE LIMITS OFF (--unsafe-disable-rate-limits): for load tests only; login-code guessing and co-decrypt flooding are unbounded. Never run it like this where real people sign in")

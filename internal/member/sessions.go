@@ -59,3 +59,14 @@ func (a *Account) RevokeOtherSessions(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// MayCreateOrgs asks the service whether the operator lets this account
+// create organisations. A service that does not say (it predates the
+// rule) is taken to allow it: its POST /v1/orgs decides.
+func (a *Account) MayCreateOrgs(ctx context.Context) (bool, error) {
+	me, err := a.Client.Me(ctx)
+	if err != nil {
+		return false, err
+	}
+	return me.MayCreateOrgs == nil || *me.MayCreateOrgs, nil
+}

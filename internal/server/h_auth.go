@@ -78,6 +78,11 @@ func (s *Server) authStart(c *call) error {
 	if err := checkEmail("email", req.Email); err != nil {
 		return err
 	}
+	// Before the per-address limits: a refused address costs no write.
+	if !s.cfg.Access.maySignIn(req.Email) {
+		s.m.loginCodes.WithLabelValues("refused").Inc()
+		return problem(api.PEmailNotAllowed, "")
+	}
 	if !s.cfg.DisableRateLimits {
 		for _, b := range []struct {
 			key    string
@@ -147,8 +152,17 @@ func (s *Server) authVerify(c *call) error {
 	if err := checkLabel("label", req.Label); err != nil {
 		return err
 	}
+	// A code mailed before the operator narrowed the allow list no longer
+	// signs in.
+	if !s.cfg.Access.maySignIn(req.Email) {
+		s.m.loginCodes.WithLabelValues("refused").Inc()
+		return problem(api.PEmailNotAllowed, "")
+	}
 	u, err := s.st.VerifyLoginCode(c.ctx(), req.Email, req.Code)
 	switch {
+	case errors.Is(err, store.ErrUserDisabled):
+		s.m.loginCodes.WithLabelValues("refused").Inc()
+		return err
 	case errors.Is(err, store.ErrCodeLocked):
 		s.m.loginCodes.WithLabelValues("locked").Inc()
 		return err
@@ -184,9 +198,11 @@ func (s *Server) logout(c *call) error {
 }
 
 func (s *Server) me(c *call) error {
+	mayCreate := s.cfg.Access.mayCreateOrg(c.sess.Email)
 	return c.json(http.StatusOK, api.MeResponse{
-		User:    apiUser(c.sess.UserID, c.sess.Email, c.sess.UserCreatedAt),
-		Session: apiSession(c.sess, true),
+		User:          apiUser(c.sess.UserID, c.sess.Email, c.sess.UserCreatedAt),
+		Session:       apiSession(c.sess, true),
+		MayCreateOrgs: &mayCreate,
 	})
 }
 

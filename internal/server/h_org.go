@@ -25,6 +25,11 @@ func checkID(field string, k ident.Kind, id string) error {
 }
 
 func (s *Server) createOrg(c *call) error {
+	// The operator's rule is a right, checked where a role would be
+	// (docs/api.md §1.7 step 5), before the body.
+	if !s.cfg.Access.mayCreateOrg(c.sess.Email) {
+		return s.cfg.Access.orgCreationRefusal()
+	}
 	var req api.CreateOrgRequest
 	present, err := c.decode(&req)
 	if err != nil {

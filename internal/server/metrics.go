@@ -38,7 +38,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "capyd_rate_limited_total", Help: "Requests refused by a rate limit, by bucket.",
 		}, []string{"bucket"}),
 		loginCodes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "capyd_login_codes_total", Help: "Login codes sent and verification outcomes.",
+			Name: "capyd_login_codes_total", Help: "Login codes sent and verification outcomes; refused: an address the operator does not let in, or a disabled account.",
 		}, []string{"outcome"}),
 		deployDecrypt: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "capyd_deploy_decrypt_total", Help: "Deploy decrypts by outcome.",

@@ -52,6 +52,9 @@ type Config struct {
 	// DisableRateLimits turns every rate limit off: tests, and capyd's
 	// --unsafe-disable-rate-limits for load tests (docs/server.md).
 	DisableRateLimits bool
+	// Access is who may sign in and create organisations; the zero value
+	// lets everyone (docs/server.md "Operator controls").
+	Access Access
 }
 
 // DefaultLoginCodeTTL is Config.LoginCodeTTL's default.
@@ -83,6 +86,9 @@ func New(cfg Config, st store.Store, kr *kekring.Ring, mailer mail.Sender) (*Ser
 		return nil, fmt.Errorf("server: the public URL (named in login mails): %w", err)
 	}
 	cfg.PublicURL = u
+	if err := cfg.Access.check(); err != nil {
+		return nil, err
+	}
 	if cfg.LoginCodeTTL <= 0 {
 		cfg.LoginCodeTTL = DefaultLoginCodeTTL
 	}

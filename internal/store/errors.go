@@ -48,6 +48,10 @@ var (
 	// next attempt is right. A new code must be requested.
 	ErrCodeLocked = errors.New("login code locked after too many attempts")
 
+	// ErrUserDisabled: an operator disabled the user (DisableUser); they
+	// may not sign in.
+	ErrUserDisabled = errors.New("user disabled by the operator")
+
 	// ErrChainBroken: the stored audit chain does not verify.
 	ErrChainBroken = errors.New("audit chain does not verify")
 

@@ -75,15 +75,17 @@ type Store interface {
 	// reaches Config.LoginCodeMaxAttempts, which returns ErrCodeLocked;
 	// from then on every attempt — the right code included — returns
 	// ErrCodeLocked. An expired code returns ErrExpired (checked first); no
-	// pending code returns ErrBadCode.
+	// pending code returns ErrBadCode. The right code of a user an
+	// operator disabled is used up and returns ErrUserDisabled.
 	VerifyLoginCode(ctx context.Context, email, code string) (User, error)
 
 	// CreateSession stores a new session for an existing user under the
 	// SHA-256 of its token, with a label for the machine. Idle and absolute
 	// lifetimes come from Config. A user keeps at most MaxSessions
 	// sessions: beyond that the least recently used ones are deleted.
-	// ErrNotFound if the user does not exist, ErrExists if the token hash
-	// is already in use.
+	// ErrNotFound if the user does not exist, ErrUserDisabled if an
+	// operator disabled them, ErrExists if the token hash is already in
+	// use.
 	CreateSession(ctx context.Context, userID string, tok TokenHash, label string) (Session, error)
 
 	// LookupSession returns the live session for tok and records its use
@@ -365,6 +367,58 @@ type Store interface {
 	// snapshot; ids in ascending order, only those with a blob. It takes
 	// no session: it is an operator's tool (`capyd kek retire`).
 	OuterKeyUse(ctx context.Context) ([]KEKUse, error)
+
+	// The operator's methods below (`capyd admin`, `capyd restore-check`)
+	// take no session either, and never read a value or a key: no blob,
+	// verifier, token or code hash, signing key or key check is selected,
+	// written or compared by any of them (sqlstore runs their statements
+	// through a guard that refuses such a column; docs/server.md "capyd
+	// admin"). E-mail addresses must be canonical (ErrInvalid otherwise).
+
+	// ListAllOrgs returns every org (no key check) with its membership
+	// counts and audit chain length, by creation time, then id. One read
+	// snapshot.
+	ListAllOrgs(ctx context.Context) ([]OrgSummary, error)
+
+	// ListAllUsers returns every user with their memberships, disabled
+	// state, stored sessions and last recorded use, by creation time, then
+	// id. One read snapshot.
+	ListAllUsers(ctx context.Context) ([]UserSummary, error)
+
+	// DisableUser disables the user with this e-mail address everywhere,
+	// in one transaction: the user is marked disabled, every session of
+	// theirs is deleted (ordered with their requests in flight as a
+	// RevokeSession is), and a user-disable row (actor ActorOperator,
+	// target the user id) is appended in every org where their membership
+	// is active. Memberships, invites and deploy tokens are left as they
+	// are. From then on VerifyLoginCode and CreateSession refuse the user
+	// with ErrUserDisabled, and no session of theirs is accepted.
+	// Disabling a disabled user writes no row (Changed false) but still
+	// deletes any session. ErrNotFound if no user has the address.
+	DisableUser(ctx context.Context, email string) (UserChange, error)
+
+	// EnableUser lets a disabled user sign in again, with a user-enable
+	// row in every org where their membership is active. Enabling a user
+	// who is not disabled changes nothing (Changed false). ErrNotFound if
+	// no user has the address.
+	EnableUser(ctx context.Context, email string) (UserChange, error)
+
+	// EndUserSessions deletes every session of the user with this e-mail
+	// address (ordered with their requests in flight as a RevokeSession
+	// is) and returns how many there were. Sessions belong to no org, so
+	// no audit row is written (as for a logout). ErrNotFound if no user
+	// has the address.
+	EndUserSessions(ctx context.Context, email string) (int64, error)
+
+	// AuditStatus recomputes the org's whole audit chain as VerifyAudit
+	// does, without a session: a broken chain is a result (Valid false,
+	// FirstBadSeq), not an error. ErrNotFound if there is no such org.
+	AuditStatus(ctx context.Context, orgID string) (AuditVerification, error)
+
+	// Inventory reads the schema version and the row count of every capyd
+	// table in one snapshot. It works on a database at any schema version
+	// this binary knows the tables of, and on a store opened read-only.
+	Inventory(ctx context.Context) (Inventory, error)
 
 	// ----- paged lists -----
 	//

@@ -455,3 +455,78 @@ type RateDecision struct {
 	Count   int64     // hits in the current window, this one included
 	ResetAt time.Time // when the current window ends
 }
+
+// ----- operator tools (capyd admin, capyd restore-check) -----
+
+// ActorOperator is the actor of the audit rows an operator's change to a
+// user writes (DisableUser, EnableUser): capyd's operator, who has no
+// user id.
+const ActorOperator = "operator"
+
+// Audit actions of operator changes (docs/api.md §6), written in every org
+// in which the user's membership is active.
+const (
+	ActionUserDisable = "user-disable"
+	ActionUserEnable  = "user-enable"
+)
+
+// OrgSummary is an org as the operator sees it (ListAllOrgs): what it is
+// called and how big it is, never its key check.
+type OrgSummary struct {
+	ID        string
+	Name      string
+	CreatedBy string
+	CreatedAt time.Time
+	Members   int64 // active memberships
+	Revoked   int64 // revoked memberships
+	AuditSeq  int64 // seq of the audit head: the number of rows in its chain
+}
+
+// UserSummary is a user as the operator sees it (ListAllUsers).
+type UserSummary struct {
+	ID         string
+	Email      string
+	CreatedAt  time.Time
+	DisabledAt time.Time // zero unless an operator disabled the user
+	// LastSeenAt is the newest recorded use among the user's stored
+	// sessions (recorded at most once per Config.SessionTouch); zero when
+	// the user holds none (never signed in, logged out everywhere, or the
+	// sessions expired and were purged).
+	LastSeenAt time.Time
+	Sessions   int64     // stored sessions, live or not yet purged
+	Orgs       []UserOrg // every membership, revoked ones included, by org id
+}
+
+// UserOrg is one membership of a user, for the operator.
+type UserOrg struct {
+	OrgID  string
+	Role   Role
+	Status MemberStatus
+}
+
+// UserChange is the result of DisableUser and EnableUser.
+type UserChange struct {
+	User UserSummary // the user after the change
+	// Changed is false when the user already was in the asked state:
+	// then no audit row was written.
+	Changed bool
+	// EndedSessions counts the sessions deleted (DisableUser).
+	EndedSessions int64
+	// Audit holds the head after the row written in each org in which the
+	// user's membership is active, by org id.
+	Audit []AuditHead
+}
+
+// TableCount is the number of rows of one table (Inventory).
+type TableCount struct {
+	Table string
+	Rows  int64
+}
+
+// Inventory is what a database holds, for `capyd restore-check`: its
+// schema version and the row count of every capyd table, read in one
+// snapshot.
+type Inventory struct {
+	SchemaVersion int64 // the highest migration applied, 0 if none
+	Tables        []TableCount
+}

@@ -119,6 +119,44 @@ func Open(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, e
 	return s, nil
 }
 
+// OpenReadOnly connects to the database at url for `capyd restore-check`
+// (a database restored from a pg_dump): no migration, no schema check
+// (Inventory reports the version), two connections whose sessions default
+// to read-only transactions, and a store whose every write fails with
+// store.ErrUnavailable before it reaches the database.
+func OpenReadOnly(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, error) {
+	if _, err := cfg.WithDefaults(); err != nil {
+		return nil, err
+	}
+	pc, err := poolConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	pc.MaxConns = 2
+	pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", translate(ctx, err))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", translate(ctx, err))
+	}
+	s, err := sqlstore.New(readOnlyDB{&db{pool: pool}}, sqlstore.Dialect{RowLocks: true, BatchSQL: true, Schema: migrations.Postgres}, cfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// readOnlyDB refuses every write transaction.
+type readOnlyDB struct{ *db }
+
+func (readOnlyDB) Write(context.Context, func(sqlstore.Tx) error) error {
+	return fmt.Errorf("%w: postgres: the database was opened read-only", store.ErrUnavailable)
+}
+
 // Without pool_max_conns in the URL, capyd opens 4 connections per CPU,
 // at least DefaultMaxConns and at most MaxDefaultConns (PostgreSQL's own
 // default max_connections is 100, shared by every replica).

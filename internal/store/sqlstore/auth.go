@@ -98,7 +98,14 @@ func (s *Store) VerifyLoginCode(ctx context.Context, email, code string) (store.
 			ident.NewID(ident.User), email, now); err != nil {
 			return err
 		}
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT id, email, created_at FROM users WHERE email = $1`, email))
+		var disabled Time
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT id, email, created_at, disabled_at FROM users WHERE email = $1`, email), &disabled)
+		if err == nil && disabled.Valid {
+			// The right code, for a disabled user: the code is used up
+			// (committed), and the refusal is said only to whoever could
+			// read the code.
+			outcome = store.ErrUserDisabled
+		}
 		return err
 	})
 	if err != nil {
@@ -110,18 +117,23 @@ func (s *Store) VerifyLoginCode(ctx context.Context, email, code string) (store.
 	return u, nil
 }
 
-func scanUser(r Row) (store.User, error) {
+// scanUser reads id, email and created_at, then the columns of more.
+func scanUser(r Row, more ...any) (store.User, error) {
 	var (
 		u  store.User
 		at Time
 	)
-	err := r.Scan(&u.ID, &u.Email, &at)
+	err := r.Scan(append([]any{&u.ID, &u.Email, &at}, more...)...)
 	u.CreatedAt = at.T
 	return u, err
 }
 
 const sessionCols = `s.id, s.user_id, u.email, s.label, s.created_at, s.last_seen_at, s.expires_at, u.created_at`
-const sessionFrom = ` FROM sessions s JOIN users u ON u.id = s.user_id`
+
+// sessionFrom joins the session's user, unless an operator disabled them:
+// DisableUser deletes their sessions, and the join makes one that was
+// written some other way (a restored backup, a bug) no session either.
+const sessionFrom = ` FROM sessions s JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL`
 
 // sessionRow receives the sessionCols of a row, alone or among other
 // columns of a joined read.
@@ -208,9 +220,16 @@ func (s *Store) CreateSession(ctx context.Context, userID string, tok store.Toke
 	now := s.now()
 	var x store.Session
 	err := s.db.Write(ctx, func(tx Tx) error {
-		u, err := scanUser(tx.QueryRow(ctx, `SELECT id, email, created_at FROM users WHERE id = $1`, userID))
+		// The user row is held in share until commit: DisableUser, which
+		// updates it, then either waits and deletes this session with the
+		// others, or has committed and is seen here.
+		var disabled Time
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT id, email, created_at, disabled_at FROM users WHERE id = $1`+s.forShare("users"), userID), &disabled)
 		if err != nil {
 			return err
+		}
+		if disabled.Valid {
+			return store.ErrUserDisabled
 		}
 		x = store.Session{
 			ID: ident.NewID(sessionKind), UserID: u.ID, Email: u.Email, Label: label,
