@@ -219,6 +219,10 @@ func (r *Results) rows() []row {
 			rows = append(rows, row{"service", fmt.Sprintf("database filled through the store API (scale %g)", r.Cfg.Scale), be,
 				fmt.Sprintf("%d orgs (largest %d members), %d users, %d memberships, %d audit rows, %d versions of one environment, %d deploy tokens, in %s",
 					x.Orgs, f.Shape.MaxMembers, x.Users, x.Members, x.AuditRows, x.Versions, x.Deploys, x.Elapsed.Round(time.Second)), "", "", ""})
+			for _, p := range x.Probes {
+				rows = append(rows, row{"service", "store on the filled database (in process, one caller): " + p.Name, be,
+					fmt.Sprintf("p50 %s · p99 %s · %d runs", ms(p.P50), ms(p.P99), p.N), "", "", ""})
+			}
 		}
 		if t, ok := r.Throttled[be]; ok {
 			rows = append(rows, row{"service", "co-decrypt, shipped capyd (rate limits on), 32 clients, 3 s", be,

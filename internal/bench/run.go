@@ -494,7 +494,7 @@ func fillScale(cfg Config, r *Results, label, dataDir, database string) error {
 	}
 	cfg.logf("%s: filling the database (%d orgs, %d users, %d audit rows, %d versions, %d deploy tokens)…",
 		label, sh.Orgs, sh.Users, sh.AuditRows, sh.Versions, sh.Deploys)
-	res, err := scale.FillDatabase(context.Background(), database, sh, workers, func(line string) { cfg.logf("%s: %s", label, line) })
+	res, err := scale.FillDatabase(context.Background(), database, sh, workers, 200, func(line string) { cfg.logf("%s: %s", label, line) })
 	if err != nil {
 		return fmt.Errorf("fill the database: %w", err)
 	}

@@ -73,21 +73,34 @@ type Result struct {
 	OrgIDs                                             []string
 	Owners                                             []store.TokenHash // a session of each org's owner, in OrgIDs order
 	Elapsed                                            time.Duration
+	Probes                                             []Probe // from Measure, when FillDatabase was asked for them
+	blob                                               int
 }
+
+func (r Result) blobBytes() int { return max(r.blob, 1) }
 
 // Pepper is the login-code pepper FillDatabase opens the store with. Codes
 // are used as soon as they are made, so it need not be capyd's.
 var Pepper = []byte("capybench scale pepper, 32 bytes")
 
 // FillDatabase opens the database as capyd's --database names it (a
-// SQLite path or a postgres:// URL), migrating it, fills it and closes it.
-func FillDatabase(ctx context.Context, database string, s Shape, workers int, progress func(string)) (Result, error) {
+// SQLite path or a postgres:// URL), migrating it, fills it, times probes
+// operations with Measure (none if 0) and closes it.
+func FillDatabase(ctx context.Context, database string, s Shape, workers, probes int, progress func(string)) (Result, error) {
 	st, err := storeopen.Open(ctx, database, store.Config{CodePepper: Pepper, AutoMigrate: true})
 	if err != nil {
 		return Result{}, fmt.Errorf("scale: open %s store: %w", kindOf(database), err)
 	}
 	defer st.Close()
-	return Fill(ctx, st, s, workers, progress)
+	res, err := Fill(ctx, st, s, workers, progress)
+	if err != nil || probes <= 0 {
+		return res, err
+	}
+	if progress != nil {
+		progress(fmt.Sprintf("scale: timing store operations on the filled database (%d each)…", probes))
+	}
+	res.Probes, err = Measure(ctx, st, res, probes)
+	return res, err
 }
 
 func kindOf(database string) string { k, _ := storeopen.Parse(database); return string(k) }
@@ -111,7 +124,7 @@ func Fill(ctx context.Context, st store.Store, s Shape, workers int, progress fu
 			progress(fmt.Sprintf(format, args...))
 		}
 	}
-	var res Result
+	res := Result{blob: s.BlobBytes}
 
 	// Users first: each is logged in once, with a session kept for the
 	// org work below.

@@ -45,9 +45,9 @@ func TestSpread(t *testing.T) {
 func TestFillTinySQLite(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "capyd.db")
-	sh := At(0.001)
+	sh := At(0.0005)
 	sh.BlobBytes = 200
-	res, err := FillDatabase(ctx, path, sh, 4, func(s string) { t.Log(s) })
+	res, err := FillDatabase(ctx, path, sh, 4, 3, func(s string) { t.Log(s) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,14 +85,24 @@ func TestFillTinySQLite(t *testing.T) {
 	if members != res.Members || deploys != sh.Deploys {
 		t.Errorf("counted %d members, %d deploy tokens; generated %d, %d", members, deploys, res.Members, sh.Deploys)
 	}
-	if audit != int64(res.AuditRows) || audit < int64(sh.AuditRows) {
-		t.Errorf("counted %d audit rows; generated %d, asked for at least %d", audit, res.AuditRows, sh.AuditRows)
+	// Measure's 3 pushes each appended an audit row too.
+	if audit != int64(res.AuditRows)+3 || res.AuditRows < sh.AuditRows {
+		t.Errorf("counted %d audit rows; generated %d (+3 probe pushes), asked for at least %d", audit, res.AuditRows, sh.AuditRows)
 	}
+	// Measure pushed 3 versions after the generated ones.
 	vs, err := st.ListVersions(ctx, res.Owners[0], res.BigEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vs) != sh.Versions || vs[0].Version != int64(sh.Versions) {
-		t.Errorf("long environment: %d versions, head %d; want %d", len(vs), vs[0].Version, sh.Versions)
+	if len(vs) != sh.Versions+3 || vs[0].Version != int64(sh.Versions+3) {
+		t.Errorf("long environment: %d versions, head %d; want %d + 3 probe pushes", len(vs), vs[0].Version, sh.Versions)
+	}
+	if len(res.Probes) != 9 {
+		t.Errorf("%d probes, want 9", len(res.Probes))
+	}
+	for _, p := range res.Probes {
+		if p.N != 3 || p.P50 <= 0 || p.P99 < p.P50 {
+			t.Errorf("probe %+v", p)
+		}
 	}
 }
