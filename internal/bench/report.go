@@ -219,6 +219,13 @@ func (r *Results) rows() []row {
 			rows = append(rows, row{"service", fmt.Sprintf("database filled through the store API (scale %g)", r.Cfg.Scale), be,
 				fmt.Sprintf("%d orgs (largest %d members), %d users, %d memberships, %d audit rows, %d versions of one environment, %d deploy tokens, in %s",
 					x.Orgs, f.Shape.MaxMembers, x.Users, x.Members, x.AuditRows, x.Versions, x.Deploys, x.Elapsed.Round(time.Second)), "", "", ""})
+			for _, m := range x.Mixed {
+				res := fmt.Sprintf("%.0f req/s · p50 %s · p99 %s · worst org's p99 %s · %d ok in %.1f s", m.RPS(), ms(m.P50), ms(m.P99), ms(m.WorstOrgP99), m.OK, m.Elapsed.Seconds())
+				if m.Failed > 0 {
+					res += fmt.Sprintf(" · %d failed", m.Failed)
+				}
+				rows = append(rows, row{"service", fmt.Sprintf("store on the filled database (in process): co-decrypt in %d org(s), %d clients", m.Orgs, m.Clients), be, res, "", "", ""})
+			}
 			for _, p := range x.Probes {
 				rows = append(rows, row{"service", "store on the filled database (in process, one caller): " + p.Name, be,
 					fmt.Sprintf("p50 %s · p99 %s · %d runs", ms(p.P50), ms(p.P99), p.N), "", "", ""})

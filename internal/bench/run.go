@@ -489,12 +489,11 @@ func fillScale(cfg Config, r *Results, label, dataDir, database string) error {
 	}
 	sh := scale.At(min(cfg.Scale, 1))
 	workers := cfg.ScaleWorkers
-	if workers <= 0 {
-		workers = 4
-	}
 	cfg.logf("%s: filling the database (%d orgs, %d users, %d audit rows, %d versions, %d deploy tokens)…",
 		label, sh.Orgs, sh.Users, sh.AuditRows, sh.Versions, sh.Deploys)
-	res, err := scale.FillDatabase(context.Background(), database, sh, workers, 200, func(line string) { cfg.logf("%s: %s", label, line) })
+	opts := scale.Options{Workers: workers, Probes: 200,
+		MixedOrgs: 1000, MixedClients: 128, MixedRequests: cfg.LoadRequests, MixedDuration: cfg.LoadDuration}
+	res, err := scale.FillDatabase(context.Background(), database, sh, opts, func(line string) { cfg.logf("%s: %s", label, line) })
 	if err != nil {
 		return fmt.Errorf("fill the database: %w", err)
 	}

@@ -74,6 +74,7 @@ type Result struct {
 	Owners                                             []store.TokenHash // a session of each org's owner, in OrgIDs order
 	Elapsed                                            time.Duration
 	Probes                                             []Probe // from Measure, when FillDatabase was asked for them
+	Mixed                                              []Mixed // from MixedLoad: many orgs, then one
 	blob                                               int
 }
 
@@ -83,24 +84,55 @@ func (r Result) blobBytes() int { return max(r.blob, 1) }
 // are used as soon as they are made, so it need not be capyd's.
 var Pepper = []byte("capybench scale pepper, 32 bytes")
 
+// Options says how FillDatabase fills and what it measures afterwards.
+type Options struct {
+	Workers int // goroutines filling (default 4)
+	Probes  int // runs of each Measure probe (0: none)
+	// The mixed load (none if MixedRequests is 0): MixedClients
+	// goroutines co-decrypting in MixedOrgs orgs, then in one org, each
+	// for at most MixedRequests requests and MixedDuration.
+	MixedOrgs, MixedClients, MixedRequests int
+	MixedDuration                          time.Duration
+}
+
 // FillDatabase opens the database as capyd's --database names it (a
-// SQLite path or a postgres:// URL), migrating it, fills it, times probes
-// operations with Measure (none if 0) and closes it.
-func FillDatabase(ctx context.Context, database string, s Shape, workers, probes int, progress func(string)) (Result, error) {
+// SQLite path or a postgres:// URL), migrating it, fills it, runs the
+// measurements opts asks for and closes it.
+func FillDatabase(ctx context.Context, database string, s Shape, opts Options, progress func(string)) (Result, error) {
 	st, err := storeopen.Open(ctx, database, store.Config{CodePepper: Pepper, AutoMigrate: true})
 	if err != nil {
 		return Result{}, fmt.Errorf("scale: open %s store: %w", kindOf(database), err)
 	}
 	defer st.Close()
-	res, err := Fill(ctx, st, s, workers, progress)
-	if err != nil || probes <= 0 {
+	say := func(format string, args ...any) {
+		if progress != nil {
+			progress(fmt.Sprintf(format, args...))
+		}
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	res, err := Fill(ctx, st, s, opts.Workers, progress)
+	if err != nil {
 		return res, err
 	}
-	if progress != nil {
-		progress(fmt.Sprintf("scale: timing store operations on the filled database (%d each)…", probes))
+	if opts.Probes > 0 {
+		say("scale: timing store operations on the filled database (%d each)…", opts.Probes)
+		if res.Probes, err = Measure(ctx, st, res, opts.Probes); err != nil {
+			return res, err
+		}
 	}
-	res.Probes, err = Measure(ctx, st, res, probes)
-	return res, err
+	if opts.MixedRequests > 0 {
+		for _, orgs := range []int{opts.MixedOrgs, 1} {
+			say("scale: co-decrypts in %d org(s) from %d clients (in process)…", orgs, opts.MixedClients)
+			m, err := MixedLoad(ctx, st, res, orgs, opts.MixedClients, opts.MixedRequests, opts.MixedDuration)
+			if err != nil {
+				return res, err
+			}
+			res.Mixed = append(res.Mixed, m)
+		}
+	}
+	return res, nil
 }
 
 func kindOf(database string) string { k, _ := storeopen.Parse(database); return string(k) }

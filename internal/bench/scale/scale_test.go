@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/sqlite"
@@ -47,7 +48,7 @@ func TestFillTinySQLite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "capyd.db")
 	sh := At(0.0005)
 	sh.BlobBytes = 200
-	res, err := FillDatabase(ctx, path, sh, 4, 3, func(s string) { t.Log(s) })
+	res, err := FillDatabase(ctx, path, sh, Options{Workers: 4, Probes: 3, MixedOrgs: 1000, MixedClients: 8, MixedRequests: 40, MixedDuration: time.Minute}, func(s string) { t.Log(s) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +86,17 @@ func TestFillTinySQLite(t *testing.T) {
 	if members != res.Members || deploys != sh.Deploys {
 		t.Errorf("counted %d members, %d deploy tokens; generated %d, %d", members, deploys, res.Members, sh.Deploys)
 	}
-	// Measure's 3 pushes each appended an audit row too.
-	if audit != int64(res.AuditRows)+3 || res.AuditRows < sh.AuditRows {
+	// Measure's 3 pushes each appended an audit row too, and so did each
+	// co-decrypt of the mixed loads.
+	if len(res.Mixed) != 2 || res.Mixed[0].Orgs != sh.Orgs || res.Mixed[1].Orgs != 1 {
+		t.Fatalf("mixed loads: %+v", res.Mixed)
+	}
+	for _, m := range res.Mixed {
+		if m.OK != 40 || m.Failed != 0 || m.P99 < m.P50 {
+			t.Errorf("mixed load %+v", m)
+		}
+	}
+	if audit != int64(res.AuditRows)+3+80 || res.AuditRows < sh.AuditRows {
 		t.Errorf("counted %d audit rows; generated %d (+3 probe pushes), asked for at least %d", audit, res.AuditRows, sh.AuditRows)
 	}
 	// Measure pushed 3 versions after the generated ones.
