@@ -366,6 +366,21 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 			r.Load[backend] = append(r.Load[backend], lr)
 		}
 	}
+	if f := r.Scale[backend]; f != nil {
+		// The long lists of the filled database through HTTP: first and
+		// last page, one client (latency, not throughput).
+		eps, err := scaleListEndpoints(d.URL, f)
+		if err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s list pages: %v", backend, err))
+		}
+		for _, ep := range eps {
+			count(load(ep, 1, 20, time.Second)) // warm-up, not recorded
+			cfg.logf("%s: %s…", backend, ep.Name)
+			lr := load(ep, 1, min(200, cfg.LoadRequests), cfg.LoadDuration)
+			count(lr)
+			r.Load[backend] = append(r.Load[backend], lr)
+		}
+	}
 	soakEnd := time.Now().Add(cfg.SoakMax)
 	for total < cfg.SoakTotal && time.Now().Before(soakEnd) {
 		cfg.logf("%s: soak, %d requests so far…", backend, total)

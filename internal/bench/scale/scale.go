@@ -69,13 +69,17 @@ func (s Shape) OrgSizes() []int {
 // Result is what was generated, counted as it was written.
 type Result struct {
 	Orgs, Users, Members, AuditRows, Versions, Deploys int
-	BigOrg, BigEnv                                     string // the largest org and its long environment
-	OrgIDs                                             []string
-	Owners                                             []store.TokenHash // a session of each org's owner, in OrgIDs order
-	Elapsed                                            time.Duration
-	Probes                                             []Probe // from Measure, when FillDatabase was asked for them
-	Mixed                                              []Mixed // from MixedLoad: many orgs, then one
-	blob                                               int
+	BigOrg, BigProject, BigEnv                         string // the largest org, its project and its long environment
+	// BigOwnerSession is the raw session token of the largest org's owner
+	// (32 bytes; capyd's bearer token is "capys_" + its unpadded base64url),
+	// for the HTTP rows on the filled database.
+	BigOwnerSession []byte
+	OrgIDs          []string
+	Owners          []store.TokenHash // a session of each org's owner, in OrgIDs order
+	Elapsed         time.Duration
+	Probes          []Probe // from Measure, when FillDatabase was asked for them
+	Mixed           []Mixed // from MixedLoad: many orgs, then one
+	blob            int
 }
 
 func (r Result) blobBytes() int { return max(r.blob, 1) }
@@ -140,6 +144,7 @@ func kindOf(database string) string { k, _ := storeopen.Parse(database); return 
 type user struct {
 	store.User
 	tok store.TokenHash
+	raw []byte // the session token itself (store.HashToken(raw) = tok)
 }
 
 // Fill writes the shape into st with workers goroutines (SQLite serialises
@@ -185,6 +190,7 @@ func Fill(ctx context.Context, st store.Store, s Shape, workers int, progress fu
 	res.OrgIDs = make([]string, s.Orgs)
 	res.Owners = make([]store.TokenHash, s.Orgs)
 	envIDs := make([]string, s.Orgs)
+	var bigProject string
 	var members, audit, deploys atomic.Int64
 	say("scale: %d orgs (largest %d members)…", s.Orgs, sizes[0])
 	err := parallel(ctx, workers, s.Orgs, func(k int) error {
@@ -215,6 +221,9 @@ func Fill(ctx context.Context, st store.Store, s Shape, workers int, progress fu
 			return fmt.Errorf("store.CreateEnv: %w", err)
 		}
 		envIDs[k] = env.ID
+		if k == 0 {
+			bigProject = prj
+		}
 		_, head, err := st.Push(ctx, owner.tok, env.ID, version(1, env.Epoch, store.FirstParent, s.BlobBytes))
 		if err != nil {
 			return fmt.Errorf("store.Push: %w", err)
@@ -240,7 +249,8 @@ func Fill(ctx context.Context, st store.Store, s Shape, workers int, progress fu
 		return res, err
 	}
 	res.Orgs, res.Members, res.Deploys = s.Orgs, int(members.Load()), int(deploys.Load())
-	res.BigOrg, res.BigEnv = res.OrgIDs[0], envIDs[0]
+	res.BigOrg, res.BigProject, res.BigEnv = res.OrgIDs[0], bigProject, envIDs[0]
+	res.BigOwnerSession = users[firstUser[0]].raw
 
 	// The long history: the largest org's environment, pushed by its owner
 	// (version 1 is there already).
@@ -283,11 +293,12 @@ func login(ctx context.Context, st store.Store, email string) (user, error) {
 	if err != nil {
 		return user{}, fmt.Errorf("store.VerifyLoginCode: %w", err)
 	}
-	tok := store.HashToken(random(32))
+	raw := random(32)
+	tok := store.HashToken(raw)
 	if _, err := st.CreateSession(ctx, u.ID, tok, "scale"); err != nil {
 		return user{}, fmt.Errorf("store.CreateSession: %w", err)
 	}
-	return user{u, tok}, nil
+	return user{u, tok, raw}, nil
 }
 
 // version is a NewVersion of size bytes after parent.

@@ -61,6 +61,12 @@ func TestFillTinySQLite(t *testing.T) {
 	if res.Orgs != sh.Orgs || res.Users != sh.Users || res.Versions != sh.Versions || res.Deploys != sh.Deploys {
 		t.Fatalf("result %+v for shape %+v", res, sh)
 	}
+	if res.BigProject == "" || store.HashToken(res.BigOwnerSession) != res.Owners[0] {
+		t.Fatalf("the largest org's project %q or owner session is missing", res.BigProject)
+	}
+	if _, err := st.GetProject(ctx, res.Owners[0], res.BigOrg, res.BigProject); err != nil {
+		t.Fatalf("GetProject: %v", err)
+	}
 	sizes := sh.OrgSizes()
 	members, deploys, audit := 0, 0, int64(0)
 	for k, org := range res.OrgIDs {
