@@ -213,7 +213,24 @@ func (r *Results) rows() []row {
 			}
 		}
 	}
-	for _, be := range r.Cfg.Backends {
+	for _, be := range r.serviceBackends() {
+		if f := r.Scale[be]; f != nil {
+			x := f.Result
+			rows = append(rows, row{"service", fmt.Sprintf("database filled through the store API (scale %g)", r.Cfg.Scale), be,
+				fmt.Sprintf("%d orgs (largest %d members), %d users, %d memberships, %d audit rows, %d versions of one environment, %d deploy tokens, in %s",
+					x.Orgs, f.Shape.MaxMembers, x.Users, x.Members, x.AuditRows, x.Versions, x.Deploys, x.Elapsed.Round(time.Second)), "", "", ""})
+			for _, m := range x.Mixed {
+				res := fmt.Sprintf("%.0f req/s · p50 %s · p99 %s · worst org's p99 %s · %d ok in %.1f s", m.RPS(), ms(m.P50), ms(m.P99), ms(m.WorstOrgP99), m.OK, m.Elapsed.Seconds())
+				if m.Failed > 0 {
+					res += fmt.Sprintf(" · %d failed", m.Failed)
+				}
+				rows = append(rows, row{"service", fmt.Sprintf("store on the filled database (in process): co-decrypt in %d org(s), %d clients", m.Orgs, m.Clients), be, res, "", "", ""})
+			}
+			for _, p := range x.Probes {
+				rows = append(rows, row{"service", "store on the filled database (in process, one caller): " + p.Name, be,
+					fmt.Sprintf("p50 %s · p99 %s · %d runs", ms(p.P50), ms(p.P99), p.N), "", "", ""})
+			}
+		}
 		if t, ok := r.Throttled[be]; ok {
 			rows = append(rows, row{"service", "co-decrypt, shipped capyd (rate limits on), 32 clients, 3 s", be,
 				fmt.Sprintf("%d × 2xx, %d × 429, %d other, %d transport errors", t.Status[200], t.Status[429], t.Status[0]+othersOf(t.Status), t.Errors), "", "", ""})
@@ -237,6 +254,11 @@ func (r *Results) rows() []row {
 				case "sqlite":
 					x.target = "≥ 1,500 req/s"
 					x.status = verdictStatus(lr.RPS() >= 1500)
+				default:
+					if empty, ok := r.emptyCoDecrypt32(be); ok {
+						x.target = fmt.Sprintf("within 20 %% of the empty database (%.0f req/s, p99 %s)", empty.RPS(), ms(empty.P99))
+						x.status = verdictStatus(withinScaleTarget(lr, empty))
+					}
 				}
 			}
 			rows = append(rows, x)
@@ -343,6 +365,40 @@ func (r *Results) cmdTarget(name, backend string, n int, s Series) (string, stri
 	return "", ""
 }
 
+// serviceBackends are the backend labels with service rows: each backend,
+// then its scaled run when there was one.
+func (r *Results) serviceBackends() []string {
+	var out []string
+	for _, be := range r.Cfg.Backends {
+		out = append(out, be)
+		if _, ok := r.Scale[scaleLabel(be)]; ok {
+			out = append(out, scaleLabel(be))
+		}
+	}
+	return out
+}
+
+// emptyCoDecrypt32 is the 32-client co-decrypt row on the empty database
+// of the backend whose scaled label is label.
+func (r *Results) emptyCoDecrypt32(label string) (LoadResult, bool) {
+	be, ok := strings.CutSuffix(label, "@scale")
+	if !ok {
+		return LoadResult{}, false
+	}
+	for _, lr := range r.Load[be] {
+		if lr.Endpoint == "co-decrypt" && lr.Concurrency == 32 && lr.OK > 0 {
+			return lr, true
+		}
+	}
+	return LoadResult{}, false
+}
+
+// withinScaleTarget: the issue's target for a big database, throughput and
+// p99 within 20 % of the empty database's in the same run.
+func withinScaleTarget(big, empty LoadResult) bool {
+	return big.OK > 0 && big.RPS() >= 0.8*empty.RPS() && float64(big.P99) <= 1.2*float64(empty.P99)
+}
+
 // Verdicts lists every target of the issue with what was measured.
 func (r *Results) Verdicts() []Verdict {
 	var out []Verdict
@@ -441,6 +497,40 @@ func (r *Results) Verdicts() []Verdict {
 				v.Met = b(true)
 			default:
 				// Too few requests to judge (-soak-total below 100,000).
+				v.Measured += " (fewer than 100,000: not judged)"
+			}
+		}
+		out = append(out, v)
+	}
+	return append(out, r.scaleVerdicts()...)
+}
+
+// scaleVerdicts are the targets of the -scale rows.
+func (r *Results) scaleVerdicts() []Verdict {
+	var out []Verdict
+	for _, be := range r.Cfg.Backends {
+		label := scaleLabel(be)
+		if _, ok := r.Scale[label]; !ok {
+			continue
+		}
+		v := Verdict{Target: fmt.Sprintf("co-decrypt %s, 32 clients, on the scaled database: throughput and p99 within 20 %% of the empty database", be)}
+		empty, okEmpty := r.emptyCoDecrypt32(label)
+		for _, lr := range r.Load[label] {
+			if lr.Endpoint == "co-decrypt" && lr.Concurrency == 32 && okEmpty {
+				v.Measured = fmt.Sprintf("%.0f req/s, p99 %s; empty: %.0f req/s, p99 %s", lr.RPS(), ms(lr.P99), empty.RPS(), ms(empty.P99))
+				v.Met = b(withinScaleTarget(lr, empty))
+			}
+		}
+		out = append(out, v)
+		v = Verdict{Target: fmt.Sprintf("capyd (%s, scaled database) ≤ 80 MiB after 100,000 requests", be)}
+		if mem := r.Mem[label]; mem != nil && mem.Requests > 0 {
+			v.Measured = fmt.Sprintf("VmHWM %s after %d requests", mib(mem.AfterHWM), mem.Requests)
+			switch {
+			case mem.AfterHWM > 80<<10:
+				v.Met = b(false)
+			case mem.Requests >= 100000:
+				v.Met = b(true)
+			default:
 				v.Measured += " (fewer than 100,000: not judged)"
 			}
 		}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/capy-oss/capy/internal/bench/scale"
 )
 
 // Config says what to run.
@@ -35,9 +38,15 @@ type Config struct {
 	BuildTags     string  // go build -tags, as `make build` uses
 	QuietLoad     float64 // before each part, wait for the 1-minute load average to fall below this (0: don't)
 	QuietWait     time.Duration
-	KeepKeys      bool      // write each CI key next to its checkout (for profiling with -keep)
-	ProfileDir    string    // if set: CPU profiles of capyd under 32-client load, in extra runs (not in the table)
-	Log           io.Writer // progress
+	KeepKeys      bool   // write each CI key next to its checkout (for profiling with -keep)
+	ProfileDir    string // if set: CPU profiles of capyd under 32-client load, in extra runs (not in the table)
+	// Scale > 0: after each backend's run on an empty database, run its
+	// service rows again on a database filled by package scale with the
+	// issue's shape times Scale (1: 10,000 orgs, 100,000 users, …), under
+	// the backend label "<backend>@scale".
+	Scale        float64
+	ScaleWorkers int       // goroutines filling the database (default 4)
+	Log          io.Writer // progress
 }
 
 // Results is everything one run measured.
@@ -56,6 +65,7 @@ type Results struct {
 	Load      map[string][]LoadResult // backend → runs
 	Throttled map[string]LoadResult   // backend → the real capyd under load
 	Mem       map[string]*CapydMem
+	Scale     map[string]*ScaleFill // "<backend>@scale" → what was generated
 	PGDesc    string
 	Skipped   []string
 	Notes     []string
@@ -102,7 +112,7 @@ func (c Config) logf(format string, args ...any) {
 // Run runs the benchmark.
 func Run(cfg Config) (*Results, error) {
 	r := &Results{Cfg: cfg, Machine: ReadMachine(), Started: time.Now(), Cmd: map[string]Series{}, CmdErr: map[string]string{},
-		Load: map[string][]LoadResult{}, Throttled: map[string]LoadResult{}, Mem: map[string]*CapydMem{}}
+		Load: map[string][]LoadResult{}, Throttled: map[string]LoadResult{}, Mem: map[string]*CapydMem{}, Scale: map[string]*ScaleFill{}}
 	defer func() { r.Finished = time.Now(); r.LoadEnd = loadAvg() }()
 	if cfg.Micro {
 		cfg.waitQuiet("the micro-benchmarks")
@@ -160,16 +170,32 @@ func Run(cfg Config) (*Results, error) {
 		}
 	}
 	for i, b := range cfg.Backends {
-		if err := runBackend(cfg, r, b, i == 0); err != nil {
+		if err := runBackend(cfg, r, b, i == 0, false); err != nil {
 			r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", b, err))
 			cfg.logf("%s: %v", b, err)
+		}
+		if cfg.Scale > 0 && cfg.Service {
+			// The service rows only (no whole commands, no profiles), on a
+			// big database, right after the same rows on an empty one.
+			sc := cfg
+			sc.Commands, sc.ProfileDir = false, ""
+			if err := runBackend(sc, r, b, false, true); err != nil {
+				r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", scaleLabel(b), err))
+				cfg.logf("%s: %v", scaleLabel(b), err)
+			}
 		}
 	}
 	return r, nil
 }
 
-func runBackend(cfg Config, r *Results, backend string, first bool) error {
-	dir := filepath.Join(cfg.Work, backend)
+// runBackend measures one backend; scaled, on a database filled by
+// package scale first, its rows under scaleLabel(backend).
+func runBackend(cfg Config, r *Results, backend string, first, scaled bool) error {
+	label := backend
+	if scaled {
+		label = scaleLabel(backend)
+	}
+	dir := filepath.Join(cfg.Work, label)
 	dataDir := filepath.Join(dir, "capyd-data")
 	database := ""
 	var audit auditCounter
@@ -187,6 +213,12 @@ func runBackend(cfg Config, r *Results, backend string, first bool) error {
 	default:
 		return fmt.Errorf("unknown backend %q", backend)
 	}
+	if scaled {
+		if err := fillScale(cfg, r, label, dataDir, database); err != nil {
+			return err
+		}
+	}
+	backend = label // rows, logs and scratch paths from here on
 	mem := &CapydMem{}
 	r.Mem[backend] = mem
 	cfg.logf("%s: starting capyd…", backend)
@@ -334,6 +366,21 @@ func runBackend(cfg Config, r *Results, backend string, first bool) error {
 			r.Load[backend] = append(r.Load[backend], lr)
 		}
 	}
+	if f := r.Scale[backend]; f != nil {
+		// The long lists of the filled database through HTTP: first and
+		// last page, one client (latency, not throughput).
+		eps, err := scaleListEndpoints(d.URL, f)
+		if err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s list pages: %v", backend, err))
+		}
+		for _, ep := range eps {
+			count(load(ep, 1, 20, time.Second)) // warm-up, not recorded
+			cfg.logf("%s: %s…", backend, ep.Name)
+			lr := load(ep, 1, min(200, cfg.LoadRequests), cfg.LoadDuration)
+			count(lr)
+			r.Load[backend] = append(r.Load[backend], lr)
+		}
+	}
 	soakEnd := time.Now().Add(cfg.SoakMax)
 	for total < cfg.SoakTotal && time.Now().Before(soakEnd) {
 		cfg.logf("%s: soak, %d requests so far…", backend, total)
@@ -435,4 +482,37 @@ func profileLoad(cfg Config, bin, pprofAddr, backend string, ep Endpoint) error 
 	cum, _ := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount", "60", bin, base+".pprof").CombinedOutput()
 	head := fmt.Sprintf("capyd-pprof (cmd/capyd + loopback pprof), %s, %s, %s, 32 clients: %.0f req/s, p99 %s during the profile\n\n", noLimitsFlag, backend, ep.Name, lr.RPS(), ms(lr.P99))
 	return os.WriteFile(base+".txt", []byte(head+string(top)+"\n-- by cumulative time --\n"+string(cum)), 0o644)
+}
+
+// scaleLabel is the backend column of the rows measured on a big database.
+func scaleLabel(backend string) string { return backend + "@scale" }
+
+// ScaleFill is what package scale generated for one backend.
+type ScaleFill struct {
+	Shape  scale.Shape
+	Result scale.Result
+}
+
+// fillScale fills the database capyd will use (its SQLite file in dataDir,
+// or the PostgreSQL at database) through the store API.
+func fillScale(cfg Config, r *Results, label, dataDir, database string) error {
+	if database == "" {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return err
+		}
+		database = filepath.Join(dataDir, "capyd.db") // capyd's default in --data-dir
+	}
+	sh := scale.At(min(cfg.Scale, 1))
+	workers := cfg.ScaleWorkers
+	cfg.logf("%s: filling the database (%d orgs, %d users, %d audit rows, %d versions, %d deploy tokens)…",
+		label, sh.Orgs, sh.Users, sh.AuditRows, sh.Versions, sh.Deploys)
+	opts := scale.Options{Workers: workers, Probes: 200,
+		MixedOrgs: 1000, MixedClients: 128, MixedRequests: cfg.LoadRequests, MixedDuration: cfg.LoadDuration}
+	res, err := scale.FillDatabase(context.Background(), database, sh, opts, func(line string) { cfg.logf("%s: %s", label, line) })
+	if err != nil {
+		return fmt.Errorf("fill the database: %w", err)
+	}
+	res.OrgIDs, res.Owners = nil, nil // not kept in the report
+	r.Scale[label] = &ScaleFill{Shape: sh, Result: res}
+	return nil
 }

@@ -88,6 +88,13 @@ func Migrate(ctx context.Context, url string) (sqlstore.MigrationResult, error) 
 // database not at this binary's schema version is refused. Pool size and
 // the like can be set in the URL (pool_max_conns=…).
 func Open(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, error) {
+	return openTraced(ctx, url, cfg, nil)
+}
+
+// openTraced is Open with a pgx QueryTracer on every pool connection (nil: none).
+// Only this package's tests pass one: the org_id statement test logs every
+// statement the store runs (orgscope_test.go).
+func openTraced(ctx context.Context, url string, cfg store.Config, tracer pgx.QueryTracer) (*sqlstore.Store, error) {
 	if _, err := cfg.WithDefaults(); err != nil {
 		return nil, err
 	}
@@ -95,6 +102,7 @@ func Open(ctx context.Context, url string, cfg store.Config) (*sqlstore.Store, e
 	if err != nil {
 		return nil, err
 	}
+	pc.ConnConfig.Tracer = tracer
 	if cfg.AutoMigrate {
 		if _, err := Migrate(ctx, url); err != nil {
 			return nil, err

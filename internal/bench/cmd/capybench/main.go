@@ -38,6 +38,8 @@ func main() {
 		backends    string
 		out         string
 		keep        bool
+		scaled      bool
+		scaleFactor float64
 	)
 	flag.IntVar(&cfg.Runs, "runs", 10, "timed runs per command (median reported)")
 	flag.IntVar(&cfg.Warmup, "warmup", 1, "untimed warm-up runs per command")
@@ -60,6 +62,9 @@ func main() {
 	flag.Float64Var(&cfg.QuietLoad, "quiet-load", 0, "before each part, wait until the 1-minute load average is below this (0: don't wait)")
 	flag.DurationVar(&cfg.QuietWait, "quiet-wait", 5*time.Minute, "longest wait for -quiet-load per part")
 	flag.StringVar(&cfg.ProfileDir, "profile-dir", "", "also take CPU profiles of capyd under 32-client load (extra runs, capyd built with the capyd_pprof tag) into this directory")
+	flag.BoolVar(&scaled, "scale", false, "also measure the service rows on a database filled with issue #21's shape (10,000 orgs, 100,000 users, 1,000,000 audit rows, one environment with 100,000 versions, 10,000 deploy tokens) times -scale-factor, right after the same rows on an empty one")
+	flag.Float64Var(&scaleFactor, "scale-factor", 1, "size of the -scale database relative to the issue's shape (0 < f ≤ 1; 0.01 for a quick look)")
+	flag.IntVar(&cfg.ScaleWorkers, "scale-workers", 4, "goroutines filling the -scale database")
 	flag.StringVar(&out, "out", "", "also write the report to this file")
 	flag.BoolVar(&keep, "keep", false, "keep the scratch directory")
 	flag.Parse()
@@ -70,6 +75,13 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "capybench:", err)
 		os.Exit(2)
+	}
+	if scaled {
+		if scaleFactor <= 0 || scaleFactor > 1 {
+			fmt.Fprintln(os.Stderr, "capybench: -scale-factor must be in (0, 1]")
+			os.Exit(2)
+		}
+		cfg.Scale = scaleFactor
 	}
 	for _, b := range strings.Split(backends, ",") {
 		if b = strings.TrimSpace(b); b != "" {
