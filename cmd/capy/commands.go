@@ -116,7 +116,8 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "set", Usage: "set a value (read from stdin or a hidden prompt) and sync", ArgsUsage: "NAME [or NAME=VALUE]",
 			Description: "Example: printf %s \"$TOKEN\" | capy set API_TOKEN\nNAME=VALUE works but leaves the value in your shell history.",
 			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "literal", Usage: "never expand ${…} in this value"},
-				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next `capy` pushes it"}},
+				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next `capy` pushes it"},
+				&cli.BoolFlag{Name: "public", Usage: "encrypt to the environment's pinned age recipient, offline, without an account (contributors; see capy encrypt)"}},
 			Action: func(c *cli.Context) error { return cmdSet(u, c) },
 		},
 		{
@@ -244,5 +245,6 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "doctor", Usage: "check this machine and repository, and say how to fix problems", Description: "Example: capy doctor",
 			Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return cmdDoctor(u, c) },
 		},
+		encryptCommand(u, envFlag, jsonFlag),
 	}
 }

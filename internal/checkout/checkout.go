@@ -186,7 +186,9 @@ func (p *Project) unlockEnv(ctx context.Context, a *member.Account, pin workspac
 
 // memberKeysOf derives an environment's keyring from M.
 func memberKeysOf(m *keys.MasterKey, prj *workspace.Project, pin workspace.EnvPin) *envsync.MemberKeys {
-	return &envsync.MemberKeys{PK: m.ProjectKey(prj.Org, prj.Project), ProjectID: prj.Project, EnvID: pin.ID}
+	mk := &envsync.MemberKeys{PK: m.ProjectKey(prj.Org, prj.Project), ProjectID: prj.Project, EnvID: pin.ID}
+	mk.MoreAge = memberAgeIdentities(&mk.PK, prj)
+	return mk
 }
 
 // repairPin puts the key derived from PK into project.json when the pinned

@@ -2,9 +2,15 @@ package checkout
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"sync"
 
+	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/envsync"
+	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/workspace"
 )
@@ -36,4 +42,110 @@ func (p *Project) checkRecipientPin(mk *envsync.MemberKeys, pin workspace.EnvPin
 		}
 	}
 	return nil
+}
+
+// memberAgeIdentities returns, built once on first call, the age identity
+// of every environment of the project at every epoch up to its pinned one:
+// a member can open a value sealed to any of them (protocol.md §14).
+func memberAgeIdentities(pk *keys.ProjectKey, prj *workspace.Project) func() []*keys.AgeIdentity {
+	var once sync.Once
+	var ids []*keys.AgeIdentity
+	return func() []*keys.AgeIdentity {
+		once.Do(func() {
+			for _, pin := range prj.Environments {
+				for e := uint32(1); e <= pin.Epoch && e <= maxSealedEpochs; e++ {
+					ek := pk.EnvKey(prj.Project, pin.ID, e)
+					ids = append(ids, ek.AgeIdentity(pin.ID, e))
+				}
+			}
+		})
+		return ids
+	}
+}
+
+// maxSealedEpochs bounds the identities tried per environment, so a
+// project.json claiming a huge epoch cannot make a member derive forever.
+const maxSealedEpochs = 1000
+
+// Contributor is a checkout opened for encrypting only (`capy encrypt`,
+// `capy set --public`): project.json and state.json, no capy home, no
+// session, no service. Nothing it does reads a key or the network.
+type Contributor struct {
+	p *Project
+}
+
+// OpenContributor opens the repository around the working directory for
+// a contributor.
+func OpenContributor() (*Contributor, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	repo, err := workspace.FindRepo(wd)
+	if err != nil {
+		return nil, err
+	}
+	st, err := repo.LoadState()
+	if err != nil {
+		return nil, err
+	}
+	return &Contributor{p: &Project{Repo: repo, state: st}}, nil
+}
+
+// Encrypt seals value to an environment's pinned recipient (or to
+// recipient when given) and returns the sealed value and the environment.
+func (c *Contributor) Encrypt(envName, recipient, value string) (sealed, env string, err error) {
+	if recipient == "" {
+		name, pin, err := c.p.Env(envName)
+		if err != nil {
+			return "", "", err
+		}
+		env, recipient = name, pin.Recipient
+		if recipient == "" {
+			return "", "", refuse(fmt.Errorf("environment %s has no age recipient pinned in .capy/project.json", name), "no-recipient",
+				"ask a member to run any capy command in this repository and commit .capy/project.json, or pass --recipient")
+		}
+	}
+	sealed, err = SealTo(recipient, value)
+	return sealed, env, err
+}
+
+// SealTo seals value to an age post-quantum recipient: `capy encrypt
+// --recipient`, which needs no repository at all.
+func SealTo(recipient, value string) (string, error) {
+	sealed, err := keys.SealTo(recipient, value)
+	switch {
+	case errors.Is(err, keys.ErrRecipient):
+		return "", refuse(err, "bad-recipient", "pass an environment's age1pq1… recipient, as .capy/project.json pins it")
+	case errors.Is(err, keys.ErrSealedTooLarge):
+		return "", refuse(err, "usage", "a value is at most 64 KiB")
+	}
+	return sealed, err
+}
+
+// SetPublic seals value to the environment's pinned recipient and writes
+// it as name's value in the environment's file, in place (every other
+// line kept as it is). A member's next sync adopts it.
+func (c *Contributor) SetPublic(envName, name, value string) (env string, err error) {
+	env, pin, err := c.p.Env(envName)
+	if err != nil {
+		return "", err
+	}
+	sealed, _, err := c.Encrypt(env, "", value)
+	if err != nil {
+		return "", err
+	}
+	file := c.p.Repo.EnvFile(pin)
+	raw, err := file.ReadFile()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	doc, err := envfile.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", pin.File, err)
+	}
+	if err := doc.Set(name, sealed, false); err != nil {
+		return "", err
+	}
+	return env, file.WriteFile(doc.Bytes())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"filippo.io/age"
 
@@ -50,7 +51,14 @@ func (AgeIdentity) GoString() string { return redacted }
 // MLKEM768-X25519 seed is HKDF(EK, salt envID, info "capy:age-identity:"
 // epoch), which age encodes as AGE-SECRET-KEY-PQ-1… (docs/protocol.md §14).
 func (e *EnvKey) AgeIdentity(envID string, epoch uint32) *AgeIdentity {
-	seed := wrap.DeriveKey(e[:], []byte(envID), infoAgeIdentity+epochText(epoch))
+	return ageIdentityFromSeed(e.ageSeed(envID, epoch))
+}
+
+func (e *EnvKey) ageSeed(envID string, epoch uint32) [Size]byte {
+	return wrap.DeriveKey(e[:], []byte(envID), infoAgeIdentity+epochText(epoch))
+}
+
+func ageIdentityFromSeed(seed [Size]byte) *AgeIdentity {
 	id, err := age.ParseHybridIdentity(strings.ToUpper(bech32Encode(ageIdentityHRP, seed[:])))
 	if err != nil {
 		// Every 32-byte seed is a valid hybrid key and the encoding is
@@ -130,4 +138,42 @@ func OpenSealed(text string, ids ...*AgeIdentity) (string, error) {
 		return "", ErrSealedTooLarge
 	}
 	return string(out), nil
+}
+
+// lazyAge is an EnvCipher's age identity, built on first use: expanding
+// the ML-KEM key costs more than every other subkey together, and most
+// files hold no sealed value.
+type lazyAge struct {
+	seed [Size]byte
+	once sync.Once
+	id   *AgeIdentity
+}
+
+func (l *lazyAge) identity() *AgeIdentity {
+	l.once.Do(func() { l.id = ageIdentityFromSeed(l.seed) })
+	return l.id
+}
+
+// OpenSealed decrypts a sealed value found in the environment's file with
+// the environment's identity at this epoch, then with MoreAge's (see
+// OpenSealed for the errors).
+func (c *EnvCipher) OpenSealed(text string) (string, error) {
+	if c.age == nil {
+		return "", ErrSealedRecipient
+	}
+	v, err := OpenSealed(text, c.age.identity())
+	if errors.Is(err, ErrSealedRecipient) && c.MoreAge != nil {
+		if more := c.MoreAge(); len(more) > 0 {
+			v, err = OpenSealed(text, more...)
+		}
+	}
+	return v, err
+}
+
+// AgeRecipient is the environment's recipient at this epoch.
+func (c *EnvCipher) AgeRecipient() string {
+	if c.age == nil {
+		return ""
+	}
+	return c.age.identity().Recipient()
 }
