@@ -147,7 +147,9 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Description: "Example: capy run -- npm start\nValues go only into the command's environment (capy becomes the command); every CAPY_* variable is removed from it.\n" +
 				"Key source, in order: CAPY_KEY, the key file, CAPY_DEPLOY_CODE, your member key.",
 			Flags: []cli.Flag{envFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "use the service's newest version instead of .env"},
-				&cli.StringSliceFlag{Name: "allow-name", Usage: "let a value set `NAME` although it can run code (PATH, LD_PRELOAD, NODE_OPTIONS, …); repeatable"}},
+				&cli.StringSliceFlag{Name: "allow-name", Usage: "let a value set `NAME` although it can run code (PATH, LD_PRELOAD, NODE_OPTIONS, …); repeatable"},
+				&cli.BoolFlag{Name: "decrypt-args", Usage: "also decrypt arguments that are whole sealed values (capy:age:…). " +
+					"Warning: a command's arguments are visible to other processes of the same user (ps, /proc); prefer the environment"}},
 			SkipFlagParsing: false,
 			Action:          func(c *cli.Context) error { return cmdRun(u, c) },
 		},

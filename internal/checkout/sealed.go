@@ -1,11 +1,13 @@
 package checkout
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/capy-oss/capy/internal/envfile"
@@ -13,6 +15,7 @@ import (
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/workspace"
+	"github.com/capy-oss/capy/internal/wrap"
 )
 
 // checkRecipientPin compares the age recipient pinned for the environment
@@ -148,4 +151,38 @@ func (c *Contributor) SetPublic(envName, name, value string) (env string, err er
 		return "", err
 	}
 	return env, file.WriteFile(doc.Bytes())
+}
+
+// ValuesAndArgs is Values for `capy run --decrypt-args`: it also opens
+// every argument that is a whole sealed value (Cape's `cape run fn
+// capy:…`) with the same key, and returns the arguments with plaintext in
+// their place. An argument that does not open is refused by position.
+func (p *Project) ValuesAndArgs(ctx context.Context, envName string, pull bool, keyFile string, args []string) ([]Variable, []string, error) {
+	vars, kr, err := p.values(ctx, envName, pull, keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := slices.Clone(args)
+	var cipher *keys.EnvCipher
+	for i, a := range args {
+		if !wrap.IsSealed(a) {
+			continue
+		}
+		if cipher == nil {
+			_, pin, _ := p.Env(envName)
+			epoch := p.localEpoch(pin)
+			if ck, ok := kr.(*envsync.CIKeys); ok {
+				epoch = ck.Epoch
+			}
+			if cipher, err = kr.Cipher(epoch); err != nil {
+				return nil, nil, err
+			}
+		}
+		v, err := cipher.OpenSealed(a)
+		if err != nil {
+			return nil, nil, fmt.Errorf("argument %d of the command: %w", i+1, err)
+		}
+		out[i] = v
+	}
+	return vars, out, nil
 }
