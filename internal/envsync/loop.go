@@ -253,16 +253,16 @@ func ReadLocal(file File, c *keys.EnvCipher) (*LocalFile, error) {
 	entries := lf.Doc.Entries()
 	lf.entries = entries
 	lf.Side = newSideSize(len(entries))
-	for _, e := range entries {
-		if wrap.IsSealed(e.Value) {
+	opened, serr := openSealedEntries(entries, c)
+	if serr != nil {
+		return nil, fmt.Errorf("%s line %d: %s: %w", path, serr.entry.Line, serr.entry.Name, explainSealed(serr.err))
+	}
+	for i, e := range entries {
+		if v, ok := opened[i]; ok {
 			// A contributor's value (protocol.md §14): opened here, it is
 			// a local change like a typed one, which the sync seals as a
 			// snippet and pushes (adoption). Literal: a contributor's
 			// text is never expanded.
-			v, err := c.OpenSealed(e.Value)
-			if err != nil {
-				return nil, fmt.Errorf("%s line %d: %s: %w", path, e.Line, e.Name, explainSealed(err))
-			}
 			lf.Side.Set(e.Name, Value{Text: v, Literal: true}, "")
 			lf.Sealed = append(lf.Sealed, e.Name)
 			continue
