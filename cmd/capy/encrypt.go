@@ -34,8 +34,15 @@ func cmdEncrypt(u *ui, c *cli.Context) error {
 	if arg := c.Args().First(); arg != "" && arg != "-" {
 		u.warn("the value is now in your shell history; prefer `capy encrypt -` and type or pipe it")
 		value = arg
+	} else if u.stdinIsTTY() {
+		v, err := u.secret("Value to encrypt: ")
+		if err != nil {
+			return err
+		}
+		value = v
 	} else {
-		_, v, err := readValue(u, "the value")
+		// stdin, as `capy set` reads it (one final line break removed)
+		_, v, err := readValue(u, "VALUE")
 		if err != nil {
 			return err
 		}
