@@ -116,7 +116,8 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "set", Usage: "set a value (read from stdin or a hidden prompt) and sync", ArgsUsage: "NAME [or NAME=VALUE]",
 			Description: "Example: printf %s \"$TOKEN\" | capy set API_TOKEN\nNAME=VALUE works but leaves the value in your shell history.",
 			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "literal", Usage: "never expand ${…} in this value"},
-				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next `capy` pushes it"}},
+				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next `capy` pushes it"},
+				&cli.BoolFlag{Name: "public", Usage: "encrypt to the environment's pinned age recipient, offline, without an account (contributors; see capy encrypt)"}},
 			Action: func(c *cli.Context) error { return cmdSet(u, c) },
 		},
 		{
@@ -146,7 +147,9 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Description: "Example: capy run -- npm start\nValues go only into the command's environment (capy becomes the command); every CAPY_* variable is removed from it.\n" +
 				"Key source, in order: CAPY_KEY, the key file, CAPY_DEPLOY_CODE, your member key.",
 			Flags: []cli.Flag{envFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "use the service's newest version instead of .env"},
-				&cli.StringSliceFlag{Name: "allow-name", Usage: "let a value set `NAME` although it can run code (PATH, LD_PRELOAD, NODE_OPTIONS, …); repeatable"}},
+				&cli.StringSliceFlag{Name: "allow-name", Usage: "let a value set `NAME` although it can run code (PATH, LD_PRELOAD, NODE_OPTIONS, …); repeatable"},
+				&cli.BoolFlag{Name: "decrypt-args", Usage: "also decrypt arguments that are whole sealed values (capy:age:…). " +
+					"Warning: a command's arguments are visible to other processes of the same user (ps, /proc); prefer the environment"}},
 			SkipFlagParsing: false,
 			Action:          func(c *cli.Context) error { return cmdRun(u, c) },
 		},
@@ -244,5 +247,6 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "doctor", Usage: "check this machine and repository, and say how to fix problems", Description: "Example: capy doctor",
 			Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return cmdDoctor(u, c) },
 		},
+		encryptCommand(u, envFlag, jsonFlag),
 	}
 }

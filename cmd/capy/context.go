@@ -89,6 +89,9 @@ func (t terminal) ConfirmReplacement(file string, r checkout.Replacement) error 
 	if r.NoSnippets {
 		what = append(what, "replace every encrypted value with the file's plaintext")
 	}
+	if len(r.Sealed) > 0 {
+		what = append(what, "take values a contributor sealed: "+strings.Join(r.Sealed, ", "))
+	}
 	if r.CopiedSnippets {
 		what = append(what, "take encrypted values that were copied into the file (not typed here)")
 	}

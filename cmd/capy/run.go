@@ -92,7 +92,14 @@ func cmdRun(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	vars, err := p.Values(c.Context, envFlagValue(c), c.Bool("pull"), c.String("key-file"))
+	var vars []checkout.Variable
+	if c.Bool("decrypt-args") {
+		var opened []string
+		vars, opened, err = p.ValuesAndArgs(c.Context, envFlagValue(c), c.Bool("pull"), c.String("key-file"), args[1:])
+		args = append(args[:1:1], opened...)
+	} else {
+		vars, err = p.Values(c.Context, envFlagValue(c), c.Bool("pull"), c.String("key-file"))
+	}
 	if err != nil {
 		return err
 	}

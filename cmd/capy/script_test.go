@@ -145,6 +145,7 @@ func scriptParams(svcFor func(e *testscript.Env) (*e2etest.Service, error)) test
 			"phrase-from":  cmdPhraseFrom,
 			"match":        cmdMatch,
 			"flip-share":   cmdFlipShare,
+			"pin":          cmdPin,
 		},
 		RequireExplicitExec: true,
 	}

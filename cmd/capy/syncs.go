@@ -43,6 +43,10 @@ func reportSync(u *ui, res *checkout.SyncResult, err error) error {
 	out := map[string]any{
 		"environment": res.Env, "version": res.Version, "pushed": res.Pushed, "file_changed": res.FileChanged,
 		"added": nonNil(res.Added), "updated": nonNil(res.Updated), "removed": nonNil(res.Removed), "dry_run": res.DryRun,
+		"adopted": nonNil(res.Adopted),
+	}
+	if len(res.Adopted) > 0 && !u.json {
+		u.say("%s %s: value(s) a contributor sealed (capy encrypt), now encrypted for the team", tense(res.DryRun, "adopted", "would adopt"), strings.Join(res.Adopted, ", "))
 	}
 	if !u.json {
 		var parts []string

@@ -83,6 +83,9 @@ func cmdSet(u *ui, c *cli.Context) error {
 	if err := ident.CheckName(name); err != nil {
 		return usageError("%v", err)
 	}
+	if c.Bool("public") {
+		return cmdSetPublic(u, c, name, value)
+	}
 	p, err := openProject(u)
 	if err != nil {
 		return err

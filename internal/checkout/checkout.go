@@ -178,12 +178,17 @@ func (p *Project) unlockEnv(ctx context.Context, a *member.Account, pin workspac
 	if err := p.repairPin(mk, pin); err != nil {
 		return nil, err
 	}
+	if err := p.checkRecipientPin(mk, pin); err != nil {
+		return nil, err
+	}
 	return mk, nil
 }
 
 // memberKeysOf derives an environment's keyring from M.
 func memberKeysOf(m *keys.MasterKey, prj *workspace.Project, pin workspace.EnvPin) *envsync.MemberKeys {
-	return &envsync.MemberKeys{PK: m.ProjectKey(prj.Org, prj.Project), ProjectID: prj.Project, EnvID: pin.ID}
+	mk := &envsync.MemberKeys{PK: m.ProjectKey(prj.Org, prj.Project), ProjectID: prj.Project, EnvID: pin.ID}
+	mk.MoreAge = memberAgeIdentities(&mk.PK, prj)
+	return mk
 }
 
 // repairPin puts the key derived from PK into project.json when the pinned
@@ -261,6 +266,7 @@ func (p *Project) record(name string, pin workspace.EnvPin, st envsync.State, kr
 	if mk, ok := kr.(*envsync.MemberKeys); ok && st.Epoch > pin.Epoch {
 		pub, _ := mk.PublicKey(st.Epoch)
 		pin.Epoch, pin.SigningKey = st.Epoch, wrap.B64.EncodeToString(pub)
+		pin.Recipient = member.Recipient(&mk.PK, p.Repo.Project.Project, pin.ID, st.Epoch)
 		p.Repo.Project.Environments[name] = pin
 		if err := p.Repo.SaveProject(); err != nil {
 			return err

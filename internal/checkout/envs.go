@@ -130,6 +130,7 @@ func (p *Project) Rotate(ctx context.Context, envName string, rotated Rotated) (
 		return nil, err
 	}
 	pin.Epoch, pin.SigningKey = next, wrap.B64.EncodeToString(pub)
+	pin.Recipient = member.Recipient(&kr.PK, p.Repo.Project.Project, pin.ID, next)
 	p.Repo.Project.Environments[name] = pin
 	if err := p.Repo.SaveProject(); err != nil {
 		return nil, err

@@ -24,43 +24,49 @@ type Variable struct {
 // picks (keyFile: --key-file). Plaintext values in the file are used as
 // they are, with a warning.
 func (p *Project) Values(ctx context.Context, envName string, pull bool, keyFile string) ([]Variable, error) {
+	vars, _, err := p.values(ctx, envName, pull, keyFile)
+	return vars, err
+}
+
+// values is Values that also returns the key it read with.
+func (p *Project) values(ctx context.Context, envName string, pull bool, keyFile string) ([]Variable, envsync.EnvKeys, error) {
 	name, pin, err := p.Env(envName)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kr, _, remote, err := p.readKeys(ctx, pin, keyFile, pull)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if pull {
 		if remote == nil {
 			if a, err := p.Account(); err == nil {
 				remote = p.remote(a, pin) // a session can fetch what the key file decrypts
 			} else if _, remote, err = p.deployCode(ctx, pin); err != nil {
-				return nil, err // a runner that kept its key file
+				return nil, nil, err // a runner that kept its key file
 			}
 		}
 		if remote == nil {
-			return nil, refuse(errors.New("--pull needs a session or CAPY_DEPLOY_CODE"), "no-session", "run `capy login`, or drop --pull to use .env")
+			return nil, nil, refuse(errors.New("--pull needs a session or CAPY_DEPLOY_CODE"), "no-session", "run `capy login`, or drop --pull to use .env")
 		}
 		head, err := remote.Head(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		env, err := p.checkedEnv(pin)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		b, side, err := envsync.VerifyHead(head, kr, env)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if b == nil {
 			p.ui.Warn("environment %s has no versions yet: no values", name)
 		} else if err := p.recordSeen(pin, b); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return sideVars(side), nil
+		return sideVars(side), kr, nil
 	}
 	epoch := p.localEpoch(pin)
 	if ck, ok := kr.(*envsync.CIKeys); ok {
@@ -68,14 +74,14 @@ func (p *Project) Values(ctx context.Context, envName string, pull bool, keyFile
 	}
 	cipher, err := kr.Cipher(epoch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lf, err := envsync.ReadLocal(p.Repo.EnvFile(pin), cipher)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !lf.Exists {
-		return nil, refuse(fmt.Errorf("%s does not exist", pin.File), "no-env-file", "run `capy` to pull environment "+name)
+		return nil, nil, refuse(fmt.Errorf("%s does not exist", pin.File), "no-env-file", "run `capy` to pull environment "+name)
 	}
 	if len(lf.Plaintext) > 0 {
 		p.ui.Warn("%s not encrypted yet (run `capy` to sync): %s", pin.File, strings.Join(lf.Plaintext, ", "))
@@ -85,7 +91,7 @@ func (p *Project) Values(ctx context.Context, envName string, pull bool, keyFile
 		v := lf.Side.Values[e.Name]
 		out = append(out, Variable{Name: e.Name, Value: v.Text, Literal: v.Literal})
 	}
-	return out, nil
+	return out, kr, nil
 }
 
 // sideVars lists a version's values by name.

@@ -13,6 +13,10 @@ import (
 type MemberKeys struct {
 	PK               keys.ProjectKey
 	ProjectID, EnvID string
+	// MoreAge lists the other age identities a member holds (every
+	// environment and epoch of the project), for a sealed value that is
+	// not for this environment's current epoch; see keys.EnvCipher.
+	MoreAge func() []*keys.AgeIdentity
 }
 
 // Cipher derives EK and its subkeys for an epoch.
@@ -21,7 +25,9 @@ func (m *MemberKeys) Cipher(epoch uint32) (*keys.EnvCipher, error) {
 		return nil, errors.New("epoch 0 does not exist")
 	}
 	ek := m.PK.EnvKey(m.ProjectID, m.EnvID, epoch)
-	return ek.Cipher(m.EnvID, epoch), nil
+	c := ek.Cipher(m.EnvID, epoch)
+	c.MoreAge = m.MoreAge
+	return c, nil
 }
 
 // PublicKey derives the signing public key: members never trust a pin.

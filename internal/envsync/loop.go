@@ -115,6 +115,9 @@ type Replacement struct {
 	Removed, Changed, Added []string
 	NoSnippets              bool // the file holds values but no snippet at all
 	CopiedSnippets          bool // a changed value is a snippet capy did not write for this change
+
+	// Sealed names the values a contributor sealed (capy encrypt).
+	Sealed []string
 }
 
 // Options tune a sync.
@@ -151,6 +154,7 @@ type Report struct {
 	Added         []string // names new in the local file
 	Updated       []string // names whose value changed in the local file
 	Removed       []string // names removed from the local file
+	Adopted       []string // names whose sealed value (a contributor's) became a snippet
 	PushedChanges int      // names changed on the service
 	Retries       int
 	State         State // the new state to record
@@ -225,6 +229,7 @@ type LocalFile struct {
 	Exists    bool
 	Side      Side
 	Plaintext []string        // names whose value is still plaintext in the file
+	Sealed    []string        // names whose value is a sealed value (a contributor's), opened
 	entries   []envfile.Entry // Doc.Entries() as read
 }
 
@@ -248,7 +253,20 @@ func ReadLocal(file File, c *keys.EnvCipher) (*LocalFile, error) {
 	entries := lf.Doc.Entries()
 	lf.entries = entries
 	lf.Side = newSideSize(len(entries))
-	for _, e := range entries {
+	opened, serr := openSealedEntries(entries, c)
+	if serr != nil {
+		return nil, fmt.Errorf("%s line %d: %s: %w", path, serr.entry.Line, serr.entry.Name, explainSealed(serr.err))
+	}
+	for i, e := range entries {
+		if v, ok := opened[i]; ok {
+			// A contributor's value (protocol.md §14): opened here, it is
+			// a local change like a typed one, which the sync seals as a
+			// snippet and pushes (adoption). Literal: a contributor's
+			// text is never expanded.
+			lf.Side.Set(e.Name, Value{Text: v, Literal: true}, "")
+			lf.Sealed = append(lf.Sealed, e.Name)
+			continue
+		}
 		if !wrap.IsSnippet(e.Value) {
 			lf.Side.Set(e.Name, Value{Text: e.Value, Literal: e.Literal}, "")
 			lf.Plaintext = append(lf.Plaintext, e.Name)
@@ -261,6 +279,17 @@ func ReadLocal(file File, c *keys.EnvCipher) (*LocalFile, error) {
 		lf.Side.Set(e.Name, Value{Text: v, Literal: literal}, e.Value)
 	}
 	return lf, nil
+}
+
+// explainSealed says what to do about a sealed value that does not open.
+func explainSealed(err error) error {
+	switch {
+	case errors.Is(err, keys.ErrSealedRecipient):
+		return fmt.Errorf("sealed value is for a recipient no key here opens (another project, or an environment or epoch you do not hold); ask its contributor to run `capy encrypt` again in this repository: %w", err)
+	case errors.Is(err, keys.ErrSealedTampered), errors.Is(err, wrap.ErrSealedFormat), errors.Is(err, keys.ErrSealedTooLarge):
+		return fmt.Errorf("sealed value cannot be used (ask its contributor to encrypt it again): %w", err)
+	}
+	return err
 }
 
 func explainOpen(err error, c *keys.EnvCipher) error {
@@ -468,6 +497,12 @@ func syncOnce(ctx context.Context, remote Remote, kr EnvKeys, env Env, baseOverr
 	}
 
 	rep := &Report{Epoch: targetEpoch}
+	for _, n := range local.Sealed {
+		if _, ok := res.Merged.Values[n]; ok {
+			rep.Adopted = append(rep.Adopted, n)
+		}
+	}
+	sort.Strings(rep.Adopted)
 	newVersion, newID := uint64(0), ""
 	if headBlob != nil {
 		newVersion, newID = headBlob.Version, headBlob.ID()
@@ -606,7 +641,19 @@ func replacement(base Side, local *LocalFile, own map[string]bool) (Replacement,
 	sort.Strings(r.Changed)
 	sort.Strings(r.Added)
 	r.CopiedSnippets = oldSnippet
-	return r, len(r.Removed) > 0 || r.NoSnippets || r.CopiedSnippets
+	// A contributor's sealed value that replaces a value the team has is
+	// named before the push, like a deletion: whoever can write to the
+	// repository can contribute, but replacing is a decision.
+	replaces := false
+	for _, name := range local.Sealed {
+		if !own[name] {
+			r.Sealed = append(r.Sealed, name)
+			_, had := base.Values[name]
+			replaces = replaces || had
+		}
+	}
+	sort.Strings(r.Sealed)
+	return r, len(r.Removed) > 0 || r.NoSnippets || r.CopiedSnippets || replaces
 }
 
 // SealMissing encrypts, with c, every value of side that has no snippet

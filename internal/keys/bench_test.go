@@ -107,3 +107,16 @@ func BenchmarkSnippet(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSealTo: one `capy encrypt` without the process: parse the
+// recipient, encapsulate (ML-KEM-768 + X25519), encrypt.
+func BenchmarkSealTo(b *testing.B) {
+	var ek keys.EnvKey
+	r := ek.AgeIdentity("env_bench", 1).Recipient()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := keys.SealTo(r, "sk_live_0123456789"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -129,6 +129,11 @@ type EnvCipher struct {
 	rid     [Size]byte
 	sc      *wrap.SnippetCipher
 	ridMAC  *ridMAC
+	age     *lazyAge
+	// MoreAge, when set, returns further identities a sealed value may be
+	// for (a member's other environments and epochs). It is called only
+	// for a sealed value this environment's own identity cannot open.
+	MoreAge func() []*AgeIdentity
 }
 
 // ridMAC is the keyed rid HMAC, reset between names.
@@ -155,6 +160,7 @@ func (e *EnvKey) Cipher(envID string, epoch uint32) *EnvCipher {
 		Epoch:   epoch,
 		snippet: wrap.DeriveKey(e[:], []byte(envID), infoSnippet),
 		rid:     wrap.DeriveKey(e[:], []byte(envID), infoRid),
+		age:     &lazyAge{seed: e.ageSeed(envID, epoch)},
 	}
 	// AES-256 accepts every 32-byte key, so this cannot fail; if it ever
 	// did, Seal and Open fall back to wrap's per-call functions, which

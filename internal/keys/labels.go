@@ -27,3 +27,9 @@ const (
 
 // keyCheckLen is the number of HKDF bytes in the key check (hex-encoded).
 const keyCheckLen = 16
+
+// The environment's age identity (docs/protocol.md §14).
+const (
+	infoAgeIdentity = "capy:age-identity:" // || epoch; salt envID
+	ageIdentityHRP  = "AGE-SECRET-KEY-PQ-" // age's Bech32 prefix of a hybrid identity
+)

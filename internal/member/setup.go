@@ -111,7 +111,8 @@ func (a *Account) NewEnv(ctx context.Context, m *keys.MasterKey, p *workspace.Pr
 	if err != nil {
 		return nil, err
 	}
-	p.Environments[name] = workspace.EnvPin{ID: envID, File: file, Epoch: 1, SigningKey: wrap.B64.EncodeToString(pub)}
+	p.Environments[name] = workspace.EnvPin{ID: envID, File: file, Epoch: 1, SigningKey: wrap.B64.EncodeToString(pub),
+		Recipient: Recipient(&pk, p.Project, envID, 1)}
 	return env, nil
 }
 
@@ -145,7 +146,8 @@ func (a *Account) Link(ctx context.Context, m *keys.MasterKey, orgID, projectID 
 			if file == "" {
 				file = defaultEnvFile(e.Name)
 			}
-			p.Environments[e.Name] = workspace.EnvPin{ID: e.ID, File: file, Epoch: e.Epoch, SigningKey: wrap.B64.EncodeToString(pub)}
+			p.Environments[e.Name] = workspace.EnvPin{ID: e.ID, File: file, Epoch: e.Epoch, SigningKey: wrap.B64.EncodeToString(pub),
+				Recipient: Recipient(&pk, projectID, e.ID, e.Epoch)}
 			if p.DefaultEnvironment == "" || e.Name == "development" {
 				p.DefaultEnvironment = e.Name
 			}

@@ -27,6 +27,10 @@ type EnvPin struct {
 	File       string `json:"file"`
 	Epoch      uint32 `json:"epoch"`
 	SigningKey string `json:"signing_key"` // b64u Ed25519 public key
+	// Recipient is the environment's age post-quantum recipient at Epoch
+	// (age1pq1…), what contributors encrypt to (docs/protocol.md §14).
+	// Projects from before it have none until a member's next unlock.
+	Recipient string `json:"recipient,omitempty"`
 }
 
 // PublicKey decodes the pinned signing key.

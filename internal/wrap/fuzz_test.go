@@ -263,3 +263,28 @@ func FuzzParseDeployCode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSealed: the parser never panics, never returns a file for an
+// over-long text, and whatever it accepts formats back to the same text.
+func FuzzParseSealed(f *testing.F) {
+	f.Add("capy:age:" + wrap.B64.EncodeToString([]byte("age-encryption.org/v1\n-> X25519 abc\n")))
+	f.Add("capy:age:")
+	f.Add("capy:age:YWdl")
+	f.Add("capy:abcde:AAAA")
+	f.Add("capy:age:" + strings.Repeat("A", 100))
+	f.Fuzz(func(t *testing.T, text string) {
+		file, err := wrap.ParseSealed(text)
+		if err != nil {
+			return
+		}
+		if len(text) > wrap.MaxSealedLen {
+			t.Fatalf("accepted %d bytes", len(text))
+		}
+		if wrap.FormatSealed(file) != text {
+			t.Fatalf("round trip changed %q", text)
+		}
+		if _, err := wrap.ParseSnippet(text); err == nil {
+			t.Fatalf("%q parses as both a sealed value and a snippet", text)
+		}
+	})
+}
