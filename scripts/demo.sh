@@ -67,7 +67,7 @@ DATABASE_URL=postgres://app:s3cret@db/app
 STRIPE_KEY='sk_live_demo_${NOT_EXPANDED}'
 ENV
 show alice "$tmp/alice" cat .env
-show alice "$tmp/alice" capy init --yes --org Demo --project shop 2>&1 | grep -v '^    *[0-9]*\. ' || true
+show alice "$tmp/alice" capy init --yes --new-org Demo --project shop 2>&1 | grep -v '^    *[0-9]*\. ' || true
 show alice "$tmp/alice" cat .env
 
 step "alice invites bob; bob joins from a clone of the repository"
