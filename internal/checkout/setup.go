@@ -44,6 +44,7 @@ func (l *Linked) Sync(ctx context.Context, yes bool) (*SyncResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.askFirstPush = true
 	return p.sync(ctx, g, p.remote(l.account, l.pin), l.kr, l.env, l.pin, envsync.Options{})
 }
 

@@ -18,6 +18,9 @@ type (
 	Replacement = envsync.Replacement
 	// Report says what a sync did.
 	Report = envsync.Report
+	// PushNames names what a push changes on the service (see
+	// UI.ConfirmPush).
+	PushNames = envsync.PushNames
 )
 
 const (
@@ -30,8 +33,9 @@ const (
 type SyncOptions struct {
 	Prefer Prefer
 	DryRun bool
-	// Yes agrees beforehand to what a file changed outside capy pushes
-	// (`capy sync --yes`): UI.ConfirmReplacement is not asked.
+	// Yes agrees beforehand to what a file changed outside capy pushes,
+	// and to the first push of a checkout (`capy sync --yes`):
+	// UI.ConfirmReplacement and UI.ConfirmPush are not asked.
 	Yes bool
 }
 
@@ -86,6 +90,7 @@ func (p *Project) Sync(ctx context.Context, envName string, opt SyncOptions) (*S
 	if err != nil {
 		return nil, err
 	}
+	g.askFirstPush = true
 	return p.sync(ctx, g, remote, kr, name, pin, sopt)
 }
 
@@ -93,6 +98,19 @@ func (p *Project) Sync(ctx context.Context, envName string, opt SyncOptions) (*S
 // result.
 func (p *Project) sync(ctx context.Context, g *guard, remote *member.Remote, kr envsync.EnvKeys, name string, pin workspace.EnvPin, opt envsync.Options) (*SyncResult, error) {
 	opt = g.options(opt)
+	if g.askFirstPush && !opt.DryRun && g.first() {
+		// The first sync of a checkout pushes whatever the file held
+		// before capy came: a personal value would go to everyone. The
+		// names the command itself just set are what it was asked to do.
+		own := opt.OwnEdits
+		opt.ConfirmPush = func(n envsync.PushNames) error {
+			n = n.Without(own)
+			if len(n.Added)+len(n.Changed) == 0 || g.yes {
+				return nil
+			}
+			return p.ui.ConfirmPush(name, n)
+		}
+	}
 	var rep *envsync.Report
 	err := p.ui.Wait("syncing "+name, func() error {
 		var err error
