@@ -110,7 +110,8 @@ func cmdStatus(u *ui, c *cli.Context) error {
 	}
 	rep := s.Remote
 	st := map[string]any{"environment": s.Env, "file": s.File, "plaintext": nonNil(s.Plaintext),
-		"base_version": s.BaseVersion, "conflicts": s.Conflicts}
+		"base_version": s.BaseVersion, "conflicts": s.Conflicts,
+		"local_file": s.LocalFile, "local_override": nonNil(s.Local)}
 	if rep != nil {
 		st["remote_version"] = rep.Version
 		st["to_push"] = rep.PushedChanges
@@ -121,6 +122,12 @@ func cmdStatus(u *ui, c *cli.Context) error {
 		fmt.Fprintf(w, "environment %s (%s), synced at v%d\n", s.Env, s.File, s.BaseVersion)
 		if len(s.Plaintext) > 0 {
 			fmt.Fprintf(w, "  not yet encrypted: %s\n", strings.Join(s.Plaintext, ", "))
+		}
+		if len(s.Local) > 0 {
+			fmt.Fprintf(w, "  local override (%s, never pushed): %s\n", s.LocalFile, strings.Join(s.Local, ", "))
+		}
+		if len(s.LocalPlaintext) > 0 {
+			fmt.Fprintf(w, "  not yet encrypted in %s: %s\n", s.LocalFile, strings.Join(s.LocalPlaintext, ", "))
 		}
 		if len(s.Conflicts) > 0 {
 			fmt.Fprintf(w, "  conflicts: %s (capy sync --prefer local|remote)\n", strings.Join(s.Conflicts, ", "))

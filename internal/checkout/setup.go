@@ -183,7 +183,8 @@ func CheckNew(root string, envFiles ...string) error {
 func ignoreFiles(repo *workspace.Repo) error {
 	lines := []string{".capy/state.json", ".capy/decrypt"}
 	for _, n := range repo.EnvNames() {
-		lines = append(lines, "/"+repo.Project.Environments[n].File)
+		pin := repo.Project.Environments[n]
+		lines = append(lines, "/"+pin.File, "/"+pin.LocalFile())
 	}
 	if err := repo.EnsureIgnored(".gitignore", lines); err != nil {
 		return err

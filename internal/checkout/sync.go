@@ -121,8 +121,19 @@ func (p *Project) sync(ctx context.Context, g *guard, remote *member.Remote, kr 
 		return nil, err
 	}
 	if !opt.DryRun {
+		fromEpoch := p.localEpoch(pin)
 		if err := p.record(name, pin, rep.State, kr); err != nil {
 			return nil, err
+		}
+		// The local file follows the environment's file: plaintext typed
+		// into it is sealed, and a new epoch re-seals it (read-only keys
+		// cannot derive another epoch: then it waits for a member).
+		if from, err := kr.Cipher(fromEpoch); err == nil {
+			if to, err := kr.Cipher(rep.State.Epoch); err == nil {
+				if err := p.sealLayer(pin, from, to); err != nil {
+					p.ui.Warn("%s was not encrypted: %v", pin.LocalFile(), err)
+				}
+			}
 		}
 		if g.changed && !rep.FileChanged {
 			// An edit made outside capy that the sync took as it was: the
@@ -143,6 +154,12 @@ type Status struct {
 	BaseVersion uint64   // the version the file was last synced at
 	Conflicts   []string // names changed on both sides
 	Remote      *Report  // the dry run's report; nil on conflicts
+	// LocalFile is the environment's personal layer; Local the names in
+	// it (overriding the file's or added to them, never pushed), and
+	// LocalPlaintext those of them not encrypted yet.
+	LocalFile      string
+	Local          []string
+	LocalPlaintext []string
 }
 
 // Status compares an environment's file with the service's head and
@@ -171,6 +188,14 @@ func (p *Project) Status(ctx context.Context, envName string) (*Status, error) {
 	// A dry run computes the merge without writing or pushing anything.
 	rep, err := envsync.Sync(ctx, remote, kr, env, envsync.Options{DryRun: true})
 	st := &Status{Env: name, File: pin.File, Plaintext: local.Plaintext, BaseVersion: env.State.BaseVersion, Conflicts: []string{}, Remote: rep}
+	st.LocalFile = pin.LocalFile()
+	layer, lerr := p.readLayer(pin, cipher)
+	if lerr != nil {
+		return nil, lerr
+	}
+	if layer != nil {
+		st.Local, st.LocalPlaintext = layer.Doc.Names(), layer.Plaintext
+	}
 	if ce, ok := err.(*envsync.ConflictError); ok {
 		for _, x := range ce.Conflicts {
 			st.Conflicts = append(st.Conflicts, x.Name)
