@@ -242,8 +242,9 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Action: func(c *cli.Context) error { return cmdCI(u, c) },
 		},
 		{
-			Name: "history", Usage: "list an environment's versions", Description: "Example: capy history",
-			Flags: []cli.Flag{envFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdHistory(u, c) },
+			Name: "history", Usage: "list an environment's versions and the names each changed", Description: "Example: capy history --names 5\nNames are computed on this machine by decrypting each version and the one before it.",
+			Flags:  []cli.Flag{envFlag, jsonFlag, &cli.IntFlag{Name: "names", Value: 20, Usage: "name what the newest `N` versions changed (0: none)"}},
+			Action: func(c *cli.Context) error { return cmdHistory(u, c) },
 		},
 		{
 			Name: "rollback", Usage: "make an old version the newest again", ArgsUsage: "VERSION", Description: "Example: capy rollback 12",

@@ -750,6 +750,10 @@ func (n PushNames) union(m PushNames) PushNames {
 	return PushNames{Added: join(n.Added, m.Added), Changed: join(n.Changed, m.Changed), Removed: join(n.Removed, m.Removed)}
 }
 
+// Changes names what after changes against before, sorted: what one
+// version did to the previous (capy history), or a push to the head.
+func Changes(before, after Side) PushNames { return pushNames(before, after) }
+
 // pushNames names what after changes against before, sorted.
 func pushNames(before, after Side) PushNames {
 	var n PushNames

@@ -97,3 +97,11 @@ func FindProject(prjs []api.Project, arg string) (*api.Project, bool) {
 	}
 	return nil, false
 }
+
+// Versions returns every version's metadata of an environment, all pages,
+// in the service's order (newest first).
+func (a *Account) Versions(ctx context.Context, orgID, projectID, envID string) ([]api.BlobMeta, error) {
+	return client.Collect(func(cursor string) (*api.List[api.BlobMeta], error) {
+		return a.Client.Versions(ctx, orgID, projectID, envID, cursor, listPage)
+	})
+}
