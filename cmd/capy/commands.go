@@ -247,6 +247,12 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Action: func(c *cli.Context) error { return cmdHistory(u, c) },
 		},
 		{
+			Name: "diff", Usage: "names that differ between the environment's file and the service (values masked)", ArgsUsage: "[VERSION]",
+			Description: "Example: capy diff            (the file against the service's newest version)\n         capy diff 12 --show  (against version 12, values shown)",
+			Flags:       []cli.Flag{envFlag, jsonFlag, &cli.BoolFlag{Name: "show", Usage: "show the values instead of masking them"}},
+			Action:      func(c *cli.Context) error { return cmdDiff(u, c) },
+		},
+		{
 			Name: "rollback", Usage: "make an old version the newest again", ArgsUsage: "VERSION", Description: "Example: capy rollback 12",
 			Flags: []cli.Flag{envFlag, yes}, Action: func(c *cli.Context) error { return cmdRollback(u, c) },
 		},
