@@ -86,6 +86,20 @@ show bob "$tmp/bob" capy
 show alice "$tmp/alice" capy
 show alice "$tmp/alice" capy get DATABASE_URL
 
+step "alice's second repository is a second project of the same organisation; bob, invited once, links it"
+mkdir -p "$tmp/alice-api" "$tmp/bob-api"
+printf 'API_KEY=api-demo-key\n' >"$tmp/alice-api/.env"
+show alice "$tmp/alice-api" capy init --yes --org Demo --project api
+show alice "$tmp/alice-api" capy projects
+show bob "$tmp/bob-api" capy link api
+show bob "$tmp/bob-api" capy get API_KEY
+
+step "bob keeps a personal value in .env.local: encrypted, never pushed"
+printf 'DEBUG=bob-only\n' >>"$tmp/bob/.env.local"
+show bob "$tmp/bob" capy get DEBUG
+show bob "$tmp/bob" cat .env.local
+show bob "$tmp/bob" capy status
+
 step "alice mints a deploy code; a CI runner with nothing but the code runs the app"
 deploy=$(cd "$tmp/alice" && CAPY_HOME="$tmp/home-alice" capy deploy --name demo-ci 2>/dev/null)
 mkdir -p "$tmp/ci/.capy"
