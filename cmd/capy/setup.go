@@ -108,6 +108,13 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if newOrg != "" {
 		return initNewOrg(u, c, home, service, wd, newOrg, projName, file)
 	}
+	if !c.Bool("yes") && !u.stdinIsTTY() {
+		// The first sync asks before it pushes the file's names: refused
+		// here, before the project is created, rather than after.
+		if fi, err := os.Stat(filepath.Join(wd, file)); err == nil && fi.Size() > 0 {
+			return usageError("init pushes the names in %s to the new project and asks first; without a terminal pass --yes", file)
+		}
+	}
 	a, err := accountFor(c, u, home, service, "")
 	if err != nil {
 		return err
