@@ -161,7 +161,7 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 				"Key source, in order: CAPY_KEY, the key file, CAPY_DEPLOY_CODE, your member key.",
 			Flags: []cli.Flag{envFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "use the service's newest version instead of .env"},
 				&cli.StringSliceFlag{Name: "allow-name", Usage: "let a value set `NAME` although it can run code (PATH, LD_PRELOAD, NODE_OPTIONS, …); repeatable"},
-				&cli.GenericFlag{Name: "preserve-env", Value: &preserveEnv{}, Usage: "names already set in your environment keep their value (`--preserve-env=NAME,…`: only those)"}},
+				&cli.GenericFlag{Name: "preserve-env", Value: &preserveEnv{}, Usage: "names already set in your environment keep their value (`[=NAME,…]`: only those names)"}},
 			SkipFlagParsing: false,
 			Action:          func(c *cli.Context) error { return cmdRun(u, c) },
 		},
