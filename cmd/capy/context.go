@@ -94,6 +94,7 @@ func (t terminal) ConfirmReplacement(file string, r checkout.Replacement) error 
 	}
 	desc := fmt.Sprintf("%s changed outside capy and would %s for everyone", file, strings.Join(what, "; "))
 	u := t.u
+	defer u.hush()()
 	if u.stdinIsTTY() {
 		u.warn("%s", desc)
 		if u.confirm("Push these changes?") {
@@ -109,6 +110,7 @@ func (t terminal) ConfirmReplacement(file string, r checkout.Replacement) error 
 // file held before capy came (a personal value would go to everyone).
 func (t terminal) ConfirmPush(env string, n checkout.PushNames) error {
 	u := t.u
+	defer u.hush()()
 	count := len(n.Added) + len(n.Changed) + len(n.Removed)
 	u.say("The first sync of this checkout would push to %s:", env)
 	listPush(u, n)
