@@ -67,7 +67,7 @@ DATABASE_URL=postgres://app:s3cret@db/app
 STRIPE_KEY='sk_live_demo_${NOT_EXPANDED}'
 ENV
 show alice "$tmp/alice" cat .env
-show alice "$tmp/alice" capy init --yes --org Demo --project shop 2>&1 | grep -v '^    *[0-9]*\. ' || true
+show alice "$tmp/alice" capy init --yes --new-org Demo --project shop 2>&1 | grep -v '^    *[0-9]*\. ' || true
 show alice "$tmp/alice" cat .env
 
 step "alice invites bob; bob joins from a clone of the repository"
@@ -85,6 +85,20 @@ sed -i 's/^DATABASE_URL=.*/DATABASE_URL=postgres:\/\/app:rotated@db\/app/' "$tmp
 show bob "$tmp/bob" capy
 show alice "$tmp/alice" capy
 show alice "$tmp/alice" capy get DATABASE_URL
+
+step "alice's second repository is a second project of the same organisation; bob, invited once, links it"
+mkdir -p "$tmp/alice-api" "$tmp/bob-api"
+printf 'API_KEY=api-demo-key\n' >"$tmp/alice-api/.env"
+show alice "$tmp/alice-api" capy init --yes --org Demo --project api
+show alice "$tmp/alice-api" capy projects
+show bob "$tmp/bob-api" capy link api
+show bob "$tmp/bob-api" capy get API_KEY
+
+step "bob keeps a personal value in .env.local: encrypted, never pushed"
+printf 'DEBUG=bob-only\n' >>"$tmp/bob/.env.local"
+show bob "$tmp/bob" capy get DEBUG
+show bob "$tmp/bob" cat .env.local
+show bob "$tmp/bob" capy status
 
 step "alice mints a deploy code; a CI runner with nothing but the code runs the app"
 deploy=$(cd "$tmp/alice" && CAPY_HOME="$tmp/home-alice" capy deploy --name demo-ci 2>/dev/null)

@@ -110,8 +110,17 @@ func takesValue(flags []cli.Flag, tok string) bool {
 	if f == nil {
 		return false
 	}
-	_, isBool := f.(*cli.BoolFlag)
-	return !isBool
+	if _, isBool := f.(*cli.BoolFlag); isBool {
+		return false
+	}
+	// A generic flag whose value says it is boolean (--preserve-env) takes
+	// a value only as --flag=VALUE.
+	if g, ok := f.(*cli.GenericFlag); ok {
+		if b, ok := g.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			return false
+		}
+	}
+	return true
 }
 
 // setUsageErrors makes every command report bad flags as usage errors

@@ -3,6 +3,8 @@ package main
 import (
 	"reflect"
 	"testing"
+
+	"github.com/capy-oss/capy/internal/checkout"
 )
 
 func TestReorderArgs(t *testing.T) {
@@ -17,10 +19,49 @@ func TestReorderArgs(t *testing.T) {
 		{[]string{"capy", "redeem", "-", "--yes"}, []string{"capy", "redeem", "--yes", "-"}},
 		{[]string{"capy", "kick", "bob@x.io", "--help"}, []string{"capy", "kick", "--help", "bob@x.io"}},
 		{[]string{"capy"}, []string{"capy"}},
+		// --preserve-env alone never takes the next argument as its value
+		{[]string{"capy", "run", "--preserve-env", "--", "env"}, []string{"capy", "run", "--preserve-env", "--", "env"}},
+		{[]string{"capy", "run", "env", "--preserve-env"}, []string{"capy", "run", "--preserve-env", "env"}},
+		{[]string{"capy", "run", "--preserve-env=A,B", "env"}, []string{"capy", "run", "--preserve-env=A,B", "env"}},
 	}
 	for _, c := range cases {
 		if got := reorderArgs(app, c.in); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("reorderArgs(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestPreserveEnv(t *testing.T) {
+	vars := []checkout.Variable{{Name: "A", Value: "a"}, {Name: "B", Value: "b"}, {Name: "C", Value: "c"}, {Name: "CAPY_X", Value: "x"}}
+	set := map[string]bool{"A": true, "C": true, "CAPY_X": true}
+	lookup := func(n string) (string, bool) { return "caller", set[n] }
+	names := func(vs []checkout.Variable) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.Name)
+		}
+		return out
+	}
+	all := &preserveEnv{}
+	if err := all.Set("true"); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(preserved(vars, all, lookup)); !reflect.DeepEqual(got, []string{"B", "CAPY_X"}) {
+		t.Errorf("all: %q", got)
+	}
+	some := &preserveEnv{}
+	if err := some.Set("C,B"); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(preserved(vars, some, lookup)); !reflect.DeepEqual(got, []string{"A", "B", "CAPY_X"}) {
+		t.Errorf("C,B: %q", got)
+	}
+	if got := names(preserved(vars, nil, lookup)); len(got) != 4 {
+		t.Errorf("none: %q", got)
+	}
+	for _, bad := range []string{"A=B", "A,,B", "A B"} {
+		if err := (&preserveEnv{}).Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
 		}
 	}
 }

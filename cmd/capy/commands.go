@@ -38,15 +38,18 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Action: func(c *cli.Context) error { return cmdSessions(u, c) },
 		},
 		{
-			Name: "init", Usage: "create an organisation and project for this repository and encrypt .env",
-			Description: "Example: capy init --org Acme --project web\n" +
-				"Shows a new 24-word recovery phrase once, creates the org, the project with a\n" +
-				"development environment, .capy/project.json, ignore entries, then syncs.",
+			Name: "init", Usage: "create a project for this repository (in one of your organisations, or a new one) and encrypt .env",
+			Description: "Example: capy init --org Acme --project web      (a project in your organisation Acme)\n" +
+				"         capy init --new-org Acme --project web  (a new organisation, with its recovery phrase)\n" +
+				"With --org the project's keys derive from the organisation's key: no new phrase, and every\n" +
+				"member reaches it with `capy link PROJECT`. Without --org or --new-org a terminal lists your\n" +
+				"organisations to choose from. Writes .capy/project.json and ignore entries, then syncs.",
 			Flags: []cli.Flag{serviceFlag, yes, jsonFlag,
-				&cli.StringFlag{Name: "org", Usage: "organisation `NAME`"},
+				&cli.StringFlag{Name: "org", Usage: "an organisation you belong to, by `NAME|ID` (see capy orgs)"},
+				&cli.StringFlag{Name: "new-org", Usage: "create a new organisation `NAME` (shows its recovery phrase)"},
 				&cli.StringFlag{Name: "project", Usage: "project `NAME` (default: the directory name)"},
 				&cli.StringFlag{Name: "file", Value: ".env", Usage: "the development environment's `FILE`"},
-				&cli.StringFlag{Name: "split", Usage: "show the recovery phrase as `K-of-N` SLIP-39 shares instead (see capy recovery split)"}},
+				&cli.StringFlag{Name: "split", Usage: "with --new-org: show the recovery phrase as `K-of-N` SLIP-39 shares instead (see capy recovery split)"}},
 			Action: func(c *cli.Context) error { return cmdInit(u, c) },
 		},
 		{
@@ -82,9 +85,20 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 		},
 		{
 			Name: "link", Usage: "attach this repository to an existing project", ArgsUsage: "PROJECT",
-			Description: "Example: capy link web --org org_…\nPROJECT is a project name or id.",
-			Flags:       []cli.Flag{serviceFlag, &cli.StringFlag{Name: "org", Usage: "organisation `ID` (default: your only one)"}},
-			Action:      func(c *cli.Context) error { return cmdLink(u, c) },
+			Description: "Example: capy link web --org Acme\nPROJECT is a project name or id (see capy projects).",
+			Flags: []cli.Flag{serviceFlag, yes, jsonFlag,
+				&cli.StringFlag{Name: "org", Usage: "organisation `NAME|ID` (default: your only one; see capy orgs)"}},
+			Action: func(c *cli.Context) error { return cmdLink(u, c) },
+		},
+		{
+			Name: "orgs", Usage: "list the organisations you belong to", Description: "Example: capy orgs --json",
+			Flags: []cli.Flag{serviceFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdOrgs(u, c) },
+		},
+		{
+			Name: "projects", Usage: "list the projects of your organisations",
+			Description: "Example: capy projects --org Acme\nDefault: this repository's organisation, or every one of yours outside a repository.",
+			Flags:       []cli.Flag{serviceFlag, jsonFlag, &cli.StringFlag{Name: "org", Usage: "organisation `NAME|ID`"}},
+			Action:      func(c *cli.Context) error { return cmdProjects(u, c) },
 		},
 		{
 			Name: "redeem", Usage: "join an organisation (or add this machine) with a code", ArgsUsage: "CODE (or - to read it from stdin)",
@@ -149,7 +163,8 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{envFlag, keyFile, &cli.BoolFlag{Name: "pull", Usage: "use the service's newest version instead of .env"},
 				&cli.StringSliceFlag{Name: "allow-name", Usage: "let a value set `NAME` although it can run code (PATH, LD_PRELOAD, NODE_OPTIONS, …); repeatable"},
 				&cli.BoolFlag{Name: "decrypt-args", Usage: "also decrypt arguments that are whole sealed values (capy:age:…). " +
-					"Warning: a command's arguments are visible to other processes of the same user (ps, /proc); prefer the environment"}},
+					"Warning: a command's arguments are visible to other processes of the same user (ps, /proc); prefer the environment"},
+				&cli.GenericFlag{Name: "preserve-env", Value: &preserveEnv{}, Usage: "names already set in your environment keep their value (`[=NAME,…]`: only those names)"}},
 			SkipFlagParsing: false,
 			Action:          func(c *cli.Context) error { return cmdRun(u, c) },
 		},
@@ -230,8 +245,15 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Action: func(c *cli.Context) error { return cmdCI(u, c) },
 		},
 		{
-			Name: "history", Usage: "list an environment's versions", Description: "Example: capy history",
-			Flags: []cli.Flag{envFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdHistory(u, c) },
+			Name: "history", Usage: "list an environment's versions and the names each changed", Description: "Example: capy history --names 5\nNames are computed on this machine by decrypting each version and the one before it.",
+			Flags:  []cli.Flag{envFlag, jsonFlag, &cli.IntFlag{Name: "names", Value: 20, Usage: "name what the newest `N` versions changed (0: none)"}},
+			Action: func(c *cli.Context) error { return cmdHistory(u, c) },
+		},
+		{
+			Name: "diff", Usage: "names that differ between the environment's file and the service (values masked)", ArgsUsage: "[VERSION]",
+			Description: "Example: capy diff            (the file against the service's newest version)\n         capy diff 12 --show  (against version 12, values shown)",
+			Flags:       []cli.Flag{envFlag, jsonFlag, &cli.BoolFlag{Name: "show", Usage: "show the values instead of masking them"}},
+			Action:      func(c *cli.Context) error { return cmdDiff(u, c) },
 		},
 		{
 			Name: "rollback", Usage: "make an old version the newest again", ArgsUsage: "VERSION", Description: "Example: capy rollback 12",

@@ -97,6 +97,7 @@ func (t terminal) ConfirmReplacement(file string, r checkout.Replacement) error 
 	}
 	desc := fmt.Sprintf("%s changed outside capy and would %s for everyone", file, strings.Join(what, "; "))
 	u := t.u
+	defer u.hush()()
 	if u.stdinIsTTY() {
 		u.warn("%s", desc)
 		if u.confirm("Push these changes?") {
@@ -106,6 +107,38 @@ func (t terminal) ConfirmReplacement(file string, r checkout.Replacement) error 
 	}
 	return &cliError{code: "confirm-changes", exit: exitUsage, msg: desc + "; nothing was changed",
 		hint: "check `git status` (a branch may have replaced the file); if the changes are yours, run `capy sync --yes`"}
+}
+
+// ConfirmPush asks before the first sync of a checkout pushes names the
+// file held before capy came (a personal value would go to everyone).
+func (t terminal) ConfirmPush(env string, n checkout.PushNames) error {
+	u := t.u
+	defer u.hush()()
+	count := len(n.Added) + len(n.Changed) + len(n.Removed)
+	u.say("The first sync of this checkout would push to %s:", env)
+	listPush(u, n)
+	u.say("Personal values belong in the environment's local file (.env.local), which is never pushed.")
+	if u.stdinIsTTY() {
+		if u.confirm(fmt.Sprintf("Push these %d name(s) to %s?", count, env)) {
+			return nil
+		}
+		return withHint(errors.New("nothing was pushed"), "declined", "move personal values to .env.local, then run `capy` again")
+	}
+	return &cliError{code: "confirm-push", exit: exitUsage,
+		msg:  fmt.Sprintf("the first sync of this checkout would push %d name(s) to %s; without a terminal it needs --yes; nothing was pushed", count, env),
+		hint: "check the names above (`capy sync --dry-run` lists them); if they are for everyone, run `capy sync --yes`"}
+}
+
+// listPush prints what a push changes, names only, one line per kind.
+func listPush(u *ui, n checkout.PushNames) {
+	for _, x := range []struct {
+		what  string
+		names []string
+	}{{"add", n.Added}, {"change", n.Changed}, {"remove", n.Removed}} {
+		if len(x.names) > 0 {
+			u.say("  %-7s %s", x.what, inert(strings.Join(x.names, ", ")))
+		}
+	}
 }
 
 // collect reads every page of a list (bounded: a service's cursors cannot

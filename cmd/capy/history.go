@@ -19,23 +19,40 @@ func cmdHistory(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, pin, err := p.Env(envFlagValue(c))
+	names := c.Int("names")
+	if names < 0 {
+		return usageError("--names takes a number of versions (0: none)")
+	}
+	_, items, changes, err := p.History(c.Context, envFlagValue(c), names)
 	if err != nil {
 		return err
 	}
-	a, err := p.Account()
-	if err != nil {
-		return err
+	type row struct {
+		api.BlobMeta
+		// Changes: the names this version added, changed and removed;
+		// absent for versions older than --names.
+		Changes map[string][]string `json:"changes,omitempty"`
 	}
-	items, err := collect(func(cursor string) (*api.List[api.BlobMeta], error) {
-		return a.Client.Versions(c.Context, p.Repo.Project.Org, p.Repo.Project.Project, pin.ID, cursor, 200)
-	})
-	if err != nil {
-		return err
+	rows := make([]row, len(items))
+	for i, b := range items {
+		rows[i] = row{BlobMeta: b}
+		if n, ok := changes[b.Version]; ok {
+			rows[i].Changes = pushJSON(n)
+		}
 	}
-	return u.data(items, func(w io.Writer) {
+	return u.data(rows, func(w io.Writer) {
 		for _, b := range items {
 			fmt.Fprintf(w, "v%-5d %s  epoch %d  %s  %s\n", b.Version, b.CreatedAt.Format("2006-01-02 15:04"), b.Epoch, inert(b.CreatedBy.Email), inert(short(b.ID, 12)))
+			if n, ok := changes[b.Version]; ok {
+				text := pushText(n)
+				if text == "" {
+					text = "no names changed"
+				}
+				fmt.Fprintf(w, "       %s\n", text)
+			}
+		}
+		if len(items) > len(changes) && len(changes) > 0 {
+			fmt.Fprintf(w, "(names for the newest %d versions; --names N for more)\n", len(changes))
 		}
 	})
 }

@@ -17,6 +17,78 @@ import (
 // not leak into the app) and with one entry per name (the last, as
 // os/exec would keep: execve passes duplicates on), plus the decrypted
 // values.
+// preserveEnv is --preserve-env[=NAME,…]: bare, every name already set in
+// capy's environment keeps its value; with names, only those. It is a
+// boolean flag to the flag parser (IsBoolFlag), so that the bare form does
+// not take the next argument as its value.
+type preserveEnv struct {
+	all   bool
+	names map[string]bool
+}
+
+func (p *preserveEnv) IsBoolFlag() bool { return true }
+
+func (p *preserveEnv) String() string {
+	if p == nil || p.all {
+		return ""
+	}
+	names := make([]string, 0, len(p.names))
+	for n := range p.names {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func (p *preserveEnv) Set(s string) error {
+	switch s {
+	case "true":
+		p.all = true
+		return nil
+	case "false":
+		return nil
+	}
+	if p.names == nil {
+		p.names = map[string]bool{}
+	}
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" || strings.ContainsAny(n, "= ") {
+			return fmt.Errorf("--preserve-env takes variable names separated by commas, not %q", s)
+		}
+		p.names[n] = true
+	}
+	return nil
+}
+
+// preserveFlag returns the run's --preserve-env (nil when not given).
+func preserveFlag(c *cli.Context) *preserveEnv {
+	if !c.IsSet("preserve-env") {
+		return nil
+	}
+	p, _ := c.Generic("preserve-env").(*preserveEnv)
+	return p
+}
+
+// preserved drops from vars the names --preserve-env keeps from the
+// caller's environment (those set there): the caller's value wins, and a
+// ${NAME} in another value reads it too.
+func preserved(vars []checkout.Variable, p *preserveEnv, lookup func(string) (string, bool)) []checkout.Variable {
+	if p == nil || !p.all && len(p.names) == 0 {
+		return vars
+	}
+	out := vars[:0:0]
+	for _, v := range vars {
+		if p.all || p.names[v.Name] {
+			if _, set := lookup(v.Name); set && !strings.HasPrefix(v.Name, "CAPY_") {
+				continue
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 func childEnv(base []string, values map[string]string) []string {
 	last := make(map[string]int, len(base))
 	for i, kv := range base {
@@ -109,6 +181,7 @@ func cmdRun(u *ui, c *cli.Context) error {
 		}
 		return os.LookupEnv(name)
 	}
+	vars = preserved(vars, preserveFlag(c), os.LookupEnv)
 	values := checkout.Expand(vars, lookup)
 	if err := checkExecNames(values, c.StringSlice("allow-name"), os.Getenv("CAPY_ALLOW_NAMES")); err != nil {
 		return err

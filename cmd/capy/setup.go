@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/capy-oss/capy/internal/api"
@@ -82,11 +83,110 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if err := workspace.CheckEnvFilePath(file); err != nil {
 		return usageError("%v", err)
 	}
+	orgArg, newOrg := c.String("org"), c.String("new-org")
+	if orgArg != "" && newOrg != "" {
+		return usageError("pass --org (an organisation you belong to) or --new-org (a new one), not both")
+	}
+	if c.String("split") != "" && newOrg == "" {
+		return usageError("--split shows a new organisation's recovery phrase as shares: it goes with --new-org")
+	}
 	if err := checkout.CheckNew(wd, file); err != nil {
 		return err
 	}
+	projName := c.String("project")
+	if projName == "" {
+		projName = slug(filepath.Base(wd))
+	}
+	service, err := serviceURL(c)
+	if err != nil {
+		return err
+	}
+	home, err := workspace.OpenHome()
+	if err != nil {
+		return err
+	}
+	if newOrg != "" {
+		return initNewOrg(u, c, home, service, wd, newOrg, projName, file)
+	}
 	if !c.Bool("yes") && !u.stdinIsTTY() {
-		return usageError("init shows a recovery phrase and asks you to confirm it; without a terminal pass --yes")
+		// The first sync asks before it pushes the file's names: refused
+		// here, before the project is created, rather than after.
+		if fi, err := os.Stat(filepath.Join(wd, file)); err == nil && fi.Size() > 0 {
+			return usageError("init pushes the names in %s to the new project and asks first; without a terminal pass --yes", file)
+		}
+	}
+	a, err := accountFor(c, u, home, service, "")
+	if err != nil {
+		return err
+	}
+	org, err := chooseOrg(u, c, a, orgArg)
+	if err != nil {
+		return err
+	}
+	l, err := checkout.InitInOrg(ctx, checkoutConfig(u), a, home, wd, org, projName, file)
+	if err != nil {
+		return err
+	}
+	u.done("created project %q in organisation %q (%s) with environment development", projName, inert(org.Name), org.ID)
+	res, err := l.Sync(ctx, c.Bool("yes"))
+	if err := reportSync(u, res, err); err != nil {
+		return err
+	}
+	u.say("Commit .capy/project.json. Members of %s reach this project with `capy link %s` in a clone (no new invite).", inert(org.Name), projName)
+	return nil
+}
+
+// chooseOrg finds the organisation `capy init` adds a project to: the one
+// --org names, or, on a terminal, the one the person picks from theirs.
+// It never creates one: that takes --new-org, so that a second repository
+// cannot split a team into two organisations by accident.
+func chooseOrg(u *ui, c *cli.Context, a *member.Account, orgArg string) (*api.Org, error) {
+	orgs, err := a.Orgs(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	if orgArg != "" {
+		org, err := member.FindOrg(orgs, orgArg)
+		switch {
+		case errors.Is(err, member.ErrNoSuchOrg):
+			return nil, &cliError{code: "no-such-org", exit: exitUsage, err: err,
+				msg:  err.Error() + " (`capy init --org` adds a project to an organisation you belong to; nothing was created)",
+				hint: fmt.Sprintf("`capy orgs` lists yours; `capy init --new-org %s` creates a new organisation, with its own recovery phrase", orgArg)}
+		case errors.Is(err, member.ErrAmbiguousOrg):
+			return nil, usageError("%v; pass --org ID", err)
+		}
+		return org, err
+	}
+	if len(orgs) == 0 {
+		return nil, &cliError{code: "no-org", exit: exitUsage,
+			msg:  "you belong to no organisation yet; nothing was created",
+			hint: "`capy init --new-org NAME` creates one (it shows its recovery phrase); to join a team's, `capy redeem CODE` first"}
+	}
+	if !u.stdinIsTTY() {
+		return nil, usageError("which organisation? pass --org NAME|ID (`capy orgs` lists your %d), or --new-org NAME for a new one", len(orgs))
+	}
+	u.say("Create the project in which organisation?")
+	for i, o := range orgs {
+		u.say("  %2d  %-24s %s (%s)", i+1, inert(o.Name), o.ID, inert(string(o.Role)))
+	}
+	got, err := u.line("Number: ")
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(got))
+	if err != nil || n < 1 || n > len(orgs) {
+		return nil, withHint(fmt.Errorf("%q is not one of the numbers shown; nothing was created", got), "declined",
+			"run `capy init` again, or pass --org NAME|ID (--new-org NAME for a new organisation)")
+	}
+	return &orgs[n-1], nil
+}
+
+// initNewOrg is `capy init --new-org NAME`: a new organisation, with its
+// recovery phrase shown once, and the project in it.
+func initNewOrg(u *ui, c *cli.Context, home *workspace.Home, service, wd, orgName, projName, file string) error {
+	ctx := c.Context
+	if !c.Bool("yes") && !u.stdinIsTTY() {
+		return usageError("init --new-org shows a recovery phrase and asks you to confirm it; without a terminal pass --yes")
 	}
 	var scheme *recovery.Scheme
 	if s := c.String("split"); s != "" {
@@ -99,14 +199,6 @@ func cmdInit(u *ui, c *cli.Context) error {
 			return usageError("--split: %v", err)
 		}
 	}
-	service, err := serviceURL(c)
-	if err != nil {
-		return err
-	}
-	home, err := workspace.OpenHome()
-	if err != nil {
-		return err
-	}
 	a, err := accountFor(c, u, home, service, "")
 	if err != nil {
 		return err
@@ -116,6 +208,17 @@ func cmdInit(u *ui, c *cli.Context) error {
 		return err
 	} else if !may {
 		return &cliError{code: string(api.POrgCreationNotAllowed), exit: exitForbidden, msg: orgCreationRefused, hint: orgCreationHint}
+	}
+	// The warning is a courtesy: a listing that fails does not stop the
+	// creation the person asked for.
+	orgs, _ := a.Orgs(ctx)
+	if same, err := member.FindOrg(orgs, orgName); err == nil || errors.Is(err, member.ErrAmbiguousOrg) {
+		what := "an organisation"
+		if same != nil {
+			what = fmt.Sprintf("%s (%s)", inert(same.Name), same.ID)
+		}
+		u.warn("you already belong to %s named %q: this creates another, with its own recovery phrase and members; `capy init --org %s` adds the project to the existing one",
+			what, inert(orgName), inert(orgName))
 	}
 	phrase, err := checkout.NewPhrase()
 	if err != nil {
@@ -144,19 +247,11 @@ func cmdInit(u *ui, c *cli.Context) error {
 			return err
 		}
 	}
-	orgName := c.String("org")
-	if orgName == "" {
-		orgName = filepath.Base(wd)
-	}
-	projName := c.String("project")
-	if projName == "" {
-		projName = slug(filepath.Base(wd))
-	}
 	l, err := checkout.Init(ctx, checkoutConfig(u), a, home, wd, phrase, orgName, projName, file)
 	if err != nil {
 		return err
 	}
-	u.done("created organisation %q (%s) and project %q with environment development", l.Org.Name, l.Org.ID, projName)
+	u.done("created organisation %q (%s) and project %q with environment development", inert(l.Org.Name), l.Org.ID, projName)
 	if kit != nil {
 		kit.OrgID, kit.OrgName = l.Org.ID, l.Org.Name
 		if err := recovery.RecordSplit(ctx, a, l.Org.ID, kit); err != nil {
@@ -168,7 +263,7 @@ func cmdInit(u *ui, c *cli.Context) error {
 	if err := reportSync(u, res, err); err != nil {
 		return err
 	}
-	u.say("Commit .capy/project.json. Teammates join with `capy invite EMAIL`.")
+	u.say("Commit .capy/project.json. Teammates join with `capy invite EMAIL`; a second repository joins this organisation with `capy init --org %s`.", inert(l.Org.Name))
 	return nil
 }
 
@@ -244,22 +339,29 @@ func cmdLink(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	orgID := c.String("org")
-	if orgID == "" {
-		orgs, err := a.Client.Orgs(ctx, "", 200)
-		if err != nil {
-			return err
-		}
-		if len(orgs.Items) != 1 {
-			return usageError("you belong to %d organisations; pass --org ID (see `capy whoami`)", len(orgs.Items))
-		}
-		orgID = orgs.Items[0].ID
-	}
-	l, err := checkout.Link(ctx, checkoutConfig(u), a, home, wd, orgID, c.Args().First())
+	orgs, err := a.Orgs(ctx)
 	if err != nil {
 		return err
 	}
-	u.done("linked to project %s", l.Project.Repo.Project.Project)
+	var org *api.Org
+	switch arg := c.String("org"); {
+	case arg != "":
+		if org, err = member.FindOrg(orgs, arg); err != nil {
+			return usageError("%v (`capy orgs` lists yours)", err)
+		}
+	case len(orgs) == 0:
+		return &cliError{code: "no-org", exit: exitUsage, msg: "you belong to no organisation on this service",
+			hint: "join one with `capy redeem CODE` (ask an admin for `capy invite`), or create one with `capy init --new-org NAME`"}
+	case len(orgs) > 1:
+		return usageError("you belong to %d organisations; pass --org NAME|ID (`capy orgs` lists them)", len(orgs))
+	default:
+		org = &orgs[0]
+	}
+	l, err := checkout.Link(ctx, checkoutConfig(u), a, home, wd, org.ID, c.Args().First())
+	if err != nil {
+		return err
+	}
+	u.done("linked to project %s (%s)", inert(c.Args().First()), l.Project.Repo.Project.Project)
 	res, err := l.Sync(ctx, c.Bool("yes"))
 	return reportSync(u, res, err)
 }

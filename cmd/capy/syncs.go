@@ -44,6 +44,7 @@ func reportSync(u *ui, res *checkout.SyncResult, err error) error {
 		"environment": res.Env, "version": res.Version, "pushed": res.Pushed, "file_changed": res.FileChanged,
 		"added": nonNil(res.Added), "updated": nonNil(res.Updated), "removed": nonNil(res.Removed), "dry_run": res.DryRun,
 		"adopted": nonNil(res.Adopted),
+		"push":    pushJSON(res.Push),
 	}
 	if len(res.Adopted) > 0 && !u.json {
 		u.say("%s %s: value(s) a contributor sealed (capy encrypt), now encrypted for the team", tense(res.DryRun, "adopted", "would adopt"), strings.Join(res.Adopted, ", "))
@@ -51,7 +52,7 @@ func reportSync(u *ui, res *checkout.SyncResult, err error) error {
 	if !u.json {
 		var parts []string
 		if res.Pushed || (res.DryRun && res.PushedChanges > 0) {
-			parts = append(parts, fmt.Sprintf("%s %d change(s)", tense(res.DryRun, "pushed", "would push"), res.PushedChanges))
+			parts = append(parts, fmt.Sprintf("%s %d change(s) (%s)", tense(res.DryRun, "pushed", "would push"), res.PushedChanges, pushText(res.Push)))
 		}
 		for _, x := range []struct {
 			done, would string
@@ -67,6 +68,25 @@ func reportSync(u *ui, res *checkout.SyncResult, err error) error {
 		u.done("%s v%d: %s", res.Env, res.Version, strings.Join(parts, "; "))
 	}
 	return u.data(out, nil)
+}
+
+// pushJSON is what a push changes on the service, for --json.
+func pushJSON(n checkout.PushNames) map[string][]string {
+	return map[string][]string{"added": nonNil(n.Added), "changed": nonNil(n.Changed), "removed": nonNil(n.Removed)}
+}
+
+// pushText names what a push changes on the service, on one line.
+func pushText(n checkout.PushNames) string {
+	var parts []string
+	for _, x := range []struct {
+		what  string
+		names []string
+	}{{"add", n.Added}, {"change", n.Changed}, {"remove", n.Removed}} {
+		if len(x.names) > 0 {
+			parts = append(parts, x.what+" "+inert(strings.Join(x.names, ", ")))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func tense(dry bool, done, would string) string {
@@ -94,10 +114,12 @@ func cmdStatus(u *ui, c *cli.Context) error {
 	}
 	rep := s.Remote
 	st := map[string]any{"environment": s.Env, "file": s.File, "plaintext": nonNil(s.Plaintext),
-		"base_version": s.BaseVersion, "conflicts": s.Conflicts}
+		"base_version": s.BaseVersion, "conflicts": s.Conflicts,
+		"local_file": s.LocalFile, "local_override": nonNil(s.Local)}
 	if rep != nil {
 		st["remote_version"] = rep.Version
 		st["to_push"] = rep.PushedChanges
+		st["push"] = pushJSON(rep.Push)
 		st["incoming_added"], st["incoming_updated"], st["incoming_removed"] = nonNil(rep.Added), nonNil(rep.Updated), nonNil(rep.Removed)
 	}
 	return u.data(st, func(w io.Writer) {
@@ -105,12 +127,21 @@ func cmdStatus(u *ui, c *cli.Context) error {
 		if len(s.Plaintext) > 0 {
 			fmt.Fprintf(w, "  not yet encrypted: %s\n", strings.Join(s.Plaintext, ", "))
 		}
+		if len(s.Local) > 0 {
+			fmt.Fprintf(w, "  local override (%s, never pushed): %s\n", s.LocalFile, strings.Join(s.Local, ", "))
+		}
+		if len(s.LocalPlaintext) > 0 {
+			fmt.Fprintf(w, "  not yet encrypted in %s: %s\n", s.LocalFile, strings.Join(s.LocalPlaintext, ", "))
+		}
 		if len(s.Conflicts) > 0 {
 			fmt.Fprintf(w, "  conflicts: %s (capy sync --prefer local|remote)\n", strings.Join(s.Conflicts, ", "))
 			return
 		}
 		if rep != nil {
 			fmt.Fprintf(w, "  service at v%d; %d change(s) to push\n", rep.Version, rep.PushedChanges)
+			if rep.PushedChanges > 0 {
+				fmt.Fprintf(w, "  to push: %s\n", pushText(rep.Push))
+			}
 			for _, x := range []struct {
 				what  string
 				names []string

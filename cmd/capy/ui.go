@@ -30,6 +30,28 @@ type ui struct {
 	// budget is the command's time budget (CAPY_TIMEOUT); a prompt pauses
 	// it, since the bound is on capy and the service, not on the person.
 	budget *budget
+	// spinMu guards quiet: while a use-case asks the person something
+	// from inside a wait (a sync's confirmation), the spinner draws
+	// nothing over the question.
+	spinMu sync.Mutex
+	quiet  int
+}
+
+// hush stops the spinner's drawing (and clears its line) until the
+// returned function is called: for what a use-case prints or asks while
+// a wait is showing.
+func (u *ui) hush() (resume func()) {
+	u.spinMu.Lock()
+	if u.quiet == 0 && u.tty {
+		fmt.Fprint(u.stderr, "\r\x1b[K")
+	}
+	u.quiet++
+	u.spinMu.Unlock()
+	return func() {
+		u.spinMu.Lock()
+		u.quiet--
+		u.spinMu.Unlock()
+	}
 }
 
 // flush waits for every deferred write and returns the first error.
@@ -176,10 +198,18 @@ func (u *ui) wait(label string, fn func() error) error {
 		t := time.NewTicker(80 * time.Millisecond)
 		defer t.Stop()
 		for i := 0; ; i++ {
-			fmt.Fprintf(u.stderr, "\r%s %s", frames[i%len(frames)], label)
+			u.spinMu.Lock()
+			if u.quiet == 0 {
+				fmt.Fprintf(u.stderr, "\r%s %s", frames[i%len(frames)], label)
+			}
+			u.spinMu.Unlock()
 			select {
 			case <-stop:
-				fmt.Fprint(u.stderr, "\r\x1b[K")
+				u.spinMu.Lock()
+				if u.quiet == 0 {
+					fmt.Fprint(u.stderr, "\r\x1b[K")
+				}
+				u.spinMu.Unlock()
 				return
 			case <-t.C:
 			}

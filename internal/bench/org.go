@@ -142,7 +142,7 @@ func setupRepo(c cli, p *pacer, work string, n int) (*Repo, error) {
 		return nil, err
 	}
 	p.take(3)
-	if _, err := c.run(r.Dir, []string{"init", "--yes", "--org", fmt.Sprintf("bench-%d", n), "--project", fmt.Sprintf("bench-%d", n)}); err != nil {
+	if _, err := c.run(r.Dir, []string{"init", "--yes", "--new-org", fmt.Sprintf("bench-%d", n), "--project", fmt.Sprintf("bench-%d", n)}); err != nil {
 		return nil, err
 	}
 	repo, err := workspace.FindRepo(r.Dir)

@@ -42,6 +42,11 @@ type UI interface {
 	// (git may have checked out a branch's file) may do r to the service:
 	// nil goes on, an error stops the sync with nothing changed.
 	ConfirmReplacement(file string, r Replacement) error
+	// ConfirmPush decides whether the first sync of a checkout may push
+	// n (names only) to environment env: a file that existed before capy
+	// may hold a personal value. nil goes on; an error stops the sync
+	// with nothing pushed or written.
+	ConfirmPush(env string, n PushNames) error
 }
 
 // Config is what a command hands the use-cases: its UI, how to reach a

@@ -144,5 +144,6 @@ func (p *Project) edit(ctx context.Context, envName string, sync bool, change fu
 	if !sync {
 		return nil, nil
 	}
+	g.askFirstPush = true
 	return p.sync(ctx, g, p.remote(a, pin), kr, name, pin, envsync.Options{OwnEdits: own})
 }

@@ -66,6 +66,16 @@ type guard struct {
 	rel     string
 	changed bool // the file exists and is not what capy last wrote
 	yes     bool // the person agreed beforehand to what the file would push
+	// askFirstPush: the command is one a person runs to sync (sync,
+	// init, link, set): its first push from this checkout is confirmed.
+	askFirstPush bool
+}
+
+// first reports whether this checkout has never synced the environment:
+// its file, if any, holds what was there before capy.
+func (g *guard) first() bool {
+	st := g.p.state.Environments[g.pin.ID]
+	return st.BaseVersion == 0 && st.SeenVersion == 0
 }
 
 // checkStateFile refuses a state.json that git tracks (a branch may carry

@@ -44,12 +44,13 @@ func (l *Linked) Sync(ctx context.Context, yes bool) (*SyncResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.askFirstPush = true
 	return p.sync(ctx, g, p.remote(l.account, l.pin), l.kr, l.env, l.pin, envsync.Options{})
 }
 
 // Init creates an organisation from phrase, a project with a development
 // environment kept in envFile, and the repository's project.json and
-// ignore entries in root (`capy init`).
+// ignore entries in root (`capy init --new-org`).
 func Init(ctx context.Context, cfg Config, a *member.Account, home *workspace.Home, root, phrase, orgName, projectName, envFile string) (*Linked, error) {
 	var (
 		org *api.Org
@@ -67,6 +68,41 @@ func Init(ctx context.Context, cfg Config, a *member.Account, home *workspace.Ho
 	if err != nil {
 		return nil, err
 	}
+	return linkNew(cfg, a, home, root, org, &m, prj)
+}
+
+// InitInOrg creates a project with a development environment kept in
+// envFile in an organisation the account already belongs to (`capy init
+// --org`): its keys derive from the organisation's key, unlocked as every
+// command does, so there is no new phrase, and every member reaches the
+// project with `capy link` (no new invite).
+func InitInOrg(ctx context.Context, cfg Config, a *member.Account, home *workspace.Home, root string, org *api.Org, projectName, envFile string) (*Linked, error) {
+	m, err := a.Unlock(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	prjs, err := a.Projects(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	if _, taken := member.FindProject(prjs, projectName); taken {
+		return nil, refuse(fmt.Errorf("%s already has a project named %q; nothing was created", org.Name, projectName),
+			"already-exists", fmt.Sprintf("`capy link %s --org %s` attaches this repository to it; or pass --project NAME", projectName, org.ID))
+	}
+	var prj *workspace.Project
+	err = cfg.UI.Wait("creating the project", func() error {
+		var err error
+		prj, err = a.NewProject(ctx, &m, org.ID, projectName, "development", envFile)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return linkNew(cfg, a, home, root, org, &m, prj)
+}
+
+// linkNew writes a new project's project.json and ignore entries in root.
+func linkNew(cfg Config, a *member.Account, home *workspace.Home, root string, org *api.Org, m *keys.MasterKey, prj *workspace.Project) (*Linked, error) {
 	repo := &workspace.Repo{Root: root, Project: *prj}
 	if err := repo.SaveProject(); err != nil {
 		return nil, err
@@ -76,7 +112,7 @@ func Init(ctx context.Context, cfg Config, a *member.Account, home *workspace.Ho
 	}
 	p := fresh(cfg, home, repo, a.Client, "development")
 	pin := prj.Environments["development"]
-	return &Linked{Project: p, Org: org, account: a, kr: memberKeysOf(&m, prj, pin), env: "development", pin: pin}, nil
+	return &Linked{Project: p, Org: org, account: a, kr: memberKeysOf(m, prj, pin), env: "development", pin: pin}, nil
 }
 
 // Link attaches the repository in root to an existing project of orgID,
@@ -89,19 +125,16 @@ func Link(ctx context.Context, cfg Config, a *member.Account, home *workspace.Ho
 	}
 	prjID := projectArg
 	if ident.CheckID(ident.Project, prjID) != nil {
-		page, err := a.Client.Projects(ctx, orgID, "", 200)
+		prjs, err := a.Projects(ctx, orgID)
 		if err != nil {
 			return nil, err
 		}
-		prjID = ""
-		for _, pr := range page.Items {
-			if pr.Name == projectArg {
-				prjID = pr.ID
-			}
+		pr, ok := member.FindProject(prjs, projectArg)
+		if !ok {
+			return nil, refuse(fmt.Errorf("no project %q in %s", projectArg, orgID), "usage",
+				fmt.Sprintf("`capy projects --org %s` lists its projects", orgID))
 		}
-		if prjID == "" {
-			return nil, refuse(fmt.Errorf("no project %q in %s", projectArg, orgID), "usage", "see `capy COMMAND --help`")
-		}
+		prjID = pr.ID
 	}
 	prj, err := a.Link(ctx, &m, orgID, prjID, nil)
 	if err != nil {
@@ -150,7 +183,8 @@ func CheckNew(root string, envFiles ...string) error {
 func ignoreFiles(repo *workspace.Repo) error {
 	lines := []string{".capy/state.json", ".capy/decrypt"}
 	for _, n := range repo.EnvNames() {
-		lines = append(lines, "/"+repo.Project.Environments[n].File)
+		pin := repo.Project.Environments[n]
+		lines = append(lines, "/"+pin.File, "/"+pin.LocalFile())
 	}
 	if err := repo.EnsureIgnored(".gitignore", lines); err != nil {
 		return err

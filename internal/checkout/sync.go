@@ -18,6 +18,9 @@ type (
 	Replacement = envsync.Replacement
 	// Report says what a sync did.
 	Report = envsync.Report
+	// PushNames names what a push changes on the service (see
+	// UI.ConfirmPush).
+	PushNames = envsync.PushNames
 )
 
 const (
@@ -30,8 +33,9 @@ const (
 type SyncOptions struct {
 	Prefer Prefer
 	DryRun bool
-	// Yes agrees beforehand to what a file changed outside capy pushes
-	// (`capy sync --yes`): UI.ConfirmReplacement is not asked.
+	// Yes agrees beforehand to what a file changed outside capy pushes,
+	// and to the first push of a checkout (`capy sync --yes`):
+	// UI.ConfirmReplacement and UI.ConfirmPush are not asked.
 	Yes bool
 }
 
@@ -86,6 +90,7 @@ func (p *Project) Sync(ctx context.Context, envName string, opt SyncOptions) (*S
 	if err != nil {
 		return nil, err
 	}
+	g.askFirstPush = true
 	return p.sync(ctx, g, remote, kr, name, pin, sopt)
 }
 
@@ -93,6 +98,19 @@ func (p *Project) Sync(ctx context.Context, envName string, opt SyncOptions) (*S
 // result.
 func (p *Project) sync(ctx context.Context, g *guard, remote *member.Remote, kr envsync.EnvKeys, name string, pin workspace.EnvPin, opt envsync.Options) (*SyncResult, error) {
 	opt = g.options(opt)
+	if g.askFirstPush && !opt.DryRun && g.first() {
+		// The first sync of a checkout pushes whatever the file held
+		// before capy came: a personal value would go to everyone. The
+		// names the command itself just set are what it was asked to do.
+		own := opt.OwnEdits
+		opt.ConfirmPush = func(n envsync.PushNames) error {
+			n = n.Without(own)
+			if len(n.Added)+len(n.Changed) == 0 || g.yes {
+				return nil
+			}
+			return p.ui.ConfirmPush(name, n)
+		}
+	}
 	var rep *envsync.Report
 	err := p.ui.Wait("syncing "+name, func() error {
 		var err error
@@ -103,8 +121,19 @@ func (p *Project) sync(ctx context.Context, g *guard, remote *member.Remote, kr 
 		return nil, err
 	}
 	if !opt.DryRun {
+		fromEpoch := p.localEpoch(pin)
 		if err := p.record(name, pin, rep.State, kr); err != nil {
 			return nil, err
+		}
+		// The local file follows the environment's file: plaintext typed
+		// into it is sealed, and a new epoch re-seals it (read-only keys
+		// cannot derive another epoch: then it waits for a member).
+		if from, err := kr.Cipher(fromEpoch); err == nil {
+			if to, err := kr.Cipher(rep.State.Epoch); err == nil {
+				if err := p.sealLayer(pin, from, to); err != nil {
+					p.ui.Warn("%s was not encrypted: %v", pin.LocalFile(), err)
+				}
+			}
 		}
 		if g.changed && !rep.FileChanged {
 			// An edit made outside capy that the sync took as it was: the
@@ -125,6 +154,12 @@ type Status struct {
 	BaseVersion uint64   // the version the file was last synced at
 	Conflicts   []string // names changed on both sides
 	Remote      *Report  // the dry run's report; nil on conflicts
+	// LocalFile is the environment's personal layer; Local the names in
+	// it (overriding the file's or added to them, never pushed), and
+	// LocalPlaintext those of them not encrypted yet.
+	LocalFile      string
+	Local          []string
+	LocalPlaintext []string
 }
 
 // Status compares an environment's file with the service's head and
@@ -153,6 +188,14 @@ func (p *Project) Status(ctx context.Context, envName string) (*Status, error) {
 	// A dry run computes the merge without writing or pushing anything.
 	rep, err := envsync.Sync(ctx, remote, kr, env, envsync.Options{DryRun: true})
 	st := &Status{Env: name, File: pin.File, Plaintext: local.Plaintext, BaseVersion: env.State.BaseVersion, Conflicts: []string{}, Remote: rep}
+	st.LocalFile = pin.LocalFile()
+	layer, lerr := p.readLayer(pin, cipher)
+	if lerr != nil {
+		return nil, lerr
+	}
+	if layer != nil {
+		st.Local, st.LocalPlaintext = layer.Doc.Names(), layer.Plaintext
+	}
 	if ce, ok := err.(*envsync.ConflictError); ok {
 		for _, x := range ce.Conflicts {
 			st.Conflicts = append(st.Conflicts, x.Name)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/envsync"
+	"github.com/capy-oss/capy/internal/workspace"
 )
 
 // Variable is one decrypted value in file order.
@@ -17,6 +18,9 @@ type Variable struct {
 	Name    string `json:"name"`
 	Value   string `json:"value"`
 	Literal bool   `json:"literal"`
+	// Local: the value comes from the environment's local file (the
+	// personal layer), not from the shared one.
+	Local bool `json:"local,omitempty"`
 }
 
 // Values decrypts an environment (get, run, export) from the local file
@@ -66,7 +70,11 @@ func (p *Project) values(ctx context.Context, envName string, pull bool, keyFile
 		} else if err := p.recordSeen(pin, b); err != nil {
 			return nil, nil, err
 		}
-		return sideVars(side), kr, nil
+		vars, err := p.pulledWithLayer(kr, pin, sideVars(side))
+		if err != nil {
+			return nil, nil, err
+		}
+		return vars, kr, nil
 	}
 	epoch := p.localEpoch(pin)
 	if ck, ok := kr.(*envsync.CIKeys); ok {
@@ -91,7 +99,25 @@ func (p *Project) values(ctx context.Context, envName string, pull bool, keyFile
 		v := lf.Side.Values[e.Name]
 		out = append(out, Variable{Name: e.Name, Value: v.Text, Literal: v.Literal})
 	}
-	return out, kr, nil
+	vars, err := p.layerValues(pin, cipher, out)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vars, kr, nil
+}
+
+// pulledWithLayer overlays the service's values with the local file, which
+// is sealed under the local file's epoch (the checkout's).
+func (p *Project) pulledWithLayer(kr envsync.EnvKeys, pin workspace.EnvPin, vars []Variable) ([]Variable, error) {
+	epoch := p.localEpoch(pin)
+	if ck, ok := kr.(*envsync.CIKeys); ok {
+		epoch = ck.Epoch
+	}
+	cipher, err := kr.Cipher(epoch)
+	if err != nil {
+		return nil, err
+	}
+	return p.layerValues(pin, cipher, vars)
 }
 
 // sideVars lists a version's values by name.

@@ -131,6 +131,11 @@ type Options struct {
 	// ErrReplacement); nothing is pushed or written before it agrees.
 	CheckReplacement bool
 	Confirm          func(Replacement) error
+	// ConfirmPush, when set, decides whether a push that changes names
+	// on the service may go (the first sync of a checkout: an existing
+	// .env may hold a personal value); an error stops the sync before
+	// anything is pushed or written. A dry run never asks.
+	ConfirmPush func(PushNames) error
 	// OwnEdits are names the command itself just set or removed in the
 	// file (`capy set`, `unset`, `import`): not counted as what the
 	// outside change did.
@@ -151,11 +156,12 @@ type Report struct {
 	HeadID        string
 	Epoch         uint32
 	FileChanged   bool
-	Added         []string // names new in the local file
-	Updated       []string // names whose value changed in the local file
-	Removed       []string // names removed from the local file
-	Adopted       []string // names whose sealed value (a contributor's) became a snippet
-	PushedChanges int      // names changed on the service
+	Added         []string  // names new in the local file
+	Updated       []string  // names whose value changed in the local file
+	Removed       []string  // names removed from the local file
+	Adopted       []string  // names whose sealed value (a contributor's) became a snippet
+	PushedChanges int       // names changed on the service
+	Push          PushNames // which names the push changed (or would change)
 	Retries       int
 	State         State // the new state to record
 	// File is the local file's content after the sync: what it rewrote,
@@ -186,11 +192,34 @@ func Sync(ctx context.Context, remote Remote, kr EnvKeys, env Env, opt Options) 
 	// Pushes made by attempts that then found the local file changed: the
 	// service has them, so the final report counts them.
 	pushed, pushedChanges := false, 0
+	var pushedNames PushNames
+	if ask := opt.ConfirmPush; ask != nil {
+		// A retry (a push conflict, a file changed meanwhile) asks again
+		// only for names the person has not agreed to yet.
+		agreed := map[string]bool{}
+		opt.ConfirmPush = func(n PushNames) error {
+			if n.Without(agreed).Len() == 0 {
+				return nil
+			}
+			if err := ask(n); err != nil {
+				return err
+			}
+			for _, l := range [][]string{n.Added, n.Changed, n.Removed} {
+				for _, x := range l {
+					agreed[x] = true
+				}
+			}
+			return nil
+		}
+	}
 	var base *Side // set after an attempt pushed: see below
 	for try := 0; ; try++ {
 		rep, err := syncOnce(ctx, remote, kr, env, base, opt)
 		if errors.Is(err, errLocalChanged) && rep != nil {
 			pushed, pushedChanges = pushed || rep.Pushed, pushedChanges+rep.PushedChanges
+			if rep.Pushed {
+				pushedNames = pushedNames.union(rep.Push)
+			}
 			if rep.Pushed {
 				// The push is on the service, so it is what the next
 				// attempt verifies against (base = pushed version). The
@@ -218,6 +247,9 @@ func Sync(ctx context.Context, remote Remote, kr EnvKeys, env Env, opt Options) 
 		rep.Retries = try
 		rep.Pushed = rep.Pushed || pushed
 		rep.PushedChanges += pushedChanges
+		if pushedNames.Len() > 0 {
+			rep.Push = rep.Push.union(pushedNames)
+		}
 		return rep, nil
 	}
 }
@@ -516,7 +548,13 @@ func syncOnce(ctx context.Context, remote Remote, kr EnvKeys, env Env, baseOverr
 		if err != nil {
 			return nil, err
 		}
-		rep.PushedChanges = countChanges(remoteSide, res.Merged)
+		rep.Push = pushNames(remoteSide, res.Merged)
+		rep.PushedChanges = rep.Push.Len()
+		if !opt.DryRun && opt.ConfirmPush != nil && rep.Push.Len() > 0 {
+			if err := opt.ConfirmPush(rep.Push); err != nil {
+				return nil, err
+			}
+		}
 		if !opt.DryRun {
 			if err := remote.Push(ctx, string(nb.Raw())); err != nil {
 				return nil, err
@@ -719,17 +757,67 @@ func localChanged(file File, lf *LocalFile) (bool, error) {
 	return !lf.Exists || string(raw) != string(lf.Raw), nil
 }
 
-func countChanges(before, after Side) int {
-	n := 0
+// PushNames names what a push changes on the service, names only: the
+// person sees what goes to everyone before and after it goes.
+type PushNames struct {
+	Added, Changed, Removed []string
+}
+
+// Len is how many names the push changes.
+func (n PushNames) Len() int { return len(n.Added) + len(n.Changed) + len(n.Removed) }
+
+// Without returns n less the names in drop.
+func (n PushNames) Without(drop map[string]bool) PushNames {
+	keep := func(names []string) []string {
+		var out []string
+		for _, x := range names {
+			if !drop[x] {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	return PushNames{Added: keep(n.Added), Changed: keep(n.Changed), Removed: keep(n.Removed)}
+}
+
+// union adds m's names to n's, each once, sorted.
+func (n PushNames) union(m PushNames) PushNames {
+	join := func(a, b []string) []string {
+		seen := map[string]bool{}
+		var out []string
+		for _, x := range append(append([]string{}, a...), b...) {
+			if !seen[x] {
+				seen[x] = true
+				out = append(out, x)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	return PushNames{Added: join(n.Added, m.Added), Changed: join(n.Changed, m.Changed), Removed: join(n.Removed, m.Removed)}
+}
+
+// Changes names what after changes against before, sorted: what one
+// version did to the previous (capy history), or a push to the head.
+func Changes(before, after Side) PushNames { return pushNames(before, after) }
+
+// pushNames names what after changes against before, sorted.
+func pushNames(before, after Side) PushNames {
+	var n PushNames
 	for name, v := range after.Values {
-		if w, ok := before.Values[name]; !ok || w != v {
-			n++
+		if w, ok := before.Values[name]; !ok {
+			n.Added = append(n.Added, name)
+		} else if w != v {
+			n.Changed = append(n.Changed, name)
 		}
 	}
 	for name := range before.Values {
 		if _, ok := after.Values[name]; !ok {
-			n++
+			n.Removed = append(n.Removed, name)
 		}
 	}
+	sort.Strings(n.Added)
+	sort.Strings(n.Changed)
+	sort.Strings(n.Removed)
 	return n
 }

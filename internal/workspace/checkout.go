@@ -290,6 +290,11 @@ type File struct {
 // EnvFile returns an environment's .env file (read at most MaxEnvFile).
 func (r *Repo) EnvFile(e EnvPin) *File { return &File{repo: r, rel: e.File, limit: MaxEnvFile} }
 
+// LocalFile returns an environment's personal layer (EnvPin.LocalFile).
+func (r *Repo) LocalFile(e EnvPin) *File {
+	return &File{repo: r, rel: e.LocalFile(), limit: MaxEnvFile}
+}
+
 // Rel returns the path relative to the repository root, as project.json
 // names it.
 func (f *File) Rel() string { return f.rel }

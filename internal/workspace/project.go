@@ -31,6 +31,20 @@ type EnvPin struct {
 	// (age1pq1…), what contributors encrypt to (docs/protocol.md §14).
 	// Projects from before it have none until a member's next unlock.
 	Recipient string `json:"recipient,omitempty"`
+	// Local is the environment's personal layer (default File + ".local"):
+	// encrypted like File, overlaying it in run, get, export and status,
+	// and never pushed.
+	Local string `json:"local,omitempty"`
+}
+
+// LocalFile is the environment's personal layer: Local, else File with
+// ".local" appended (.env.local, .env.production.local), as dotenv-flow
+// and Next.js name it.
+func (e EnvPin) LocalFile() string {
+	if e.Local != "" {
+		return e.Local
+	}
+	return e.File + ".local"
 }
 
 // PublicKey decodes the pinned signing key.
@@ -161,6 +175,29 @@ func (p *Project) Validate() error {
 		if err := CheckEnvFilePath(e.File); err != nil {
 			return fmt.Errorf(".capy/project.json: environment %s: %w", name, err)
 		}
+		if e.Local != "" {
+			if err := CheckEnvFilePath(e.Local); err != nil {
+				return fmt.Errorf(".capy/project.json: environment %s: local: %w", name, err)
+			}
+		}
+	}
+	// A personal layer that is another environment's file would be pushed
+	// there, and one shared by two environments could not be read by both.
+	owner := map[string]string{}
+	for name, e := range p.Environments {
+		owner[e.File] = name
+	}
+	for name, e := range p.Environments {
+		if other, ok := owner[e.LocalFile()]; ok {
+			return fmt.Errorf(".capy/project.json: environment %s: its local file %s is the file of environment %s (set \"local\" to another name)", name, e.LocalFile(), other)
+		}
+	}
+	locals := map[string]string{}
+	for name, e := range p.Environments {
+		if other, ok := locals[e.LocalFile()]; ok {
+			return fmt.Errorf(".capy/project.json: environments %s and %s share the local file %s", other, name, e.LocalFile())
+		}
+		locals[e.LocalFile()] = name
 	}
 	return nil
 }

@@ -161,12 +161,44 @@ func TestProjectRoundTripAndValidation(t *testing.T) {
 		},
 		func(p *Project) { p.DefaultEnvironment = "prod" },
 		func(p *Project) { p.Version = 2 },
+		// the personal layer: a clean path, never an environment's file
+		// (it would be pushed there), never shared by two environments
+		func(p *Project) {
+			e := p.Environments["development"]
+			e.Local = "../.env.local"
+			p.Environments["development"] = e
+		},
+		func(p *Project) {
+			e := p.Environments["development"]
+			e.Local = e.File
+			p.Environments["development"] = e
+		},
+		func(p *Project) {
+			e := p.Environments["development"]
+			p.Environments["local"] = EnvPin{ID: "env_bbbbbbbbbbbbbbbbbbbbbbbbbb", File: e.File + ".local", Epoch: 1, SigningKey: e.SigningKey}
+		},
+		func(p *Project) {
+			e := p.Environments["development"]
+			p.Environments["other"] = EnvPin{ID: "env_bbbbbbbbbbbbbbbbbbbbbbbbbb", File: ".env.other", Local: e.LocalFile(), Epoch: 1, SigningKey: e.SigningKey}
+		},
+	}
+	good := testProject()
+	e := good.Environments["development"]
+	if e.LocalFile() != e.File+".local" {
+		t.Fatalf("default local file %q", e.LocalFile())
+	}
+	e.Local = "secrets/mine.env"
+	good.Environments["development"] = e
+	if err := good.Validate(); err != nil || good.Environments["development"].LocalFile() != "secrets/mine.env" {
+		t.Fatalf("a configured local file: %v", err)
 	}
 	for i, mutate := range bad {
 		p := testProject()
 		mutate(&p)
 		if err := p.Validate(); err == nil {
 			t.Errorf("bad project %d accepted", i)
+		} else {
+			t.Logf("bad project %d: %v", i, err)
 		}
 	}
 }

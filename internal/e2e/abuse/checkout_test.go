@@ -375,7 +375,7 @@ func TestTrackedFilesRefusedEverywhere(t *testing.T) {
 	git(t, eve.dir, "add", ".env")
 	git(t, eve.dir, "commit", "-q", "-m", "env")
 	mark := w.s.mark()
-	r := eve.capy("--json", "init", "--yes", "--org", "Eve")
+	r := eve.capy("--json", "init", "--yes", "--new-org", "Eve")
 	if r.exit != 4 || r.code() != "tracked-file" || !strings.Contains(r.stderr, "git rm --cached .env") {
 		t.Fatalf("init with a tracked .env: %s", r)
 	}

@@ -557,7 +557,7 @@ func newWorld(t *testing.T) *world {
 	a := w.alice
 	a.login()
 	a.write(".env", "# team values\nA=alpha\nB=bravo\nC=charlie\n")
-	r := a.ok("init", "--yes", "--service", s.url, "--org", "Acme", "--project", "web")
+	r := a.ok("init", "--yes", "--service", s.url, "--new-org", "Acme", "--project", "web")
 	var words []string
 	for _, m := range phraseWord.FindAllStringSubmatch(r.stderr, -1) {
 		words = append(words, m[1])

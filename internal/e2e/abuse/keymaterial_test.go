@@ -238,7 +238,7 @@ func TestMaliciousWrapAnswer(t *testing.T) {
 			refused(t, laptop.capyStdin(w.phrase+"\n", "--json", "recover", "--org", w.proj.Org), c.msg, "holds the key")
 			refused(t, bob.capyStdin(code+"\n", "--json", "redeem", "--yes", "-"), c.msg, "joined")
 			before := carol.snapshotFiles(".env", ".capy/project.json", ".gitignore")
-			refused(t, carol.capy("--json", "init", "--yes", "--org", "Evil", "--project", "evil"), c.msg, "created organisation")
+			refused(t, carol.capy("--json", "init", "--yes", "--new-org", "Evil", "--project", "evil"), c.msg, "created organisation")
 			carol.unchangedFiles(before, "a refused init")
 			for _, p := range []*person{laptop, bob, carol} {
 				if files := keyEncFiles(t, p.home); len(files) != 0 {
@@ -250,7 +250,7 @@ func TestMaliciousWrapAnswer(t *testing.T) {
 	// With an honest answer each of them works: nothing was left behind
 	// that stands in the way.
 	laptop.okStdin(w.phrase+"\n", "recover", "--org", w.proj.Org)
-	carol.ok("init", "--yes", "--org", "Fine", "--project", "fine")
+	carol.ok("init", "--yes", "--new-org", "Fine", "--project", "fine")
 	bob, code := invitee(len(keyEncAnswers))
 	bob.okStdin(code+"\n", "redeem", "--yes", "-")
 	w.clone(bob)

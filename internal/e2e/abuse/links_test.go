@@ -274,7 +274,7 @@ func TestSymlinkedCapyDirectory(t *testing.T) {
 	empty := tree(t, outside)
 	os.Symlink(outside, q.path(".capy"))
 	mark := w.s.mark()
-	r := q.bounded(q.dir, nil, "init", "--yes", "--service", w.s.url, "--org", "Evil", "--project", "evil")
+	r := q.bounded(q.dir, nil, "init", "--yes", "--service", w.s.url, "--new-org", "Evil", "--project", "evil")
 	if got := tree(t, outside); got != empty {
 		t.Fatalf("init wrote outside the repository:\n%s\n%s", got, r)
 	}

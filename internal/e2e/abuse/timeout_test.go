@@ -107,7 +107,7 @@ func TestTimeoutSparesPromptsAndChild(t *testing.T) {
 	}
 
 	a.write(".env", "A=alpha\n")
-	a.ok("init", "--yes", "--service", s.url, "--org", "Acme", "--project", "web")
+	a.ok("init", "--yes", "--service", s.url, "--new-org", "Acme", "--project", "web")
 	r := a.capyIn(a.dir, []string{"CAPY_TIMEOUT=1s"}, "", "run", "--", "sh", "-c", `sleep 2; test "$A" = alpha && exit 7`)
 	if r.exit != 7 {
 		t.Fatalf("the command was cut short or lost its status (want 7): %s", r)

@@ -347,7 +347,7 @@ func (h *harness) newProject(n int, env []byte) *project {
 	if err := os.WriteFile(filepath.Join(p.dir, ".env"), env, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.must(owner, p.dir, "", "init", "--yes", "--org", "Stress", "--project", "stress")
+	h.must(owner, p.dir, "", "init", "--yes", "--new-org", "Stress", "--project", "stress")
 	for _, u := range p.users[1:] {
 		code := strings.TrimSpace(h.must(owner, p.dir, "", "invite", u.email).stdout)
 		h.must(u, p.dir, code, "redeem", "--yes", "-")

@@ -275,7 +275,7 @@ func TestAllowListAndOrgCreation(t *testing.T) {
 		t.Fatalf("capy login alice@example.com: exit %d\n%s", r.code, r.stderr)
 	}
 	dir := repo(t)
-	r = capy(t, dir, home, strings.NewReader(""), "init", "--yes", "--org", "Acme", "--service", d.url)
+	r = capy(t, dir, home, strings.NewReader(""), "init", "--yes", "--new-org", "Acme", "--service", d.url)
 	if r.code != 4 || !strings.Contains(r.stderr, "capy: error: the operator of this service does not let this account create organisations; nothing was created") ||
 		strings.Contains(r.stderr, "recovery phrase") {
 		t.Fatalf("capy init under --org-creation none: exit %d\n%s", r.code, r.stderr)
@@ -297,7 +297,7 @@ func TestAllowListAndOrgCreation(t *testing.T) {
 	if r := login(t, d, home, "alice@example.com"); r.code != 0 {
 		t.Fatalf("capy login alice@example.com: exit %d\n%s", r.code, r.stderr)
 	}
-	r = capy(t, dir, home, strings.NewReader(""), "init", "--yes", "--org", "Acme", "--service", d.url)
+	r = capy(t, dir, home, strings.NewReader(""), "init", "--yes", "--new-org", "Acme", "--service", d.url)
 	if r.code != 0 {
 		t.Fatalf("capy init under the default rules: exit %d\n%s", r.code, r.stderr)
 	}

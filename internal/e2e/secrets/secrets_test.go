@@ -180,7 +180,7 @@ func TestNoSecretReachesTheService(t *testing.T) {
 	os.WriteFile(filepath.Join(repoA, ".env"), []byte("DATABASE_URL=\"postgres://app:pw-Zq8vK2@db/app\"\nAPI_KEY=sk-live-Hn4Wx7Pq\n"), 0o600)
 
 	w.login(homeA, "alice@example.com")
-	_, initErr := w.capy(homeA, repoA, "", "init", "--yes", "--org", "Acme", "--project", "web")
+	_, initErr := w.capy(homeA, repoA, "", "init", "--yes", "--new-org", "Acme", "--project", "web")
 	var words []string
 	for _, m := range regexp.MustCompile(`\d+\. ([a-z]+)`).FindAllStringSubmatch(initErr, -1) {
 		words = append(words, m[1])
