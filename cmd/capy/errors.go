@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/checkout"
@@ -78,6 +79,8 @@ func classify(err error) *cliError {
 		return mk("conflict", exitConflict, "nothing was changed; resolve with `capy sync --prefer local` or `--prefer remote`")
 	case errors.As(err, new(*client.TimeoutError)), errors.Is(err, context.DeadlineExceeded):
 		return timeoutError(err)
+	case errors.As(err, new(*client.UnreachableError)):
+		return mk("unreachable", exitError, "check the service URL and your network, then try `capy doctor`")
 	case errors.Is(err, context.Canceled):
 		return mk("interrupted", exitError, "")
 	case errors.Is(err, member.ErrNotSignedIn):
@@ -178,7 +181,11 @@ func fromProblem(err error, p *api.Problem) *cliError {
 	case api.PCodeLocked:
 		ce.hint = "too many wrong codes: run `capy login` again for a new one"
 	case api.PRateLimited:
-		ce.hint = "wait a little and try again"
+		if p.RetryAfter > 0 {
+			ce.hint = fmt.Sprintf("retry in %d s; one member may unlock 300 times at once, then 2 times a second", int64(p.RetryAfter/time.Second))
+		} else {
+			ce.hint = "wait a little and try again"
+		}
 	case api.PVersionConflict:
 		ce.hint = "someone else changed the environment; run `capy` again"
 	case api.PUnavailable:
