@@ -116,7 +116,8 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "set", Usage: "set a value (read from stdin or a hidden prompt) and sync", ArgsUsage: "NAME [or NAME=VALUE]",
 			Description: "Example: printf %s \"$TOKEN\" | capy set API_TOKEN\nNAME=VALUE works but leaves the value in your shell history.",
 			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "literal", Usage: "never expand ${…} in this value"},
-				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next `capy` pushes it"}},
+				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next sync (capy alone) pushes it"},
+				&cli.BoolFlag{Name: "allow-empty", Usage: "set an empty value when stdin gives nothing (refused otherwise)"}},
 			Action: func(c *cli.Context) error { return cmdSet(u, c) },
 		},
 		{
@@ -136,9 +137,10 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Action: func(c *cli.Context) error { return cmdExport(u, c) },
 		},
 		{
-			Name: "import", Usage: "encrypt the values of a plaintext .env file into this environment", ArgsUsage: "FILE",
-			Description: "Example: capy import .env.plain && shred -u .env.plain",
-			Flags:       []cli.Flag{envFlag, &cli.BoolFlag{Name: "no-sync", Usage: "only write .env"}},
+			Name: "import", Usage: "encrypt the values of a plaintext .env file into this environment", ArgsUsage: "FILE (or - for stdin)",
+			Description: "Example: capy import .env.plain && shred -u .env.plain\n         vault kv get -format=json … | jq .data.data | capy import --format json -",
+			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "no-sync", Usage: "only write .env"},
+				&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT` of the input: dotenv, or json (one object of names to string values)"}},
 			Action:      func(c *cli.Context) error { return cmdImport(u, c) },
 		},
 		{

@@ -52,6 +52,9 @@ func run(args []string) int {
 		return int(ex)
 	}
 	ce := classify(err)
+	if ce.code == "usage" {
+		ce.hint = nameCommand(ce.hint, commandPath(app, args))
+	}
 	if u.json {
 		u.data(map[string]string{"error": ce.code, "message": ce.msg, "hint": ce.hint}, nil)
 	}
@@ -109,7 +112,7 @@ func newApp(u *ui) *cli.App {
 			"Start: capy login, then capy init (or capy redeem CODE to join a team).",
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
-				return usageError("unknown command %q", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
 			return cmdSync(u, c, envFlagValue(c), "", false)
 		},
@@ -122,6 +125,7 @@ func newApp(u *ui) *cli.App {
 	}
 	a.Commands = commands(u, envFlag, jsonFlag)
 	setUsageErrors(a.Commands)
+	addJSONFlag(a.Commands, jsonFlag)
 	return a
 }
 

@@ -92,7 +92,7 @@ func cmdStatus(u *ui, c *cli.Context) error {
 	st := map[string]any{"environment": s.Env, "file": s.File, "plaintext": nonNil(s.Plaintext),
 		"base_version": s.BaseVersion, "conflicts": s.Conflicts}
 	if rep != nil {
-		st["remote_version"] = rep.Version
+		st["remote_version"] = rep.HeadVersion
 		st["to_push"] = rep.PushedChanges
 		st["incoming_added"], st["incoming_updated"], st["incoming_removed"] = nonNil(rep.Added), nonNil(rep.Updated), nonNil(rep.Removed)
 	}
@@ -106,7 +106,7 @@ func cmdStatus(u *ui, c *cli.Context) error {
 			return
 		}
 		if rep != nil {
-			fmt.Fprintf(w, "  service at v%d; %d change(s) to push\n", rep.Version, rep.PushedChanges)
+			fmt.Fprintf(w, "  service at v%d; %d change(s) to push\n", rep.HeadVersion, rep.PushedChanges)
 			for _, x := range []struct {
 				what  string
 				names []string
