@@ -141,7 +141,7 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Description: "Example: capy import .env.plain && shred -u .env.plain\n         vault kv get -format=json … | jq .data.data | capy import --format json -",
 			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "no-sync", Usage: "only write .env"},
 				&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT` of the input: dotenv, or json (one object of names to string values)"}},
-			Action:      func(c *cli.Context) error { return cmdImport(u, c) },
+			Action: func(c *cli.Context) error { return cmdImport(u, c) },
 		},
 		{
 			Name: "run", Usage: "run a command with the decrypted values in its environment", ArgsUsage: "-- CMD [ARGS…]",
