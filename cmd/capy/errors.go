@@ -23,7 +23,12 @@ const (
 	exitUsage     = 2
 	exitConflict  = 3
 	exitForbidden = 4
+	// The statuses shells give a command that cannot be run.
+	exitNotExecutable = 126
+	exitNotFound      = 127
 )
+
+const notExecutableHint = "check that the file is an executable program or a script with a #! line, and that you may run it"
 
 // cliError is an error with its stable code, exit status and hint.
 type cliError struct {
@@ -167,7 +172,7 @@ func fromProblem(err error, p *api.Problem) *cliError {
 		ce.exit, ce.msg = exitForbidden, "you are not a member of this organisation"
 		ce.hint = "ask an admin for an invite, then `capy redeem CODE`"
 	case api.PForbidden:
-		ce.exit, ce.hint = exitForbidden, "this needs a higher role (see `capy members`)"
+		ce.exit, ce.hint = exitForbidden, "ask an admin or owner to do it, or to give you that role (`capy members` lists them)"
 	case api.PInviteEmailMismatch:
 		ce.exit, ce.hint = exitForbidden, "sign in with the e-mail the invite was sent to (`capy logout`, then redeem again)"
 	case api.PInviteRevoked, api.PInviteConsumed, api.PInviteExpired:
