@@ -246,5 +246,12 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "doctor", Usage: "check this machine and repository, and say how to fix problems", Description: "Example: capy doctor",
 			Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return cmdDoctor(u, c) },
 		},
+		{
+			Name: "completion", Usage: "print the shell completion script for bash, zsh or fish", ArgsUsage: "bash|zsh|fish",
+			Description: "Example: . <(capy completion bash)            (in ~/.bashrc)\n" +
+				"         capy completion zsh > \"${fpath[1]}/_capy\"\n" +
+				"         capy completion fish > ~/.config/fish/completions/capy.fish",
+			Action: func(c *cli.Context) error { return cmdCompletion(u, c) },
+		},
 	}
 }
