@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
@@ -89,6 +90,9 @@ func classify(err error) *cliError {
 	case errors.Is(err, context.Canceled):
 		return mk("interrupted", exitError, "")
 	case errors.Is(err, member.ErrNotSignedIn):
+		if inCI() {
+			return mk("not-signed-in", exitError, "in CI capy reads with a deploy code: set CAPY_DEPLOY_CODE (from `capy deploy`) and run `capy ci`, or `capy run -- CMD`")
+		}
 		return mk("not-signed-in", exitError, "run `capy login`")
 	case errors.Is(err, member.ErrNoKeyEnc):
 		return mk("no-key", exitError, "redeem an invite code (`capy redeem CODE`), add this machine from another (`capy device add`), or `capy recover` with the phrase")
@@ -160,6 +164,13 @@ func classify(err error) *cliError {
 		return mk("service", exitError, "is the service URL right? a proxy answered instead of capyd")
 	}
 	return mk("error", exitError, "")
+}
+
+// inCI says whether capy runs in a CI job: every common CI service sets
+// CI (GitHub Actions, GitLab, CircleCI, Buildkite, Travis, …).
+func inCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
 }
 
 func fromProblem(err error, p *api.Problem) *cliError {

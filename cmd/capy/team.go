@@ -165,7 +165,7 @@ func cmdKick(u *ui, c *cli.Context) error {
 		}
 		u.say("%s minted %d deploy code(s) that %s:", mb.Email, len(deps.Items), verb)
 		for _, d := range deps.Items {
-			u.say("  %s %s (env %s)", d.ID, d.Name, d.Env)
+			u.say("  %s %s (environment %s)", d.ID, d.Name, envName(p, d.Env))
 		}
 	}
 	if !c.Bool("yes") {
