@@ -237,9 +237,15 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{envFlag, yes}, Action: func(c *cli.Context) error { return cmdRollback(u, c) },
 		},
 		{
-			Name: "audit", Usage: "show the organisation's audit log (admins)", Description: "Example: capy audit --verify",
+			Name: "audit", Usage: "show the organisation's audit log (admins)",
+			Description: "Example: capy audit --user bob@example.com --since 24h\n         capy audit --verify",
 			Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "verify", Usage: "recompute the hash chain and check it contains what this machine has seen"},
-				&cli.IntFlag{Name: "limit", Value: 50, Usage: "show the last `N` entries"}},
+				&cli.IntFlag{Name: "limit", Value: 50, Usage: "show the last `N` entries (after the filters)"},
+				&cli.StringFlag{Name: "user", Usage: "only the entries of `EMAIL` (or a usr_/dep_ id)"},
+				&cli.StringFlag{Name: "action", Usage: "only entries of `ACTION` (co-decrypt, push, invite, kick, …)"},
+				&cli.StringFlag{Name: "since", Usage: "only entries since `WHEN`: a duration back (24h), a day (2026-12-01) or an RFC 3339 time"},
+				&cli.StringFlag{Name: "env", Usage: "only entries about environment `NAME` (or an env_ id)"},
+				&cli.BoolFlag{Name: "no-fold", Usage: "one line per entry (by default a member's co-decrypts within an hour are one line; --json keeps every row)"}},
 			Action: func(c *cli.Context) error { return cmdAudit(u, c) },
 		},
 		{
