@@ -198,7 +198,7 @@ func fromProblem(err error, p *api.Problem) *cliError {
 		ce.hint = "too many wrong codes: run `capy login` again for a new one"
 	case api.PRateLimited:
 		if p.RetryAfter > 0 {
-			ce.hint = fmt.Sprintf("retry in %d s; one member may unlock 300 times at once, then 2 times a second", int64(p.RetryAfter/time.Second))
+			ce.hint = fmt.Sprintf("run it again in %d s (a member may unlock 300 times at once, then 2 times a second)", int64(p.RetryAfter/time.Second))
 		} else {
 			ce.hint = "wait a little and try again"
 		}

@@ -271,7 +271,7 @@ func cmdRedeem(u *ui, c *cli.Context) error {
 		text = line
 	}
 	if strings.HasPrefix(strings.TrimSpace(text), "capy-deploy-") {
-		return &cliError{code: "bad-code", exit: exitUsage, msg: "this is a deploy code, not a redeem code",
+		return &cliError{code: "bad-code", exit: exitUsage, msg: "wrong kind of code: this is a deploy code, not a redeem code",
 			hint: "a deploy code is for CI and servers: set CAPY_DEPLOY_CODE to it and run `capy ci` (then `capy run -- CMD`)"}
 	}
 	code, err := member.ParseRedeemCode(text)
