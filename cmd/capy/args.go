@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -154,4 +155,110 @@ func commandName(app *cli.App, args []string) string {
 		return ""
 	}
 	return ""
+}
+
+// commandPath is the command and subcommands args name ("env create"),
+// or "" when they name none.
+func commandPath(app *cli.App, args []string) string {
+	var path []string
+	cmds, flags := app.Commands, app.Flags
+	for i := 1; i < len(args); i++ {
+		tok := args[i]
+		if tok == "--" {
+			break
+		}
+		if strings.HasPrefix(tok, "-") && tok != "-" {
+			if takesValue(flags, tok) && !strings.Contains(tok, "=") {
+				i++ // the flag's value
+			}
+			continue
+		}
+		var next *cli.Command
+		for _, c := range cmds {
+			if c.HasName(tok) {
+				next = c
+			}
+		}
+		if next == nil {
+			break
+		}
+		path = append(path, next.Name)
+		cmds, flags = next.Subcommands, append(append([]cli.Flag{}, app.Flags...), next.Flags...)
+	}
+	return strings.Join(path, " ")
+}
+
+// nameCommand puts the command into a usage hint's "see `capy COMMAND
+// --help`", so that the hint is one the user can paste.
+func nameCommand(hint, path string) string {
+	if path == "" {
+		return strings.ReplaceAll(hint, "`capy COMMAND --help`", "`capy --help`")
+	}
+	return strings.ReplaceAll(hint, "`capy COMMAND --help`", "`capy "+path+" --help`")
+}
+
+// addJSONFlag gives every command --json, so that `capy set --json`
+// works as `capy --json set` does (run reads it from anywhere before
+// "--"); commands that print no data print nothing more.
+func addJSONFlag(cmds []*cli.Command, jsonFlag cli.Flag) {
+	for _, c := range cmds {
+		has := false
+		for _, f := range c.Flags {
+			if f == jsonFlag || f.Names()[0] == "json" {
+				has = true
+			}
+		}
+		if !has {
+			c.Flags = append(c.Flags, jsonFlag)
+		}
+		addJSONFlag(c.Subcommands, jsonFlag)
+	}
+}
+
+// unknownCommand is the usage error for a mistyped command, with the
+// nearest command names when one is close (an edit distance of at most
+// a third of the word, and at least 1).
+func unknownCommand(app *cli.App, word string) error {
+	var near []string
+	best := len(word)/3 + 1
+	for _, c := range app.Commands {
+		if c.Hidden {
+			continue
+		}
+		for _, n := range c.Names() {
+			d := editDistance(word, n)
+			switch {
+			case d < best:
+				best, near = d, []string{c.Name}
+			case d == best && (len(near) == 0 || near[len(near)-1] != c.Name):
+				near = append(near, c.Name)
+			}
+		}
+	}
+	if len(near) == 0 {
+		return usageError("unknown command %q", word)
+	}
+	return &cliError{code: "usage", exit: exitUsage, msg: fmt.Sprintf("unknown command %q", word),
+		hint: "did you mean `capy " + strings.Join(near, "` or `capy ") + "`? (see `capy --help`)"}
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

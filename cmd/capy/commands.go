@@ -130,8 +130,9 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "set", Usage: "set a value (read from stdin or a hidden prompt) and sync", ArgsUsage: "NAME [or NAME=VALUE]",
 			Description: "Example: printf %s \"$TOKEN\" | capy set API_TOKEN\nNAME=VALUE works but leaves the value in your shell history.",
 			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "literal", Usage: "never expand ${…} in this value"},
-				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next `capy` pushes it"},
-				&cli.BoolFlag{Name: "public", Usage: "encrypt to the environment's pinned age recipient, offline, without an account (contributors; see capy encrypt)"}},
+				&cli.BoolFlag{Name: "no-sync", Usage: "only write .env; the next sync (capy alone) pushes it"},
+				&cli.BoolFlag{Name: "public", Usage: "encrypt to the environment's pinned age recipient, offline, without an account (contributors; see capy encrypt)"},
+				&cli.BoolFlag{Name: "allow-empty", Usage: "set an empty value when stdin gives nothing (refused otherwise)"}},
 			Action: func(c *cli.Context) error { return cmdSet(u, c) },
 		},
 		{
@@ -151,10 +152,11 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Action: func(c *cli.Context) error { return cmdExport(u, c) },
 		},
 		{
-			Name: "import", Usage: "encrypt the values of a plaintext .env file into this environment", ArgsUsage: "FILE",
-			Description: "Example: capy import .env.plain && shred -u .env.plain",
-			Flags:       []cli.Flag{envFlag, &cli.BoolFlag{Name: "no-sync", Usage: "only write .env"}},
-			Action:      func(c *cli.Context) error { return cmdImport(u, c) },
+			Name: "import", Usage: "encrypt the values of a plaintext .env file into this environment", ArgsUsage: "FILE (or - for stdin)",
+			Description: "Example: capy import .env.plain && shred -u .env.plain\n         vault kv get -format=json … | jq .data.data | capy import --format json -",
+			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "no-sync", Usage: "only write .env"},
+				&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT` of the input: dotenv, or json (one object of names to string values)"}},
+			Action: func(c *cli.Context) error { return cmdImport(u, c) },
 		},
 		{
 			Name: "run", Usage: "run a command with the decrypted values in its environment", ArgsUsage: "-- CMD [ARGS…]",
@@ -260,9 +262,15 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{envFlag, yes}, Action: func(c *cli.Context) error { return cmdRollback(u, c) },
 		},
 		{
-			Name: "audit", Usage: "show the organisation's audit log (admins)", Description: "Example: capy audit --verify",
+			Name: "audit", Usage: "show the organisation's audit log (admins)",
+			Description: "Example: capy audit --user bob@example.com --since 24h\n         capy audit --verify",
 			Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "verify", Usage: "recompute the hash chain and check it contains what this machine has seen"},
-				&cli.IntFlag{Name: "limit", Value: 50, Usage: "show the last `N` entries"}},
+				&cli.IntFlag{Name: "limit", Value: 50, Usage: "show the last `N` entries (after the filters)"},
+				&cli.StringFlag{Name: "user", Usage: "only the entries of `EMAIL` (or a usr_/dep_ id)"},
+				&cli.StringFlag{Name: "action", Usage: "only entries of `ACTION` (co-decrypt, push, invite, kick, …)"},
+				&cli.StringFlag{Name: "since", Usage: "only entries since `WHEN`: a duration back (24h), a day (2026-12-01) or an RFC 3339 time"},
+				&cli.StringFlag{Name: "env", Usage: "only entries about environment `NAME` (or an env_ id)"},
+				&cli.BoolFlag{Name: "no-fold", Usage: "one line per entry (by default a member's co-decrypts within an hour are one line; --json keeps every row)"}},
 			Action: func(c *cli.Context) error { return cmdAudit(u, c) },
 		},
 		{
@@ -270,5 +278,12 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return cmdDoctor(u, c) },
 		},
 		encryptCommand(u, envFlag, jsonFlag),
+		{
+			Name: "completion", Usage: "print the shell completion script for bash, zsh or fish", ArgsUsage: "bash|zsh|fish",
+			Description: "Example: . <(capy completion bash)            (in ~/.bashrc)\n" +
+				"         capy completion zsh > \"${fpath[1]}/_capy\"\n" +
+				"         capy completion fish > ~/.config/fish/completions/capy.fish",
+			Action: func(c *cli.Context) error { return cmdCompletion(u, c) },
+		},
 	}
 }

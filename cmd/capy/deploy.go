@@ -53,8 +53,12 @@ func cmdDeployList(u *ui, c *cli.Context) error {
 		return err
 	}
 	return u.data(items, func(w io.Writer) {
+		if len(items) > 0 {
+			fmt.Fprintf(w, "%-30s  %-12s %-8s %-12s %-5s %-24s %s\n", "ID", "NAME", "STATUS", "ENVIRONMENT", "EPOCH", "BY", "EXPIRES")
+		}
 		for _, d := range items {
-			fmt.Fprintf(w, "%s  %-12s %-8s env %s epoch %d  by %s  expires %s\n", inert(d.ID), inert(d.Name), inert(d.Status), inert(d.Env), d.Epoch,
+			env := envName(p, d.Env)
+			fmt.Fprintf(w, "%-30s  %-12s %-8s %-12s %-5d %-24s %s\n", inert(d.ID), inert(d.Name), inert(d.Status), inert(env), d.Epoch,
 				inert(d.CreatedBy.Email), d.ExpiresAt.Format("2006-01-02"))
 		}
 	})
@@ -94,4 +98,15 @@ func cmdCI(u *ui, c *cli.Context) error {
 	}
 	u.done("%s v%d written to %s; key file %s", res.Env, res.Version, res.File, res.KeyFile)
 	return nil
+}
+
+// envName is an environment's name as project.json gives it; an id this
+// repository does not list (another project's) stays an id.
+func envName(p *checkout.Project, id string) string {
+	for n, e := range p.Repo.Project.Environments {
+		if e.ID == id {
+			return n
+		}
+	}
+	return id
 }

@@ -62,6 +62,7 @@ func cmdEnvCreate(u *ui, c *cli.Context) error {
 		return err
 	}
 	u.done("created environment %s (file %s); `capy env switch %s` to use it", name, file, name)
+	u.say("Commit .capy/project.json (it now names %s, with the key that signs it) and .gitignore; never %s.", name, file)
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"time"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/checkout"
@@ -22,7 +24,12 @@ const (
 	exitUsage     = 2
 	exitConflict  = 3
 	exitForbidden = 4
+	// The statuses shells give a command that cannot be run.
+	exitNotExecutable = 126
+	exitNotFound      = 127
 )
+
+const notExecutableHint = "check that the file is an executable program or a script with a #! line, and that you may run it"
 
 // cliError is an error with its stable code, exit status and hint.
 type cliError struct {
@@ -78,9 +85,14 @@ func classify(err error) *cliError {
 		return mk("conflict", exitConflict, "nothing was changed; resolve with `capy sync --prefer local` or `--prefer remote`")
 	case errors.As(err, new(*client.TimeoutError)), errors.Is(err, context.DeadlineExceeded):
 		return timeoutError(err)
+	case errors.As(err, new(*client.UnreachableError)):
+		return mk("unreachable", exitError, "check the service URL and your network, then try `capy doctor`")
 	case errors.Is(err, context.Canceled):
 		return mk("interrupted", exitError, "")
 	case errors.Is(err, member.ErrNotSignedIn):
+		if inCI() {
+			return mk("not-signed-in", exitError, "in CI capy reads with a deploy code: set CAPY_DEPLOY_CODE (from `capy deploy`) and run `capy ci`, or `capy run -- CMD`")
+		}
 		return mk("not-signed-in", exitError, "run `capy login`")
 	case errors.Is(err, member.ErrNoKeyEnc):
 		return mk("no-key", exitError, "redeem an invite code (`capy redeem CODE`), add this machine from another (`capy device add`), or `capy recover` with the phrase")
@@ -162,6 +174,13 @@ const (
 	orgCreationHint    = "join an existing organisation with an invite code (`capy redeem CODE`), or ask the service's operator"
 )
 
+// inCI says whether capy runs in a CI job: every common CI service sets
+// CI (GitHub Actions, GitLab, CircleCI, Buildkite, Travis, …).
+func inCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
+
 func fromProblem(err error, p *api.Problem) *cliError {
 	ce := &cliError{code: string(p.Slug()), exit: exitError, msg: p.Error(), err: err}
 	switch p.Slug() {
@@ -172,7 +191,7 @@ func fromProblem(err error, p *api.Problem) *cliError {
 		ce.exit, ce.msg = exitForbidden, "you are not a member of this organisation"
 		ce.hint = "ask an admin for an invite, then `capy redeem CODE`"
 	case api.PForbidden:
-		ce.exit, ce.hint = exitForbidden, "this needs a higher role (see `capy members`)"
+		ce.exit, ce.hint = exitForbidden, "ask an admin or owner to do it, or to give you that role (`capy members` lists them)"
 	case api.PEmailNotAllowed:
 		ce.exit, ce.msg = exitForbidden, "this service does not let this e-mail address sign in: its operator allows only some addresses"
 		ce.hint = "sign in with your organisation's address, or ask the service's operator to allow this one"
@@ -195,7 +214,11 @@ func fromProblem(err error, p *api.Problem) *cliError {
 	case api.PCodeLocked:
 		ce.hint = "too many wrong codes: run `capy login` again for a new one"
 	case api.PRateLimited:
-		ce.hint = "wait a little and try again"
+		if p.RetryAfter > 0 {
+			ce.hint = fmt.Sprintf("run it again in %d s (a member may unlock 300 times at once, then 2 times a second)", int64(p.RetryAfter/time.Second))
+		} else {
+			ce.hint = "wait a little and try again"
+		}
 	case api.PVersionConflict:
 		ce.hint = "someone else changed the environment; run `capy` again"
 	case api.PUnavailable:

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/client"
+	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/member"
 	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
@@ -130,17 +133,102 @@ func cmdAudit(u *ui, c *cli.Context) error {
 		}
 		return u.data(map[string]any{"valid": true, "rows": len(rows), "head": head, "seen": seen.Highest, "checked": checked}, nil)
 	}
-	if n := c.Int("limit"); n > 0 && len(rows) > n {
-		rows = rows[len(rows)-n:]
+	// E-mail addresses for the actors' user ids (revoked members too).
+	members, err := collect(func(cursor string) (*api.List[api.Member], error) {
+		return a.Client.Members(c.Context, org, "all", "", cursor, 200)
+	})
+	if err != nil {
+		return err
 	}
-	if rows == nil {
-		rows = []api.AuditEntry{}
+	email := map[string]string{}
+	for _, m := range members {
+		email[m.ID] = m.Email
 	}
-	return u.data(rows, func(w io.Writer) {
-		for _, r := range rows {
-			fmt.Fprintf(w, "#%-5d %s  %-15s %-7s %s  by %s\n", r.Seq, inert(short(r.Time, 19)), inert(r.Action), inert(r.Result), inert(r.Target), inert(r.Actor))
+	f, err := auditFilterOf(c, p, members)
+	if err != nil {
+		return err
+	}
+	var kept []api.AuditEntry
+	for _, r := range rows {
+		if f.keep(r) {
+			kept = append(kept, r)
+		}
+	}
+	if n := c.Int("limit"); n > 0 && len(kept) > n {
+		kept = kept[len(kept)-n:]
+	}
+	// --json keeps every row; the text folds repeated co-decrypts.
+	type jsonRow struct {
+		api.AuditEntry
+		ActorEmail string `json:"actor_email,omitempty"`
+	}
+	out := []jsonRow{}
+	for _, r := range kept {
+		out = append(out, jsonRow{r, email[r.Actor]})
+	}
+	who := func(id string) string {
+		if e, ok := email[id]; ok {
+			return e
+		}
+		return id
+	}
+	return u.data(out, func(w io.Writer) {
+		lines := foldAudit(kept)
+		if c.Bool("no-fold") {
+			lines = lines[:0]
+			for _, r := range kept {
+				lines = append(lines, auditLine{first: r, last: r, count: 1})
+			}
+		}
+		for _, l := range lines {
+			r := l.first
+			if l.count == 1 {
+				fmt.Fprintf(w, "#%-5d %s  %-15s %-7s %s  by %s\n", r.Seq, inert(short(r.Time, 19)), inert(r.Action), inert(r.Result), inert(r.Target), inert(who(r.Actor)))
+				continue
+			}
+			fmt.Fprintf(w, "#%-5d %s  %-15s %-7s ×%d within the hour (#%d–#%d, last %s)  by %s\n", r.Seq, inert(short(r.Time, 19)), inert(r.Action), inert(r.Result),
+				l.count, r.Seq, l.last.Seq, inert(clockOf(l.last.Time)), inert(who(r.Actor)))
 		}
 	})
+}
+
+// auditFilterOf reads audit's filter flags: --user takes an e-mail
+// address or a usr_/dep_ id, --env a name of this repository or an id.
+func auditFilterOf(c *cli.Context, p *checkout.Project, members []api.Member) (auditFilter, error) {
+	var f auditFilter
+	if who := c.String("user"); who != "" {
+		f.actors = map[string]bool{who: true}
+		if strings.Contains(who, "@") {
+			canon, err := ident.CanonicalEmail(who)
+			if err != nil {
+				return f, err
+			}
+			f.actors = map[string]bool{}
+			for _, m := range members {
+				if m.Email == canon {
+					f.actors[m.ID] = true
+				}
+			}
+			if len(f.actors) == 0 {
+				return f, withHint(fmt.Errorf("%s is not a member of this organisation, now or before", canon), "not-found", "see `capy members --all`")
+			}
+		}
+	}
+	f.action = c.String("action")
+	if s := c.String("since"); s != "" {
+		t, err := parseSince(s, time.Now())
+		if err != nil {
+			return f, usageError("%v", err)
+		}
+		f.since = t
+	}
+	if e := c.String("env"); e != "" {
+		f.envID = e
+		if pin, ok := p.Repo.Project.Environments[e]; ok {
+			f.envID = pin.ID
+		}
+	}
+	return f, nil
 }
 
 func short(s string, n int) string {
@@ -148,4 +236,13 @@ func short(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// clockOf is the HH:MM:SS of an audit time (the whole text if it is not
+// of the fixed form).
+func clockOf(t string) string {
+	if len(t) >= 19 {
+		return t[11:19]
+	}
+	return t
 }

@@ -32,7 +32,13 @@ func main() {
 func run(args []string) int {
 	u := newUI(hasFlag(args, "--json"))
 	app := newApp(u)
-	args = reorderArgs(app, args)
+	if len(args) > 0 && args[len(args)-1] == completionFlag {
+		// Completion asks with the words typed so far, as they are, and
+		// reads the answer from stdout (help and prose go to stderr).
+		app.Writer = u.stdout
+	} else {
+		args = reorderArgs(app, args)
+	}
 	// One budget bounds the whole command (CAPY_TIMEOUT): a stalled
 	// service must not hold capy for 30 s × 3 attempts per request.
 	limit, err := parseTimeout(os.Getenv(timeoutVar))
@@ -52,6 +58,9 @@ func run(args []string) int {
 		return int(ex)
 	}
 	ce := classify(err)
+	if ce.code == "usage" {
+		ce.hint = nameCommand(ce.hint, commandPath(app, args))
+	}
 	if u.json {
 		u.data(map[string]string{"error": ce.code, "message": ce.msg, "hint": ce.hint}, nil)
 	}
@@ -104,12 +113,14 @@ func newApp(u *ui) *cli.App {
 		Version:         version,
 		Flags:           []cli.Flag{jsonFlag},
 		HideHelpCommand: true,
+		// capy completion bash|zsh|fish prints the scripts that use it.
+		EnableBashCompletion: true,
 		Description: "With no command, capy syncs the current environment: it pulls the newest values,\n" +
 			"merges them with your .env, pushes what changed and rewrites .env as snippets.\n\n" +
 			"Start: capy login, then capy init (or capy redeem CODE to join a team).",
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
-				return usageError("unknown command %q", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
 			return cmdSync(u, c, envFlagValue(c), "", false)
 		},
@@ -122,6 +133,7 @@ func newApp(u *ui) *cli.App {
 	}
 	a.Commands = commands(u, envFlag, jsonFlag)
 	setUsageErrors(a.Commands)
+	addJSONFlag(a.Commands, jsonFlag)
 	return a
 }
 

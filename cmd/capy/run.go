@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"sort"
@@ -188,7 +190,13 @@ func cmdRun(u *ui, c *cli.Context) error {
 	}
 	path, err := exec.LookPath(args[0])
 	if err != nil {
-		return withHint(err, "no-command", "check the command name and your PATH")
+		// As shells do: 127 for a command that is not there, 126 for
+		// one that is there but may not be run.
+		exit, hint := exitNotFound, "check the command name and your PATH"
+		if errors.Is(err, fs.ErrPermission) {
+			exit, hint = exitNotExecutable, notExecutableHint
+		}
+		return &cliError{code: "no-command", exit: exit, msg: err.Error(), hint: hint, err: err}
 	}
 	// The audit head the unlock was shown is written before the command
 	// starts: on Unix nothing of capy runs after. A failure only weakens

@@ -20,9 +20,12 @@ func startChild(path string, argv, env []string) error {
 	syscall.ForkLock.Lock()
 	err := syscall.Exec(path, argv, env)
 	syscall.ForkLock.Unlock()
-	hint := ""
-	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOEXEC) {
-		hint = "check that the file is an executable program or a script with a #! line, and that you may run it"
+	exit, hint := exitError, ""
+	switch {
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC):
+		exit, hint = exitNotExecutable, notExecutableHint
+	case errors.Is(err, syscall.ENOENT):
+		exit = exitNotFound // a #! interpreter that is not there
 	}
-	return withHint(fmt.Errorf("start %s: %w", argv[0], err), "no-command", hint)
+	return &cliError{code: "no-command", exit: exit, msg: fmt.Sprintf("start %s: %v", argv[0], err), hint: hint, err: err}
 }

@@ -146,6 +146,7 @@ func scriptParams(svcFor func(e *testscript.Env) (*e2etest.Service, error)) test
 			"match":        cmdMatch,
 			"flip-share":   cmdFlipShare,
 			"pin":          cmdPin,
+			"stop-service": cmdStopService,
 		},
 		RequireExplicitExec: true,
 	}
@@ -192,6 +193,20 @@ func TestScriptsSQLite(t *testing.T) {
 		}
 		return svc, err
 	}))
+}
+
+// TestScriptsRateLimited runs testdata/ratelimited/*.txtar against a
+// service with its rate limits on, as shipped (docs/api.md §1.8).
+func TestScriptsRateLimited(t *testing.T) {
+	p := scriptParams(func(e *testscript.Env) (*e2etest.Service, error) {
+		svc, err := e2etest.NewService(filepath.Join(e.WorkDir, ".capyd"), e2etest.ServiceOptions{RateLimits: true})
+		if err == nil {
+			e.Defer(svc.Close)
+		}
+		return svc, err
+	})
+	p.Dir = "testdata/ratelimited"
+	testscript.Run(t, p)
 }
 
 func TestScriptsPostgres(t *testing.T) {
@@ -289,6 +304,12 @@ func cmdClock(ts *testscript.TestScript, neg bool, args []string) {
 	d, err := time.ParseDuration(strings.TrimPrefix(args[0], "+"))
 	ts.Check(err)
 	svc.Clock.Advance(d)
+}
+
+// stop-service: stop the script's service; its port refuses connections
+// from now on.
+func cmdStopService(ts *testscript.TestScript, neg bool, args []string) {
+	ts.Value("service").(*e2etest.Service).Close()
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

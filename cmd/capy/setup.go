@@ -378,6 +378,10 @@ func cmdRedeem(u *ui, c *cli.Context) error {
 		}
 		text = line
 	}
+	if strings.HasPrefix(strings.TrimSpace(text), "capy-deploy-") {
+		return &cliError{code: "bad-code", exit: exitUsage, msg: "wrong kind of code: this is a deploy code, not a redeem code",
+			hint: "a deploy code is for CI and servers: set CAPY_DEPLOY_CODE to it and run `capy ci` (then `capy run -- CMD`)"}
+	}
 	code, err := member.ParseRedeemCode(text)
 	if err != nil {
 		return err
@@ -419,5 +423,5 @@ func cmdRedeem(u *ui, c *cli.Context) error {
 	} else {
 		u.say("In a clone of the project's repository, run `capy`; or `capy link PROJECT` in a new one.")
 	}
-	return u.data(map[string]string{"org": res.Org.ID, "role": string(res.Org.Role), "kind": res.Invite.Kind}, nil)
+	return u.data(map[string]string{"org": res.Org.ID, "org_name": res.Org.Name, "role": string(res.Org.Role), "kind": res.Invite.Kind}, nil)
 }

@@ -117,7 +117,7 @@ func cmdStatus(u *ui, c *cli.Context) error {
 		"base_version": s.BaseVersion, "conflicts": s.Conflicts,
 		"local_file": s.LocalFile, "local_override": nonNil(s.Local)}
 	if rep != nil {
-		st["remote_version"] = rep.Version
+		st["remote_version"] = rep.HeadVersion
 		st["to_push"] = rep.PushedChanges
 		st["push"] = pushJSON(rep.Push)
 		st["incoming_added"], st["incoming_updated"], st["incoming_removed"] = nonNil(rep.Added), nonNil(rep.Updated), nonNil(rep.Removed)
@@ -138,7 +138,7 @@ func cmdStatus(u *ui, c *cli.Context) error {
 			return
 		}
 		if rep != nil {
-			fmt.Fprintf(w, "  service at v%d; %d change(s) to push\n", rep.Version, rep.PushedChanges)
+			fmt.Fprintf(w, "  service at v%d; %d change(s) to push\n", rep.HeadVersion, rep.PushedChanges)
 			if rep.PushedChanges > 0 {
 				fmt.Fprintf(w, "  to push: %s\n", pushText(rep.Push))
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/ident"
@@ -28,17 +29,47 @@ func cmdInvite(u *ui, c *cli.Context, kind string) error {
 			return usageError("--role takes member, admin or owner")
 		}
 	}
+	// Open invites for the same address, found before the new one exists.
+	var earlier []api.Invite
+	if kind == api.InviteMember {
+		open, err := collect(func(cursor string) (*api.List[api.Invite], error) {
+			return a.Client.Invites(c.Context, p.Repo.Project.Org, "open", cursor, 200)
+		})
+		if err != nil {
+			return err
+		}
+		for _, i := range open {
+			if i.Kind == api.InviteMember && i.Email == email {
+				earlier = append(earlier, i)
+			}
+		}
+	}
 	code, inv, err := p.Invite(c.Context, a, kind, email, role, c.Duration("ttl"))
 	if err != nil {
 		return err
 	}
+	// One open code per address (decision 67): the new code replaces
+	// the earlier ones, which were most likely lost or sent to the wrong
+	// place, so no forgotten code stays valid.
+	var revoked []string
+	for _, i := range earlier {
+		if _, err := a.Client.RevokeInvite(c.Context, p.Repo.Project.Org, i.ID); err != nil {
+			u.warn("%s already had an open invite (%s) and it could not be revoked: %v; revoke it with `capy invites revoke %s`", email, i.ID, err, i.ID)
+			continue
+		}
+		revoked = append(revoked, i.ID)
+	}
 	if kind == api.InviteDevice {
 		u.done("code for your next machine (valid until %s); there run: capy redeem CODE", inv.ExpiresAt.Format("2006-01-02 15:04 MST"))
 	} else {
+		if len(revoked) > 0 {
+			u.say("%s already had an open invite; it is revoked, and only this new code works (%s)", email, strings.Join(revoked, ", "))
+		}
 		u.done("invited %s as %s (valid until %s). Send them this code over a channel you trust; it is shown once:",
 			email, role, inv.ExpiresAt.Format("2006-01-02"))
+		u.say("%s runs `capy redeem - --email %s` and pastes the code (it signs them in),\nthen `capy` in a clone of this repository.", email, email)
 	}
-	return u.data(map[string]any{"code": code, "invite": inv}, func(w io.Writer) { fmt.Fprintln(w, code) })
+	return u.data(map[string]any{"code": code, "invite": inv, "revoked_invites": nonNil(revoked)}, func(w io.Writer) { fmt.Fprintln(w, code) })
 }
 
 func cmdInvites(u *ui, c *cli.Context) error {
@@ -57,12 +88,15 @@ func cmdInvites(u *ui, c *cli.Context) error {
 		return err
 	}
 	return u.data(items, func(w io.Writer) {
+		if len(items) > 0 {
+			fmt.Fprintf(w, "%-30s  %-6s %-30s %-6s %-8s %s\n", "ID", "KIND", "EMAIL", "ROLE", "STATUS", "EXPIRES")
+		}
 		for _, i := range items {
 			role := "-"
 			if i.Role != nil {
 				role = string(*i.Role)
 			}
-			fmt.Fprintf(w, "%s  %-6s %-30s %-6s %-8s expires %s\n", inert(i.ID), inert(i.Kind), inert(i.Email), inert(role), inert(i.Status), i.ExpiresAt.Format("2006-01-02"))
+			fmt.Fprintf(w, "%-30s  %-6s %-30s %-6s %-8s %s\n", inert(i.ID), inert(i.Kind), inert(i.Email), inert(role), inert(i.Status), i.ExpiresAt.Format("2006-01-02"))
 		}
 	})
 }
@@ -99,6 +133,9 @@ func cmdMembers(u *ui, c *cli.Context) error {
 		return err
 	}
 	return u.data(items, func(w io.Writer) {
+		if len(items) > 0 {
+			fmt.Fprintf(w, "%-32s %-7s %-8s %s\n", "EMAIL", "ROLE", "STATUS", "ID")
+		}
 		for _, m := range items {
 			fmt.Fprintf(w, "%-32s %-7s %-8s %s\n", inert(m.Email), inert(string(m.Role)), inert(m.Status), inert(m.ID))
 		}
@@ -128,7 +165,7 @@ func cmdKick(u *ui, c *cli.Context) error {
 		}
 		u.say("%s minted %d deploy code(s) that %s:", mb.Email, len(deps.Items), verb)
 		for _, d := range deps.Items {
-			u.say("  %s %s (env %s)", d.ID, d.Name, d.Env)
+			u.say("  %s %s (environment %s)", d.ID, d.Name, envName(p, d.Env))
 		}
 	}
 	if !c.Bool("yes") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/ident"
+	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
 )
 
@@ -80,6 +82,11 @@ func cmdSet(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if value == "" && !c.Bool("allow-empty") && !strings.Contains(c.Args().First(), "=") {
+		// An empty stdin (</dev/null, a variable that was not set) is
+		// almost always a mistake; NAME= says it on purpose.
+		return usageError("no value for %s: stdin was empty; pass --allow-empty to set an empty value", name)
+	}
 	if err := ident.CheckName(name); err != nil {
 		return usageError("%v", err)
 	}
@@ -108,9 +115,29 @@ func cmdUnset(u *ui, c *cli.Context) error {
 
 func cmdImport(u *ui, c *cli.Context) error {
 	if c.Args().Len() != 1 {
-		return usageError("import takes one argument: the plaintext file")
+		return usageError("import takes one argument: the plaintext file (- for stdin)")
 	}
-	src, err := checkout.ReadPlaintext(c.Args().First())
+	format := c.String("format")
+	if format != "dotenv" && format != "json" {
+		return usageError("--format takes dotenv or json")
+	}
+	var raw []byte
+	var err error
+	what := c.Args().First()
+	if what == "-" {
+		what = "stdin"
+		if raw, err = io.ReadAll(io.LimitReader(u.stdin, workspace.MaxEnvFile+1)); err != nil {
+			return fmt.Errorf("read stdin: %w", err)
+		}
+	} else if raw, err = workspace.ReadLimited(what, workspace.MaxEnvFile); err != nil {
+		return err
+	}
+	var src *checkout.Plaintext
+	if format == "json" {
+		src, err = checkout.ParsePlaintextJSON(raw, what)
+	} else {
+		src, err = checkout.ParsePlaintext(raw, what)
+	}
 	if err != nil {
 		return err
 	}
@@ -126,6 +153,11 @@ func cmdImport(u *ui, c *cli.Context) error {
 }
 
 func cmdExport(u *ui, c *cli.Context) error {
+	switch c.String("format") {
+	case "json", "dotenv", "shell", "yaml":
+	default:
+		return usageError("--format takes dotenv, json, yaml or shell")
+	}
 	p, err := openProject(u)
 	if err != nil {
 		return err
@@ -134,9 +166,20 @@ func cmdExport(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Everything is written to a buffer first: a value the format cannot
+	// express refuses the export before any line reaches stdout.
+	var w bytes.Buffer
+	if err := formatExport(&w, c.String("format"), vars); err != nil {
+		return err
+	}
+	_, err = u.stdout.Write(w.Bytes())
+	return err
+}
+
+// formatExport writes vars in format to w.
+func formatExport(w io.Writer, format string, vars []checkout.Variable) error {
 	vals := checkout.Expand(vars, nil)
-	w := u.stdout
-	switch c.String("format") {
+	switch format {
 	case "json":
 		m := map[string]string{}
 		for _, v := range vars {
@@ -164,8 +207,6 @@ func cmdExport(u *ui, c *cli.Context) error {
 			q, _ := json.Marshal(vals[v.Name]) // a JSON string is a valid YAML double-quoted scalar
 			fmt.Fprintf(w, "%s: %s\n", v.Name, q)
 		}
-	default:
-		return usageError("--format takes dotenv, json, yaml or shell")
 	}
 	return nil
 }

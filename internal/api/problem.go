@@ -1,5 +1,11 @@
 package api
 
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
 // ProblemPrefix starts every problem type URI.
 const ProblemPrefix = "urn:capy:problem:"
 
@@ -108,6 +114,10 @@ type Problem struct {
 	Epoch     *uint32  `json:"epoch,omitempty"`
 	Line      *int     `json:"line,omitempty"`
 	Limit     *int64   `json:"limit,omitempty"`
+	// RetryAfter is the answer's Retry-After header (whole seconds; 0
+	// when absent or not a number of seconds). It is a header, not a
+	// member of the document: the client fills it in.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Slug returns the problem's slug ("" for a foreign type).
@@ -124,10 +134,20 @@ func (t ProblemType) Known() bool {
 	return ok
 }
 
-// Error makes a Problem usable as an error on the client side.
+// Error makes a Problem usable as an error on the client side: the title,
+// the detail (alone when it already says what the title says), and when
+// to retry if the service said so.
 func (p *Problem) Error() string {
-	if p.Detail != "" {
-		return p.Title + ": " + p.Detail
+	msg := p.Title
+	switch {
+	case p.Detail == "":
+	case strings.Contains(strings.ToLower(p.Detail), strings.ToLower(p.Title)):
+		msg = p.Detail
+	default:
+		msg += ": " + p.Detail
 	}
-	return p.Title
+	if p.RetryAfter > 0 {
+		msg += fmt.Sprintf(" (retry in %d s)", int64(p.RetryAfter/time.Second))
+	}
+	return msg
 }

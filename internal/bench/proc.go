@@ -211,9 +211,10 @@ func procMem(pid int) (rss, hwm int64, err error) {
 }
 
 // pacer keeps the harness under capyd's per-user co-decrypt and wrap
-// limit (a token bucket of 60 a minute) so that no timed command is
-// throttled: it waits, untimed, for a token before each command that
-// unlocks. Margins keep it a little under the real bucket.
+// limit (a token bucket of 300, refilled at 2 a second: docs/api.md §1.8)
+// so that no timed command is throttled: it waits, untimed, for a token
+// before each command that unlocks. Its own bucket (50, 0.9 a second) is
+// well under the real one, so the harness never depends on its size.
 type pacer struct {
 	tokens, capacity, perSec float64
 	at                       time.Time

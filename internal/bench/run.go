@@ -330,7 +330,7 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 	d = nil
 
 	// The same binary on the same data with its rate limits off: one
-	// member's co-decrypts would otherwise measure the 60-a-minute limit.
+	// member's co-decrypts would otherwise measure the per-user limit.
 	cfg.waitQuiet(backend + " service load")
 	cfg.logf("%s: restarting the shipped capyd with %s on the same data…", backend, noLimitsFlag)
 	if d, err = startNoLimits(cfg, r.Bins.Capyd, dataDir, database); err != nil {

@@ -28,7 +28,7 @@ func (p *Project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 		}
 		kr, err := member.CIKeyring(kf, pin)
 		if err != nil {
-			return nil, nil, nil, refuse(fmt.Errorf("CAPY_KEY is for environment %s, not %s", kf.EnvID, pin.ID), "wrong-env-key", "use the key of this environment, or --env")
+			return nil, nil, nil, refuse(fmt.Errorf("CAPY_KEY is for environment %s, not %s", p.envLabel(kf.EnvID), p.envLabel(pin.ID)), "wrong-env-key", "use the key of this environment, or --env")
 		}
 		return kr, nil, nil, nil
 	}

@@ -137,6 +137,31 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("service answered HTTP %d without a problem document", e.Status)
 }
 
+// UnreachableError is a service that could not be reached at all: no
+// connection (refused, no route, a name that does not resolve). The
+// request was not sent, so nothing changed on the service.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the service at %s, it is down or unreachable from here (%v)", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// isUnreachable says whether err is a failure to connect: a dial error or
+// a name lookup, before any byte of the request left.
+func isUnreachable(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var de *net.DNSError
+	return errors.As(err, &de)
+}
+
 // TimeoutError is a request the service did not answer in time: the
 // caller's context reached its deadline, or every attempt ran out its own
 // timeout. Path is the request path without its query (ids only, never a
@@ -276,6 +301,9 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if ctx.Err() == nil && isUnreachable(err) {
+			return &UnreachableError{URL: c.base, Err: scrub(err)}, isTransient(err)
+		}
 		return fmt.Errorf("contact %s: %w", c.base, scrub(err)), isTransient(err)
 	}
 	defer resp.Body.Close()
@@ -303,6 +331,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 			if p.Status == 0 {
 				p.Status = resp.StatusCode
 			}
+			p.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 			return p, transient
 		}
 	}
@@ -310,6 +339,29 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 		return &RedirectError{Status: resp.StatusCode, Location: resp.Header.Get("Location")}, false
 	}
 	return &HTTPError{Status: resp.StatusCode}, transient
+}
+
+// maxRetryAfter bounds the wait a service can ask for: a longer one is
+// shown as this (a hostile or broken answer cannot print a silly number).
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After header in its delay-seconds form
+// (RFC 9110 §10.2.3); the HTTP-date form, which capyd never sends, and
+// anything malformed read as 0 (unknown).
+func parseRetryAfter(h string) time.Duration {
+	if h == "" || len(h) > 64 {
+		return 0
+	}
+	for _, c := range h {
+		if c < '0' || c > '9' {
+			return 0
+		}
+	}
+	if len(h) > 9 {
+		return maxRetryAfter
+	}
+	n, _ := strconv.Atoi(h)
+	return min(time.Duration(n)*time.Second, maxRetryAfter)
 }
 
 // scrub removes the URL (which never holds a secret, but may be long)

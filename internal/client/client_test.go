@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -231,5 +232,86 @@ func TestNoRedirects(t *testing.T) {
 	}
 	if n := reached.Load(); n != 0 {
 		t.Fatalf("the redirect target got %d request(s)", n)
+	}
+}
+
+// TestRateLimitedSaysWhen: a 429's Retry-After reaches the error, which
+// says when to retry (docs/api.md §1.8).
+func TestRateLimitedSaysWhen(t *testing.T) {
+	c := stub(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "12")
+		problem(w, api.PRateLimited, 429, "")
+	})
+	_, err := c.Me(context.Background())
+	p := ProblemOf(err)
+	if p == nil || p.Slug() != api.PRateLimited || p.RetryAfter != 12*time.Second {
+		t.Fatalf("problem %+v (%v), want rate-limited with Retry-After 12 s", p, err)
+	}
+	if !strings.Contains(err.Error(), "retry in 12 s") {
+		t.Fatalf("message %q does not say when to retry", err)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	for h, want := range map[string]time.Duration{
+		"": 0, "0": 0, "1": time.Second, "12": 12 * time.Second, "86400": maxRetryAfter,
+		"99999999999999": maxRetryAfter, "-1": 0, "1.5": 0, " 3": 0, "Wed, 21 Oct 2015 07:28:00 GMT": 0, "+3": 0,
+	} {
+		if got := parseRetryAfter(h); got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", h, got, want)
+		}
+	}
+}
+
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "1", "12", "0012", "99999999999", "-1", "x", "Wed, 21 Oct 2015 07:28:00 GMT"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		if d := parseRetryAfter(h); d < 0 || d > maxRetryAfter || d%time.Second != 0 {
+			t.Fatalf("parseRetryAfter(%q) = %v", h, d)
+		}
+	})
+}
+
+// TestUnreachable: a closed port is an *UnreachableError naming the URL,
+// not a timeout.
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	l.Close() // the port is closed now
+	c, err := New(url, WithRetry(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Me(context.Background())
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || ue.URL != url {
+		t.Fatalf("error %T %v, want *UnreachableError for %s", err, err, url)
+	}
+	if !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "down or unreachable") {
+		t.Fatalf("message %q", err)
+	}
+}
+
+// TestProblemMessage: a detail that repeats the title is shown alone
+// ("Not a member: you are not a member of this org" said it twice).
+func TestProblemMessage(t *testing.T) {
+	for _, c := range []struct {
+		p    api.Problem
+		want string
+	}{
+		{api.Problem{Title: "Not a member", Detail: "you are not a member of this org"}, "you are not a member of this org"},
+		{api.Problem{Title: "Forbidden", Detail: "this needs the admin role"}, "Forbidden: this needs the admin role"},
+		{api.Problem{Title: "Not found"}, "Not found"},
+		{api.Problem{Title: "Too many requests", Detail: "the budget for these requests is used up", RetryAfter: 3 * time.Second},
+			"Too many requests: the budget for these requests is used up (retry in 3 s)"},
+	} {
+		if got := c.p.Error(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.p, got, c.want)
+		}
 	}
 }

@@ -152,7 +152,8 @@ type Options struct {
 // Report says what a sync did.
 type Report struct {
 	Pushed        bool
-	Version       uint64 // the environment's head after the sync (0 if none)
+	Version       uint64 // the environment's head after the sync (0 if none); a dry run's would-be head
+	HeadVersion   uint64 // the service's head this sync read (0 if none)
 	HeadID        string
 	Epoch         uint32
 	FileChanged   bool
@@ -538,6 +539,7 @@ func syncOnce(ctx context.Context, remote Remote, kr EnvKeys, env Env, baseOverr
 	newVersion, newID := uint64(0), ""
 	if headBlob != nil {
 		newVersion, newID = headBlob.Version, headBlob.ID()
+		rep.HeadVersion = headBlob.Version
 	}
 	if res.RemoteChanged || (headBlob == nil && len(res.Merged.Values) > 0) {
 		parent, version := wrap.NoParent, uint64(1)

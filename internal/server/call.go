@@ -226,7 +226,7 @@ func (c *call) authenticateMember() error {
 	}
 	c.org, c.member = org, m
 	if c.rt.role != "" && !m.Role.AtLeast(c.rt.role) {
-		return problem(api.PForbidden, "")
+		return problem(api.PForbidden, roleNeeded(c.rt.role, m.Role))
 	}
 	return nil
 }
@@ -354,4 +354,13 @@ const (
 func hashAuthKey(k []byte) []byte {
 	sum := sha256.Sum256(k)
 	return sum[:]
+}
+
+// roleNeeded is a forbidden answer's detail: which role the action needs
+// and which the caller has, so that they know whom to ask.
+func roleNeeded(need, have store.Role) string {
+	if need == store.RoleOwner {
+		return "this needs the owner role; you are " + string(have)
+	}
+	return "this needs the " + string(need) + " role or higher; you are " + string(have)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/ident"
 )
 
@@ -37,6 +38,10 @@ func TestDeploys(t *testing.T) {
 		req := api.MintDeployRequest{Env: w.env, Epoch: 1, Name: "prod-ci", Verifier: verifierOf(ak), Inner: sealed()}
 		_, err := w.member.MintDeploy(e.ctx, w.org, req)
 		wantProblem(t, err, api.PForbidden, "mint by a plain member")
+		// A forbidden answer names the role needed (issue 15 §4).
+		if p := client.ProblemOf(err); p == nil || p.Detail != "this needs the admin role or higher; you are member" {
+			t.Fatalf("forbidden detail of %v", err)
+		}
 		bad := req
 		bad.Epoch = 2
 		_, err = w.admin.MintDeploy(e.ctx, w.org, bad)

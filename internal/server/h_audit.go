@@ -73,7 +73,7 @@ func (s *Server) recordEvent(c *call) error {
 	}
 	ev := store.ClientEvent{Action: req.Action, Set: req.Set, Scheme: req.Scheme, From: req.From}
 	if req.Action == api.EventRecoverySplit && !c.member.Role.AtLeast(ev.MinRole()) {
-		return problem(api.PForbidden, "")
+		return problem(api.PForbidden, roleNeeded(ev.MinRole(), c.member.Role))
 	}
 	if err := ev.Check(); err != nil {
 		var fe *store.FieldError

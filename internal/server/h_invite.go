@@ -72,6 +72,20 @@ func (s *Server) createInvite(c *call) error {
 		in.Role = store.Role(*req.Role)
 	}
 	inv, _, err := s.st.CreateInvite(c.ctx(), c.tok, in)
+	if errors.Is(err, store.ErrForbidden) {
+		// Say which role is needed (the store decided on the role it
+		// read in its transaction; c.member is the same membership).
+		switch {
+		case kind == store.InviteDevice:
+			return problem(api.PForbidden, "a device invite is for your own e-mail address")
+		case !c.member.Role.AtLeast(store.RoleAdmin):
+			return problem(api.PForbidden, roleNeeded(store.RoleAdmin, c.member.Role))
+		default:
+			// The role may not exceed the creator's: only an owner
+			// invites an owner.
+			return problem(api.PForbidden, "inviting an owner needs the owner role; you are "+string(c.member.Role))
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/ident"
 )
 
@@ -19,10 +20,16 @@ func TestInvites(t *testing.T) {
 		// A plain member cannot invite a member.
 		_, err := w.member.CreateInvite(e.ctx, w.org, api.CreateInviteRequest{Kind: "member", Email: bobEmail, Role: &role, Inner: inner})
 		wantProblem(t, err, api.PForbidden, "member invite by a plain member")
+		if p := client.ProblemOf(err); p == nil || p.Detail != "this needs the admin role or higher; you are member" {
+			t.Fatalf("forbidden detail of %v", err)
+		}
 		// An admin cannot grant owner.
 		owner := api.RoleOwner
 		_, err = w.admin.CreateInvite(e.ctx, w.org, api.CreateInviteRequest{Kind: "member", Email: bobEmail, Role: &owner, Inner: inner})
 		wantProblem(t, err, api.PForbidden, "admin inviting an owner")
+		if p := client.ProblemOf(err); p == nil || p.Detail != "inviting an owner needs the owner role; you are admin" {
+			t.Fatalf("forbidden detail of %v", err)
+		}
 		// Device invites are for one's own address.
 		_, err = w.member.CreateInvite(e.ctx, w.org, api.CreateInviteRequest{Kind: "device", Email: w.admin.Email, Inner: inner})
 		wantProblem(t, err, api.PForbidden, "device invite for someone else")

@@ -9,8 +9,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/kekring"
 )
@@ -285,19 +287,76 @@ func TestRateLimitCoDecrypt(t *testing.T) {
 	w := e.world()
 	var err error
 	n := 0
-	for ; n < 70 && err == nil; n++ {
+	for ; n < 310 && err == nil; n++ {
 		_, err = w.member.CoDecrypt(e.ctx, w.org, w.outers[w.member.ID])
 	}
 	wantProblem(t, err, api.PRateLimited, "co-decrypt per user")
-	// 60 a minute, shared with wrap: the member's enrolment took one.
-	if n != 60 {
-		t.Fatalf("limited at request %d, want 60", n)
+	// 300 at once, shared with wrap: the member's enrolment took one.
+	if n != 300 {
+		t.Fatalf("limited at request %d, want 300", n)
+	}
+	// The answer says when: the next token is half a second away, which
+	// Retry-After rounds up to a whole second.
+	if p := client.ProblemOf(err); p == nil || p.RetryAfter != time.Second {
+		t.Fatalf("Retry-After of %v, want 1 s", err)
 	}
 	// Another user is not affected.
 	must(w.admin.CoDecrypt(e.ctx, w.org, w.outers[w.admin.ID]))
-	// The bucket refills.
-	e.clock.Advance(2 * 1e9)
-	must(w.member.CoDecrypt(e.ctx, w.org, w.outers[w.member.ID]))
+	// The bucket refills at 2 a second.
+	e.clock.Advance(time.Second)
+	for range 2 {
+		must(w.member.CoDecrypt(e.ctx, w.org, w.outers[w.member.ID]))
+	}
+	if _, err := w.member.CoDecrypt(e.ctx, w.org, w.outers[w.member.ID]); !client.Is(err, api.PRateLimited) {
+		t.Fatalf("third co-decrypt within a second of an empty bucket: %v", err)
+	}
+}
+
+// TestKeysBudgetRealUse: the per-user budget of decision 66, on the
+// service's clock. A loop of 300 `capy get` in 2 minutes passes, then a
+// sustained 2 a second passes; flooding at 20 a second gets no more than
+// the bucket and its refill.
+func TestKeysBudgetRealUse(t *testing.T) {
+	t.Parallel()
+	defer guard(t)
+	e := newEnv(t, "sqlite", Config{}, true)
+	w := e.world()
+	e.clock.Advance(time.Minute) // the enrolment's wrap is refilled
+	read := func() error {
+		_, err := w.member.CoDecrypt(e.ctx, w.org, w.outers[w.member.ID])
+		return err
+	}
+	// 300 reads in 2 minutes, front-loaded the way a Makefile runs them:
+	// 250 at once, then 50 spread over the rest.
+	for i := range 300 {
+		if i >= 250 {
+			e.clock.Advance(2 * time.Second)
+		}
+		if err := read(); err != nil {
+			t.Fatalf("read %d of 300 in 2 minutes: %v", i+1, err)
+		}
+	}
+	// Sustained 2 a second for 2 more minutes.
+	for i := range 240 {
+		e.clock.Advance(500 * time.Millisecond)
+		if err := read(); err != nil {
+			t.Fatalf("sustained read %d at 2 a second: %v", i+1, err)
+		}
+	}
+	// A flood at 20 a second for 20 s from a full bucket: the 300 and
+	// 2 a second, 340, pass (one less where the float arithmetic of the
+	// bucket lands a hair short of the last token).
+	e.clock.Advance(10 * time.Minute)
+	passed := 0
+	for range 400 {
+		e.clock.Advance(50 * time.Millisecond)
+		if read() == nil {
+			passed++
+		}
+	}
+	if passed < 339 || passed > 340 {
+		t.Fatalf("%d of 400 reads of a 20-a-second flood passed, want 340", passed)
+	}
 }
 
 func TestClientIP(t *testing.T) {

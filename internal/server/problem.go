@@ -76,7 +76,7 @@ var details = map[api.ProblemType]string{
 	api.PInviteExpired:         "the invite has expired",
 	api.PBodyTooLarge:          "the body is larger than this route accepts",
 	api.PUnsupportedMediaType:  "the body must be application/json without a content encoding",
-	api.PRateLimited:           "too many requests; retry later",
+	api.PRateLimited:           "the budget for these requests is used up",
 	api.PInternal:              "an unexpected error occurred; the service log has details under the request id",
 	api.PUnavailable:           "the service is unavailable; retry later",
 }

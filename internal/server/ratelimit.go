@@ -32,11 +32,15 @@ var (
 	bucketAuthStartIP  = &bucket{"auth-start-ip", 30, time.Hour}
 	bucketAuthVerifyIP = &bucket{"auth-verify-ip", 60, time.Hour}
 	bucketKeysIP       = &bucket{"keys-ip", 600, time.Minute} // co-decrypt and wrap
-	bucketKeysUser     = &bucket{"keys-user", 60, time.Minute}
-	bucketRedeemIP     = &bucket{"redeem-ip", 60, time.Minute}
-	bucketRedeemUser   = &bucket{"redeem-user", 10, time.Minute}
-	bucketDeployIP     = &bucket{"deploy-ip", 60, time.Minute}
-	bucketDeployToken  = &bucket{"deploy-token", 120, time.Minute}
+	// Every member read is a co-decrypt: 300 at once (a Makefile or a
+	// watcher calling `capy get` in a loop), then 2 a second sustained
+	// (decision 66). A stolen session still gets no more than that, each
+	// one audited, and the per-IP bucket bounds a host.
+	bucketKeysUser    = &bucket{"keys-user", 300, 150 * time.Second}
+	bucketRedeemIP    = &bucket{"redeem-ip", 60, time.Minute}
+	bucketRedeemUser  = &bucket{"redeem-user", 10, time.Minute}
+	bucketDeployIP    = &bucket{"deploy-ip", 60, time.Minute}
+	bucketDeployToken = &bucket{"deploy-token", 120, time.Minute}
 )
 
 // buckets lists every bucket (for the tests).

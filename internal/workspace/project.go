@@ -289,6 +289,22 @@ func (r *Repo) SaveStateDigest(s *State) (string, error) {
 	return FileDigest(data), nil
 }
 
+// capyBlockEnd is the index of the line after the "# capy" block (the
+// comment and the non-blank lines that follow it), or -1 without one.
+func capyBlockEnd(lines []string) int {
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "# capy" {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && strings.TrimSpace(lines[j]) != "" {
+			j++
+		}
+		return j
+	}
+	return -1
+}
+
 // EnsureIgnored appends lines missing from an ignore file of the checkout
 // (.gitignore, .dockerignore; rel is relative to the repository root),
 // creating it (0644) if needed. It is read and written with the checks of
@@ -298,27 +314,36 @@ func (r *Repo) EnsureIgnored(rel string, lines []string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	lines0 := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
 	have := map[string]bool{}
-	for _, l := range strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") {
+	for _, l := range lines0 {
 		have[strings.TrimSpace(l)] = true
 	}
-	out := string(data)
-	added := false
+	var missing []string
 	for _, l := range lines {
-		if have[l] {
-			continue
+		if !have[l] {
+			missing = append(missing, l)
+			have[l] = true
 		}
-		if !added && out != "" && !strings.HasSuffix(out, "\n") {
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var out string
+	if block := capyBlockEnd(lines0); block >= 0 {
+		// An earlier run wrote a "# capy" block: the new lines join it
+		// (a second block for every environment was clutter).
+		out = strings.Join(lines0[:block], "\n") + "\n" + strings.Join(missing, "\n") + "\n" + strings.Join(lines0[block:], "\n")
+		out = strings.TrimSuffix(out, "\n") + "\n"
+		if strings.Contains(string(data), "\r\n") {
+			out = strings.ReplaceAll(out, "\n", "\r\n")
+		}
+	} else {
+		out = string(data)
+		if out != "" && !strings.HasSuffix(out, "\n") {
 			out += "\n"
 		}
-		if !added {
-			out += "# capy\n"
-		}
-		out += l + "\n"
-		added = true
-	}
-	if !added {
-		return nil
+		out += "# capy\n" + strings.Join(missing, "\n") + "\n"
 	}
 	return r.writeFile(rel, []byte(out), nil, 0o644)
 }

@@ -230,6 +230,24 @@ func TestStateAndIgnore(t *testing.T) {
 	if string(data) != "node_modules\n# capy\n.env\n.capy/decrypt\n" {
 		t.Fatalf(".gitignore = %q", data)
 	}
+	// A later environment's file joins the block (no second "# capy"),
+	// and what follows the block stays after it.
+	os.WriteFile(gi, []byte("node_modules\n# capy\n.env\n.capy/decrypt\n\ndist\n"), 0o644)
+	if err := r.EnsureIgnored(".gitignore", []string{".env", ".env.production"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(gi)
+	if string(data) != "node_modules\n# capy\n.env\n.capy/decrypt\n.env.production\n\ndist\n" {
+		t.Fatalf(".gitignore = %q", data)
+	}
+	os.WriteFile(gi, []byte("a\r\n# capy\r\n.env\r\n"), 0o644)
+	if err := r.EnsureIgnored(".gitignore", []string{".env.staging"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(gi)
+	if string(data) != "a\r\n# capy\r\n.env\r\n.env.staging\r\n" {
+		t.Fatalf(".gitignore = %q", data)
+	}
 }
 
 // hx returns a well-formed audit hash (64 lowercase hex characters) made

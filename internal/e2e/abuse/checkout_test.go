@@ -235,7 +235,7 @@ func TestBranchReplacesEnv(t *testing.T) {
 			t.Fatalf("no way out in the hint: %s", r)
 		}
 	}
-	r := a.capy("--json", "set", "X")
+	r := a.capy("--json", "set", "--allow-empty", "X")
 	if r.exit != 4 || r.code() != "tracked-file" {
 		t.Fatalf("set on a tracked .env: %s", r)
 	}

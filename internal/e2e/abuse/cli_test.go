@@ -359,6 +359,10 @@ func TestValueRoundTrip(t *testing.T) {
 		if strings.Contains(v, "$") {
 			args = []string{"set", "--literal", name}
 		}
+		if v == "" {
+			// An empty stdin is refused without it (issue 15 §4).
+			args = []string{"set", "--allow-empty", name}
+		}
 		a.okStdin(v, args...)
 		names = append(names, name)
 		checkEnvStructure(t, a.path(".env"), names)

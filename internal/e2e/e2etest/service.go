@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/capy-oss/capy/internal/kekring"
@@ -30,10 +31,14 @@ type ServiceOptions struct {
 	// Wrap, if set, wraps capyd's handler (to record or change requests
 	// before capyd sees them).
 	Wrap func(http.Handler) http.Handler
+	// RateLimits keeps capyd's rate limits on (they are off otherwise,
+	// so that tests measure capy, not the buckets).
+	RateLimits bool
 }
 
 // Service is capyd in-process: the real internal/server handler over a
-// real store on a loopback listener, with its rate limits off, its clock
+// real store on a loopback listener, with its rate limits off (unless
+// asked), its clock
 // settable and its log (JSON) in a buffer.
 type Service struct {
 	URL     string // the loopback listener
@@ -79,7 +84,7 @@ func NewService(dir string, o ServiceOptions) (*Service, error) {
 	if mailer == nil {
 		mailer = mail.NewDev(logger, s.MailLog)
 	}
-	srv, err := server.New(server.Config{PublicURL: "http://127.0.0.1", Logger: logger, DisableRateLimits: true, Now: s.Clock.Now},
+	srv, err := server.New(server.Config{PublicURL: "http://127.0.0.1", Logger: logger, DisableRateLimits: !o.RateLimits, Now: s.Clock.Now},
 		s.Store, s.Keyring, mailer)
 	if err != nil {
 		s.Store.Close()
@@ -91,11 +96,13 @@ func NewService(dir string, o ServiceOptions) (*Service, error) {
 	}
 	hs := httptest.NewServer(h)
 	s.URL = hs.URL
-	s.close = func() { hs.Close(); s.Store.Close() }
+	var once sync.Once
+	s.close = func() { once.Do(func() { hs.Close(); s.Store.Close() }) }
 	return s, nil
 }
 
-// Close stops the listener and closes the store.
+// Close stops the listener and closes the store; a second Close does
+// nothing (a test may stop the service before its cleanup does).
 func (s *Service) Close() { s.close() }
 
 // StartService is NewService in a temporary directory of t's, stopped
