@@ -218,5 +218,14 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "doctor", Usage: "check this machine and repository, and say how to fix problems", Description: "Example: capy doctor",
 			Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return cmdDoctor(u, c) },
 		},
+		{
+			Name: "version", Usage: "print the version, commit, build date and Go version", Description: "Example: capy version --json",
+			Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error {
+				if c.NArg() > 0 {
+					return usageError("version takes no arguments")
+				}
+				return cmdVersion(u)
+			},
+		},
 	}
 }

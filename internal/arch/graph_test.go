@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
 	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
+	"internal/buildinfo":   {}, // the build's version, commit and date: both binaries
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
@@ -34,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/workspace": {"internal/ident", "internal/keys", "internal/privfile", "internal/wrap"},
 	"internal/member": {"internal/api", "internal/auditchain", "internal/client", "internal/ident", "internal/keys",
 		"internal/envsync", "internal/workspace", "internal/wrap"},
-	"cmd/capy": {"internal/api", "internal/client", "internal/envfile", "internal/ident", "internal/keys",
+	"cmd/capy": {"internal/api", "internal/buildinfo", "internal/client", "internal/envfile", "internal/ident", "internal/keys",
 		"internal/member", "internal/privfile", "internal/envsync", "internal/workspace", "internal/wrap"},
 
 	// The service: storage, HTTP API, process.
@@ -45,8 +46,8 @@ var allowed = map[string][]string{
 	"internal/store/storeopen":     {"internal/store", "internal/store/postgres", "internal/store/sqlite", "internal/store/sqlstore"},
 	"internal/store/storetest":     {"internal/auditchain", "internal/ident", "internal/store"},
 	"internal/store/pgtest":        {},
-	"internal/server":              {"internal/api", "internal/auditchain", "internal/ident", "internal/kekring", "internal/mail", "internal/store", "internal/wrap"},
-	"internal/capyd":               {"internal/ident", "internal/kekring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
+	"internal/server":              {"internal/api", "internal/auditchain", "internal/buildinfo", "internal/ident", "internal/kekring", "internal/mail", "internal/store", "internal/wrap"},
+	"internal/capyd":               {"internal/buildinfo", "internal/ident", "internal/kekring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
 	"cmd/capyd":                    {"internal/capyd", "internal/server"},
 	"internal/bench":               {"internal/api", "internal/workspace"},
 	"internal/bench/cmd/capybench": {"internal/bench"},
