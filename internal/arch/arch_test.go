@@ -109,3 +109,20 @@ func TestPrivfileStandardLibraryOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestBinariesDoNotLinkReleaseTooling: internal/release (and with it
+// go-containerregistry) builds releases and images; neither binary may
+// link it, or both would carry an image library and its init cost.
+func TestBinariesDoNotLinkReleaseTooling(t *testing.T) {
+	for _, pkg := range []string{"cmd/capy", "cmd/capyd"} {
+		d := deps(t, pkg)
+		if d == nil {
+			t.Fatalf("%s: package missing", pkg)
+		}
+		for p := range d {
+			if p == module+"internal/release" || strings.HasPrefix(p, "github.com/google/go-containerregistry") {
+				t.Errorf("%s links %s", pkg, p)
+			}
+		}
+	}
+}

@@ -53,6 +53,11 @@ var allowed = map[string][]string{
 	"internal/bench/cmd/capybench": {"internal/bench"},
 	"internal/bench/cmd/runrss":    {},
 
+	// Shipping: release archives and the container image (build tooling,
+	// never linked into capy or capyd), and its command line.
+	"internal/release": {"internal/buildinfo"},
+	"scripts/release":  {"internal/release"},
+
 	// Packages of tests only.
 	"internal/arch":          {},
 	"internal/e2e/abuse":     {},
