@@ -98,7 +98,7 @@ func (s Stamp) Time() time.Time { return time.Unix(s.Epoch, 0).UTC() }
 func (s Stamp) Check() error {
 	switch {
 	case s.Version == "" || s.Version == buildinfo.NoGit:
-		return errors.New("no version: a release is built from a git checkout (or give -version)")
+		return errors.New("no version: build a release from a git checkout, or give one (make release VERSION=v1.2.3 COMMIT=<hash> SOURCE_DATE_EPOCH=<seconds>)")
 	case strings.ContainsAny(s.Version, " /\\:\t\n\"'"):
 		return fmt.Errorf("version %q cannot name a file", s.Version)
 	case s.Commit == "":

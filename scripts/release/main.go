@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 
 	"github.com/capy-oss/capy/internal/release"
@@ -34,7 +35,7 @@ func run(args []string) error {
 	var s release.Stamp
 	fs.StringVar(&s.Version, "version", "", "version (git describe --tags --always --dirty)")
 	fs.StringVar(&s.Commit, "commit", "", "commit (git rev-parse HEAD)")
-	fs.Int64Var(&s.Epoch, "source-date-epoch", 0, "the commit's time in Unix seconds (git log -1 --format=%ct)")
+	epoch := fs.String("source-date-epoch", "", "the commit's time in Unix seconds (git log -1 --format=%ct)")
 	out := fs.String("out", "", "output directory (default bin/release or bin/image)")
 	targets := fs.String("targets", "all", "archives: comma-separated GOOS/GOARCH pairs, or all")
 	arches := fs.String("arches", "amd64,arm64", "image: comma-separated linux architectures; the first also becomes the docker tarball")
@@ -44,6 +45,16 @@ func run(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *epoch != "" {
+		n, err := strconv.ParseInt(*epoch, 10, 64)
+		if err != nil {
+			return fmt.Errorf("-source-date-epoch %q is not a number of seconds", *epoch)
+		}
+		s.Epoch = n
+	}
+	if err := s.Check(); err != nil {
+		return err
 	}
 	if strings.HasSuffix(s.Version, "-dirty") {
 		fmt.Fprintf(os.Stderr, "release: warning: version %s: the tree has uncommitted changes; the build is not the commit's\n", s.Version)
