@@ -76,4 +76,3 @@ func aclOnlyFor(acl []byte, uid uint32) bool {
 	}
 	return true
 }
-
