@@ -3,7 +3,6 @@ package release
 import (
 	"archive/tar"
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -39,10 +38,10 @@ func TestImage(t *testing.T) {
 	if _, err := os.Stat(ca); err != nil {
 		ca = ""
 	}
-	dockerTar, err := Images(context.Background(), ImageOptions{Builder: Builder{Root: root}, Stamp: testStamp, Arches: []string{Host().Arch}, CABundle: ca, Out: out})
-	if err != nil {
+	if err := runReleaseProgram(root, "image", "-arches", Host().Arch, "-ca-bundle", ca, "-out", out); err != nil {
 		t.Fatal(err)
 	}
+	dockerTar := filepath.Join(out, "capyd_0.1.0-test_linux_"+Host().Arch+".docker.tar")
 
 	idx, err := layout.ImageIndexFromPath(filepath.Join(out, "oci"))
 	if err != nil {
