@@ -285,5 +285,14 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 				"         capy completion fish > ~/.config/fish/completions/capy.fish",
 			Action: func(c *cli.Context) error { return cmdCompletion(u, c) },
 		},
+		{
+			Name: "version", Usage: "print the version, commit, build date and Go version", Description: "Example: capy version --json",
+			Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error {
+				if c.NArg() > 0 {
+					return usageError("version takes no arguments")
+				}
+				return cmdVersion(u)
+			},
+		},
 	}
 }

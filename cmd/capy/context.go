@@ -19,7 +19,7 @@ import (
 // link, which a fixed 30 s per attempt would not. Without one (off), the
 // client's own 30 s per attempt applies.
 func newClient(u *ui, service string) (*client.Client, error) {
-	opts := []client.Option{client.WithUserAgent("capy/" + version), client.WithRetry(3, 200*time.Millisecond)}
+	opts := []client.Option{client.WithUserAgent("capy/" + userAgentVersion()), client.WithRetry(3, 200*time.Millisecond)}
 	if u.budget != nil && u.budget.limit > 0 {
 		opts = append(opts, client.WithAttemptTimeout(u.budget.limit))
 	}

@@ -15,9 +15,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	// capy lives for milliseconds and allocates a few MiB. At the default
 	// GOGC (a 4 MiB first goal) a sync that re-encrypts 1,000 values
@@ -108,10 +105,12 @@ func newApp(u *ui) *cli.App {
 	envFlag := &cli.StringFlag{Name: "env", Aliases: []string{"e"}, Usage: "environment `NAME` (default: the current one, see `capy env`)"}
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print data as JSON on stdout"}
 	a := &cli.App{
-		Name:            "capy",
-		Usage:           "keep .env secrets encrypted; sync them with your team through capyd",
-		Version:         version,
-		Flags:           []cli.Flag{jsonFlag},
+		Name:  "capy",
+		Usage: "keep .env secrets encrypted; sync them with your team through capyd",
+		// --version is capy's own flag (below), so that it prints what
+		// `capy version` prints, on stdout, with --json too.
+		HideVersion:     true,
+		Flags:           []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version, as the version command does"}},
 		HideHelpCommand: true,
 		// capy completion bash|zsh|fish prints the scripts that use it.
 		EnableBashCompletion: true,
@@ -119,6 +118,9 @@ func newApp(u *ui) *cli.App {
 			"merges them with your .env, pushes what changed and rewrites .env as snippets.\n\n" +
 			"Start: capy login, then capy init (or capy redeem CODE to join a team).",
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				return cmdVersion(u)
+			}
 			if c.Args().Len() > 0 {
 				return unknownCommand(c.App, c.Args().First())
 			}

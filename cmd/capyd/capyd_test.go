@@ -44,7 +44,8 @@ func TestMain(m *testing.M) {
 // binary. Besides testscript's builtins the scripts have:
 //
 //	capyd-start [args]       start capyd in the background and wait for its
-//	                         "capyd started" line; sets $ADDR, $URL, $OPS
+//	                         "capyd started" line; sets $ADDR, $PORT, $URL,
+//	                         $OPS (a URL) and $OPSADDR
 //	capyd-signal [TERM|INT|HUP]  send a signal (default TERM) to it and
 //	                         wait for its "shutting down" line (HUP: for
 //	                         its next line about the keyring)
@@ -191,6 +192,9 @@ func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
 	case a := <-addrs:
 		ts.Setenv("ADDR", a[0])
 		ts.Setenv("OPS", "http://"+a[1])
+		ts.Setenv("OPSADDR", a[1])
+		_, port, _ := net.SplitHostPort(a[0])
+		ts.Setenv("PORT", port)
 		scheme := "http"
 		if slicesContains(args, "--tls-cert") {
 			scheme = "https"

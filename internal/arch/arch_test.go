@@ -59,7 +59,7 @@ func TestLayering(t *testing.T) {
 // TestPureNoNetwork checks that the pure packages cannot do network I/O or
 // start processes.
 func TestPureNoNetwork(t *testing.T) {
-	for _, pkg := range []string{"internal/ident", "internal/wrap", "internal/keys", "internal/envfile", "internal/slip39"} {
+	for _, pkg := range []string{"internal/ident", "internal/wrap", "internal/keys", "internal/envfile", "internal/slip39", "internal/buildinfo"} {
 		d := deps(t, pkg)
 		if d == nil {
 			if pkg != "internal/envfile" {
@@ -106,6 +106,23 @@ func TestPrivfileStandardLibraryOnly(t *testing.T) {
 		}
 		if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") {
 			t.Errorf("internal/privfile imports %s: only the standard library is allowed", p)
+		}
+	}
+}
+
+// TestBinariesDoNotLinkReleaseTooling: internal/release (and with it
+// go-containerregistry) builds releases and images; neither binary may
+// link it, or both would carry an image library and its init cost.
+func TestBinariesDoNotLinkReleaseTooling(t *testing.T) {
+	for _, pkg := range []string{"cmd/capy", "cmd/capyd"} {
+		d := deps(t, pkg)
+		if d == nil {
+			t.Fatalf("%s: package missing", pkg)
+		}
+		for p := range d {
+			if p == module+"internal/release" || strings.HasPrefix(p, "github.com/google/go-containerregistry") {
+				t.Errorf("%s links %s", pkg, p)
+			}
 		}
 	}
 }

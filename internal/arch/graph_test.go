@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"internal/testvectors": {},
 	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
 	"internal/slip39":      {}, // SLIP-39 shares of the recovery phrase's entropy
+	"internal/buildinfo":   {}, // the build's version, commit and date: both binaries
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
@@ -42,7 +43,7 @@ var allowed = map[string][]string{
 	// The CLI is flags, prompts, output and exit codes: everything with a
 	// key, a format or a file of the checkout in it goes through checkout
 	// (or member, for the account). See cliHoldsNoCrypto.
-	"cmd/capy": {"internal/api", "internal/checkout", "internal/client", "internal/ident", "internal/member", "internal/recovery", "internal/workspace"},
+	"cmd/capy": {"internal/api", "internal/buildinfo", "internal/checkout", "internal/client", "internal/ident", "internal/member", "internal/recovery", "internal/workspace"},
 
 	// The service: storage, HTTP API, process.
 	"internal/store":               {},
@@ -52,13 +53,18 @@ var allowed = map[string][]string{
 	"internal/store/storeopen":     {"internal/store", "internal/store/postgres", "internal/store/sqlite", "internal/store/sqlstore", "migrations"},
 	"internal/store/storetest":     {"internal/auditchain", "internal/ident", "internal/store"},
 	"internal/store/pgtest":        {},
-	"internal/server":              {"internal/api", "internal/auditchain", "internal/ident", "internal/kekring", "internal/mail", "internal/store", "internal/wrap"},
-	"internal/capyd":               {"internal/ident", "internal/kekring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
+	"internal/server":              {"internal/api", "internal/auditchain", "internal/buildinfo", "internal/ident", "internal/kekring", "internal/mail", "internal/store", "internal/wrap"},
+	"internal/capyd":               {"internal/buildinfo", "internal/ident", "internal/kekring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
 	"cmd/capyd":                    {"internal/capyd", "internal/server"},
 	"internal/bench":               {"internal/api", "internal/bench/scale", "internal/workspace"},
 	"internal/bench/scale":         {"internal/ident", "internal/store", "internal/store/storeopen"},
 	"internal/bench/cmd/capybench": {"internal/bench"},
 	"internal/bench/cmd/runrss":    {},
+
+	// Shipping: release archives and the container image (build tooling,
+	// never linked into capy or capyd), and its command line.
+	"internal/release": {"internal/buildinfo"},
+	"scripts/release":  {"internal/release"},
 
 	// Packages of tests only.
 	"internal/arch":          {},

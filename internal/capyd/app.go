@@ -17,8 +17,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -33,23 +31,6 @@ const (
 	ExitError = 1
 	ExitUsage = 2 // bad flags, arguments or settings
 )
-
-// version is set at link time:
-//
-//	go build -ldflags "-X github.com/capy-oss/capy/internal/capyd.version=v1.2.3" ./cmd/capyd
-var version string
-
-// Version returns the version of this binary: the link-time version, else
-// the module version from the build information, else "devel".
-func Version() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
 
 // env is what a run depends on besides its arguments.
 type env struct {
@@ -151,6 +132,12 @@ func newApp(e *env) *cli.App {
 		return c
 	}
 	serveAction := func(c *cli.Context) error {
+		if c.Bool("version") {
+			return printVersion(e.stdout, c.Bool("json"))
+		}
+		if c.Bool("json") {
+			return usageError{errors.New("--json goes with --version (or 'capyd version --json'); the log format is --log-format json")}
+		}
 		if c.NArg() > 0 {
 			return usageError{fmt.Errorf("unknown command %q", c.Args().First())}
 		}
@@ -163,12 +150,12 @@ func newApp(e *env) *cli.App {
 	return &cli.App{
 		Name:           "capyd",
 		Usage:          "the capy service",
-		UsageText:      "capyd [flags]              serve (the default)\ncapyd serve [flags]\ncapyd migrate [flags]\ncapyd kek rotate|list|retire [flags]\ncapyd admin orgs|users|disable-user|enable-user|end-sessions|audit-status [flags]\ncapyd backup --to FILE [flags]\ncapyd restore-check [flags] [FILE]\ncapyd version",
+		UsageText:      "capyd [flags]              serve (the default)\ncapyd serve [flags]\ncapyd migrate [flags]\ncapyd kek rotate|list|retire [flags]\ncapyd admin orgs|users|disable-user|enable-user|end-sessions|audit-status [flags]\ncapyd backup --to FILE [flags]\ncapyd restore-check [flags] [FILE]\ncapyd healthcheck [flags]\ncapyd version [--json]",
 		Description:    appDescription,
-		Version:        Version(),
+		HideVersion:    true, // --version is versionFlags', printed by printVersion
 		Writer:         e.stdout,
 		ErrWriter:      e.stderr,
-		Flags:          flags("serve"),
+		Flags:          append(flags("serve"), versionFlags()...),
 		Action:         serveAction,
 		OnUsageError:   onUsage,
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -277,14 +264,8 @@ func newApp(e *env) *cli.App {
 					}),
 				},
 			}),
-			cmd(&cli.Command{
-				Name:  "version",
-				Usage: "print the version",
-				Action: func(*cli.Context) error {
-					fmt.Fprintf(e.stdout, "capyd %s %s\n", Version(), runtime.Version())
-					return nil
-				},
-			}),
+			cmd(healthcheckCommand(e)),
+			cmd(versionCommand(e)),
 		}, opsCommands(e, cmd)...),
 	}
 }

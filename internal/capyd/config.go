@@ -21,9 +21,9 @@ import (
 // declared: each field's tags name its flag (`flag`), its default
 // (`default`, or `shown` for a default computed from other settings), its
 // help text (`usage`) and the commands that take it (`cmd`: serve, migrate,
-// kek, admin, backup, restore-check). The environment variable is derived
-// from the flag name (CAPYD_ + upper case, '-' → '_'); --help, the flags
-// and the table in
+// kek, healthcheck, admin, backup, restore-check). The environment variable
+// is derived from the flag name (CAPYD_ + upper case, '-' → '_'); --help,
+// the flags and the table in
 // docs/server.md are all generated from these tags (a test keeps the
 // document in step).
 //
@@ -33,10 +33,10 @@ import (
 type Config struct {
 	// Listen is the public listener's address. Port 0 picks a free port;
 	// the startup log line names the real one (addr=).
-	Listen string `flag:"listen" default:"127.0.0.1:8787" cmd:"serve" usage:"public API address, host:port (port 0 picks a free port; the startup log line says which)"`
+	Listen string `flag:"listen" default:"127.0.0.1:8787" cmd:"serve,healthcheck" usage:"public API address, host:port (port 0 picks a free port; the startup log line says which)"`
 	// OpsListen is the operations listener (/metrics, /healthz, /readyz);
 	// empty disables it.
-	OpsListen string `flag:"ops-listen" default:"127.0.0.1:8788" cmd:"serve" usage:"operations address for /metrics, /healthz, /readyz (unauthenticated: keep it private); empty disables it"`
+	OpsListen string `flag:"ops-listen" default:"127.0.0.1:8788" cmd:"serve,healthcheck" usage:"operations address for /metrics, /healthz, /readyz (unauthenticated: keep it private); empty disables it"`
 	// DataDir holds the default database, key file, pepper and mail.log;
 	// created 0700 when one of them is needed.
 	DataDir string `flag:"data-dir" default:"./capyd-data" cmd:"serve,migrate,kek,admin,backup,restore-check" usage:"directory for the default database, KEK file, pepper file and development mail.log (created 0700)"`
@@ -48,10 +48,10 @@ type Config struct {
 	AutoMigrate bool `flag:"auto-migrate" default:"true" cmd:"serve" usage:"apply pending database migrations at start (under a lock); false: refuse an outdated database and wait for 'capyd migrate'"`
 	// PublicURL is the canonical URL clients use; it is named in login
 	// mails and in codes. https unless on loopback.
-	PublicURL string `flag:"public-url" shown:"http://<listen>, https:// with TLS" cmd:"serve" usage:"URL clients reach this service at (https, or http on loopback only); named in login mails and codes"`
+	PublicURL string `flag:"public-url" shown:"http://<listen>, https:// with TLS" cmd:"serve,healthcheck" usage:"URL clients reach this service at (https, or http on loopback only); named in login mails and codes"`
 	// TLSCert and TLSKey are PEM files; with both set the public listener
 	// speaks HTTPS.
-	TLSCert string `flag:"tls-cert" cmd:"serve" usage:"PEM certificate chain; with --tls-key, serve HTTPS on --listen"`
+	TLSCert string `flag:"tls-cert" cmd:"serve,healthcheck" usage:"PEM certificate chain; with --tls-key, serve HTTPS on --listen"`
 	// TLSKey is the certificate's private key (PEM).
 	TLSKey string `flag:"tls-key" cmd:"serve" usage:"PEM private key for --tls-cert"`
 	// KEKFile is the keyring file of key-encryption keys for the outer

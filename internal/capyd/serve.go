@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/capy-oss/capy/internal/buildinfo"
 	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/mail"
 	"github.com/capy-oss/capy/internal/store"
@@ -264,7 +265,9 @@ func serve(cfg Config, e *env) error {
 	} else {
 		attrs = append(attrs, "db_host", dbWhere)
 	}
-	attrs = append(attrs, "kek_id", kr.Primary(), "kek_source", ksrc.String(), "mailer", mailerKind, "version", Version())
+	build := buildinfo.Read("capyd")
+	attrs = append(attrs, "kek_id", kr.Primary(), "kek_source", ksrc.String(), "mailer", mailerKind,
+		"version", build.Version, "commit", build.Commit, "go_version", build.GoVersion)
 	log.Info("capyd started", attrs...)
 	if tlsConfig == nil && !isLoopbackListen(publicLn.Addr()) {
 		log.Warn("serving plain HTTP on a non-loopback address: a TLS-terminating proxy must be in front", "addr", publicLn.Addr().String())

@@ -58,7 +58,7 @@ func ReadPrivate(path string, max int64) ([]byte, error) {
 	// in after it is refused by the open or by the check of the open file.
 	if fi, err := os.Lstat(path); err != nil {
 		return nil, err
-	} else if err := checkPrivate(path, fi); err != nil {
+	} else if err := checkPrivate(path, fi); err != nil && !errors.Is(err, errGroupBits) {
 		return nil, err
 	}
 	f, err := OpenNoFollow(path)
@@ -78,7 +78,7 @@ func ReadPrivate(path string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stat key file: %w", err)
 	}
-	if err := checkPrivate(path, fi); err != nil {
+	if err := checkPrivate(path, fi); err != nil && !(errors.Is(err, errGroupBits) && aclPrivate(f)) {
 		return nil, err
 	}
 	if fi.Size() > max {
@@ -95,18 +95,36 @@ func ReadPrivate(path string, max int64) ([]byte, error) {
 }
 
 // checkPrivate refuses anything but a regular file without group or world
-// permission bits.
+// permission bits. A file whose only such bits are group bits is refused
+// with an error that also matches errGroupBits: ReadPrivate then asks its
+// access ACL (aclPrivate) before it refuses.
 func checkPrivate(path string, fi fs.FileInfo) error {
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return fmt.Errorf("%w: %s is a symlink, not a regular file", ErrInsecure, path)
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("%w: %s is not a regular file", ErrInsecure, path)
+	case fi.Mode().Perm()&0o007 == 0 && fi.Mode().Perm()&0o070 != 0:
+		return &modeError{fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s", ErrInsecure, path, fi.Mode().Perm(), path)}
 	case fi.Mode().Perm()&0o077 != 0:
 		return fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s", ErrInsecure, path, fi.Mode().Perm(), path)
 	}
 	return nil
 }
+
+// errGroupBits is matched by checkPrivate's refusal of a file whose only
+// group or world bits are group bits. On a file with a POSIX access ACL
+// those bits are the ACL's mask, not the owning group's permissions: the
+// file may still be readable by no one but its owner and this process's
+// user. That is how systemd hands a service its credentials
+// ($CREDENTIALS_DIRECTORY, LoadCredential=): a file of root's, mode 0400,
+// with an ACL entry that lets the service's user read it, which stat
+// shows as 0440.
+var errGroupBits = errors.New("group permission bits")
+
+type modeError struct{ error }
+
+func (e *modeError) Unwrap() []error { return []error{e.error, errGroupBits} }
 
 func tooLarge(path string, max int64) error {
 	return fmt.Errorf("%w: %s is larger than %d bytes, the most read from it", ErrTooLarge, path, max)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/capy-oss/capy/internal/buildinfo"
 )
 
 // metrics are the service's Prometheus metrics (docs/api.md §4.10). Labels
@@ -47,8 +49,15 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "capyd_outer_unwraps_total", Help: "Outer blobs opened, by purpose (key, invite, deploy) and the id of the KEK they were made under.",
 		}, []string{"purpose", "kek"}),
 	}
+	// capyd_build_info is 1, its labels say which build runs (the usual
+	// Prometheus idiom: join on it to tell replicas' versions apart).
+	in := buildinfo.Read("capyd")
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "capyd_build_info", Help: "Always 1; the labels name the running build (version, commit, Go version).",
+	}, []string{"version", "commit", "go_version"})
+	build.WithLabelValues(in.Version, in.Commit, in.GoVersion).Set(1)
 	for _, c := range []prometheus.Collector{
-		m.requests, m.duration, m.auditRows, m.rateLimited, m.loginCodes, m.deployDecrypt, m.unwraps,
+		build, m.requests, m.duration, m.auditRows, m.rateLimited, m.loginCodes, m.deployDecrypt, m.unwraps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {

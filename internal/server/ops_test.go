@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/buildinfo"
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/kekring"
@@ -203,6 +204,7 @@ func TestOperations(t *testing.T) {
 		rawProblem(t, resp, body, api.PNotFound)
 		ops := httptest.NewServer(e.srv.OpsHandler())
 		defer ops.Close()
+		build := buildinfo.Read("capyd")
 		r, err := ops.Client().Get(ops.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -216,6 +218,7 @@ func TestOperations(t *testing.T) {
 			`capyd_login_codes_total{outcome="sent"} 3`,
 			`capyd_login_codes_total{outcome="ok"} 3`,
 			"go_goroutines", "process_",
+			`capyd_build_info{commit="` + build.Commit + `",go_version="` + build.GoVersion + `",version="` + build.Version + `"} 1`,
 		} {
 			if !strings.Contains(string(text), want) {
 				t.Fatalf("metrics lack %q", want)
@@ -228,6 +231,14 @@ func TestOperations(t *testing.T) {
 		r.Body.Close()
 		if r.StatusCode != 200 {
 			t.Fatalf("ops readyz %d", r.StatusCode)
+		}
+		// The ops listener's /healthz names the build; the public one
+		// (above) does not.
+		r, _ = ops.Client().Get(ops.URL + "/healthz")
+		hb, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if want := `{"commit":"` + build.Commit + `","status":"ok","version":"` + build.Version + `"}`; r.StatusCode != 200 || string(hb) != want {
+			t.Fatalf("ops healthz: %d %s, want %s", r.StatusCode, hb, want)
 		}
 		// The access log: one line per request, with the route pattern and
 		// never a token, code, e-mail or id-bearing path.

@@ -42,8 +42,12 @@ func with(m map[string]ident.Kind, name string, k ident.Kind) map[string]ident.K
 // routes is the route table of docs/api.md §3 (public) or of the
 // operations listener.
 func (s *Server) routes(public bool) []route {
+	health := s.healthz
+	if !public {
+		health = s.opsHealthz
+	}
 	ops := []route{
-		{method: http.MethodGet, pattern: "/healthz", h: s.healthz},
+		{method: http.MethodGet, pattern: "/healthz", h: health},
 		{method: http.MethodGet, pattern: "/readyz", h: s.readyz},
 	}
 	if !public {

@@ -24,6 +24,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/capy-oss/capy/internal/buildinfo"
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/kekring"
 	"github.com/capy-oss/capy/internal/mail"
@@ -173,8 +174,19 @@ func allowed(r chi.Routes, path string) string {
 // readyTimeout bounds /readyz's database ping.
 const readyTimeout = 2 * time.Second
 
+// healthz is the public listener's liveness answer. It carries no version
+// (api.md §4.10): anyone on the internet can ask it, and a version tells
+// an attacker which known bugs to try.
 func (s *Server) healthz(c *call) error {
 	return c.json(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// opsHealthz is the ops listener's liveness answer, with the build
+// (version and commit): the operator's probes and `capyd healthcheck` ask
+// it there.
+func (s *Server) opsHealthz(c *call) error {
+	in := buildinfo.Read("capyd")
+	return c.json(http.StatusOK, map[string]string{"status": "ok", "version": in.Version, "commit": in.Commit})
 }
 
 func (s *Server) readyz(c *call) error {
