@@ -63,28 +63,12 @@ type Rotated func(env string, epoch uint32, revokedDeploys int)
 // and the local file is synced (re-encrypted). The file must be synced
 // first: the rotation is pushed before the sync at the end would check it.
 func (p *Project) Rotate(ctx context.Context, envName string, rotated Rotated) (*SyncResult, error) {
-	release, err := p.lock()
+	t, err := p.startPush(ctx, envName, "a rotation")
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	name, pin, err := p.Env(envName)
-	if err != nil {
-		return nil, err
-	}
-	// Checked before the rotation: the sync at the end would check the
-	// local file only after the service had rotated.
-	g, err := p.guardEnv(pin, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := g.refuseChanged("a rotation"); err != nil {
-		return nil, err
-	}
-	kr, a, err := p.memberKeys(ctx, pin)
-	if err != nil {
-		return nil, err
-	}
+	defer t.release()
+	name, pin, g, kr, a := t.name, t.pin, t.g, t.kr, t.a
 	env, err := a.Client.Env(ctx, p.Repo.Project.Org, p.Repo.Project.Project, pin.ID)
 	if err != nil {
 		return nil, err
@@ -153,28 +137,12 @@ type RollbackSteps struct {
 // head and pushed, then the local file is synced to it. The file must be
 // synced first, as for Rotate.
 func (p *Project) Rollback(ctx context.Context, envName string, v uint64, steps RollbackSteps) (*SyncResult, error) {
-	release, err := p.lock()
+	t, err := p.startPush(ctx, envName, "a rollback")
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	name, pin, err := p.Env(envName)
-	if err != nil {
-		return nil, err
-	}
-	// Checked before anything is pushed: the sync at the end would check
-	// the local file only after the rollback is on the service.
-	g, err := p.guardEnv(pin, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := g.refuseChanged("a rollback"); err != nil {
-		return nil, err
-	}
-	kr, a, err := p.memberKeys(ctx, pin)
-	if err != nil {
-		return nil, err
-	}
+	defer t.release()
+	name, pin, g, kr, a := t.name, t.pin, t.g, t.kr, t.a
 	r := p.remote(a, pin)
 	env, err := p.checkedEnv(pin)
 	if err != nil {
@@ -250,4 +218,52 @@ func (p *Project) Invite(ctx context.Context, a *member.Account, kind, email str
 		return "", nil, err
 	}
 	return a.Invite(ctx, &m, p.Repo.Project.Org, kind, email, role, ttl)
+}
+
+// pushTurn is where Rotate and Rollback start: the checkout lock held,
+// the environment, its guard and the member's keys.
+type pushTurn struct {
+	release func()
+	name    string
+	pin     workspace.EnvPin
+	g       *guard
+	kr      *envsync.MemberKeys
+	a       *member.Account
+}
+
+// startPush takes the checkout lock and refuses a local file capy did not
+// write before anything is unlocked or pushed: the sync at the end of a
+// rotation or rollback would check the file only after the service had
+// changed. what names the operation in the refusal.
+func (p *Project) startPush(ctx context.Context, envName, what string) (*pushTurn, error) {
+	release, err := p.lock()
+	if err != nil {
+		return nil, err
+	}
+	t, err := p.startPushLocked(ctx, envName, what)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	t.release = release
+	return t, nil
+}
+
+func (p *Project) startPushLocked(ctx context.Context, envName, what string) (*pushTurn, error) {
+	name, pin, err := p.Env(envName)
+	if err != nil {
+		return nil, err
+	}
+	g, err := p.guardEnv(pin, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.refuseChanged(what); err != nil {
+		return nil, err
+	}
+	kr, a, err := p.memberKeys(ctx, pin)
+	if err != nil {
+		return nil, err
+	}
+	return &pushTurn{name: name, pin: pin, g: g, kr: kr, a: a}, nil
 }
