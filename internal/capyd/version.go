@@ -10,10 +10,6 @@ import (
 	"github.com/capy-oss/capy/internal/buildinfo"
 )
 
-// Version returns this binary's version (internal/buildinfo: stamped by
-// the Makefile from git, else what the Go toolchain recorded).
-func Version() string { return buildinfo.Read("capyd").Version }
-
 // versionFlags are the root's --version (capyd's own, so that it prints
 // what `capyd version` prints) and the --json that may go with it.
 func versionFlags() []cli.Flag {

@@ -43,15 +43,6 @@ type Plaintext struct {
 	doc *envfile.Document
 }
 
-// ReadPlaintext reads and parses a plaintext .env file for Import.
-func ReadPlaintext(path string) (*Plaintext, error) {
-	raw, err := workspace.ReadLimited(path, workspace.MaxEnvFile)
-	if err != nil {
-		return nil, err
-	}
-	return ParsePlaintext(raw, path)
-}
-
 // ParsePlaintext parses plaintext .env text (read from what: a file
 // name, or "stdin") for Import.
 func ParsePlaintext(raw []byte, what string) (*Plaintext, error) {
