@@ -46,14 +46,16 @@ var allowed = map[string][]string{
 	"cmd/capy": {"internal/api", "internal/buildinfo", "internal/checkout", "internal/client", "internal/ident", "internal/member", "internal/recovery", "internal/workspace"},
 
 	// The service: storage, HTTP API, process.
-	"internal/store":               {},
-	"internal/store/sqlstore":      {"internal/auditchain", "internal/ident", "internal/store", "migrations"},
-	"internal/store/sqlite":        {"internal/store", "internal/store/sqlstore", "migrations"},
-	"internal/store/postgres":      {"internal/store", "internal/store/sqlstore", "migrations"},
-	"internal/store/storeopen":     {"internal/store", "internal/store/postgres", "internal/store/sqlite", "internal/store/sqlstore", "migrations"},
-	"internal/store/storetest":     {"internal/auditchain", "internal/ident", "internal/store"},
-	"internal/store/pgtest":        {},
-	"internal/server":              {"internal/api", "internal/auditchain", "internal/buildinfo", "internal/ident", "internal/kekring", "internal/mail", "internal/store", "internal/wrap"},
+	"internal/store":           {},
+	"internal/store/sqlstore":  {"internal/auditchain", "internal/ident", "internal/store", "migrations"},
+	"internal/store/sqlite":    {"internal/store", "internal/store/sqlstore", "migrations"},
+	"internal/store/postgres":  {"internal/store", "internal/store/sqlstore", "migrations"},
+	"internal/store/storeopen": {"internal/store", "internal/store/postgres", "internal/store/sqlite", "internal/store/sqlstore", "migrations"},
+	"internal/store/storetest": {"internal/auditchain", "internal/ident", "internal/store"},
+	"internal/store/pgtest":    {},
+	"internal/server":          {"internal/api", "internal/auditchain", "internal/buildinfo", "internal/ident", "internal/kekring", "internal/mail", "internal/store", "internal/web", "internal/wrap"},
+	// The browser side: embedded pages and their headers; no key, no value.
+	"internal/web":                 {},
 	"internal/capyd":               {"internal/buildinfo", "internal/ident", "internal/kekring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
 	"cmd/capyd":                    {"internal/capyd", "internal/server"},
 	"internal/bench":               {"internal/api", "internal/bench/scale", "internal/workspace"},
@@ -73,12 +75,15 @@ var allowed = map[string][]string{
 	"internal/e2e/clistress": {},
 	"internal/e2e/replicas":  {},
 	"internal/e2e/secrets":   {},
+	"internal/e2e/browser":   {},
 	"migrations":             {}, // the SQL files, embedded
 
 	// The end-to-end harness (binaries, capyd, PostgreSQL, log, clock):
 	// imported by tests only, so no row lists it.
 	"internal/e2e/e2etest": {"internal/kekring", "internal/mail", "internal/server", "internal/store",
 		"internal/store/pgtest", "internal/store/postgres", "internal/store/sqlite"},
+	// Headless Chromium for the browser tests: tests only, like e2etest.
+	"internal/e2e/browser/browsertest": {},
 }
 
 type listed struct {
