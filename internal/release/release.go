@@ -26,7 +26,7 @@ type Options struct {
 var Docs = []struct {
 	Name     string
 	Required bool
-}{{"README.md", true}, {"CHANGELOG.md", true}, {"LICENSE", false}}
+}{{"README.md", true}, {"CHANGELOG.md", true}, {"LICENSE", true}}
 
 // ArchiveName is the file name of t's archive: capy_<version without
 // "v">_<os>_<arch>.tar.gz, or .zip for Windows.
@@ -175,7 +175,7 @@ func Completions(ctx context.Context, capy string) ([]File, string) {
 		cmd.Env = append(os.Environ(), "NO_COLOR=1")
 		data, err := cmd.Output()
 		if err != nil || len(data) == 0 {
-			return nil, "capy has no working `completion " + s.shell + "` command yet (issue #15 adds `capy completion`); the archives ship without shell completions"
+			return nil, "capy has no working `completion " + s.shell + "` command; the archives ship without shell completions"
 		}
 		out = append(out, File{Name: s.name, Mode: 0o644, Data: data})
 	}
