@@ -184,8 +184,11 @@ type restoreReport struct {
 	SchemaVersion int64            `json:"schema_version"`
 	BinarySchema  int64            `json:"binary_schema_version"`
 	Tables        map[string]int64 `json:"tables"`
-	Orgs          []orgChainJSON   `json:"orgs"`
-	Problems      []string         `json:"problems"`
+	// Integrity is the database's own structure check: "ok", "damaged"
+	// (its findings are in Problems) or "not checked" (PostgreSQL).
+	Integrity string         `json:"integrity"`
+	Orgs      []orgChainJSON `json:"orgs"`
+	Problems  []string       `json:"problems"`
 }
 
 type orgChainJSON struct {
@@ -226,6 +229,22 @@ func restoreCheck(ctx context.Context, database string, w io.Writer, asJSON bool
 	}
 	var notes []string
 	switch {
+	case !inv.IntegrityChecked:
+		rep.Integrity = "not checked"
+	case len(inv.IntegrityProblems) == 0:
+		rep.Integrity = "ok"
+	default:
+		rep.Integrity = "damaged"
+		const shown = 10 // integrity_check can list thousands of lines for one bad page
+		for i, p := range inv.IntegrityProblems {
+			if i == shown {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("the file's structure check found %d more problem(s)", len(inv.IntegrityProblems)-shown))
+				break
+			}
+			rep.Problems = append(rep.Problems, "the file's structure check: "+p)
+		}
+	}
+	switch {
 	case inv.SchemaVersion > rep.BinarySchema:
 		rep.Problems = append(rep.Problems, fmt.Sprintf("schema version %d is newer than this capyd knows (%d): check and serve it with the capyd that wrote it, or a newer one", inv.SchemaVersion, rep.BinarySchema))
 	case inv.SchemaVersion < rep.BinarySchema:
@@ -265,6 +284,7 @@ func restoreCheck(ctx context.Context, database string, w io.Writer, asJSON bool
 		for _, t := range inv.Tables {
 			fmt.Fprintf(w, "  %-14s %d\n", t.Table, t.Rows)
 		}
+		fmt.Fprintf(w, "structure check: %s\n", rep.Integrity)
 		valid := 0
 		for _, o := range rep.Orgs {
 			if o.Valid {

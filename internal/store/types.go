@@ -529,4 +529,9 @@ type TableCount struct {
 type Inventory struct {
 	SchemaVersion int64 // the highest migration applied, 0 if none
 	Tables        []TableCount
+	// IntegrityChecked says whether the database's own structure check
+	// ran (SQLite's integrity_check; PostgreSQL has none without an
+	// extension), and IntegrityProblems is what it found (none: sound).
+	IntegrityChecked  bool
+	IntegrityProblems []string
 }

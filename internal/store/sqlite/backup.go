@@ -11,7 +11,6 @@ import (
 
 	"github.com/capy-oss/capy/internal/store"
 	"github.com/capy-oss/capy/internal/store/sqlstore"
-	"github.com/capy-oss/capy/migrations"
 )
 
 // Backup writes a consistent copy of the database at path into the new
@@ -143,7 +142,7 @@ func OpenReadOnly(ctx context.Context, path string, cfg store.Config) (*sqlstore
 		return nil, err
 	}
 	s, err := sqlstore.New(&db{w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r)},
-		sqlstore.Dialect{RowLocks: false, Schema: migrations.SQLite}, cfg)
+		dialect, cfg)
 	if err != nil {
 		r.Close()
 		w.Close()

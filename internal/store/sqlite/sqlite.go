@@ -110,6 +110,10 @@ func Migrate(ctx context.Context, path string) (sqlstore.MigrationResult, error)
 	return sqlstore.Migrate(ctx, w, migrations.SQLite, nil)
 }
 
+// dialect is SQLite's: one writer, no row locks, the file's own
+// structure check.
+var dialect = sqlstore.Dialect{RowLocks: false, Schema: migrations.SQLite, IntegrityCheck: "PRAGMA integrity_check"}
+
 // Open opens the store in the SQLite file at path (created if missing).
 // With cfg.AutoMigrate pending migrations are applied first; otherwise a
 // database not at this binary's schema version is refused.
@@ -126,7 +130,7 @@ func Open(ctx context.Context, path string, cfg store.Config) (*sqlstore.Store, 
 	if err != nil {
 		return nil, err
 	}
-	s, err := sqlstore.New(d, sqlstore.Dialect{RowLocks: false, Schema: migrations.SQLite}, cfg)
+	s, err := sqlstore.New(d, dialect, cfg)
 	if err != nil {
 		d.Close()
 		return nil, err

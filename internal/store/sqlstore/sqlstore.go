@@ -82,6 +82,11 @@ type Dialect struct {
 	// Schema names the dialect's migrations, whose latest version Ping
 	// expects the database to be at.
 	Schema migrations.Dialect
+	// IntegrityCheck is the statement that checks the database file's
+	// structure for Inventory (SQLite: PRAGMA integrity_check, one row
+	// "ok" or a row per problem); empty when the database has none a
+	// read-only user may run (PostgreSQL's amcheck needs an extension).
+	IntegrityCheck string
 }
 
 // Store is the shared implementation of store.Store.
