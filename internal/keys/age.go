@@ -72,10 +72,6 @@ func ageIdentityFromSeed(seed [Size]byte) *AgeIdentity {
 // project.json pins and contributors encrypt to.
 func (a *AgeIdentity) Recipient() string { return a.id.Recipient().String() }
 
-// Export is the identity in age's text form, for `age -d -i`. Only tests
-// and interop checks call it: capy never writes it anywhere.
-func (a *AgeIdentity) Export() string { return a.id.String() }
-
 // SealTo encrypts value to an age post-quantum recipient and returns the
 // sealed value (wrap.SealedPrefix + base64url of the age file). Each call
 // is its own age encryption: fresh file key, fresh encapsulation.

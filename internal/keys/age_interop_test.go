@@ -69,7 +69,7 @@ func TestAgeInterop(t *testing.T) {
 	}
 	dir := t.TempDir()
 	idFile := filepath.Join(dir, "identity.txt")
-	if err := os.WriteFile(idFile, []byte(id.Export()+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(idFile, []byte(id.export()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	dec := exec.Command(age, "-d", "-i", idFile)

@@ -70,7 +70,7 @@ func TestAgeIdentityVectors(t *testing.T) {
 			t.Errorf("epoch %d: seed %x, want %s", epoch, seed, want.Seed)
 		}
 		id := ek.AgeIdentity(v.EnvID, epoch)
-		if got := id.Export(); got != want.Identity {
+		if got := id.export(); got != want.Identity {
 			t.Errorf("epoch %d: identity differs from the vector", epoch)
 		}
 		if got := id.Recipient(); got != want.Recipient {
