@@ -61,6 +61,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/capy-oss/capy/internal/store/pgtest"
+	"github.com/capy-oss/capy/internal/store/sqlstore"
 )
 
 // orgScopeTables: for each org table, the columns whose value determines
@@ -93,23 +94,6 @@ var orgScopeExceptions = map[string]string{
 	`select o.id, o.name, o.key_check, o.created_by, o.created_at, m.org_id, m.user_id, u.email, m.role, m.status, m.created_at, m.updated_at, m.revoked_at, coalesce(m.joined_at, m.created_at) from memberships m join users u on u.id = m.user_id join orgs o on o.id = m.org_id where m.user_id = $1 and m.status = 'active' order by o.created_at, o.id`:                                                                      "user's orgs (GET /v1/orgs, unpaged)",
 	`select o.id, o.name, o.key_check, o.created_by, o.created_at, m.org_id, m.user_id, u.email, m.role, m.status, m.created_at, m.updated_at, m.revoked_at, coalesce(m.joined_at, m.created_at) from memberships m join users u on u.id = m.user_id join orgs o on o.id = m.org_id where m.user_id = $1 and m.status = 'active' order by o.created_at, o.id limit $2`:                                                             "user's orgs (GET /v1/orgs, first page)",
 	`select o.id, o.name, o.key_check, o.created_by, o.created_at, m.org_id, m.user_id, u.email, m.role, m.status, m.created_at, m.updated_at, m.revoked_at, coalesce(m.joined_at, m.created_at) from memberships m join users u on u.id = m.user_id join orgs o on o.id = m.org_id where m.user_id = $1 and m.status = 'active' and o.created_at >= $2 and (o.created_at > $2 or o.id > $3) order by o.created_at, o.id limit $4`: "user's orgs (GET /v1/orgs, next page)",
-	// capyd admin and restore-check (sqlstore/operator.go): the operator's
-	// view across orgs, by design; no request path runs them.
-	`select o.id, o.name, o.created_by, o.created_at, (select count(*) from memberships m where m.org_id = o.id and m.status = 'active'), (select count(*) from memberships m where m.org_id = o.id and m.status = 'revoked'), coalesce((select h.seq from audit_heads h where h.org_id = o.id), 0) from orgs o order by o.created_at, o.id`: "operator command across orgs (capyd admin, restore-check)",
-	`select m.user_id, m.org_id, m.role, m.status from memberships m join users u on u.id = m.user_id where 1 = 1 order by m.user_id, m.org_id`:                                                                                                                                                                                              "operator command across orgs (capyd admin, restore-check)",
-	`select m.user_id, m.org_id, m.role, m.status from memberships m join users u on u.id = m.user_id where u.id = $1 order by m.user_id, m.org_id`:                                                                                                                                                                                          "operator command across orgs (capyd admin, restore-check)",
-	`select u.id, u.email, u.created_at, u.disabled_at, (select max(s.last_seen_at) from sessions s where s.user_id = u.id), (select count(*) from sessions s where s.user_id = u.id) from users u where 1 = 1 order by u.created_at, u.id`:                                                                                                  "operator command across orgs (capyd admin, restore-check)",
-	`select u.id, u.email, u.created_at, u.disabled_at, (select max(s.last_seen_at) from sessions s where s.user_id = u.id), (select count(*) from sessions s where s.user_id = u.id) from users u where u.id = $1 order by u.created_at, u.id`:                                                                                              "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from audit_events`: "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from audit_heads`:  "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from deploys`:      "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from env_versions`: "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from environments`: "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from invites`:      "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from memberships`:  "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from orgs`:         "operator command across orgs (capyd admin, restore-check)",
-	`select count(*) from projects`:     "operator command across orgs (capyd admin, restore-check)",
-	`select org_id from memberships where user_id = $1 and status = 'active' order by org_id`: "operator command across orgs (capyd admin, restore-check)",
 	// capyd kek status/rotation: how many blobs each outer key wraps.
 	`select substr(blob, 2, 4), count(*) from invites where revoked_at is null and consumed_at is null and expires_at > $1 group by substr(blob, 2, 4)`: "outer-key census of invites (capyd kek)",
 	`select substr(blob, 2, 4), count(*) from deploys where revoked_at is null and (expires_at is null or expires_at > $1) group by substr(blob, 2, 4)`: "outer-key census of deploy tokens (capyd kek)",
@@ -234,6 +218,11 @@ func analyseOrgScope(raw string) (orgScopeReport, error) {
 	}
 	if why, ok := orgScopeExceptions[q]; ok {
 		return orgScopeReport{Exception: why}, nil
+	}
+	// capyd admin and restore-check: the operator's view across orgs, by
+	// design, marked by sqlstore's operatorTx; no request path runs them.
+	if strings.HasPrefix(raw, sqlstore.OperatorMarker) {
+		return orgScopeReport{Exception: "operator command across orgs (capyd admin, restore-check)"}, nil
 	}
 	if m := reRefused.FindString(q); m != "" {
 		return orgScopeReport{}, fmt.Errorf("refused construct %q", m)
