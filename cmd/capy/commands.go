@@ -10,7 +10,7 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 	yes := &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation (for scripts)"}
 	serviceFlag := &cli.StringFlag{Name: "service", EnvVars: []string{"CAPY_SERVICE"}, Usage: "capyd `URL` (https, or http on localhost)"}
 	keyFile := &cli.StringFlag{Name: "key-file", Usage: "read the environment key from `PATH` (default .capy/decrypt when present)"}
-	return []*cli.Command{
+	return append([]*cli.Command{
 		{
 			Name: "login", Usage: "sign in with an e-mail code", ArgsUsage: "[EMAIL]",
 			Description: "Example: capy login --service https://capy.example.com alice@example.com\n" +
@@ -294,5 +294,5 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 				return cmdVersion(u)
 			},
 		},
-	}
+	}, guardCommands(u, envFlag, jsonFlag)...)
 }
