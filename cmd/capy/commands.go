@@ -243,6 +243,7 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "ci", Usage: "set up a CI runner from CAPY_DEPLOY_CODE",
 			Description: "Example: CAPY_DEPLOY_CODE=… capy ci && capy run -- ./start\nWrites .env (snippets) and the key file .capy/decrypt.",
 			Flags: []cli.Flag{keyFile, &cli.BoolFlag{Name: "no-write", Usage: "write nothing; print nothing secret (checks the code)"},
+				&cli.StringFlag{Name: "env", Aliases: []string{"e"}, Usage: "refuse a code for any environment but `NAME` (the code names its environment)"},
 				&cli.StringFlag{Name: "url-override", Usage: "accept a code for this service `URL` even if project.json names another"}},
 			Action: func(c *cli.Context) error { return cmdCI(u, c) },
 		},
