@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -204,14 +205,19 @@ func scanStaged(ctx context.Context, wd string, managed *managedSet, only []stri
 		if !managed.has(abs) && !IsEnvFileName(rel) {
 			continue
 		}
-		data, err := git(ctx, root, "cat-file", "blob", ":"+rel)
+		// The size first: a huge staged file is not read into memory.
+		size, err := git(ctx, root, "cat-file", "-s", ":"+rel)
 		if err != nil {
 			return err
 		}
-		if len(data) > workspace.MaxEnvFile {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(size)), 10, 64); err != nil || n > workspace.MaxEnvFile {
 			res.Scanned = append(res.Scanned, displayPath(wd, abs))
 			res.Findings = append(res.Findings, ScanFinding{File: displayPath(wd, abs), Reason: ReasonUnreadable, Detail: "larger than a .env file capy reads"})
 			continue
+		}
+		data, err := git(ctx, root, "cat-file", "blob", ":"+rel)
+		if err != nil {
+			return err
 		}
 		res.add(displayPath(wd, abs), data)
 	}
