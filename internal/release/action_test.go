@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/e2e/e2etest"
 	"go.yaml.in/yaml/v3"
 )
@@ -424,5 +425,45 @@ func TestActionRefuses(t *testing.T) {
 				t.Errorf("GITHUB_PATH holds %q after a failure", got)
 			}
 		})
+	}
+}
+
+// TestPreCommitHooks: .pre-commit-hooks.yaml has the hook capy-scan, which
+// runs `capy scan` on the files whose names capy scan reads unmanaged
+// (checkout.IsEnvFileName) and no others.
+func TestPreCommitHooks(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, ".pre-commit-hooks.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hooks []struct {
+		ID            string `yaml:"id"`
+		Name          string `yaml:"name"`
+		Description   string `yaml:"description"`
+		Entry         string `yaml:"entry"`
+		Language      string `yaml:"language"`
+		Files         string `yaml:"files"`
+		Exclude       string `yaml:"exclude"`
+		PassFilenames bool   `yaml:"pass_filenames"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&hooks); err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 1 || hooks[0].ID != "capy-scan" || hooks[0].Entry != "capy scan" || hooks[0].Language != "system" || !hooks[0].PassFilenames {
+		t.Fatalf("hooks: %+v", hooks)
+	}
+	files, exclude := regexp.MustCompile(hooks[0].Files), regexp.MustCompile(hooks[0].Exclude)
+	for _, name := range []string{".env", ".env.local", "app/.env.production", "config/db.env", ".env.example",
+		".envrc", "app/.envrc", "README.md", "env", ".environment", "app/env.go", ".env/x"} {
+		got := files.MatchString(name) && !exclude.MatchString(name)
+		if want := checkout.IsEnvFileName(name); got != want {
+			t.Errorf("%s: the hook's pattern says %v, capy scan %v", name, got, want)
+		}
 	}
 }
