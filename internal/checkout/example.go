@@ -47,8 +47,12 @@ func exampleFiles(opt ExampleOptions) (*Contributor, *ExampleResult, []byte, err
 	if err := workspace.CheckEnvFilePath(path.Clean(file)); err != nil || path.Clean(file) != file {
 		return nil, nil, nil, refuse(fmt.Errorf("%s is not a clean path inside the repository", file), "usage", "name the example relative to the repository root (like .env.example)")
 	}
-	if file == pin.File || file == pin.LocalFile() {
-		return nil, nil, nil, refuse(fmt.Errorf("%s is the environment's own file", file), "usage", "name another file for the example")
+	// Never over a file capy manages: an example written over another
+	// environment's file would replace its snippets.
+	for other, e := range c.p.Repo.Project.Environments {
+		if file == e.File || file == e.LocalFile() {
+			return nil, nil, nil, refuse(fmt.Errorf("%s is a file of environment %s", file, other), "usage", "name another file for the example")
+		}
 	}
 	env, err := c.p.Repo.EnvFile(pin).ReadFile()
 	if errors.Is(err, fs.ErrNotExist) {
