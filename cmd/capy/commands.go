@@ -10,7 +10,7 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 	yes := &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation (for scripts)"}
 	serviceFlag := &cli.StringFlag{Name: "service", EnvVars: []string{"CAPY_SERVICE"}, Usage: "capyd `URL` (https, or http on localhost)"}
 	keyFile := &cli.StringFlag{Name: "key-file", Usage: "read the environment key from `PATH` (default .capy/decrypt when present)"}
-	return []*cli.Command{
+	return append([]*cli.Command{
 		{
 			Name: "login", Usage: "sign in with an e-mail code", ArgsUsage: "[EMAIL]",
 			Description: "Example: capy login --service https://capy.example.com alice@example.com\n" +
@@ -243,6 +243,7 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Name: "ci", Usage: "set up a CI runner from CAPY_DEPLOY_CODE",
 			Description: "Example: CAPY_DEPLOY_CODE=… capy ci && capy run -- ./start\nWrites .env (snippets) and the key file .capy/decrypt.",
 			Flags: []cli.Flag{keyFile, &cli.BoolFlag{Name: "no-write", Usage: "write nothing; print nothing secret (checks the code)"},
+				&cli.StringFlag{Name: "env", Aliases: []string{"e"}, Usage: "refuse a code for any environment but `NAME` (the code names its environment)"},
 				&cli.StringFlag{Name: "url-override", Usage: "accept a code for this service `URL` even if project.json names another"}},
 			Action: func(c *cli.Context) error { return cmdCI(u, c) },
 		},
@@ -294,5 +295,5 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 				return cmdVersion(u)
 			},
 		},
-	}
+	}, guardCommands(u, envFlag, jsonFlag)...)
 }

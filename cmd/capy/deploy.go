@@ -88,7 +88,7 @@ func cmdCI(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := p.SetUpCI(c.Context, checkout.CIOptions{URLOverride: c.String("url-override"), KeyFile: c.String("key-file"), NoWrite: c.Bool("no-write")})
+	res, err := p.SetUpCI(c.Context, checkout.CIOptions{URLOverride: c.String("url-override"), KeyFile: c.String("key-file"), NoWrite: c.Bool("no-write"), Env: envFlagValue(c)})
 	if err != nil {
 		return err
 	}

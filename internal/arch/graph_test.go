@@ -22,7 +22,8 @@ var allowed = map[string][]string{
 	"internal/wrap":        {"internal/ident"},
 	"internal/keys":        {"internal/ident", "internal/privfile", "internal/wrap"},
 	"internal/envfile":     {"internal/ident", "internal/privfile"},
-	"internal/api":         {"internal/wrap"}, // api.Bytes is wrap's base64
+	"internal/envguard":    {"internal/envfile", "internal/wrap"}, // the leak scan and .env.example: no key
+	"internal/api":         {"internal/wrap"},                     // api.Bytes is wrap's base64
 	"internal/kekring":     {"internal/privfile", "internal/wrap"},
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
@@ -38,7 +39,7 @@ var allowed = map[string][]string{
 		"internal/envsync", "internal/workspace", "internal/wrap"},
 	// The recovery kit: SLIP-39 shares of the phrase, over member's recovery.
 	"internal/recovery": {"internal/api", "internal/keys", "internal/member", "internal/privfile", "internal/slip39"},
-	"internal/checkout": {"internal/api", "internal/client", "internal/envfile", "internal/envsync", "internal/ident",
+	"internal/checkout": {"internal/api", "internal/client", "internal/envfile", "internal/envguard", "internal/envsync", "internal/ident",
 		"internal/keys", "internal/member", "internal/privfile", "internal/workspace", "internal/wrap"},
 	// The CLI is flags, prompts, output and exit codes: everything with a
 	// key, a format or a file of the checkout in it goes through checkout
@@ -178,7 +179,7 @@ func TestClientNeverReachesTheService(t *testing.T) {
 //     by itself even by accident.
 //   - kekring: the service's keys (also refused by the service rule).
 var cliHoldsNoCrypto = []string{"internal/wrap", "internal/keys", "internal/auditchain", "internal/envsync",
-	"internal/envfile", "internal/privfile", "internal/kekring"}
+	"internal/envfile", "internal/envguard", "internal/privfile", "internal/kekring"}
 
 // TestCLIHoldsNoCrypto: cmd/capy imports none of cliHoldsNoCrypto.
 func TestCLIHoldsNoCrypto(t *testing.T) {

@@ -17,6 +17,7 @@ type CIOptions struct {
 	URLOverride string // accept a code for this service URL (--url-override)
 	KeyFile     string // where to write the key file (default .capy/decrypt)
 	NoWrite     bool   // check the code; write nothing
+	Env         string // refuse a code for any other environment (--env; "" takes the code's)
 }
 
 // CIResult is what SetUpCI did.
@@ -59,6 +60,10 @@ func (p *Project) SetUpCI(ctx context.Context, opt CIOptions) (*CIResult, error)
 	if name == "" {
 		return nil, refuse(errors.New("the deploy code is for an environment this repository does not list"), "code-mismatch",
 			"commit an up-to-date .capy/project.json")
+	}
+	if opt.Env != "" && opt.Env != name {
+		return nil, refuse(fmt.Errorf("CAPY_DEPLOY_CODE is for environment %s (%s), not %s; nothing was written", name, pin.ID, opt.Env), "code-mismatch",
+			"use the deploy code of "+opt.Env+" (`capy deploy --env "+opt.Env+"`), or name the code's environment")
 	}
 	kr, err := member.CIKeyring(g.KeyFile, pin)
 	if err != nil {

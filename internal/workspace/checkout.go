@@ -359,3 +359,9 @@ func (r *Repo) WriteKeyFile(path, line string) error {
 	}
 	return writePrivate(path, []byte(line))
 }
+
+// WriteSharedFile is WriteFile for a file meant to be committed (such as
+// .env.example): a new one gets mode 0644 (less the umask).
+func (r *Repo) WriteSharedFile(rel string, data []byte) error {
+	return r.writeFile(rel, data, nil, 0o644)
+}
