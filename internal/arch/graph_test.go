@@ -26,9 +26,9 @@ var allowed = map[string][]string{
 	"internal/kekring":     {"internal/privfile", "internal/wrap"},
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
-	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
-	"internal/slip39":      {}, // SLIP-39 shares of the recovery phrase's entropy
-	"internal/buildinfo":   {}, // the build's version, commit and date: both binaries
+	"internal/privfile":    {},                 // key files, atomic writes, locks: client and service
+	"internal/slip39":      {},                 // SLIP-39 shares of the recovery phrase's entropy
+	"internal/buildinfo":   {},                 // the build's version, commit and date: both binaries
 	"internal/share":       {"internal/ident"}, // one-time shares to a browser: code, fingerprint, sealed blob
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
