@@ -56,7 +56,10 @@
 
   function showCode(rec) {
     S.hide("step-working");
-    S.text("code", rec.code);
+    // One unbreakable group per five characters (dash included), so a
+    // narrow screen wraps the code between groups, never inside one.
+    const groups = rec.code.split("-").map((g, i, all) => S.el("span", "group", g + (i < all.length - 1 ? "-" : "")));
+    document.getElementById("code").replaceChildren(...groups);
     document.getElementById("copy-code-slot").replaceChildren(S.copyButton(rec.code, "Copy code"));
     S.text("command", "capy share NAME --to " + rec.code);
     S.text("expiry", "This code works until " + S.when(rec.expiresAt) + ".");
@@ -100,6 +103,7 @@
       const entries = await S.open(rec.id, parsed, key);
       await forget();
       S.hide("step-code");
+      S.text("lead", "These values were encrypted on the sender's machine for this browser's key alone, and decrypted here.");
       S.renderValues(document.getElementById("values"), entries);
       S.show("step-values");
     } catch (e) {
