@@ -11,14 +11,18 @@ import (
 )
 
 func cmdShare(u *ui, c *cli.Context) error {
+	opts := checkout.ShareOptions{
+		Env: envFlagValue(c), Names: c.Args().Slice(), To: c.String("to"), Link: c.Bool("link"),
+		Views: c.Int("views"), Expires: c.Duration("expires"),
+	}
+	if err := opts.Check(); err != nil {
+		return err
+	}
 	p, err := openProject(u)
 	if err != nil {
 		return err
 	}
-	res, err := p.Share(c.Context, checkout.ShareOptions{
-		Env: envFlagValue(c), Names: c.Args().Slice(), To: c.String("to"), Link: c.Bool("link"),
-		Views: c.Int("views"), Expires: c.Duration("expires"),
-	})
+	res, err := p.Share(c.Context, opts)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ const (
 // nothing is uploaded. Values are read as `capy get` reads them (the key
 // source of readKeys, from .env); a member's session uploads.
 func (p *Project) Share(ctx context.Context, o ShareOptions) (*ShareResult, error) {
-	if err := checkShareOptions(&o); err != nil {
+	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	a, err := p.Account()
@@ -124,7 +124,9 @@ func (p *Project) Share(ctx context.Context, o ShareOptions) (*ShareResult, erro
 	return res, nil
 }
 
-func checkShareOptions(o *ShareOptions) error {
+// Check refuses options that make no share (a usage error) and fills in
+// the defaults; the CLI calls it before it opens anything.
+func (o *ShareOptions) Check() error {
 	if len(o.Names) == 0 {
 		return refuse(errors.New("name at least one variable to share"), "usage", "capy share NAME [NAME…] --to CODE, or --link")
 	}
