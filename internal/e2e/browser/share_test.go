@@ -225,6 +225,25 @@ func TestShareRequestCode(t *testing.T) {
 	if err := sqliteQuery(t, svc, row, &keyLeft, &blobLeft); err != nil || keyLeft != 0 || blobLeft != 0 {
 		t.Fatalf("after the fetch the row keeps key=%d blob=%d (%v)", keyLeft, blobLeft, err)
 	}
+
+	// A share fetched by someone else first (a leaked code): the page,
+	// back in this browser, says it was already opened and shows nothing.
+	browsertest.Do(t, ctx, chromedp.Navigate(svc.URL+"/share"), chromedp.WaitVisible("#code"))
+	code2 := browsertest.Get(t, ctx, chromedp.Text("#code"))
+	if code2 == code {
+		t.Fatal("the page kept the code of a request it already opened")
+	}
+	browsertest.Do(t, ctx, chromedp.Navigate("about:blank"))
+	m.ok("share", "API_TOKEN", "--to", code2)
+	id2 := strings.ReplaceAll(code2, "-", "")[:10]
+	if status, state := openShare(t, svc, id2); status != http.StatusOK || state != "opened" {
+		t.Fatalf("the other fetch: %d %s", status, state)
+	}
+	browsertest.Do(t, ctx, chromedp.Navigate(svc.URL+"/share"), chromedp.WaitVisible("#step-error"))
+	if msg := browsertest.Get(t, ctx, chromedp.Text("#step-error")); !strings.Contains(msg, "Already opened") {
+		t.Fatalf("the page after someone else's fetch: %q", msg)
+	}
+	browsertest.Screenshots(t, ctx, "share-opened-elsewhere")
 }
 
 // TestShareSwappedKeyRefused: capyd answers the request with another
