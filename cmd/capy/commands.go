@@ -145,6 +145,18 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{envFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdLs(u, c) },
 		},
 		{
+			Name: "share", Usage: "share values once with someone's browser: to their request code, or as a link", ArgsUsage: "NAME [NAME…]",
+			Description: "Example: capy share DATABASE_URL API_TOKEN --to abcde-fghij-…   (the code the recipient's <service>/share page shows)\n" +
+				"         capy share DATABASE_URL --link --views 1 --expires 2h\n" +
+				"The values are encrypted here; the service keeps only ciphertext and forgets it on the first fetch or at expiry.",
+			Flags: []cli.Flag{envFlag, jsonFlag,
+				&cli.StringFlag{Name: "to", Usage: "the recipient's request `CODE` (their browser holds the only key)"},
+				&cli.BoolFlag{Name: "link", Usage: "print a link whose #fragment holds the key (anyone with the link can open it)"},
+				&cli.IntFlag{Name: "views", Usage: "how many times a --link opens (1 to 100; default 1)"},
+				&cli.DurationFlag{Name: "expires", Usage: "how long the share lives (1m to 168h; default 24h)"}},
+			Action: func(c *cli.Context) error { return cmdShare(u, c) },
+		},
+		{
 			Name: "export", Usage: "print decrypted values as dotenv, json, yaml or shell",
 			Description: "Example: capy export --format shell > /dev/shm/env && . /dev/shm/env",
 			Flags: []cli.Flag{envFlag, keyFile, &cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT`: dotenv, json, yaml or shell"},

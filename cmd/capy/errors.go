@@ -57,6 +57,9 @@ var refusalExit = map[string]int{
 	"usage":         exitUsage,
 	"tracked-file":  exitForbidden,
 	"code-mismatch": exitForbidden,
+	// A request whose public key does not match its code: a typo, or a
+	// service that swapped the key. Nothing was read or uploaded.
+	"share-key-mismatch": exitForbidden,
 }
 
 // classify maps any error to what the user sees: the one table of codes,

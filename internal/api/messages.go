@@ -249,3 +249,66 @@ type AuditVerifyResponse struct {
 	Head        AuditHead `json:"head"`
 	FirstBadSeq *uint64   `json:"first_bad_seq"`
 }
+
+// Share kinds and states (docs/api.md §4.11).
+const (
+	ShareKindRequest  = "request"
+	ShareKindLink     = "link"
+	ShareStatePending = "pending"
+	ShareStateReady   = "ready"
+	ShareStateOpened  = "opened"
+)
+
+// CreateShareRequestRequest is POST /v1/share-requests: the recipient's
+// page registers its public key (SPKI DER).
+type CreateShareRequestRequest struct {
+	PublicKey Bytes `json:"public_key"`
+}
+
+// ShareRequest is a recipient's pending request: POST /v1/share-requests
+// and GET /v1/share-requests/{share}.
+type ShareRequest struct {
+	ID        string    `json:"id"`
+	PublicKey Bytes     `json:"public_key"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ShareRequestResponse wraps one request.
+type ShareRequestResponse struct {
+	Request ShareRequest `json:"request"`
+}
+
+// CreateShareBody is POST /v1/orgs/{org}/shares: a member's sealed share,
+// answering a request (kind request, id the request's) or a new link
+// share (kind link, id made by the client).
+type CreateShareBody struct {
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	Blob       Bytes  `json:"blob"`
+	Views      *int   `json:"views,omitempty"`
+	TTLSeconds *int64 `json:"ttl_seconds,omitempty"`
+}
+
+// Share is a share's metadata (never its blob or key).
+type Share struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	State     string    `json:"state"`
+	ViewsLeft int       `json:"views_left"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ShareResponse wraps one share.
+type ShareResponse struct {
+	Share Share `json:"share"`
+}
+
+// OpenShareResponse is POST /v1/shares/{share}/open: a pending request
+// (no blob yet), or the sealed blob of a share with one view spent.
+type OpenShareResponse struct {
+	State     string    `json:"state"`
+	Kind      string    `json:"kind"`
+	Blob      Bytes     `json:"blob,omitempty"`
+	ViewsLeft int       `json:"views_left"`
+	ExpiresAt time.Time `json:"expires_at"`
+}

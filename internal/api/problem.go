@@ -49,6 +49,9 @@ const (
 	PInviteRevoked         ProblemType = "invite-revoked"
 	PInviteConsumed        ProblemType = "invite-consumed"
 	PInviteExpired         ProblemType = "invite-expired"
+	PShareAnswered         ProblemType = "share-answered"
+	PShareOpened           ProblemType = "share-opened"
+	PShareExpired          ProblemType = "share-expired"
 	PBodyTooLarge          ProblemType = "body-too-large"
 	PUnsupportedMediaType  ProblemType = "unsupported-media-type"
 	PRateLimited           ProblemType = "rate-limited"
@@ -95,6 +98,9 @@ var Problems = map[ProblemType]ProblemInfo{
 	PInviteRevoked:         {410, "Invite revoked"},
 	PInviteConsumed:        {410, "Invite already used"},
 	PInviteExpired:         {410, "Invite expired"},
+	PShareAnswered:         {409, "Share request already answered"},
+	PShareOpened:           {410, "Share already opened"},
+	PShareExpired:          {410, "Share expired"},
 	PBodyTooLarge:          {413, "Body too large"},
 	PUnsupportedMediaType:  {415, "Unsupported media type"},
 	PRateLimited:           {429, "Too many requests"},

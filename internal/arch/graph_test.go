@@ -27,9 +27,10 @@ var allowed = map[string][]string{
 	"internal/kekring":     {"internal/privfile", "internal/wrap"},
 	"internal/mail":        {"internal/ident"},
 	"internal/testvectors": {},
-	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
-	"internal/slip39":      {}, // SLIP-39 shares of the recovery phrase's entropy
-	"internal/buildinfo":   {}, // the build's version, commit and date: both binaries
+	"internal/privfile":    {},                 // key files, atomic writes, locks: client and service
+	"internal/slip39":      {},                 // SLIP-39 shares of the recovery phrase's entropy
+	"internal/buildinfo":   {},                 // the build's version, commit and date: both binaries
+	"internal/share":       {"internal/ident"}, // one-time shares to a browser: code, fingerprint, sealed blob
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
@@ -40,7 +41,7 @@ var allowed = map[string][]string{
 	// The recovery kit: SLIP-39 shares of the phrase, over member's recovery.
 	"internal/recovery": {"internal/api", "internal/keys", "internal/member", "internal/privfile", "internal/slip39"},
 	"internal/checkout": {"internal/api", "internal/client", "internal/envfile", "internal/envguard", "internal/envsync", "internal/ident",
-		"internal/keys", "internal/member", "internal/privfile", "internal/workspace", "internal/wrap"},
+		"internal/keys", "internal/member", "internal/privfile", "internal/share", "internal/workspace", "internal/wrap"},
 	// The CLI is flags, prompts, output and exit codes: everything with a
 	// key, a format or a file of the checkout in it goes through checkout
 	// (or member, for the account). See cliHoldsNoCrypto.
@@ -178,8 +179,9 @@ func TestClientNeverReachesTheService(t *testing.T) {
 //     lines come from checkout.DotenvLine, so the CLI cannot write a .env
 //     by itself even by accident.
 //   - kekring: the service's keys (also refused by the service rule).
+//   - share: the sealed format of one-time shares (checkout.Share seals).
 var cliHoldsNoCrypto = []string{"internal/wrap", "internal/keys", "internal/auditchain", "internal/envsync",
-	"internal/envfile", "internal/envguard", "internal/privfile", "internal/kekring"}
+	"internal/envfile", "internal/envguard", "internal/privfile", "internal/kekring", "internal/share"}
 
 // TestCLIHoldsNoCrypto: cmd/capy imports none of cliHoldsNoCrypto.
 func TestCLIHoldsNoCrypto(t *testing.T) {

@@ -453,8 +453,11 @@ func storeError(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("database %s: %w", op, err)
 }
 
-// purgeLoop deletes expired sessions, login codes and rate-limit windows
-// now and then every purgeInterval, until ctx ends.
+// purgeLoop deletes expired sessions, login codes and rate-limit windows,
+// and expires one-time shares (their key and blob forgotten, audited),
+// now and then every purgeInterval, until ctx ends. A share past its
+// expiry is also expired by the first fetch that finds it, so the
+// interval bounds only how long an unfetched one's blob outlives it.
 func purgeLoop(ctx context.Context, st store.Store, log *slog.Logger) {
 	t := time.NewTicker(purgeInterval)
 	defer t.Stop()
@@ -467,6 +470,14 @@ func purgeLoop(ctx context.Context, st store.Store, log *slog.Logger) {
 			log.Warn("purging expired rows", "err", err)
 		case n > 0:
 			log.Debug("purged expired rows", "rows", n)
+		}
+		switch n, err := st.SweepShares(ctx); {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("expiring shares", "err", err)
+		case n > 0:
+			log.Debug("expired shares", "rows", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -447,3 +447,30 @@ func (c *Client) RecordAuditEvent(ctx context.Context, org string, req api.Audit
 	var out api.AuditEventResponse
 	return &out, c.do(ctx, http.MethodPost, p+"/audit/events", req, &out, retry)
 }
+
+// ShareRequest returns a recipient's pending share request with its
+// public key (which the caller must check against the request code).
+func (c *Client) ShareRequest(ctx context.Context, id string) (*api.ShareRequest, error) {
+	if err := ident.CheckShareID(id); err != nil {
+		return nil, err
+	}
+	var out api.ShareRequestResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/share-requests/"+id, nil, &out, retry); err != nil {
+		return nil, err
+	}
+	return &out.Request, nil
+}
+
+// CreateShare uploads a sealed share: the answer to a request or a new
+// link share. Sent once: a retry of an answered request would be refused.
+func (c *Client) CreateShare(ctx context.Context, org string, req api.CreateShareBody) (*api.Share, error) {
+	p, err := orgPath(org)
+	if err != nil {
+		return nil, err
+	}
+	var out api.ShareResponse
+	if err := c.do(ctx, http.MethodPost, p+"/shares", req, &out, once); err != nil {
+		return nil, err
+	}
+	return &out.Share, nil
+}

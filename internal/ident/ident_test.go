@@ -406,3 +406,17 @@ func TestMatchersAgreeWithDesign(t *testing.T) {
 		}
 	}
 }
+
+func TestShareID(t *testing.T) {
+	for range 100 {
+		id := ident.NewShareID()
+		if err := ident.CheckShareID(id); err != nil {
+			t.Fatalf("%q: %v", id, err)
+		}
+	}
+	for _, bad := range []string{"", "abcdefghi", "abcdefghijk", "abcdefghi1", "ABCDEFGHIJ", "abcdefghi-", "abcdefgh\u00e9"} {
+		if ident.CheckShareID(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

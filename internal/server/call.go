@@ -54,6 +54,7 @@ type route struct {
 	// the bearer token; the handler keeps §1.7's order of checks.
 	gated   bool
 	ipLimit *bucket // per-IP bucket, or nil
+	share   bool    // {share} is a share id (ident.CheckShareID)
 	h       func(*call) error
 }
 
@@ -97,6 +98,9 @@ func (c *call) run() error {
 		if ident.CheckID(kind, chi.URLParam(r, name)) != nil {
 			return problem(api.PNotFound, "")
 		}
+	}
+	if rt.share && ident.CheckShareID(chi.URLParam(r, "share")) != nil {
+		return problem(api.PNotFound, "")
 	}
 	if r.ContentLength > rt.limit {
 		return c.tooLarge()

@@ -41,11 +41,21 @@ var (
 	bucketRedeemUser  = &bucket{"redeem-user", 10, time.Minute}
 	bucketDeployIP    = &bucket{"deploy-ip", 60, time.Minute}
 	bucketDeployToken = &bucket{"deploy-token", 120, time.Minute}
+	// Shares (docs/decisions.md #73): a page registers a request without
+	// an account (a few an hour), polls for its answer every few
+	// seconds, and a link is opened a handful of times; members read
+	// requests and seal shares by the dozen at most. Guessing a share id
+	// (50 bits) at these rates is hopeless.
+	bucketShareRequestIP = &bucket{"share-request-ip", 30, time.Hour}
+	bucketShareOpenIP    = &bucket{"share-open-ip", 120, time.Minute}
+	bucketShareIP        = &bucket{"share-ip", 120, time.Hour}
+	bucketShareUser      = &bucket{"share-user", 60, time.Hour}
 )
 
 // buckets lists every bucket (for the tests).
 var buckets = []*bucket{bucketAuthStartIP, bucketAuthVerifyIP, bucketKeysIP, bucketKeysUser,
-	bucketRedeemIP, bucketRedeemUser, bucketDeployIP, bucketDeployToken}
+	bucketRedeemIP, bucketRedeemUser, bucketDeployIP, bucketDeployToken,
+	bucketShareRequestIP, bucketShareOpenIP, bucketShareIP, bucketShareUser}
 
 // The database buckets (per e-mail address, shared by replicas).
 const (

@@ -103,5 +103,10 @@ func (s *Server) routes(public bool) []route {
 		{method: "GET", pattern: "/v1/orgs/{org}/audit", ids: idsOrg, query: paged.and("from_seq"), auth: S, org: M, role: store.RoleAdmin, h: s.listAudit},
 		{method: "GET", pattern: "/v1/orgs/{org}/audit/verify", ids: idsOrg, auth: S, org: M, role: store.RoleAdmin, h: s.verifyAudit},
 		{method: "POST", pattern: "/v1/orgs/{org}/audit/events", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: bucketKeysIP, h: s.recordEvent},
+		// One-time shares: the recipient's routes take no session.
+		{method: "POST", pattern: "/v1/share-requests", limit: limitSmall, ipLimit: bucketShareRequestIP, h: s.createShareRequest},
+		{method: "GET", pattern: "/v1/share-requests/{share}", share: true, auth: S, ipLimit: bucketShareIP, h: s.getShareRequest},
+		{method: "POST", pattern: "/v1/orgs/{org}/shares", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: bucketShareIP, h: s.createShare},
+		{method: "POST", pattern: "/v1/shares/{share}/open", share: true, ipLimit: bucketShareOpenIP, h: s.openShare},
 	}...)
 }

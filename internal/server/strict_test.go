@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/capy-oss/capy/internal/api"
+	"github.com/capy-oss/capy/internal/ident"
 )
 
 // documentedRoutes reads the route table of docs/api.md §3 as
@@ -102,8 +103,12 @@ func TestQueryOnlyWhatTheRouteLists(t *testing.T) {
 		spareID := must(spare.Me(e.ctx)).Session.ID
 		before := e.snapshot(w)
 		mails := e.mail.count()
+		shareID := ident.NewShareID()
+		if _, err := e.st.CreateShareRequest(e.ctx, shareID, []byte("a page's public key")); err != nil {
+			t.Fatal(err)
+		}
 		fill := strings.NewReplacer("{org}", w.org, "{prj}", w.project, "{env}", w.env, "{invite}", inv.ID,
-			"{user}", w.member.ID, "{dep}", dep.ID, "{session}", spareID, "{n}", "1")
+			"{user}", w.member.ID, "{dep}", dep.ID, "{session}", spareID, "{n}", "1", "{share}", shareID)
 		walk := func(public bool, send func(rt route, path string, body []byte, hdr map[string]string) (*http.Response, []byte)) {
 			for _, rt := range e.srv.routes(public) {
 				hdr := map[string]string{}

@@ -420,6 +420,49 @@ type Store interface {
 	// this binary knows the tables of, and on a store opened read-only.
 	Inventory(ctx context.Context) (Inventory, error)
 
+	// ----- one-time shares (docs/api.md §4.11) -----
+	//
+	// A share's id is ident.CheckShareID's shape. The service keeps only
+	// a request's public key and a share's sealed blob (opaque here), and
+	// forgets both on the last allowed view or at expiry, leaving a
+	// tombstone (no key, no blob) for ShareTombstoneTTL.
+
+	// CreateShareRequest stores a recipient's request: no session (the
+	// recipient has no account; the caller rate-limits), nothing audited
+	// (no org knows of it yet). It expires after ShareRequestTTL unless a
+	// member answers it. ErrExists if the id is taken.
+	CreateShareRequest(ctx context.Context, id string, publicKey []byte) (Share, error)
+
+	// GetShareRequest returns a pending request with its public key to
+	// any signed-in caller. ErrNotFound if there is no such request (or
+	// the id is a link's); ErrConsumed if a member answered it already or
+	// it was opened; ErrExpired if it expired.
+	GetShareRequest(ctx context.Context, tok TokenHash, id string) (Share, error)
+
+	// CreateShare stores a member's sealed share: an active member of
+	// s.OrgID answers a pending request (ErrNotFound, ErrConsumed,
+	// ErrExpired as GetShareRequest) or creates a link share (ErrExists if
+	// the id is taken). ExpiresAt must be in the future and at most
+	// ShareMaxTTL away. Audited (share-create).
+	CreateShare(ctx context.Context, tok TokenHash, s NewShare) (Share, AuditHead, error)
+
+	// OpenShare is the recipient's fetch; it takes no session. A pending
+	// request is returned as it is (State SharePending, no blob). A ready
+	// share is returned with its blob and one view is spent; the last view
+	// sets its key and blob to NULL in the same transaction (State then
+	// ShareOpened), and each view is audited (share-open, actor
+	// ActorRecipient). A share past its expiry is expired there and then
+	// (its key and blob set to NULL, share-expire audited if a member had
+	// sealed it) and ErrExpired returned; a gone share returns ErrConsumed
+	// (opened) or ErrExpired. ErrNotFound if there is no such share.
+	OpenShare(ctx context.Context, id string) (Share, error)
+
+	// SweepShares expires every share past its expiry (as OpenShare does,
+	// audited when sealed), deletes unanswered requests and tombstones
+	// ShareTombstoneTTL after they went, and returns how many rows it
+	// changed or deleted.
+	SweepShares(ctx context.Context) (int64, error)
+
 	// ----- paged lists -----
 	//
 	// What the API lists, one page at a time (page.go): each reads the

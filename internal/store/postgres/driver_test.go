@@ -288,7 +288,7 @@ func TestBlobsStoredUncompressed(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"deploys": "e", "env_versions": "e", "invites": "e"}
+	want := map[string]string{"deploys": "e", "env_versions": "e", "invites": "e", "shares": "e"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("attstorage of the blob columns: %v, want %v (e = EXTERNAL)", got, want)
 	}

@@ -86,6 +86,9 @@ var orgScopeTables = map[string]map[string]string{
 // distributed) and goose's bookkeeping.
 var orgScopeGlobal = map[string]bool{
 	"users": true, "login_codes": true, "sessions": true, "rate_limits": true, "goose_db_version": true,
+	// shares are found by their id: a request belongs to no org until a
+	// member answers it, and the recipient who opens one has no account.
+	"shares": true,
 }
 
 // orgScopeExceptions: cross-org statements on purpose, by normalised text.

@@ -16,12 +16,12 @@ import (
 // session token hash, the login-code HMAC, the environments' signing keys
 // and the orgs' key checks. The operator's methods never name one (a test
 // keeps this list in step with the schema: every binary column is here).
-var SecretColumns = []string{"blob", "verifier", "token_hash", "code_hash", "signing_key", "key_check"}
+var SecretColumns = []string{"blob", "verifier", "token_hash", "code_hash", "signing_key", "key_check", "public_key"}
 
 // Tables are capyd's tables, in the order of docs/storage.md's schema
 // table (goose's own table aside): what Inventory counts.
 var Tables = []string{"users", "login_codes", "sessions", "orgs", "memberships", "invites",
-	"projects", "environments", "env_versions", "deploys", "audit_heads", "audit_events", "rate_limits"}
+	"projects", "environments", "env_versions", "deploys", "audit_heads", "audit_events", "rate_limits", "shares"}
 
 // checkOperatorSQL refuses a statement that names a secret column or
 // selects every column of a table (a * other than count(*)).

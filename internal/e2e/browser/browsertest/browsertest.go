@@ -120,7 +120,9 @@ func Screenshots(t *testing.T, ctx context.Context, name string) []string {
 			chromedp.EmulateViewport(w.Width, w.Height, opts...),
 			chromedp.Sleep(100*time.Millisecond), // let layout settle after the resize
 		)
-		png := Get(t, ctx, chromedp.FullScreenshot(90))
+		// Quality 100 makes chromedp ask for PNG (anything less is JPEG,
+		// which the .png names would misstate).
+		png := Get(t, ctx, chromedp.FullScreenshot(100))
 		p := filepath.Join(dir, name+"-"+w.Name+".png")
 		if err := os.WriteFile(p, png, 0o644); err != nil {
 			t.Fatal(err)
