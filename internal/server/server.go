@@ -154,6 +154,9 @@ func (s *Server) router(public bool) http.Handler {
 	for _, rt := range s.routes(public) {
 		r.Method(rt.method, rt.pattern, s.handler(rt))
 	}
+	if public {
+		mountPages(r)
+	}
 	return s.outer(r)
 }
 
