@@ -100,6 +100,9 @@ func (s *Server) handler(rt route) http.Handler {
 
 func (c *call) run() error {
 	rt, r := c.rt, c.r
+	if err := c.consoleRefuse(); err != nil {
+		return err
+	}
 	for name, kind := range rt.ids {
 		if ident.CheckID(kind, chi.URLParam(r, name)) != nil {
 			return problem(api.PNotFound, "")

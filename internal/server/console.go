@@ -156,19 +156,26 @@ func (s *Server) sameOrigin(r *http.Request, needOrigin bool) error {
 // stateChanging is every method but GET.
 func stateChanging(r *http.Request) bool { return r.Method != http.MethodGet }
 
-// consoleGate runs before the session check (step 4 of docs/api.md §1.7)
-// on every route. A request without a console cookie passes untouched. One
-// with it is refused unless the route is a console route; on a console
-// route that takes a session, it must not also carry a bearer token, its
-// origin is checked, a state change must carry the session's CSRF token,
-// and the cookie's session then stands in for the bearer token.
+// consoleRefuse runs first on every route, before any other check: a
+// request carrying a console cookie is refused unless the route is a
+// console route, whatever else it carries.
+func (c *call) consoleRefuse() error {
+	if all, _ := c.s.consoleCookies(c.r); len(all) > 0 && !c.rt.console {
+		return errConsoleRoute
+	}
+	return nil
+}
+
+// consoleGate runs before the session check (step 4 of docs/api.md §1.7).
+// A request without a console cookie passes untouched. On a console route
+// that takes a session, a request with it must not also carry a bearer
+// token, its origin is checked, a state change must carry the session's
+// CSRF token, and the cookie's session then stands in for the bearer
+// token.
 func (c *call) consoleGate() error {
 	all, cks := c.s.consoleCookies(c.r)
-	if len(all) == 0 {
+	if len(all) == 0 || !c.rt.console {
 		return nil
-	}
-	if !c.rt.console {
-		return errConsoleRoute
 	}
 	if c.rt.auth != authSession {
 		return nil // sign-in routes: a stale cookie is ignored

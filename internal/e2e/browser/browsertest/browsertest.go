@@ -120,7 +120,7 @@ func Screenshots(t *testing.T, ctx context.Context, name string) []string {
 			chromedp.EmulateViewport(w.Width, w.Height, opts...),
 			chromedp.Sleep(100*time.Millisecond), // let layout settle after the resize
 		)
-		png := Get(t, ctx, chromedp.FullScreenshot(90))
+		png := Get(t, ctx, chromedp.FullScreenshot(100)) // 100: PNG (any lower quality is JPEG)
 		p := filepath.Join(dir, name+"-"+w.Name+".png")
 		if err := os.WriteFile(p, png, 0o644); err != nil {
 			t.Fatal(err)
