@@ -281,3 +281,21 @@ func TestConsoleRoutesAreDocumented(t *testing.T) {
 		t.Fatalf("console routes differ from docs/api.md §3:\nserved     %q\ndocumented %q", served, documented)
 	}
 }
+
+// TestConsoleQuery: the console's own session routes, like every route,
+// refuse a query parameter they do not define, and before acting.
+func TestConsoleQuery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", Config{}, false)
+	w := e.world()
+	u := e.consoleLogin(w.owner.Email)
+	for _, method := range []string{"GET", "DELETE"} {
+		resp, b := e.asConsole(u, method, "/v1/console/session?capy_unknown=1", nil, method != "GET")
+		if p := rawProblem(t, resp, b, api.PInvalidField); p["field"] != "capy_unknown" {
+			t.Fatalf("%s: %v", method, p)
+		}
+	}
+	if resp, b := e.asConsole(u, "GET", "/v1/console/session?", nil, false); resp.StatusCode != 200 {
+		t.Fatalf("GET with an empty query: %d %s", resp.StatusCode, b)
+	}
+}

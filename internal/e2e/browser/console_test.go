@@ -31,12 +31,11 @@ import (
 // his invite), an open invite for carol and one for dan, a deploy token
 // and a second session of alice's.
 type team struct {
-	t       *testing.T
-	d       *e2etest.Capyd
-	capy    string
-	root    string
-	org     string
-	carolID string // carol's invite
+	t    *testing.T
+	d    *e2etest.Capyd
+	capy string
+	root string
+	org  string
 }
 
 func (w *team) run(home, dir, stdin string, args ...string) string {
@@ -375,16 +374,8 @@ func TestConsole(t *testing.T) {
 	// The key routes refuse the cookie, even with the CSRF token and from
 	// the console's own page.
 	csrf := js[string](t, ctx, `fetch('/v1/console/session').then(r => r.json()).then(j => j.csrf_token)`)
-	var envID, prjID string
-	for _, v := range []struct {
-		dst  *string
-		expr string
-	}{
-		{&prjID, fmt.Sprintf(`fetch('/v1/orgs/%s/projects').then(r => r.json()).then(j => j.items[0].id)`, w.org)},
-	} {
-		*v.dst = js[string](t, ctx, v.expr)
-	}
-	envID = js[string](t, ctx, fmt.Sprintf(`fetch('/v1/orgs/%s/projects/%s/envs').then(r => r.json()).then(j => j.items[0].id)`, w.org, prjID))
+	prjID := js[string](t, ctx, fmt.Sprintf(`fetch('/v1/orgs/%s/projects').then(r => r.json()).then(j => j.items[0].id)`, w.org))
+	envID := js[string](t, ctx, fmt.Sprintf(`fetch('/v1/orgs/%s/projects/%s/envs').then(r => r.json()).then(j => j.items[0].id)`, w.org, prjID))
 	envBase := "/v1/orgs/" + w.org + "/projects/" + prjID + "/envs/" + envID
 	for _, kr := range [][2]string{
 		{"POST", "/v1/orgs/" + w.org + "/wrap"},
