@@ -22,8 +22,11 @@ import (
 	"github.com/chromedp/chromedp"
 	_ "modernc.org/sqlite"
 
+	"github.com/capy-oss/capy/internal/auditchain"
 	"github.com/capy-oss/capy/internal/e2e/browser/browsertest"
 	"github.com/capy-oss/capy/internal/e2e/e2etest"
+	"github.com/capy-oss/capy/internal/testvectors"
+	"github.com/capy-oss/capy/internal/web"
 )
 
 // team is an org set up with the real capy CLI against a real capyd:
@@ -440,6 +443,84 @@ func TestConsole(t *testing.T) {
 	for _, s := range left {
 		if s.Label == "web console" {
 			t.Fatal("the console's session outlived the sign-out")
+		}
+	}
+}
+
+// TestConsoleAuditVerifier checks the console's in-browser verifier
+// (WebCrypto) against the independent audit-chain vectors
+// (internal/testvectors, from a Python implementation) and against each
+// rule of auditchain.Verifier and member.VerifyAudit: a changed hash or
+// previous hash, a gap, a time not in the canonical form, a newline in a
+// field, a head seen before that the chain lost or changed.
+func TestConsoleAuditVerifier(t *testing.T) {
+	ctx := browsertest.New(t)
+	mux := http.NewServeMux()
+	mux.Handle("/console", web.Page("console.html"))
+	mux.Handle("/assets/", web.Assets("/assets/"))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	browsertest.Do(t, ctx, chromedp.Navigate(srv.URL+"/console"))
+	until(t, ctx, "the verifier", `!!window.capyAudit`)
+
+	v, err := testvectors.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Audit) != 2 {
+		t.Fatalf("%d audit vectors", len(v.Audit))
+	}
+	rows, _ := json.Marshal(v.Audit)
+	type verdict struct {
+		OK   bool `json:"ok"`
+		At   int  `json:"at"`
+		Head *struct {
+			Seq  int    `json:"seq"`
+			Hash string `json:"hash"`
+		} `json:"head"`
+	}
+	check := func(name, mutate, seen string, wantOK bool, wantAt int) {
+		t.Helper()
+		expr := fmt.Sprintf(`(() => { const rows = %s; %s; return capyAudit.verifyChain(rows, %s); })()`, rows, mutate, seen)
+		got := js[verdict](t, ctx, expr)
+		if got.OK != wantOK || !wantOK && got.At != wantAt {
+			t.Errorf("%s: %+v, want ok=%v at=%d", name, got, wantOK, wantAt)
+		}
+		if wantOK && (got.Head == nil || got.Head.Seq != 2 || got.Head.Hash != v.Audit[1].Hash) {
+			t.Errorf("%s: head %+v", name, got.Head)
+		}
+	}
+	check("the vectors", ``, `[]`, true, 0)
+	check("a head seen before, still there", ``, fmt.Sprintf(`[{seq: 1, hash: %q}]`, v.Audit[0].Hash), true, 0)
+	check("a changed hash", `rows[1].hash = rows[1].hash.replace(/^./, c => c === 'a' ? 'b' : 'a')`, `[]`, false, 2)
+	check("a changed previous hash", `rows[1].prev_hash = rows[0].prev_hash`, `[]`, false, 2)
+	check("a changed field", `rows[0].target += 'x'`, `[]`, false, 1)
+	check("a newline in a field", `rows[1].actor += '\n'`, `[]`, false, 2)
+	check("a gap", `rows.shift()`, `[]`, false, 1)
+	check("a repeated row", `rows.splice(1, 0, rows[0])`, `[]`, false, 2)
+	check("six fractional digits", `rows[0].time = rows[0].time.replace(/(\.\d{6})\d{3}Z$/, '$1Z')`, `[]`, false, 1)
+	check("an offset instead of Z", `rows[0].time = rows[0].time.replace(/Z$/, '+00:00')`, `[]`, false, 1)
+	check("the log cut short of a head seen before", `rows.pop()`, fmt.Sprintf(`[{seq: 2, hash: %q}]`, v.Audit[1].Hash), false, 2)
+	check("a head seen before with another hash", ``, fmt.Sprintf(`[{seq: 1, hash: %q}]`, v.Audit[1].Hash), false, 1)
+	for s, want := range map[string]bool{
+		"2031-01-02T03:04:05.000006000Z":      true,
+		"2031-01-02T03:04:05.000006Z":         false,
+		"2031-01-02T03:04:05.000006000+00:00": false,
+		"2031-01-02 03:04:05.000006000Z":      false,
+		"":                                    false,
+		"2031-02-30T03:04:05.000000000Z":      false,
+		"2031-01-02T24:00:00.000000000Z":      false,
+		"2031-01-02T23:59:60.000000000Z":      false,
+		"2032-02-29T00:00:00.000000000Z":      true,
+		"2031-1-02T03:04:05.000006000Z":       false,
+		"2031-01-02T03:04:05.000006000Z\n":    false,
+		"２031-01-02T03:04:05.000006000Z":      false,
+	} {
+		if got := js[bool](t, ctx, fmt.Sprintf(`capyAudit.canonicalTime(%q)`, s)); got != want {
+			t.Errorf("canonicalTime(%q) = %v, want %v (auditchain.ParseTime's answer)", s, got, want)
+		}
+		if _, err := auditchain.ParseTime(s); (err == nil) != want {
+			t.Errorf("auditchain.ParseTime(%q) disagrees with this table", s)
 		}
 	}
 }
