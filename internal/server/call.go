@@ -52,7 +52,11 @@ type route struct {
 	// gated: the handler has the store check session and membership
 	// inside its own transaction (co-decrypt's gate), so run only reads
 	// the bearer token; the handler keeps §1.7's order of checks.
-	gated   bool
+	gated bool
+	// console: the web console's cookie session may call the route
+	// (console.go); every other route refuses a request carrying the
+	// cookie. Only metadata routes and the console's own changes are.
+	console bool
 	ipLimit *bucket // per-IP bucket, or nil
 	share   bool    // {share} is a share id (ident.CheckShareID)
 	h       func(*call) error
@@ -73,6 +77,9 @@ type call struct {
 	// queryErr is a refused query string that a gated route reports
 	// itself, after its gate (see run).
 	queryErr error
+	// consoleRaw is the console cookie's secret when the web console's
+	// session authenticates this request (consoleGate).
+	consoleRaw []byte
 }
 
 // wrap turns a route into an http.Handler running the generic checks of
@@ -94,6 +101,9 @@ func (s *Server) handler(rt route) http.Handler {
 
 func (c *call) run() error {
 	rt, r := c.rt, c.r
+	if err := c.consoleRefuse(); err != nil {
+		return err
+	}
 	for name, kind := range rt.ids {
 		if ident.CheckID(kind, chi.URLParam(r, name)) != nil {
 			return problem(api.PNotFound, "")
@@ -109,6 +119,9 @@ func (c *call) run() error {
 		if err := c.s.limitIP(r, rt.ipLimit); err != nil {
 			return err
 		}
+	}
+	if err := c.consoleGate(); err != nil {
+		return err
 	}
 	switch {
 	case rt.auth == authSession && rt.org && rt.gated:
@@ -177,8 +190,13 @@ func parseToken(tok string) ([]byte, bool) {
 	return raw, true
 }
 
-// bearer reads the bearer token into c.tok.
+// bearer reads the bearer token into c.tok (or, for the web console,
+// the token hash of its cookie: consoleGate).
 func (c *call) bearer() error {
+	if c.consoleRaw != nil {
+		c.tok = consoleTokenHash(c.consoleRaw)
+		return nil
+	}
 	vals := c.r.Header.Values("Authorization")
 	if len(vals) != 1 {
 		return problem(api.PUnauthenticated, "")

@@ -152,27 +152,10 @@ func (s *Server) authVerify(c *call) error {
 	if err := checkLabel("label", req.Label); err != nil {
 		return err
 	}
-	// A code mailed before the operator narrowed the allow list no longer
-	// signs in.
-	if !s.cfg.Access.maySignIn(req.Email) {
-		s.m.loginCodes.WithLabelValues("refused").Inc()
-		return problem(api.PEmailNotAllowed, "")
-	}
-	u, err := s.st.VerifyLoginCode(c.ctx(), req.Email, req.Code)
-	switch {
-	case errors.Is(err, store.ErrUserDisabled):
-		s.m.loginCodes.WithLabelValues("refused").Inc()
-		return err
-	case errors.Is(err, store.ErrCodeLocked):
-		s.m.loginCodes.WithLabelValues("locked").Inc()
-		return err
-	case errors.Is(err, store.ErrBadCode), errors.Is(err, store.ErrExpired):
-		s.m.loginCodes.WithLabelValues("invalid").Inc()
-		return problem(api.PCodeInvalid, "")
-	case err != nil:
+	u, err := s.checkLoginCode(c, req.Email, req.Code)
+	if err != nil {
 		return err
 	}
-	s.m.loginCodes.WithLabelValues("ok").Inc()
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return err
@@ -188,6 +171,33 @@ func (s *Server) authVerify(c *call) error {
 	return c.json(http.StatusOK, api.AuthVerifyResponse{
 		Token: token, User: apiUser(u.ID, u.Email, u.CreatedAt), Session: apiSession(sess, true),
 	})
+}
+
+// checkLoginCode consumes a login code (the CLI's verify and the
+// console's sign-in share it), counting the outcome.
+func (s *Server) checkLoginCode(c *call, email, code string) (store.User, error) {
+	// A code mailed before the operator narrowed the allow list no longer
+	// signs in.
+	if !s.cfg.Access.maySignIn(email) {
+		s.m.loginCodes.WithLabelValues("refused").Inc()
+		return store.User{}, problem(api.PEmailNotAllowed, "")
+	}
+	u, err := s.st.VerifyLoginCode(c.ctx(), email, code)
+	switch {
+	case errors.Is(err, store.ErrUserDisabled):
+		s.m.loginCodes.WithLabelValues("refused").Inc()
+		return store.User{}, err
+	case errors.Is(err, store.ErrCodeLocked):
+		s.m.loginCodes.WithLabelValues("locked").Inc()
+		return store.User{}, err
+	case errors.Is(err, store.ErrBadCode), errors.Is(err, store.ErrExpired):
+		s.m.loginCodes.WithLabelValues("invalid").Inc()
+		return store.User{}, problem(api.PCodeInvalid, "")
+	case err != nil:
+		return store.User{}, err
+	}
+	s.m.loginCodes.WithLabelValues("ok").Inc()
+	return u, nil
 }
 
 func (s *Server) logout(c *call) error {

@@ -9,7 +9,7 @@ import (
 )
 
 // pages mounts the browser side on the public listener (internal/web):
-// the share pages and their assets. They are static files: what a page
+// the share pages, the web console and their assets. They are static files: what a page
 // learns (a share's blob, a link's key in the fragment) it learns in the
 // browser, through the API.
 func (s *Server) pages(r chi.Router) {
@@ -20,6 +20,7 @@ func (s *Server) pages(r chi.Router) {
 		{"/assets/*", web.Assets("/assets/")},
 		{"/share", web.Page("share.html")},
 		{"/s/{share}", web.Page("s.html")},
+		{"/console", web.Page("console.html")},
 	} {
 		pattern, h := p.pattern, p.h
 		r.Method(http.MethodGet, pattern, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

@@ -101,6 +101,7 @@ func TestQueryOnlyWhatTheRouteLists(t *testing.T) {
 		// would end the one the walk uses, were they not refused.
 		spare := e.login(w.owner.Email)
 		spareID := must(spare.Me(e.ctx)).Session.ID
+		console := e.consoleLogin(w.owner.Email)
 		before := e.snapshot(w)
 		mails := e.mail.count()
 		shareID := ident.NewShareID()
@@ -112,7 +113,12 @@ func TestQueryOnlyWhatTheRouteLists(t *testing.T) {
 		walk := func(public bool, send func(rt route, path string, body []byte, hdr map[string]string) (*http.Response, []byte)) {
 			for _, rt := range e.srv.routes(public) {
 				hdr := map[string]string{}
-				if rt.auth == authSession {
+				switch {
+				case rt.auth == authSession && strings.HasPrefix(rt.pattern, "/v1/console/"):
+					// The console's own session routes take its cookie.
+					hdr["Cookie"] = console.cookie.Name + "=" + console.cookie.Value
+					hdr["Origin"], hdr[csrfHeader] = publicURL, console.csrf
+				case rt.auth == authSession:
 					hdr["Authorization"] = "Bearer " + w.owner.Token
 					if rt.pattern == "/v1/auth/logout" || rt.pattern == "/v1/auth/sessions/{session}" {
 						hdr["Authorization"] = "Bearer " + spare.Token
