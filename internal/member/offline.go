@@ -1,11 +1,13 @@
 package member
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
+	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/keys"
 )
 
@@ -101,3 +103,30 @@ func (a *Account) OfflineKey(orgID, projectID, envID string, now time.Time) (k k
 	}
 	return k, true, nil
 }
+
+// SetOfflineGrace sets the org's offline grace (0: off; at most
+// keys.MaxOfflineGrace, whole seconds) and returns the org as the service
+// now has it.
+func (a *Account) SetOfflineGrace(ctx context.Context, orgID string, grace time.Duration) (*api.Org, error) {
+	if grace < 0 || grace > keys.MaxOfflineGrace || grace%time.Second != 0 {
+		return nil, fmt.Errorf("the offline grace must be whole seconds from 0 (off) to 7 days, not %s", grace)
+	}
+	org, err := a.Client.SetOrgPolicy(ctx, orgID, int64(grace/time.Second))
+	if err != nil {
+		return nil, err
+	}
+	if org.ID != orgID || org.OfflineGraceSeconds != int64(grace/time.Second) {
+		return nil, fmt.Errorf("the service answered the policy change with another organisation or grace: check with `capy whoami`")
+	}
+	if grace == 0 {
+		// This machine's own keys go now; the others' at their next unlock.
+		if err := a.org(orgID).DeleteOfflineKeys(a.Cred.UserID); err != nil {
+			return org, err
+		}
+	}
+	return org, nil
+}
+
+// OfflineGrace reads an org's offline grace from an org the service
+// listed, bounded like a co-decrypt answer's.
+func OfflineGrace(o api.Org) time.Duration { return offlineGrace(o.OfflineGraceSeconds) }
