@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/privfile"
@@ -120,9 +119,6 @@ func (h *Home) DeleteServiceOfflineKeys(service string) error {
 	}
 	var errs []error
 	for _, d := range dirs {
-		if !strings.HasPrefix(d, h.Dir) {
-			continue
-		}
 		if err := os.RemoveAll(d); err != nil {
 			errs = append(errs, err)
 		}
