@@ -161,8 +161,15 @@ func cmdWhoami(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return u.data(map[string]any{"service": a.Client.BaseURL(), "user": me.User, "session": me.Session}, func(w io.Writer) {
+	orgs, err := a.Orgs(c.Context)
+	if err != nil {
+		return err
+	}
+	return u.data(map[string]any{"service": a.Client.BaseURL(), "user": me.User, "session": me.Session, "orgs": orgs}, func(w io.Writer) {
 		fmt.Fprintf(w, "%s (%s) on %s, session %q\n", inert(me.User.Email), inert(me.User.ID), a.Client.BaseURL(), me.Session.Label)
+		for _, o := range orgs {
+			fmt.Fprintf(w, "  %s (%s): %s, offline grace %s\n", inert(o.Name), o.ID, o.Role, fmtGrace(member.OfflineGrace(o)))
+		}
 	})
 }
 

@@ -95,6 +95,19 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{serviceFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdOrgs(u, c) },
 		},
 		{
+			Name: "org", Usage: "an organisation's settings",
+			Subcommands: []*cli.Command{
+				{Name: "policy", Usage: "show or set the organisation's policy: its offline grace (admins and owners set it)",
+					Description: "Example: capy org policy --offline-grace 8h\n         capy org policy --offline-grace off\n" +
+						"While the offline grace is on, members' machines keep the environment keys they last unlocked (sealed\n" +
+						"under their device key) and `capy run`/`get`/`export` use them for that long only when the service\n" +
+						"cannot be reached. Off by default; at most 7 days (168h, or 7d). Audited.",
+					Flags: []cli.Flag{serviceFlag, jsonFlag, &cli.StringFlag{Name: "org", Usage: "organisation `NAME|ID` (default: this repository's)"},
+						&cli.StringFlag{Name: "offline-grace", Usage: "set the offline grace to `DURATION` (30m, 8h, 2d; at most 7d); 0 or off: off"}},
+					Action: func(c *cli.Context) error { return cmdOrgPolicy(u, c) }},
+			},
+		},
+		{
 			Name: "projects", Usage: "list the projects of your organisations",
 			Description: "Example: capy projects --org Acme\nDefault: this repository's organisation, or every one of yours outside a repository.",
 			Flags:       []cli.Flag{serviceFlag, jsonFlag, &cli.StringFlag{Name: "org", Usage: "organisation `NAME|ID`"}},

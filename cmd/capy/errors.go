@@ -218,7 +218,9 @@ func fromProblem(err error, p *api.Problem) *cliError {
 		ce.hint = "too many wrong codes: run `capy login` again for a new one"
 	case api.PRateLimited:
 		if p.RetryAfter > 0 {
-			ce.hint = fmt.Sprintf("run it again in %d s (a member may unlock 300 times at once, then 2 times a second)", int64(p.RetryAfter/time.Second))
+			// The budget that ran out may be any of api.md §1.8's (a
+			// login's, a redeem's, an unlock's): the hint names none.
+			ce.hint = fmt.Sprintf("run it again in %d s", int64(p.RetryAfter/time.Second))
 		} else {
 			ce.hint = "wait a little and try again"
 		}

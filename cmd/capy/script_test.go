@@ -135,18 +135,19 @@ func scriptParams(svcFor func(e *testscript.Env) (*e2etest.Service, error)) test
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"login":        cmdLoginAs,
-			"exitcode":     cmdExitCode,
-			"env-from":     cmdEnvFrom,
-			"replace-line": cmdReplaceLine,
-			"savekey":      cmdSaveKey,
-			"cmpkey":       cmdCmpKey,
-			"clock":        cmdClock,
-			"phrase-from":  cmdPhraseFrom,
-			"match":        cmdMatch,
-			"flip-share":   cmdFlipShare,
-			"pin":          cmdPin,
-			"stop-service": cmdStopService,
+			"login":         cmdLoginAs,
+			"exitcode":      cmdExitCode,
+			"env-from":      cmdEnvFrom,
+			"replace-line":  cmdReplaceLine,
+			"savekey":       cmdSaveKey,
+			"cmpkey":        cmdCmpKey,
+			"clock":         cmdClock,
+			"phrase-from":   cmdPhraseFrom,
+			"match":         cmdMatch,
+			"flip-share":    cmdFlipShare,
+			"pin":           cmdPin,
+			"stop-service":  cmdStopService,
+			"start-service": cmdStartService,
 		},
 		RequireExplicitExec: true,
 	}
@@ -307,9 +308,15 @@ func cmdClock(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // stop-service: stop the script's service; its port refuses connections
-// from now on.
+// until start-service.
 func cmdStopService(ts *testscript.TestScript, neg bool, args []string) {
-	ts.Value("service").(*e2etest.Service).Close()
+	ts.Value("service").(*e2etest.Service).Stop()
+}
+
+// start-service: start the stopped service again, on the same URL, with
+// the same database.
+func cmdStartService(ts *testscript.TestScript, neg bool, args []string) {
+	ts.Check(ts.Value("service").(*e2etest.Service).Start())
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

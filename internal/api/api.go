@@ -98,6 +98,9 @@ type Org struct {
 	KeyCheck  string    `json:"key_check"`
 	CreatedAt time.Time `json:"created_at"`
 	Role      Role      `json:"role"`
+	// OfflineGraceSeconds is the org's offline grace (0: off; at most
+	// 604800, 7 days).
+	OfflineGraceSeconds int64 `json:"offline_grace_seconds"`
 }
 
 // Member is a membership.

@@ -72,6 +72,15 @@ type CoDecryptResponse struct {
 	Inner     Bytes     `json:"inner"`
 	Rewrapped Bytes     `json:"rewrapped"`
 	AuditHead AuditHead `json:"audit_head"`
+	// OfflineGraceSeconds is the org's offline grace as the gate read it
+	// (0: off): the client keeps the environment keys it unlocks only
+	// while this is on, and wipes them when it is off or shorter.
+	OfflineGraceSeconds int64 `json:"offline_grace_seconds"`
+}
+
+// OrgPolicyRequest is PUT /v1/orgs/{org}/policy.
+type OrgPolicyRequest struct {
+	OfflineGraceSeconds int64 `json:"offline_grace_seconds"`
 }
 
 // CreateInviteRequest is POST /v1/orgs/{org}/invites.

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/capy-oss/capy/internal/client"
 	"github.com/capy-oss/capy/internal/envsync"
@@ -137,13 +138,23 @@ func (p *Project) Account() (*member.Account, error) {
 
 // unlock returns M after a co-decrypt.
 func (p *Project) unlock(ctx context.Context, a *member.Account) (keys.MasterKey, error) {
-	var m keys.MasterKey
+	m, _, err := p.unlockWithGrace(ctx, a)
+	return m, err
+}
+
+// unlockWithGrace is unlock that also returns the org's offline grace
+// the co-decrypt answered with.
+func (p *Project) unlockWithGrace(ctx context.Context, a *member.Account) (keys.MasterKey, time.Duration, error) {
+	var (
+		m     keys.MasterKey
+		grace time.Duration
+	)
 	err := p.ui.Wait("unlocking", func() error {
 		var err error
-		m, err = a.Unlock(ctx, p.Repo.Project.Org)
+		m, grace, err = a.UnlockWithGrace(ctx, p.Repo.Project.Org)
 		return err
 	})
-	return m, err
+	return m, grace, err
 }
 
 // memberKeys unlocks and returns the keyring for one environment.
@@ -175,7 +186,7 @@ func (p *Project) memberKeysAndHead(ctx context.Context, pin workspace.EnvPin) (
 }
 
 func (p *Project) unlockEnv(ctx context.Context, a *member.Account, pin workspace.EnvPin) (*envsync.MemberKeys, error) {
-	m, err := p.unlock(ctx, a)
+	m, grace, err := p.unlockWithGrace(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +197,37 @@ func (p *Project) unlockEnv(ctx context.Context, a *member.Account, pin workspac
 	if err := p.checkRecipientPin(mk, pin); err != nil {
 		return nil, err
 	}
+	// The offline grace (decision 88): keep this environment's key at the
+	// checkout's epoch, or delete what is kept when the answer says off
+	// or shorter. A failure here is said, not fatal: the unlock is good.
+	epoch := p.localEpoch(pin)
+	if err := a.KeepOffline(p.Repo.Project.Org, p.Repo.Project.Project, pin.ID, epoch,
+		mk.PK.EnvKey(p.Repo.Project.Project, pin.ID, epoch), grace, time.Now()); err != nil {
+		p.ui.Warn("could not update the key kept for offline use: %v", err)
+	}
 	return mk, nil
+}
+
+// offlineKeys is the keyring of the key this machine kept for the
+// environment under the org's offline grace, used only when the unlock
+// could not reach the service at all (unreachable: no answer came). It
+// says that the command runs offline. Any other failure returns unreach
+// itself, so the person sees why the service was needed.
+func (p *Project) offlineKeys(a *member.Account, pin workspace.EnvPin, unreach error) (envsync.EnvKeys, error) {
+	k, found, err := a.OfflineKey(p.Repo.Project.Org, p.Repo.Project.Project, pin.ID, time.Now())
+	if err != nil {
+		p.ui.Warn("the key kept for offline use: %v", err)
+	}
+	if err != nil || !found {
+		return nil, unreach
+	}
+	kr, err := member.CIKeyring(keys.EnvKeyFile{EnvID: k.Env, Epoch: k.Epoch, Key: k.Key}, pin)
+	if err != nil {
+		return nil, unreach
+	}
+	p.ui.Warn("the service cannot be reached: ran offline with the key unlocked at %s (offline grace %s, until %s)",
+		k.UnlockedAt.Local().Format(time.DateTime), k.Grace, k.ExpiresAt().Local().Format(time.DateTime))
+	return kr, nil
 }
 
 // memberKeysOf derives an environment's keyring from M.

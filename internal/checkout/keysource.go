@@ -86,6 +86,16 @@ func (p *Project) readKeys(ctx context.Context, pin workspace.EnvPin, keyFile st
 		return kr, a, r, nil
 	}
 	kr, a, err := p.memberKeys(ctx, pin)
+	var unreach *client.UnreachableError
+	if errors.As(err, &unreach) && a != nil {
+		// Only when no answer came: a 401/403 or any other answer is
+		// not offline (and a 401/403 has deleted the kept keys).
+		okr, oerr := p.offlineKeys(a, pin, err)
+		if oerr != nil {
+			return nil, nil, nil, oerr
+		}
+		return okr, a, nil, nil
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}

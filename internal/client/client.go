@@ -39,6 +39,8 @@ type Client struct {
 	attempts       int
 	backoff        time.Duration
 	attemptTimeout time.Duration
+	// onRefused runs when the service answers 401 or 403 (OnRefused).
+	onRefused func()
 }
 
 // Option configures a Client.
@@ -124,6 +126,16 @@ func (c *Client) BaseURL() string { return c.base }
 func (c *Client) WithSession(token string) *Client {
 	cp := *c
 	cp.token = token
+	return &cp
+}
+
+// OnRefused returns a copy of the client that calls fn whenever the
+// service answers 401 or 403, before the error is returned: what a
+// machine keeps on the strength of its session (the keys of the offline
+// grace) goes at the first refusal, whichever request met it.
+func (c *Client) OnRefused(fn func()) *Client {
+	cp := *c
+	cp.onRefused = fn
 	return &cp
 }
 
@@ -322,6 +334,9 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 			return fmt.Errorf("decode answer from %s: %w", c.base, err), false
 		}
 		return nil, false
+	}
+	if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && c.onRefused != nil {
+		c.onRefused()
 	}
 	transient = resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable ||
 		resp.StatusCode == http.StatusGatewayTimeout

@@ -315,3 +315,29 @@ func TestProblemMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestOnRefused: the hook runs at a 401 or a 403 answer, and at no other
+// (a 404, a 500, a success), so what a session kept goes only when the
+// service refused it.
+func TestOnRefused(t *testing.T) {
+	var status atomic.Int32
+	c := stub(t, func(w http.ResponseWriter, r *http.Request) {
+		switch s := int(status.Load()); s {
+		case 200:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"org":{"id":"` + org + `"}}`))
+		default:
+			problem(w, api.PForbidden, s, "")
+		}
+	})
+	var calls atomic.Int32
+	c = c.OnRefused(func() { calls.Add(1) }).WithSession("capys_y")
+	for _, s := range []int{200, 404, 500, 401, 403} {
+		status.Store(int32(s))
+		before := calls.Load()
+		_, _ = c.Org(t.Context(), org)
+		if got, want := calls.Load()-before > 0, s == 401 || s == 403; got != want {
+			t.Errorf("status %d: hook ran %v, want %v", s, got, want)
+		}
+	}
+}

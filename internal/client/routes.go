@@ -78,6 +78,19 @@ func (c *Client) Org(ctx context.Context, org string) (*api.Org, error) {
 	return &out.Org, nil
 }
 
+// SetOrgPolicy sets an org's offline grace (admins and owners).
+func (c *Client) SetOrgPolicy(ctx context.Context, org string, offlineGraceSeconds int64) (*api.Org, error) {
+	p, err := orgPath(org)
+	if err != nil {
+		return nil, err
+	}
+	var out api.OrgResponse
+	if err := c.do(ctx, http.MethodPut, p+"/policy", api.OrgPolicyRequest{OfflineGraceSeconds: offlineGraceSeconds}, &out, retry); err != nil {
+		return nil, err
+	}
+	return &out.Org, nil
+}
+
 // Wrap outer-wraps the caller's key.enc inner layer.
 func (c *Client) Wrap(ctx context.Context, org string, inner []byte) ([]byte, error) {
 	p, err := orgPath(org)

@@ -17,12 +17,17 @@ const (
 	infoInvite     = "capy:invite"      // salt orgID ":" email
 	infoDeploy     = "capy:deploy"      // salt envID
 	infoDeployAuth = "capy:deploy-auth" // salt envID
+	infoOfflineKey = "capy:offline-key" // salt SHA-256(service "\n" orgID "\n" userID)
 
 	aadKeyEnc = "capy:key:"    // || orgID ":" userID
 	aadInvite = "capy:invite:" // || orgID ":" email
 	aadDeploy = "capy:deploy:" // || envID ":" epoch
+	// || service, orgID, userID, projectID, envID, epoch, unlock time
+	// (unix seconds), grace (seconds), joined by "\n".
+	aadOffline = "capy:offline:"
 
 	keyFileMagic = "capy-ek 1"
+	offlineMagic = "capy-offline 1"
 )
 
 // keyCheckLen is the number of HKDF bytes in the key check (hex-encoded).

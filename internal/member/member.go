@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/capy-oss/capy/internal/api"
 	"github.com/capy-oss/capy/internal/client"
@@ -43,7 +44,17 @@ func SignedIn(home *workspace.Home, c *client.Client) (*Account, error) {
 	if !ok {
 		return nil, ErrNotSignedIn
 	}
-	return &Account{Home: home, Client: c.WithSession(cred.Token), Cred: cred}, nil
+	return newAccount(home, c, cred), nil
+}
+
+// newAccount is the account of a session. Its client deletes the keys
+// kept for the offline grace at the first 401 or 403 from the service (a
+// kick, a revoked or expired session): a machine locked out loses them at
+// its next contact.
+func newAccount(home *workspace.Home, c *client.Client, cred workspace.Credential) *Account {
+	service := c.BaseURL()
+	cl := c.WithSession(cred.Token).OnRefused(func() { _ = home.DeleteServiceOfflineKeys(service) })
+	return &Account{Home: home, Client: cl, Cred: cred}
 }
 
 // StartLogin asks the service to mail a login code.
@@ -67,13 +78,16 @@ func FinishLogin(ctx context.Context, home *workspace.Home, c *client.Client, em
 	if err := home.SetCredential(c.BaseURL(), cred); err != nil {
 		return nil, fmt.Errorf("save session: %w", err)
 	}
-	return &Account{Home: home, Client: c.WithSession(res.Token), Cred: cred}, nil
+	return newAccount(home, c, cred), nil
 }
 
 // Logout revokes the session on the service and forgets it locally (even
 // if the service cannot be reached: the local copy goes either way).
 func (a *Account) Logout(ctx context.Context) error {
 	err := a.Client.Logout(ctx)
+	if ferr := a.Home.DeleteServiceOfflineKeys(a.Client.BaseURL()); ferr != nil {
+		return ferr
+	}
 	if ferr := a.Home.SetCredential(a.Client.BaseURL(), workspace.Credential{}); ferr != nil {
 		return ferr
 	}
@@ -92,23 +106,41 @@ func (a *Account) Logout(ctx context.Context) error {
 // Every file used is this service's own (workspace.Org): another service
 // that reuses the org id reads and writes files of its own.
 func (a *Account) Unlock(ctx context.Context, orgID string) (keys.MasterKey, error) {
+	m, _, err := a.UnlockWithGrace(ctx, orgID)
+	return m, err
+}
+
+// UnlockWithGrace is Unlock that also returns the org's offline grace the
+// co-decrypt answered with, bounded by keys.MaxOfflineGrace (a service
+// cannot stretch it) and 0 when off.
+func (a *Account) UnlockWithGrace(ctx context.Context, orgID string) (keys.MasterKey, time.Duration, error) {
 	var m keys.MasterKey
 	o := a.org(orgID)
 	outer, err := o.ReadKeyEnc(a.Cred.UserID)
 	if errors.Is(err, fs.ErrNotExist) {
-		return m, ErrNoKeyEnc
+		return m, 0, ErrNoKeyEnc
 	}
 	if err != nil {
-		return m, err
+		return m, 0, err
 	}
 	dev, err := a.Home.Device()
 	if err != nil {
-		return m, err
+		return m, 0, err
 	}
 	res, err := a.Client.CoDecrypt(ctx, orgID, outer)
 	if err != nil {
-		return m, err
+		return m, 0, err
 	}
+	if m, err = a.finishUnlock(ctx, o, orgID, outer, res, &dev); err != nil {
+		return keys.MasterKey{}, 0, err
+	}
+	return m, offlineGrace(res.OfflineGraceSeconds), nil
+}
+
+// finishUnlock checks a co-decrypt answer and opens M from it.
+func (a *Account) finishUnlock(ctx context.Context, o workspace.Org, orgID string, outer []byte, res *api.CoDecryptResponse, dev *keys.DeviceSecret) (keys.MasterKey, error) {
+	var m keys.MasterKey
+	var err error
 	iwk := dev.InnerWrapKey(a.Cred.UserID, orgID)
 	m, err = iwk.OpenMaster(res.Inner, orgID, a.Cred.UserID)
 	if err != nil {

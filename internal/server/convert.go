@@ -23,7 +23,8 @@ func apiSession(x store.Session, current bool) api.Session {
 }
 
 func apiOrg(o store.Org, role store.Role) api.Org {
-	return api.Org{ID: o.ID, Name: o.Name, KeyCheck: o.KeyCheck, CreatedAt: ts(o.CreatedAt), Role: api.Role(role)}
+	return api.Org{ID: o.ID, Name: o.Name, KeyCheck: o.KeyCheck, CreatedAt: ts(o.CreatedAt), Role: api.Role(role),
+		OfflineGraceSeconds: int64(o.OfflineGrace / time.Second)}
 }
 
 func apiMember(m store.Member) api.Member {

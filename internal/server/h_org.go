@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"errors"
 	"net/http"
 	"regexp"
@@ -77,6 +79,30 @@ func (s *Server) listOrgs(c *call) error {
 
 func (s *Server) getOrg(c *call) error {
 	return c.json(http.StatusOK, api.OrgResponse{Org: apiOrg(c.org, c.member.Role)})
+}
+
+// setOrgPolicy sets the org's offline grace (admins and owners: the
+// route's role).
+func (s *Server) setOrgPolicy(c *call) error {
+	var req api.OrgPolicyRequest
+	present, err := c.decode(&req)
+	if err != nil {
+		return err
+	}
+	if err := require(present, "offline_grace_seconds"); err != nil {
+		return err
+	}
+	if req.OfflineGraceSeconds < 0 || req.OfflineGraceSeconds > int64(store.MaxOfflineGrace/time.Second) {
+		return invalidField("offline_grace_seconds", "must be from 0 (off) to 604800 (7 days)")
+	}
+	o, hd, err := s.st.SetOrgPolicy(c.ctx(), c.tok, c.org.ID, store.OrgPolicy{OfflineGrace: time.Duration(req.OfflineGraceSeconds) * time.Second})
+	if err != nil {
+		return err
+	}
+	if hd.Seq != 0 {
+		s.m.audit(store.ActionOrgPolicy, store.ResultOK)
+	}
+	return c.json(http.StatusOK, api.OrgResponse{Org: apiOrg(o, c.member.Role)})
 }
 
 // ----- keys: wrap and co-decrypt (docs/api.md §4.3) -----
@@ -169,5 +195,6 @@ func (s *Server) coDecrypt(c *call) error {
 	}
 	// Only a nil error from the gate lets the inner blob leave.
 	s.m.audit(store.ActionCoDecrypt, store.ResultOK)
-	return c.json(http.StatusOK, api.CoDecryptResponse{Inner: inner, Rewrapped: rewrapped, AuditHead: apiHead(g.Audit)})
+	return c.json(http.StatusOK, api.CoDecryptResponse{Inner: inner, Rewrapped: rewrapped, AuditHead: apiHead(g.Audit),
+		OfflineGraceSeconds: int64(g.OfflineGrace / time.Second)})
 }

@@ -75,6 +75,7 @@ func (s *Server) routes(public bool) []route {
 		{method: "POST", pattern: "/v1/orgs", limit: limitOther, auth: S, h: s.createOrg},
 		{method: "GET", pattern: "/v1/orgs", query: paged, auth: S, console: true, h: s.listOrgs},
 		{method: "GET", pattern: "/v1/orgs/{org}", ids: idsOrg, auth: S, org: M, console: true, h: s.getOrg},
+		{method: "PUT", pattern: "/v1/orgs/{org}/policy", ids: idsOrg, limit: limitOther, auth: S, org: M, role: store.RoleAdmin, h: s.setOrgPolicy},
 		// Keys.
 		{method: "POST", pattern: "/v1/orgs/{org}/wrap", ids: idsOrg, limit: limitOther, auth: S, org: M, ipLimit: bucketKeysIP, h: s.wrapKey},
 		{method: "POST", pattern: "/v1/orgs/{org}/co-decrypt", ids: idsOrg, limit: limitOther, auth: S, org: M, gated: true, ipLimit: bucketKeysIP, h: s.coDecrypt},

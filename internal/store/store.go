@@ -160,6 +160,13 @@ type Store interface {
 	// chain; one that runs after it sees the revocation. Audited (kick).
 	Kick(ctx context.Context, tok TokenHash, orgID, userID string, opts KickOptions) (KickResult, error)
 
+	// SetOrgPolicy sets the org's policy (its offline grace). Admins and
+	// owners may (ErrForbidden otherwise); a grace below 0, above
+	// MaxOfflineGrace or not whole seconds is ErrInvalid. Setting the
+	// policy the org already has changes nothing and writes no row (the
+	// returned AuditHead is then zero). Audited (org-policy).
+	SetOrgPolicy(ctx context.Context, tok TokenHash, orgID string, p OrgPolicy) (Org, AuditHead, error)
+
 	// ----- the decryption gate -----
 
 	// AuthorizeCoDecrypt is the gate of every unlock. In one transaction:

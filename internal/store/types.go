@@ -107,6 +107,20 @@ type Org struct {
 	KeyCheck  string
 	CreatedBy string
 	CreatedAt time.Time
+	// OfflineGrace is the org's offline grace (SetOrgPolicy): how long a
+	// member's machine may read with the environment keys it last
+	// unlocked while the service cannot be reached; 0 is off.
+	OfflineGrace time.Duration
+}
+
+// MaxOfflineGrace bounds an org's offline grace (7 days); the client
+// holds the same bound whatever the service says.
+const MaxOfflineGrace = 7 * 24 * time.Hour
+
+// OrgPolicy is the input of SetOrgPolicy.
+type OrgPolicy struct {
+	// OfflineGrace: 0 (off) to MaxOfflineGrace, whole seconds.
+	OfflineGrace time.Duration
 }
 
 // NewOrg is the input of CreateOrg.
@@ -367,6 +381,9 @@ type Grant struct {
 	Email  string
 	Role   Role
 	Audit  AuditHead
+	// OfflineGrace is the org's offline grace as the gate read it (set
+	// for co-decrypts; the answer carries it to the member's machine).
+	OfflineGrace time.Duration
 }
 
 // KickOptions tunes Kick.
@@ -430,6 +447,7 @@ const (
 	ActionDeployMint    = "deploy-mint"
 	ActionDeployDecrypt = "deploy-decrypt"
 	ActionDeployRevoke  = "deploy-revoke"
+	ActionOrgPolicy     = "org-policy"
 	// Reported by the member's client (RecordEvent, ClientEvent).
 	ActionRecoverySplit = "recovery-split"
 	ActionRecover       = "recover"

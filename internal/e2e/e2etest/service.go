@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -49,7 +51,10 @@ type Service struct {
 	Log     *LogBuffer
 	MailLog string // the development mailer's file (when Mailer was nil)
 
-	close func()
+	close   func()
+	handler http.Handler
+	mu      sync.Mutex
+	hs      *httptest.Server // nil while stopped (Stop)
 }
 
 // codePepper is the login-code pepper of every test service.
@@ -94,11 +99,48 @@ func NewService(dir string, o ServiceOptions) (*Service, error) {
 	if o.Wrap != nil {
 		h = o.Wrap(h)
 	}
-	hs := httptest.NewServer(h)
-	s.URL = hs.URL
+	s.handler = h
+	s.hs = httptest.NewServer(h)
+	s.URL = s.hs.URL
 	var once sync.Once
-	s.close = func() { once.Do(func() { hs.Close(); s.Store.Close() }) }
+	s.close = func() {
+		once.Do(func() {
+			s.Stop()
+			s.Store.Close()
+		})
+	}
 	return s, nil
+}
+
+// Stop closes the listener, keeping the store: connections to the URL are
+// refused (a service that is down) until Start.
+func (s *Service) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hs != nil {
+		s.hs.Close()
+		s.hs = nil
+	}
+}
+
+// Start listens again on the URL's address after Stop, with the same
+// store, keys and clock.
+func (s *Service) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hs != nil {
+		return nil
+	}
+	l, err := net.Listen("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		return fmt.Errorf("e2etest: listen again on %s: %w", s.URL, err)
+	}
+	hs := httptest.NewUnstartedServer(s.handler)
+	hs.Listener.Close()
+	hs.Listener = l
+	hs.Start()
+	s.hs = hs
+	return nil
 }
 
 // Close stops the listener and closes the store; a second Close does

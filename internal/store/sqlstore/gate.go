@@ -57,6 +57,7 @@ type gateReq struct {
 	subject string        // userID, or the session's user
 	sess    store.Session // when live
 	m       store.Member
+	grace   time.Duration // the org's offline grace, read with m
 	target  string
 	skipped bool // refused before the audit phase; err says why
 	denied  bool // a revoked member: a throttled denied row, then ErrMembershipRevoked
@@ -318,7 +319,7 @@ func (s *Store) gateBatch(ctx context.Context, orgID string, reqs []*gateReq) er
 			return err
 		}
 		for i, r := range ok {
-			r.g = store.Grant{UserID: r.subject, Email: r.m.Email, Role: r.m.Role, Audit: heads[i]}
+			r.g = store.Grant{UserID: r.subject, Email: r.m.Email, Role: r.m.Role, Audit: heads[i], OfflineGrace: r.grace}
 		}
 		return nil
 	})
@@ -327,8 +328,9 @@ func (s *Store) gateBatch(ctx context.Context, orgID string, reqs []*gateReq) er
 // gateRow is what the batch's one lookup found for a token: the session
 // and the caller's membership of the org, locked against a kick.
 type gateRow struct {
-	sess store.Session
-	m    store.Member
+	sess  store.Session
+	m     store.Member
+	grace time.Duration // the org's offline grace
 }
 
 // gateLookup reads, in one statement, the session and the membership of
@@ -361,8 +363,9 @@ func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gat
 		}
 		in = `IN (` + b.String() + `)`
 	}
-	rows, err := tx.Query(ctx, `SELECT s.token_hash, `+sessionCols+`, `+memberCols+sessionFrom+`
+	rows, err := tx.Query(ctx, `SELECT s.token_hash, `+sessionCols+`, `+memberCols+`, o.offline_grace_seconds`+sessionFrom+`
 		JOIN memberships m ON m.org_id = $1 AND m.user_id = s.user_id
+		JOIN orgs o ON o.id = m.org_id
 		WHERE s.token_hash `+in+s.forShare("m")+s.forKeyShare("s"), args...)
 	if err != nil {
 		return nil, err
@@ -371,12 +374,14 @@ func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gat
 	found := make(map[store.TokenHash]gateRow, len(reqs))
 	for rows.Next() {
 		var (
-			tok []byte
-			sr  sessionRow
-			m   store.Member
-			mt  [4]Time
+			tok   []byte
+			sr    sessionRow
+			m     store.Member
+			mt    [4]Time
+			grace time.Duration
 		)
-		if err := rows.Scan(append(append([]any{&tok}, sr.dest()...), memberDest(&m, &mt)...)...); err != nil {
+		dest := append(append([]any{&tok}, sr.dest()...), memberDest(&m, &mt)...)
+		if err := rows.Scan(append(dest, seconds{&grace})...); err != nil {
 			return nil, err
 		}
 		x := sr.session(s)
@@ -386,7 +391,7 @@ func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gat
 			return nil, fmt.Errorf("sqlstore: stored token hash of %d bytes", len(tok))
 		}
 		copy(th[:], tok)
-		found[th] = gateRow{sess: x, m: m}
+		found[th] = gateRow{sess: x, m: m, grace: grace}
 	}
 	return found, rows.Err()
 }
@@ -398,6 +403,7 @@ func (s *Store) gateLookup(ctx context.Context, tx Tx, orgID string, reqs []*gat
 // are; isRequestError tells them apart.
 func (s *Store) gateCheck(ctx context.Context, tx Tx, orgID string, r *gateReq, row gateRow, found bool, now time.Time) error {
 	sess, m := row.sess, row.m
+	r.grace = row.grace
 	if found {
 		if !s.live(sess, now) {
 			return store.ErrSessionExpired

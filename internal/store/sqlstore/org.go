@@ -11,10 +11,30 @@ import (
 	"github.com/capy-oss/capy/internal/store"
 )
 
-const orgCols = `o.id, o.name, o.key_check, o.created_by, o.created_at`
+const orgCols = `o.id, o.name, o.key_check, o.created_by, o.created_at, o.offline_grace_seconds`
 
 func scanOrgInto(o *store.Org, at *Time) []any {
-	return []any{&o.ID, &o.Name, &o.KeyCheck, &o.CreatedBy, at}
+	return []any{&o.ID, &o.Name, &o.KeyCheck, &o.CreatedBy, at, seconds{&o.OfflineGrace}}
+}
+
+// seconds scans a count of whole seconds (offline_grace_seconds) into a
+// duration; NULL (an org a LEFT JOIN did not find) reads as 0.
+type seconds struct{ d *time.Duration }
+
+// Scan implements sql.Scanner.
+func (s seconds) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s.d = 0
+	case int64:
+		if v < 0 || v > int64(store.MaxOfflineGrace/time.Second) {
+			return fmt.Errorf("sqlstore: stored offline grace of %d seconds is out of range", v)
+		}
+		*s.d = time.Duration(v) * time.Second
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into seconds", src)
+	}
+	return nil
 }
 
 const memberCols = `m.org_id, m.user_id, u.email, m.role, m.status, m.created_at, m.updated_at, m.revoked_at, COALESCE(m.joined_at, m.created_at)`
@@ -134,7 +154,8 @@ func (s *Store) AuthorizeOrg(ctx context.Context, tok store.TokenHash, orgID str
 		err := tx.QueryRow(ctx, `SELECT `+sessionCols+`,
 				COALESCE(m.org_id, ''), COALESCE(m.user_id, ''), u.email, COALESCE(m.role, ''), COALESCE(m.status, ''),
 				m.created_at, m.updated_at, m.revoked_at, COALESCE(m.joined_at, m.created_at),
-				COALESCE(o.id, ''), COALESCE(o.name, ''), COALESCE(o.key_check, ''), COALESCE(o.created_by, ''), o.created_at`+
+				COALESCE(o.id, ''), COALESCE(o.name, ''), COALESCE(o.key_check, ''), COALESCE(o.created_by, ''), o.created_at,
+				o.offline_grace_seconds`+
 			sessionFrom+`
 			LEFT JOIN memberships m ON m.org_id = $2 AND m.user_id = s.user_id
 			LEFT JOIN orgs o ON o.id = m.org_id
@@ -289,6 +310,52 @@ func (s *Store) SetRole(ctx context.Context, tok store.TokenHash, orgID, userID 
 		return store.Member{}, store.AuditHead{}, err
 	}
 	return m, hd, nil
+}
+
+// SetOrgPolicy implements store.Store.
+func (s *Store) SetOrgPolicy(ctx context.Context, tok store.TokenHash, orgID string, p store.OrgPolicy) (store.Org, store.AuditHead, error) {
+	if err := checkID(ident.Org, orgID); err != nil {
+		return store.Org{}, store.AuditHead{}, err
+	}
+	g := p.OfflineGrace
+	if g < 0 || g > store.MaxOfflineGrace || g%time.Second != 0 {
+		return store.Org{}, store.AuditHead{}, invalid("offline grace must be whole seconds from 0 (off) to 7 days")
+	}
+	var (
+		org store.Org
+		hd  store.AuditHead
+	)
+	err := s.authed(ctx, tok, func(tx Tx, sess store.Session, now time.Time) error {
+		hd = store.AuditHead{}
+		// The org row is locked for update first (as a role change does),
+		// then the caller's membership is read shared.
+		var at Time
+		err := tx.QueryRow(ctx, `SELECT `+orgCols+` FROM orgs o WHERE o.id = $1`+s.forUpdate("o"), orgID).Scan(scanOrgInto(&org, &at)...)
+		if err != nil {
+			return notFoundAs(err, store.ErrNotMember)
+		}
+		org.CreatedAt = at.T
+		actor, err := s.activeMember(ctx, tx, orgID, sess.UserID, s.forShare("m"))
+		if err != nil {
+			return err
+		}
+		if err := requireRole(actor, store.RoleAdmin); err != nil {
+			return err
+		}
+		if org.OfflineGrace == g {
+			return nil // a no-op: no row
+		}
+		if _, err := tx.Exec(ctx, `UPDATE orgs SET offline_grace_seconds = $2 WHERE id = $1`, orgID, int64(g/time.Second)); err != nil {
+			return err
+		}
+		org.OfflineGrace = g
+		hd, err = s.audit(ctx, tx, orgID, sess.UserID, store.ActionOrgPolicy, fmt.Sprintf("%s offline_grace=%d", orgID, int64(g/time.Second)), store.ResultOK)
+		return err
+	})
+	if err != nil {
+		return store.Org{}, store.AuditHead{}, err
+	}
+	return org, hd, nil
 }
 
 // Kick implements store.Store.

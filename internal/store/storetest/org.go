@@ -15,6 +15,7 @@ func init() {
 		test{"CreateOrg", testCreateOrg},
 		test{"OrgVisibility", testOrgVisibility},
 		test{"SetRole", testSetRole},
+		test{"SetOrgPolicy", testSetOrgPolicy},
 		test{"Kick", testKick},
 		test{"KickKeepDeploys", testKickKeepDeploys},
 		test{"KickRules", testKickRules},
@@ -132,6 +133,85 @@ func testSetRole(t *testing.T, h *h) {
 	_, m2, _ := h.s.GetOrg(h.ctx, f.admin.tok, f.org)
 	if m2.Role != store.RoleOwner {
 		t.Fatalf("new owner has role %s", m2.Role)
+	}
+}
+
+// testSetOrgPolicy: admins set the offline grace (bounded, whole
+// seconds), it is audited once per change, every org read returns it,
+// and the co-decrypt gate hands it to the member it lets through.
+func testSetOrgPolicy(t *testing.T, h *h) {
+	f := h.setup()
+	org, _, err := h.s.GetOrg(h.ctx, f.member.tok, f.org)
+	wantErr(t, err, nil, "GetOrg")
+	if org.OfflineGrace != 0 {
+		t.Fatalf("a new org's offline grace is %v, want 0 (off)", org.OfflineGrace)
+	}
+	before := h.state(f.owner, f.org)
+	_, _, err = h.s.SetOrgPolicy(h.ctx, f.member.tok, f.org, store.OrgPolicy{OfflineGrace: time.Hour})
+	wantErr(t, err, store.ErrForbidden, "a member setting the policy")
+	stranger := h.login(email("stranger"))
+	_, _, err = h.s.SetOrgPolicy(h.ctx, stranger.tok, f.org, store.OrgPolicy{OfflineGrace: time.Hour})
+	wantErr(t, err, store.ErrNotMember, "a stranger setting the policy")
+	_, _, err = h.s.SetOrgPolicy(h.ctx, newToken(), f.org, store.OrgPolicy{OfflineGrace: time.Hour})
+	wantErr(t, err, store.ErrUnauthenticated, "no session")
+	for _, bad := range []time.Duration{-time.Second, store.MaxOfflineGrace + time.Second, 1500 * time.Millisecond} {
+		_, _, err = h.s.SetOrgPolicy(h.ctx, f.owner.tok, f.org, store.OrgPolicy{OfflineGrace: bad})
+		wantErr(t, err, store.ErrInvalid, "offline grace "+bad.String())
+	}
+	_, _, err = h.s.SetOrgPolicy(h.ctx, f.owner.tok, "org_x", store.OrgPolicy{})
+	wantErr(t, err, store.ErrInvalid, "bad org id")
+	h.unchanged(before, f.owner, f.org, "refused policy changes")
+
+	org, hd, err := h.s.SetOrgPolicy(h.ctx, f.admin.tok, f.org, store.OrgPolicy{OfflineGrace: 8 * time.Hour})
+	wantErr(t, err, nil, "an admin sets 8h")
+	if org.ID != f.org || org.OfflineGrace != 8*time.Hour || hd.Seq != before.Audit.Seq+1 {
+		t.Fatalf("SetOrgPolicy %+v %+v", org, hd)
+	}
+	if ev := h.lastAudit(f.owner, f.org); ev.Action != store.ActionOrgPolicy || ev.Actor != f.admin.ID || ev.Target != f.org+" offline_grace=28800" || ev.Seq != hd.Seq {
+		t.Fatalf("audit %+v", ev)
+	}
+	// The same policy again: nothing changes, no row.
+	before = h.state(f.owner, f.org)
+	_, hd, err = h.s.SetOrgPolicy(h.ctx, f.owner.tok, f.org, store.OrgPolicy{OfflineGrace: 8 * time.Hour})
+	wantErr(t, err, nil, "the same policy again")
+	if hd != (store.AuditHead{}) {
+		t.Fatalf("a no-op returned head %+v", hd)
+	}
+	h.unchanged(before, f.owner, f.org, "a no-op policy change")
+
+	// Every read of the org carries it, and so does the gate's grant.
+	got, _, err := h.s.GetOrg(h.ctx, f.member.tok, f.org)
+	wantErr(t, err, nil, "GetOrg")
+	_, ao, _, err := h.s.AuthorizeOrg(h.ctx, f.member.tok, f.org)
+	wantErr(t, err, nil, "AuthorizeOrg")
+	orgs, err := h.s.ListOrgs(h.ctx, f.member.tok)
+	wantErr(t, err, nil, "ListOrgs")
+	if got.OfflineGrace != 8*time.Hour || ao.OfflineGrace != 8*time.Hour || len(orgs) != 1 || orgs[0].Org.OfflineGrace != 8*time.Hour {
+		t.Fatalf("reads of the org: %v %v %+v", got.OfflineGrace, ao.OfflineGrace, orgs)
+	}
+	g, err := h.s.CoDecrypt(h.ctx, f.member.tok, f.org, nil)
+	wantErr(t, err, nil, "CoDecrypt")
+	if g.OfflineGrace != 8*time.Hour {
+		t.Fatalf("co-decrypt grant carries offline grace %v, want 8h", g.OfflineGrace)
+	}
+	g, err = h.s.AuthorizeCoDecrypt(h.ctx, f.member.tok, f.org, f.member.ID)
+	wantErr(t, err, nil, "AuthorizeCoDecrypt")
+	if g.OfflineGrace != 8*time.Hour {
+		t.Fatalf("AuthorizeCoDecrypt grant carries offline grace %v, want 8h", g.OfflineGrace)
+	}
+
+	// The bound itself is allowed; off again is 0.
+	_, _, err = h.s.SetOrgPolicy(h.ctx, f.owner.tok, f.org, store.OrgPolicy{OfflineGrace: store.MaxOfflineGrace})
+	wantErr(t, err, nil, "7 days")
+	org, _, err = h.s.SetOrgPolicy(h.ctx, f.owner.tok, f.org, store.OrgPolicy{})
+	wantErr(t, err, nil, "off")
+	if ev := h.lastAudit(f.owner, f.org); org.OfflineGrace != 0 || ev.Target != f.org+" offline_grace=0" {
+		t.Fatalf("off: %+v, audit %+v", org, ev)
+	}
+	g, err = h.s.CoDecrypt(h.ctx, f.member.tok, f.org, nil)
+	wantErr(t, err, nil, "CoDecrypt")
+	if g.OfflineGrace != 0 {
+		t.Fatalf("co-decrypt grant carries offline grace %v after off", g.OfflineGrace)
 	}
 }
 
