@@ -377,7 +377,7 @@ func testAuditStatus(t *testing.T, h *h) {
 func testInventory(t *testing.T, h *h) {
 	inv, err := h.s.Inventory(h.ctx)
 	wantErr(t, err, nil, "Inventory of an empty store")
-	if inv.SchemaVersion < 5 || len(inv.Tables) != 13 {
+	if inv.SchemaVersion < 7 || len(inv.Tables) != 14 || len(inv.IntegrityProblems) != 0 {
 		t.Fatalf("Inventory: %+v", inv)
 	}
 	for _, c := range inv.Tables {
