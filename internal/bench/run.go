@@ -242,12 +242,18 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 		return err
 	}
 	repos := map[int]*Repo{}
+	sealedCI := "" // a CI checkout of repos[sealedVars] whose .env holds sealed values
 	for _, n := range cfg.Sizes {
 		rp, err := setupRepo(c, pace, dir, n)
 		if err != nil {
 			return fmt.Errorf("set up %d vars: %w", n, err)
 		}
 		repos[n] = rp
+		if first && n == sealedVars && cfg.Commands {
+			if sealedCI, err = setupSealedCI(dir, rp, n); err != nil {
+				return fmt.Errorf("set up %d sealed values: %w", n, err)
+			}
+		}
 		if cfg.KeepKeys {
 			if err := os.WriteFile(rp.CIDir+".capy-key", []byte(rp.CapyKey+"\n"), 0o600); err != nil {
 				return err
@@ -286,6 +292,10 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 			if first {
 				g = append(g, groupItem{key("-", "run-ci", n), Cmd{Path: c.bin, Args: []string{"run", "--", "true"}, Dir: rp.CIDir,
 					Env: toolEnv(rp.CIHome, "CAPY_HOME="+rp.CIHome, "CAPY_KEY="+rp.CapyKey)}, nil})
+				if sealedCI != "" && n == sealedVars {
+					g = append(g, groupItem{key("-", "run-ci-sealed", n), Cmd{Path: c.bin, Args: []string{"run", "--", "true"}, Dir: sealedCI,
+						Env: toolEnv(rp.CIHome, "CAPY_HOME="+rp.CIHome, "CAPY_KEY="+rp.CapyKey)}, nil})
+				}
 				if env != "" {
 					g = append(g, groupItem{key("-", "baseline", n), Cmd{Path: env, Args: []string{"A=1", "true"}, Dir: cfg.Work, Env: toolEnv(cfg.Work)}, nil})
 				}
@@ -309,6 +319,12 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 				pace.take(1)
 				return os.WriteFile(file, GenEnv(1000, fmt.Sprintf("w%d", i)), 0o600)
 			})
+		}
+		if rp := repos[sealedVars]; rp != nil {
+			if first {
+				measureContributor(cfg, r, c, rp)
+			}
+			measureAdopt(cfg, r, c, pace, backend, rp)
 		}
 	}
 	if !cfg.Service {
