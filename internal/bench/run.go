@@ -66,6 +66,7 @@ type Results struct {
 	Throttled map[string]LoadResult   // backend → the real capyd under load
 	Mem       map[string]*CapydMem
 	Scale     map[string]*ScaleFill // "<backend>@scale" → what was generated
+	Paired    map[string]*Paired    // "<backend>@scale" → co-decrypt on it and on the empty database, in turns
 	PGDesc    string
 	Skipped   []string
 	Notes     []string
@@ -112,7 +113,7 @@ func (c Config) logf(format string, args ...any) {
 // Run runs the benchmark.
 func Run(cfg Config) (*Results, error) {
 	r := &Results{Cfg: cfg, Machine: ReadMachine(), Started: time.Now(), Cmd: map[string]Series{}, CmdErr: map[string]string{},
-		Load: map[string][]LoadResult{}, Throttled: map[string]LoadResult{}, Mem: map[string]*CapydMem{}, Scale: map[string]*ScaleFill{}}
+		Load: map[string][]LoadResult{}, Throttled: map[string]LoadResult{}, Mem: map[string]*CapydMem{}, Scale: map[string]*ScaleFill{}, Paired: map[string]*Paired{}}
 	defer func() { r.Finished = time.Now(); r.LoadEnd = loadAvg() }()
 	if cfg.Micro {
 		cfg.waitQuiet("the micro-benchmarks")
@@ -170,7 +171,11 @@ func Run(cfg Config) (*Results, error) {
 		}
 	}
 	for i, b := range cfg.Backends {
-		if err := runBackend(cfg, r, b, i == 0, false); err != nil {
+		var empty *liveCapyd // with -scale: the empty database's capyd, kept for the paired rows
+		if cfg.Scale > 0 && cfg.Service {
+			empty = &liveCapyd{}
+		}
+		if err := runBackend(cfg, r, b, i == 0, false, empty); err != nil {
 			r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", b, err))
 			cfg.logf("%s: %v", b, err)
 		}
@@ -179,18 +184,22 @@ func Run(cfg Config) (*Results, error) {
 			// big database, right after the same rows on an empty one.
 			sc := cfg
 			sc.Commands, sc.ProfileDir = false, ""
-			if err := runBackend(sc, r, b, false, true); err != nil {
+			if err := runBackend(sc, r, b, false, true, empty); err != nil {
 				r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", scaleLabel(b), err))
 				cfg.logf("%s: %v", scaleLabel(b), err)
 			}
+			empty.stop()
 		}
 	}
 	return r, nil
 }
 
 // runBackend measures one backend; scaled, on a database filled by
-// package scale first, its rows under scaleLabel(backend).
-func runBackend(cfg Config, r *Results, backend string, first, scaled bool) error {
+// package scale first, its rows under scaleLabel(backend). pair, when not
+// nil: on the empty database, runBackend leaves its capyd (and database)
+// running in it instead of stopping them; on the scaled one, it times
+// co-decrypt on both in turns (the paired rows).
+func runBackend(cfg Config, r *Results, backend string, first, scaled bool, pair *liveCapyd) error {
 	label := backend
 	if scaled {
 		label = scaleLabel(backend)
@@ -198,6 +207,8 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 	dir := filepath.Join(cfg.Work, label)
 	dataDir := filepath.Join(dir, "capyd-data")
 	database := ""
+	handedOver := false // the capyd and database now belong to pair
+	var cluster *Postgres
 	var audit auditCounter
 	switch backend {
 	case "sqlite":
@@ -208,7 +219,12 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 		if err != nil {
 			return fmt.Errorf("PostgreSQL not available: %v", err)
 		}
-		defer pg.Stop()
+		cluster = pg
+		defer func() {
+			if !handedOver {
+				pg.Stop()
+			}
+		}()
 		database, r.PGDesc, audit = pg.URL, pg.Desc, postgresAudit(pg.URL)
 	default:
 		return fmt.Errorf("unknown backend %q", backend)
@@ -226,7 +242,11 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 	if err != nil {
 		return err
 	}
-	defer func() { d.Stop() }()
+	defer func() {
+		if !handedOver {
+			d.Stop()
+		}
+	}()
 	time.Sleep(time.Second)
 	mem.IdleRSS, mem.IdleHWM, _ = d.Mem()
 
@@ -397,6 +417,17 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 			r.Load[backend] = append(r.Load[backend], lr)
 		}
 	}
+	if scaled && pair != nil && pair.d != nil {
+		// The within-20 % target compares two databases; measured minutes
+		// apart on a shared machine, the comparison would measure the
+		// machine. Here both capyds run and take turns.
+		cfg.logf("%s: co-decrypt on the filled and on the empty database in turns, 32 clients…", backend)
+		empty := pair.co
+		r.Paired[backend] = pairedLoad(co, empty, 32, pairedRounds, 2*time.Second)
+		for _, lr := range r.Paired[backend].Big {
+			count(lr)
+		}
+	}
 	soakEnd := time.Now().Add(cfg.SoakMax)
 	for total < cfg.SoakTotal && time.Now().Before(soakEnd) {
 		cfg.logf("%s: soak, %d requests so far…", backend, total)
@@ -405,6 +436,11 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 	}
 	mem.Requests = total
 	mem.AfterRSS, mem.AfterHWM, _ = d.Mem()
+	if !scaled && pair != nil && cfg.ProfileDir == "" {
+		// Kept running for the scaled run's paired rows; Run stops it.
+		pair.d, pair.co, pair.db, handedOver = d, co, cluster, true
+		return nil
+	}
 	if cfg.ProfileDir == "" || r.Bins.CapydPprof == "" {
 		return nil
 	}
