@@ -259,6 +259,20 @@ func (r *Results) rows() []row {
 				rows = append(rows, row{"service", "store on the filled database (in process, one caller): " + p.Name, be,
 					fmt.Sprintf("p50 %s · p99 %s · %d runs", ms(p.P50), ms(p.P99), p.N), "", "", ""})
 			}
+			for _, pp := range f.Plans {
+				x := row{"service", "EXPLAIN ANALYZE on the filled database: " + pp.Probe, be, "", "", fmt.Sprintf("index scans only, no sort, ≤ %d rows examined a node", pp.Bound), ""}
+				switch {
+				case pp.Explain != "":
+					x.result, x.status = "EXPLAIN failed: "+firstLine([]byte(pp.Explain)), verdictStatus(false)
+				default:
+					x.result = fmt.Sprintf("%s; %.2f ms", strings.Join(pp.Scans, "; "), pp.ExecMS)
+					if len(pp.Bad) > 0 {
+						x.result += " — " + strings.Join(pp.Bad, ", ")
+					}
+					x.status = verdictStatus(len(pp.Bad) == 0)
+				}
+				rows = append(rows, x)
+			}
 		}
 		if t, ok := r.Throttled[be]; ok {
 			rows = append(rows, row{"service", "co-decrypt, shipped capyd (rate limits on), 32 clients, 3 s", be,

@@ -543,6 +543,7 @@ func scaleLabel(backend string) string { return backend + "@scale" }
 type ScaleFill struct {
 	Shape  scale.Shape
 	Result scale.Result
+	Plans  []PagePlan // PostgreSQL: EXPLAIN ANALYZE of each list probe's page statement
 }
 
 // fillScale fills the database capyd will use (its SQLite file in dataDir,
@@ -565,6 +566,11 @@ func fillScale(cfg Config, r *Results, label, dataDir, database string) error {
 		return fmt.Errorf("fill the database: %w", err)
 	}
 	res.OrgIDs, res.Owners = nil, nil // not kept in the report
-	r.Scale[label] = &ScaleFill{Shape: sh, Result: res}
+	fill := &ScaleFill{Shape: sh, Result: res}
+	if strings.HasPrefix(database, "postgres") {
+		cfg.logf("%s: EXPLAIN ANALYZE of the list probes' page statements…", label)
+		fill.Plans = explainPages(database, res.Probes, 2*(scale.ProbePage+1))
+	}
+	r.Scale[label] = fill
 	return nil
 }
