@@ -22,6 +22,9 @@ type PagePlan struct {
 	Bound   int
 	ExecMS  float64
 	Explain string // the error, when EXPLAIN itself failed
+	// Analyzed: after ANALYZE (judged); else as just filled, before any
+	// statistics (shown, not judged).
+	Analyzed bool
 }
 
 // planNode is a node of EXPLAIN (ANALYZE, FORMAT JSON).
@@ -41,20 +44,28 @@ type planNode struct {
 // an index scan, nothing is sorted, and no scan node examines more than
 // bound rows (the page's limit + 1, twice over: the tables hold 10,000 to
 // 1,000,000 rows, so a plan that reads the table, not the page, fails).
-func explainPages(url string, probes []scale.Probe, bound int) []PagePlan {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+// analyzed: run ANALYZE first, as autovacuum does in time on a live
+// database (PagePlan.Analyzed); without it the plans are those of a
+// database just filled, before any statistics.
+func explainPages(url string, probes []scale.Probe, bound int, analyzed bool) []PagePlan {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return []PagePlan{{Probe: "connect", Explain: err.Error()}}
+		return []PagePlan{{Probe: "connect", Explain: err.Error(), Analyzed: analyzed}}
 	}
 	defer conn.Close(ctx)
+	if analyzed {
+		if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
+			return []PagePlan{{Probe: "ANALYZE", Explain: err.Error(), Analyzed: analyzed}}
+		}
+	}
 	var out []PagePlan
 	for _, p := range probes {
 		if p.Query == "" {
 			continue
 		}
-		pp := PagePlan{Probe: p.Name, Bound: bound}
+		pp := PagePlan{Probe: p.Name, Bound: bound, Analyzed: analyzed}
 		var js string
 		if err := conn.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+p.Query, p.Args...).Scan(&js); err != nil {
 			pp.Explain = err.Error()

@@ -568,8 +568,9 @@ func fillScale(cfg Config, r *Results, label, dataDir, database string) error {
 	res.OrgIDs, res.Owners = nil, nil // not kept in the report
 	fill := &ScaleFill{Shape: sh, Result: res}
 	if strings.HasPrefix(database, "postgres") {
-		cfg.logf("%s: EXPLAIN ANALYZE of the list probes' page statements…", label)
-		fill.Plans = explainPages(database, res.Probes, 2*(scale.ProbePage+1))
+		cfg.logf("%s: EXPLAIN ANALYZE of the list probes' page statements, before and after ANALYZE…", label)
+		fill.Plans = explainPages(database, res.Probes, 2*(scale.ProbePage+1), false)
+		fill.Plans = append(fill.Plans, explainPages(database, res.Probes, 2*(scale.ProbePage+1), true)...)
 	}
 	r.Scale[label] = fill
 	return nil
