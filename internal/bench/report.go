@@ -249,9 +249,16 @@ func (r *Results) rows() []row {
 				fmt.Sprintf("%d orgs (largest %d members), %d users, %d memberships, %d audit rows, %d versions of one environment, %d deploy tokens, in %s",
 					x.Orgs, f.Shape.MaxMembers, x.Users, x.Members, x.AuditRows, x.Versions, x.Deploys, x.Elapsed.Round(time.Second)), "", "", ""})
 			for _, m := range x.Mixed {
-				res := fmt.Sprintf("%.0f req/s · p50 %s · p99 %s · worst org's p99 %s · %d ok in %.1f s", m.RPS(), ms(m.P50), ms(m.P99), ms(m.WorstOrgP99), m.OK, m.Elapsed.Seconds())
+				worst := "worst org's p99 " + ms(m.WorstOrgP99)
+				if m.WorstOrgP99 == 0 {
+					worst = "worst org's p99 n/a (no org had 10 answers)"
+				}
+				res := fmt.Sprintf("%.0f req/s · p50 %s · p99 %s · %s · %d ok in %.1f s", m.RPS(), ms(m.P50), ms(m.P99), worst, m.OK, m.Elapsed.Seconds())
 				if m.Failed > 0 {
 					res += fmt.Sprintf(" · %d failed", m.Failed)
+				}
+				if m.Waits != "" {
+					res += " · waits: " + m.Waits
 				}
 				rows = append(rows, row{"service", fmt.Sprintf("store on the filled database (in process): co-decrypt in %d org(s), %d clients", m.Orgs, m.Clients), be, res, "", "", ""})
 			}

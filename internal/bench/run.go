@@ -561,6 +561,9 @@ func fillScale(cfg Config, r *Results, label, dataDir, database string) error {
 		label, sh.Orgs, sh.Users, sh.AuditRows, sh.Versions, sh.Deploys)
 	opts := scale.Options{Workers: workers, Probes: 200,
 		MixedOrgs: 1000, MixedClients: 128, MixedRequests: cfg.LoadRequests, MixedDuration: cfg.LoadDuration}
+	if strings.HasPrefix(database, "postgres") {
+		opts.Watch = pgWaits(database)
+	}
 	res, err := scale.FillDatabase(context.Background(), database, sh, opts, func(line string) { cfg.logf("%s: %s", label, line) })
 	if err != nil {
 		return fmt.Errorf("fill the database: %w", err)
