@@ -60,7 +60,7 @@ var allowed = map[string][]string{
 	"internal/web":                 {},
 	"internal/capyd":               {"internal/buildinfo", "internal/ident", "internal/kekring", "internal/mail", "internal/privfile", "internal/store", "internal/store/storeopen"},
 	"cmd/capyd":                    {"internal/capyd", "internal/server"},
-	"internal/bench":               {"internal/api", "internal/bench/scale", "internal/workspace"},
+	"internal/bench":               {"internal/api", "internal/bench/scale", "internal/keys", "internal/workspace"},
 	"internal/bench/scale":         {"internal/ident", "internal/store", "internal/store/storeopen"},
 	"internal/bench/cmd/capybench": {"internal/bench"},
 	"internal/bench/cmd/runrss":    {},

@@ -66,6 +66,7 @@ type Results struct {
 	Throttled map[string]LoadResult   // backend → the real capyd under load
 	Mem       map[string]*CapydMem
 	Scale     map[string]*ScaleFill // "<backend>@scale" → what was generated
+	Paired    map[string]*Paired    // "<backend>@scale" → co-decrypt on it and on the empty database, in turns
 	PGDesc    string
 	Skipped   []string
 	Notes     []string
@@ -112,7 +113,7 @@ func (c Config) logf(format string, args ...any) {
 // Run runs the benchmark.
 func Run(cfg Config) (*Results, error) {
 	r := &Results{Cfg: cfg, Machine: ReadMachine(), Started: time.Now(), Cmd: map[string]Series{}, CmdErr: map[string]string{},
-		Load: map[string][]LoadResult{}, Throttled: map[string]LoadResult{}, Mem: map[string]*CapydMem{}, Scale: map[string]*ScaleFill{}}
+		Load: map[string][]LoadResult{}, Throttled: map[string]LoadResult{}, Mem: map[string]*CapydMem{}, Scale: map[string]*ScaleFill{}, Paired: map[string]*Paired{}}
 	defer func() { r.Finished = time.Now(); r.LoadEnd = loadAvg() }()
 	if cfg.Micro {
 		cfg.waitQuiet("the micro-benchmarks")
@@ -170,7 +171,11 @@ func Run(cfg Config) (*Results, error) {
 		}
 	}
 	for i, b := range cfg.Backends {
-		if err := runBackend(cfg, r, b, i == 0, false); err != nil {
+		var empty *liveCapyd // with -scale: the empty database's capyd, kept for the paired rows
+		if cfg.Scale > 0 && cfg.Service {
+			empty = &liveCapyd{}
+		}
+		if err := runBackend(cfg, r, b, i == 0, false, empty); err != nil {
 			r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", b, err))
 			cfg.logf("%s: %v", b, err)
 		}
@@ -179,18 +184,22 @@ func Run(cfg Config) (*Results, error) {
 			// big database, right after the same rows on an empty one.
 			sc := cfg
 			sc.Commands, sc.ProfileDir = false, ""
-			if err := runBackend(sc, r, b, false, true); err != nil {
+			if err := runBackend(sc, r, b, false, true, empty); err != nil {
 				r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", scaleLabel(b), err))
 				cfg.logf("%s: %v", scaleLabel(b), err)
 			}
+			empty.stop()
 		}
 	}
 	return r, nil
 }
 
 // runBackend measures one backend; scaled, on a database filled by
-// package scale first, its rows under scaleLabel(backend).
-func runBackend(cfg Config, r *Results, backend string, first, scaled bool) error {
+// package scale first, its rows under scaleLabel(backend). pair, when not
+// nil: on the empty database, runBackend leaves its capyd (and database)
+// running in it instead of stopping them; on the scaled one, it times
+// co-decrypt on both in turns (the paired rows).
+func runBackend(cfg Config, r *Results, backend string, first, scaled bool, pair *liveCapyd) error {
 	label := backend
 	if scaled {
 		label = scaleLabel(backend)
@@ -198,6 +207,8 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 	dir := filepath.Join(cfg.Work, label)
 	dataDir := filepath.Join(dir, "capyd-data")
 	database := ""
+	handedOver := false // the capyd and database now belong to pair
+	var cluster *Postgres
 	var audit auditCounter
 	switch backend {
 	case "sqlite":
@@ -208,7 +219,12 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 		if err != nil {
 			return fmt.Errorf("PostgreSQL not available: %v", err)
 		}
-		defer pg.Stop()
+		cluster = pg
+		defer func() {
+			if !handedOver {
+				pg.Stop()
+			}
+		}()
 		database, r.PGDesc, audit = pg.URL, pg.Desc, postgresAudit(pg.URL)
 	default:
 		return fmt.Errorf("unknown backend %q", backend)
@@ -226,7 +242,11 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 	if err != nil {
 		return err
 	}
-	defer func() { d.Stop() }()
+	defer func() {
+		if !handedOver {
+			d.Stop()
+		}
+	}()
 	time.Sleep(time.Second)
 	mem.IdleRSS, mem.IdleHWM, _ = d.Mem()
 
@@ -242,12 +262,18 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 		return err
 	}
 	repos := map[int]*Repo{}
+	sealedCI := "" // a CI checkout of repos[sealedVars] whose .env holds sealed values
 	for _, n := range cfg.Sizes {
 		rp, err := setupRepo(c, pace, dir, n)
 		if err != nil {
 			return fmt.Errorf("set up %d vars: %w", n, err)
 		}
 		repos[n] = rp
+		if first && n == sealedVars && cfg.Commands {
+			if sealedCI, err = setupSealedCI(dir, rp, n); err != nil {
+				return fmt.Errorf("set up %d sealed values: %w", n, err)
+			}
+		}
 		if cfg.KeepKeys {
 			if err := os.WriteFile(rp.CIDir+".capy-key", []byte(rp.CapyKey+"\n"), 0o600); err != nil {
 				return err
@@ -286,6 +312,10 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 			if first {
 				g = append(g, groupItem{key("-", "run-ci", n), Cmd{Path: c.bin, Args: []string{"run", "--", "true"}, Dir: rp.CIDir,
 					Env: toolEnv(rp.CIHome, "CAPY_HOME="+rp.CIHome, "CAPY_KEY="+rp.CapyKey)}, nil})
+				if sealedCI != "" && n == sealedVars {
+					g = append(g, groupItem{key("-", "run-ci-sealed", n), Cmd{Path: c.bin, Args: []string{"run", "--", "true"}, Dir: sealedCI,
+						Env: toolEnv(rp.CIHome, "CAPY_HOME="+rp.CIHome, "CAPY_KEY="+rp.CapyKey)}, nil})
+				}
 				if env != "" {
 					g = append(g, groupItem{key("-", "baseline", n), Cmd{Path: env, Args: []string{"A=1", "true"}, Dir: cfg.Work, Env: toolEnv(cfg.Work)}, nil})
 				}
@@ -309,6 +339,12 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 				pace.take(1)
 				return os.WriteFile(file, GenEnv(1000, fmt.Sprintf("w%d", i)), 0o600)
 			})
+		}
+		if rp := repos[sealedVars]; rp != nil {
+			if first {
+				measureContributor(cfg, r, c, rp)
+			}
+			measureAdopt(cfg, r, c, pace, backend, rp)
 		}
 	}
 	if !cfg.Service {
@@ -381,6 +417,17 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 			r.Load[backend] = append(r.Load[backend], lr)
 		}
 	}
+	if scaled && pair != nil && pair.d != nil {
+		// The within-20 % target compares two databases; measured minutes
+		// apart on a shared machine, the comparison would measure the
+		// machine. Here both capyds run and take turns.
+		cfg.logf("%s: co-decrypt on the filled and on the empty database in turns, 32 clients…", backend)
+		empty := pair.co
+		r.Paired[backend] = pairedLoad(co, empty, 32, pairedRounds, 2*time.Second)
+		for _, lr := range r.Paired[backend].Big {
+			count(lr)
+		}
+	}
 	soakEnd := time.Now().Add(cfg.SoakMax)
 	for total < cfg.SoakTotal && time.Now().Before(soakEnd) {
 		cfg.logf("%s: soak, %d requests so far…", backend, total)
@@ -389,6 +436,11 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool) erro
 	}
 	mem.Requests = total
 	mem.AfterRSS, mem.AfterHWM, _ = d.Mem()
+	if !scaled && pair != nil && cfg.ProfileDir == "" {
+		// Kept running for the scaled run's paired rows; Run stops it.
+		pair.d, pair.co, pair.db, handedOver = d, co, cluster, true
+		return nil
+	}
 	if cfg.ProfileDir == "" || r.Bins.CapydPprof == "" {
 		return nil
 	}
@@ -491,6 +543,7 @@ func scaleLabel(backend string) string { return backend + "@scale" }
 type ScaleFill struct {
 	Shape  scale.Shape
 	Result scale.Result
+	Plans  []PagePlan // PostgreSQL: EXPLAIN ANALYZE of each list probe's page statement
 }
 
 // fillScale fills the database capyd will use (its SQLite file in dataDir,
@@ -508,11 +561,20 @@ func fillScale(cfg Config, r *Results, label, dataDir, database string) error {
 		label, sh.Orgs, sh.Users, sh.AuditRows, sh.Versions, sh.Deploys)
 	opts := scale.Options{Workers: workers, Probes: 200,
 		MixedOrgs: 1000, MixedClients: 128, MixedRequests: cfg.LoadRequests, MixedDuration: cfg.LoadDuration}
+	if strings.HasPrefix(database, "postgres") {
+		opts.Watch = pgWaits(database)
+	}
 	res, err := scale.FillDatabase(context.Background(), database, sh, opts, func(line string) { cfg.logf("%s: %s", label, line) })
 	if err != nil {
 		return fmt.Errorf("fill the database: %w", err)
 	}
 	res.OrgIDs, res.Owners = nil, nil // not kept in the report
-	r.Scale[label] = &ScaleFill{Shape: sh, Result: res}
+	fill := &ScaleFill{Shape: sh, Result: res}
+	if strings.HasPrefix(database, "postgres") {
+		cfg.logf("%s: EXPLAIN ANALYZE of the list probes' page statements, before and after ANALYZE…", label)
+		fill.Plans = explainPages(database, res.Probes, 2*(scale.ProbePage+1), false)
+		fill.Plans = append(fill.Plans, explainPages(database, res.Probes, 2*(scale.ProbePage+1), true)...)
+	}
+	r.Scale[label] = fill
 	return nil
 }

@@ -186,6 +186,12 @@ func (p *Project) memberKeysAndHead(ctx context.Context, pin workspace.EnvPin) (
 }
 
 func (p *Project) unlockEnv(ctx context.Context, a *member.Account, pin workspace.EnvPin) (*envsync.MemberKeys, error) {
+	// repairPin below derives the environment's Ed25519 key: the first
+	// such derivation in a process first builds a table of base-point
+	// multiples, which costs more than the rest of a 100-variable run's
+	// client work. The unlock's round trip leaves a core idle: build it
+	// there (docs/decisions.md #93).
+	go keys.WarmSigningKeys()
 	m, grace, err := p.unlockWithGrace(ctx, a)
 	if err != nil {
 		return nil, err

@@ -29,9 +29,13 @@ import (
 type segment struct {
 	pre, val, post []byte
 
-	name    string // "" for trivia
-	quote   byte   // 0 (unquoted), '"' or '\''
-	line    int    // first line of the segment, 1-based
+	name  string // "" for trivia
+	quote byte   // 0 (unquoted), '"' or '\''
+	// text is an unquoted value as a string when one is at hand (a slice
+	// of the parser's one string copy of the file, or the string Set was
+	// given), so that reading it copies nothing; "" otherwise.
+	text    string
+	line    int // first line of the segment, 1-based
 	deleted bool
 }
 
@@ -44,6 +48,9 @@ func (s *segment) literal() bool { return s.quote == '\'' }
 // checked it).
 func (s *segment) value() string {
 	if s.quote == 0 {
+		if s.text != "" || len(s.val) == 0 {
+			return s.text
+		}
 		return string(s.val)
 	}
 	return quotedValue(s.val[1:len(s.val)-1], s.quote)
@@ -264,6 +271,9 @@ func (p *parser) entry(seg *segment, lineStart, i int) (int, error) {
 		p.line++
 	}
 	seg.pre, seg.val, seg.post = src[lineStart:valStart], src[valStart:valEnd], src[valEnd:next]
+	if seg.quote == 0 {
+		seg.text = p.text[valStart:valEnd]
+	}
 	return next, nil
 }
 

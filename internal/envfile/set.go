@@ -80,7 +80,7 @@ func (d *Document) setAny(name, value string, literal bool) error {
 func (d *Document) put(old, seg *segment) {
 	d.dirty = true
 	if old != nil {
-		old.pre, old.val, old.post, old.quote = seg.pre, seg.val, seg.post, seg.quote
+		old.pre, old.val, old.post, old.quote, old.text = seg.pre, seg.val, seg.post, seg.quote, seg.text
 		return
 	}
 	if last := d.last(); last != nil && !last.endsWithNewline() {
@@ -129,9 +129,11 @@ func (d *Document) setPlain(name, value string, literal bool) {
 		}
 		d.put(nil, seg)
 	}
+	seg.text = ""
 	if q := seg.quote; q == 0 {
 		seg.val = d.alloc(len(value))
 		copy(seg.val, value)
+		seg.text = value
 	} else {
 		seg.val = d.alloc(len(value) + 2)
 		seg.val[0], seg.val[len(value)+1] = q, q

@@ -116,3 +116,35 @@ func BenchmarkReadSealed(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadLocal: reading a file of n snippets with an environment
+// key, what `capy run` with CAPY_KEY does before the exec (issue 21: the
+// cost per value at 10,000 variables).
+func BenchmarkReadLocal(b *testing.B) {
+	kr := benchKeys(b)
+	ek := kr.PK.EnvKey(prj, env, 1)
+	c := ek.Cipher(env, 1)
+	for _, n := range []int{100, 10000} {
+		path := filepath.Join(b.TempDir(), ".env")
+		var sb strings.Builder
+		for i := range n {
+			s, err := c.Seal(fmt.Sprintf("APP_VAR_%05d", i), fmt.Sprintf("sk_live_value_%032x", i), false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(&sb, "APP_VAR_%05d=%s\n", i, s)
+		}
+		if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("vars=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				lf, err := ReadLocal(plainFile(path), ek.Cipher(env, 1))
+				if err != nil || len(lf.Side.Values) != n {
+					b.Fatalf("read: %v", err)
+				}
+			}
+		})
+	}
+}

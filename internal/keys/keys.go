@@ -113,6 +113,20 @@ func (p *ProjectKey) SigningKey(envID string, epoch uint32) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 
+// WarmSigningKeys builds, once per process, the Ed25519 base-point table
+// that the process's first SigningKey derivation would otherwise build on
+// its caller's path (about a millisecond of CPU, more than the derivation
+// itself). A member's unlock runs it in the background while it waits for
+// capyd, so the pin check after the unlock finds the table ready.
+func WarmSigningKeys() {
+	warmSigning.Do(func() {
+		var seed [ed25519.SeedSize]byte
+		_ = ed25519.NewKeyFromSeed(seed[:])
+	})
+}
+
+var warmSigning sync.Once
+
 // SigningPublicKey is the public half of SigningKey, what project.json pins.
 func (p *ProjectKey) SigningPublicKey(envID string, epoch uint32) ed25519.PublicKey {
 	return p.SigningKey(envID, epoch).Public().(ed25519.PublicKey)

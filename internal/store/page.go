@@ -53,10 +53,11 @@ type DeployFilter struct {
 
 type listHookKey struct{}
 
-// WithListHook returns a context under which a List…Page call passes fn
-// the text and arguments of the statement that reads its page, just before
-// running it. For the conformance suite, which asks the database how it
-// runs that statement; production code never sets it.
+// WithListHook returns a context under which a List…Page (or ListAudit)
+// call passes fn the text and arguments of the statement that reads its
+// page, just before running it. For the conformance suite and the -scale
+// benchmark, which ask the database how it runs that statement;
+// production code never sets it.
 func WithListHook(ctx context.Context, fn func(query string, args []any)) context.Context {
 	return context.WithValue(ctx, listHookKey{}, fn)
 }

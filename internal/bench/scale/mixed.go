@@ -18,6 +18,9 @@ type Mixed struct {
 	Elapsed       time.Duration
 	P50, P99      time.Duration
 	WorstOrgP99   time.Duration // the highest p99 of one org (orgs with at least 10 answers)
+	// Waits is what Options.Watch saw while the load ran (on PostgreSQL:
+	// what the busy backends waited on), "" without a watcher.
+	Waits string
 }
 
 // RPS is granted co-decrypts per second.
@@ -33,7 +36,7 @@ func (m Mixed) RPS() float64 {
 // res, as that org's owner. Group commit is per org (one group in flight
 // per org), so many orgs should add throughput, not waits; run it with
 // orgs = 1 for the one-org figure to compare.
-func MixedLoad(ctx context.Context, st store.Store, res Result, orgs, clients, requests int, dur time.Duration) (Mixed, error) {
+func MixedLoad(ctx context.Context, st store.Store, res Result, orgs, clients, requests int, dur time.Duration, watch func(stop <-chan struct{}) string) (Mixed, error) {
 	orgs = min(orgs, len(res.OrgIDs))
 	if orgs < 1 || clients < 1 || requests < 1 {
 		return Mixed{}, fmt.Errorf("scale: mixed load needs orgs, clients and requests")
@@ -53,6 +56,14 @@ func MixedLoad(ctx context.Context, st store.Store, res Result, orgs, clients, r
 		sent <- struct{}{}
 	}
 	close(sent)
+	var waits string
+	watched := make(chan struct{})
+	stop := make(chan struct{})
+	if watch != nil {
+		go func() { waits = watch(stop); close(watched) }()
+	} else {
+		close(watched)
+	}
 	deadline := time.Now().Add(dur)
 	start := time.Now()
 	for range clients {
@@ -79,6 +90,9 @@ func MixedLoad(ctx context.Context, st store.Store, res Result, orgs, clients, r
 	}
 	wg.Wait()
 	m := Mixed{Orgs: orgs, Clients: clients, OK: len(samples), Failed: failed, Elapsed: time.Since(start)}
+	close(stop)
+	<-watched
+	m.Waits = waits
 	if len(samples) == 0 {
 		return m, fmt.Errorf("scale: mixed load: no co-decrypt granted (%d failed)", failed)
 	}

@@ -15,7 +15,15 @@ type Probe struct {
 	Name     string
 	N        int
 	P50, P99 time.Duration
+	// Query and Args: the statement that reads the page, for a list probe
+	// (from the store's list hook, on the first run), so that the caller
+	// can ask the database for its plan; "" for the others.
+	Query string
+	Args  []any
 }
+
+// ProbePage is the page size of Measure's list probes.
+const ProbePage = 100
 
 // Measure times, n times each, the reads and writes whose cost could grow
 // with the database: the long environment's head, the first and the
@@ -28,20 +36,28 @@ func Measure(ctx context.Context, st store.Store, res Result, n int) ([]Probe, e
 	}
 	owner, org, env := res.Owners[0], res.BigOrg, res.BigEnv
 	var out []Probe
-	timeIt := func(name string, fn func(i int) error) error {
+	timeIt := func(name string, fn func(ctx context.Context, i int) error) error {
+		var p Probe
+		// The first run with the list hook: the page statement.
+		hooked := store.WithListHook(ctx, func(q string, args []any) { p.Query, p.Args = q, args })
 		ds := make([]time.Duration, 0, n)
 		for i := range n {
+			c := ctx
+			if i == 0 {
+				c = hooked
+			}
 			t0 := time.Now()
-			if err := fn(i); err != nil {
+			if err := fn(c, i); err != nil {
 				return fmt.Errorf("scale: probe %s: %w", name, err)
 			}
 			ds = append(ds, time.Since(t0))
 		}
 		slices.Sort(ds)
-		out = append(out, Probe{Name: name, N: n, P50: ds[len(ds)/2], P99: ds[min(len(ds)-1, len(ds)*99/100)]})
+		p.Name, p.N, p.P50, p.P99 = name, n, ds[len(ds)/2], ds[min(len(ds)-1, len(ds)*99/100)]
+		out = append(out, p)
 		return nil
 	}
-	const page = 100
+	const page = ProbePage
 	e, _, err := st.GetEnvHead(ctx, owner, env)
 	if err != nil {
 		return nil, fmt.Errorf("scale: probe: GetEnvHead: %w", err)
@@ -66,37 +82,37 @@ func Measure(ctx context.Context, st store.Store, res Result, n int) ([]Probe, e
 	}
 	steps := []struct {
 		name string
-		fn   func(int) error
+		fn   func(context.Context, int) error
 	}{
-		{fmt.Sprintf("head of the environment with %d versions (GetEnvHead)", e.HeadVersion), func(int) error {
+		{fmt.Sprintf("head of the environment with %d versions (GetEnvHead)", e.HeadVersion), func(ctx context.Context, _ int) error {
 			_, _, err := st.GetEnvHead(ctx, owner, env)
 			return err
 		}},
-		{fmt.Sprintf("versions, first page of %d", page), func(int) error {
+		{fmt.Sprintf("versions, first page of %d", page), func(ctx context.Context, _ int) error {
 			_, err := st.ListVersionsPage(ctx, owner, env, 0, page)
 			return err
 		}},
-		{fmt.Sprintf("versions, deepest page of %d (below version %d)", page, page+1), func(int) error {
+		{fmt.Sprintf("versions, deepest page of %d (below version %d)", page, page+1), func(ctx context.Context, _ int) error {
 			_, err := st.ListVersionsPage(ctx, owner, env, page+1, page)
 			return err
 		}},
-		{fmt.Sprintf("audit of the largest org, first page of %d", page), func(int) error {
+		{fmt.Sprintf("audit of the largest org, first page of %d", page), func(ctx context.Context, _ int) error {
 			_, _, err := st.ListAudit(ctx, owner, org, 0, page)
 			return err
 		}},
-		{fmt.Sprintf("audit of the largest org, last page of %d (after seq %d)", page, max(0, audit.Seq-page)), func(int) error {
+		{fmt.Sprintf("audit of the largest org, last page of %d (after seq %d)", page, max(0, audit.Seq-page)), func(ctx context.Context, _ int) error {
 			_, _, err := st.ListAudit(ctx, owner, org, max(0, audit.Seq-page), page)
 			return err
 		}},
-		{fmt.Sprintf("members of the largest org, first page of %d", page), func(int) error {
+		{fmt.Sprintf("members of the largest org, first page of %d", page), func(ctx context.Context, _ int) error {
 			_, err := st.ListMembersPage(ctx, owner, org, store.MemberFilter{}, store.PageQuery{Limit: page})
 			return err
 		}},
-		{fmt.Sprintf("members of the largest org, last page of %d", page), func(int) error {
+		{fmt.Sprintf("members of the largest org, last page of %d", page), func(ctx context.Context, _ int) error {
 			_, err := st.ListMembersPage(ctx, owner, org, store.MemberFilter{}, store.PageQuery{After: lastKey, Limit: page})
 			return err
 		}},
-		{fmt.Sprintf("push of a %d-byte version", len(version(1, 1, store.FirstParent, res.blobBytes()).Blob)), func(int) error {
+		{fmt.Sprintf("push of a %d-byte version", len(version(1, 1, store.FirstParent, res.blobBytes()).Blob)), func(ctx context.Context, _ int) error {
 			cur, _, err := st.GetEnvHead(ctx, owner, env)
 			if err != nil {
 				return err
@@ -104,7 +120,7 @@ func Measure(ctx context.Context, st store.Store, res Result, n int) ([]Probe, e
 			_, _, err = st.Push(ctx, owner, env, version(cur.HeadVersion+1, cur.Epoch, cur.HeadID, res.blobBytes()))
 			return err
 		}},
-		{"login (code, verify, session)", func(i int) error {
+		{"login (code, verify, session)", func(ctx context.Context, i int) error {
 			_, err := login(ctx, st, fmt.Sprintf("probe%07d@scale.example.com", i))
 			return err
 		}},

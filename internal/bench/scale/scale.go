@@ -97,6 +97,9 @@ type Options struct {
 	// for at most MixedRequests requests and MixedDuration.
 	MixedOrgs, MixedClients, MixedRequests int
 	MixedDuration                          time.Duration
+	// Watch, if set, runs beside each mixed load until stop closes and
+	// returns what it saw (Mixed.Waits).
+	Watch func(stop <-chan struct{}) string
 }
 
 // FillDatabase opens the database as capyd's --database names it (a
@@ -129,7 +132,7 @@ func FillDatabase(ctx context.Context, database string, s Shape, opts Options, p
 	if opts.MixedRequests > 0 {
 		for _, orgs := range []int{opts.MixedOrgs, 1} {
 			say("scale: co-decrypts in %d org(s) from %d clients (in process)…", orgs, opts.MixedClients)
-			m, err := MixedLoad(ctx, st, res, orgs, opts.MixedClients, opts.MixedRequests, opts.MixedDuration)
+			m, err := MixedLoad(ctx, st, res, orgs, opts.MixedClients, opts.MixedRequests, opts.MixedDuration, opts.Watch)
 			if err != nil {
 				return res, err
 			}

@@ -98,9 +98,9 @@ func (s *Store) ListAudit(ctx context.Context, tok store.TokenHash, orgID string
 		if hd, err = s.auditHead(ctx, tx, orgID); err != nil {
 			return err
 		}
-		out, err = collect(ctx, tx, scanAudit,
-			`SELECT `+auditCols+` FROM audit_events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-			orgID, afterSeq, limit)
+		q := `SELECT ` + auditCols + ` FROM audit_events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
+		store.RunListHook(ctx, q, []any{orgID, afterSeq, limit})
+		out, err = collect(ctx, tx, scanAudit, q, orgID, afterSeq, limit)
 		return err
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ func main() {
 	flag.Float64Var(&cfg.QuietLoad, "quiet-load", 0, "before each part, wait until the 1-minute load average is below this (0: don't wait)")
 	flag.DurationVar(&cfg.QuietWait, "quiet-wait", 5*time.Minute, "longest wait for -quiet-load per part")
 	flag.StringVar(&cfg.ProfileDir, "profile-dir", "", "also take CPU profiles of capyd under 32-client load (extra runs, capyd built with the capyd_pprof tag) into this directory")
-	flag.BoolVar(&scaled, "scale", false, "also measure the service rows on a database filled with issue #21's shape (10,000 orgs, 100,000 users, 1,000,000 audit rows, one environment with 100,000 versions, 10,000 deploy tokens) times -scale-factor, right after the same rows on an empty one")
+	flag.BoolVar(&scaled, "scale", false, "also measure the service rows on a database filled with issue #21's shape (10,000 orgs, 100,000 users, 1,000,000 audit rows, one environment with 100,000 versions, 10,000 deploy tokens) times -scale-factor, right after the same rows on an empty one, and the whole commands at 10,000 variables too")
 	flag.Float64Var(&scaleFactor, "scale-factor", 1, "size of the -scale database relative to the issue's shape (0 < f ≤ 1; 0.01 for a quick look)")
 	flag.IntVar(&cfg.ScaleWorkers, "scale-workers", 4, "goroutines filling the -scale database")
 	flag.StringVar(&out, "out", "", "also write the report to this file")
@@ -82,6 +83,12 @@ func main() {
 			os.Exit(2)
 		}
 		cfg.Scale = scaleFactor
+		// Client growth (issue 21): the whole commands at 10,000
+		// variables as well (targets: CAPY_KEY run ≤ 30 ms, no-change
+		// sync ≤ 60 ms).
+		if !slices.Contains(cfg.Sizes, 10000) {
+			cfg.Sizes = append(cfg.Sizes, 10000)
+		}
 	}
 	for _, b := range strings.Split(backends, ",") {
 		if b = strings.TrimSpace(b); b != "" {
