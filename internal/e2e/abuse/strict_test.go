@@ -2,6 +2,10 @@ package abuse
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -88,8 +92,25 @@ func TestUnknownQueryParameters(t *testing.T) {
 	}
 	before := o.snapshot(t)
 	mails := s.mail.count()
+	// A pending share request, so that its GET route answers 200.
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := s.send(t, "", call{"POST", "/v1/share-requests", `{"public_key":"` + base64.RawURLEncoding.EncodeToString(spki) + `"}`})
+	var created struct {
+		Request struct{ ID string } `json:"request"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &created) != nil || created.Request.ID == "" {
+		t.Fatalf("create a share request: %d %s", resp.StatusCode, body)
+	}
 	fill := strings.NewReplacer("{org}", o.org, "{prj}", o.prj, "{env}", o.env, "{invite}", o.inv,
-		"{user}", o.owner.ID, "{dep}", o.dep, "{session}", me.Session.ID, "{n}", "1")
+		"{user}", o.owner.ID, "{dep}", o.dep, "{session}", me.Session.ID, "{n}", "1",
+		"{share}", created.Request.ID)
 	walked := 0
 	for _, r := range documentedRoutes(t) {
 		if r.ops {
