@@ -153,9 +153,11 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 		},
 		{
 			Name: "import", Usage: "encrypt the values of a plaintext .env file into this environment", ArgsUsage: "FILE (or - for stdin)",
-			Description: "Example: capy import .env.plain && shred -u .env.plain\n         vault kv get -format=json … | jq .data.data | capy import --format json -",
+			Description: "Example: capy import .env.plain && shred -u .env.plain\n         vault kv get -format=json … | jq .data.data | capy import --format json -\n         capy import --from dotenvx .env.production   (reads .env.keys beside it)",
 			Flags: []cli.Flag{envFlag, &cli.BoolFlag{Name: "no-sync", Usage: "only write .env"},
-				&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT` of the input: dotenv, or json (one object of names to string values)"}},
+				&cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT` of the input: dotenv, json or yaml (one object of names to string values)"},
+				&cli.StringFlag{Name: "from", Usage: "`TOOL` whose encrypted file FILE is: dotenvx (with its .env.keys) or sops (runs `sops decrypt`)"},
+				&cli.StringFlag{Name: "keys", Usage: "dotenvx's keys `FILE` (default: .env.keys beside FILE)"}},
 			Action: func(c *cli.Context) error { return cmdImport(u, c) },
 		},
 		{

@@ -9,7 +9,6 @@ import (
 
 	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
 )
 
@@ -115,29 +114,29 @@ func cmdUnset(u *ui, c *cli.Context) error {
 
 func cmdImport(u *ui, c *cli.Context) error {
 	if c.Args().Len() != 1 {
-		return usageError("import takes one argument: the plaintext file (- for stdin)")
+		return usageError("import takes one argument: the file (- for stdin)")
 	}
-	format := c.String("format")
-	if format != "dotenv" && format != "json" {
-		return usageError("--format takes dotenv or json")
+	format, from := c.String("format"), c.String("from")
+	switch format {
+	case "dotenv", "json", "yaml":
+	default:
+		return usageError("--format takes dotenv, json or yaml")
 	}
-	var raw []byte
-	var err error
-	what := c.Args().First()
-	if what == "-" {
-		what = "stdin"
-		if raw, err = io.ReadAll(io.LimitReader(u.stdin, workspace.MaxEnvFile+1)); err != nil {
-			return fmt.Errorf("read stdin: %w", err)
-		}
-	} else if raw, err = workspace.ReadLimited(what, workspace.MaxEnvFile); err != nil {
-		return err
+	switch from {
+	case "", "dotenvx", "sops":
+	default:
+		return usageError("--from takes dotenvx or sops (for other tools, export plaintext and pipe it in: docs/recipes.md)")
 	}
-	var src *checkout.Plaintext
-	if format == "json" {
-		src, err = checkout.ParsePlaintextJSON(raw, what)
-	} else {
-		src, err = checkout.ParsePlaintext(raw, what)
+	if from != "" && c.IsSet("format") {
+		return usageError("--from reads the tool's own format: leave out --format")
 	}
+	if c.IsSet("keys") && from != "dotenvx" {
+		return usageError("--keys is for --from dotenvx")
+	}
+	// Read and parse (and decrypt) before the project is opened: bad
+	// input writes nothing.
+	src, err := checkout.ReadImport(c.Context, checkout.ImportSource{Path: c.Args().First(), Stdin: u.stdin,
+		Format: format, From: from, KeysFile: c.String("keys")})
 	if err != nil {
 		return err
 	}

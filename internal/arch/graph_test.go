@@ -29,6 +29,8 @@ var allowed = map[string][]string{
 	"internal/privfile":    {}, // key files, atomic writes, locks: client and service
 	"internal/slip39":      {}, // SLIP-39 shares of the recovery phrase's entropy
 	"internal/buildinfo":   {}, // the build's version, commit and date: both binaries
+	// Other tools' files for `capy import` (dotenvx, JSON, YAML): pure.
+	"internal/importfmt": {"internal/envfile", "internal/ident"},
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
@@ -39,7 +41,7 @@ var allowed = map[string][]string{
 	// The recovery kit: SLIP-39 shares of the phrase, over member's recovery.
 	"internal/recovery": {"internal/api", "internal/keys", "internal/member", "internal/privfile", "internal/slip39"},
 	"internal/checkout": {"internal/api", "internal/client", "internal/envfile", "internal/envsync", "internal/ident",
-		"internal/keys", "internal/member", "internal/privfile", "internal/workspace", "internal/wrap"},
+		"internal/importfmt", "internal/keys", "internal/member", "internal/privfile", "internal/workspace", "internal/wrap"},
 	// The CLI is flags, prompts, output and exit codes: everything with a
 	// key, a format or a file of the checkout in it goes through checkout
 	// (or member, for the account). See cliHoldsNoCrypto.
