@@ -47,6 +47,12 @@ var allowed = map[string][]string{
 	// (or member, for the account). See cliHoldsNoCrypto.
 	"cmd/capy": {"internal/api", "internal/buildinfo", "internal/checkout", "internal/client", "internal/ident", "internal/member", "internal/recovery", "internal/workspace"},
 
+	// The loader: a public package for programs that cannot be started
+	// through `capy run`; it reads what run reads, with no service, so
+	// nothing of the CLI, the HTTP client or the member's account
+	// (load's TestHelloSize also checks its binary cost).
+	"load": {"internal/envfile", "internal/envsync", "internal/ident", "internal/keys", "internal/workspace"},
+
 	// The service: storage, HTTP API, process.
 	"internal/store":               {},
 	"internal/store/sqlstore":      {"internal/auditchain", "internal/ident", "internal/store", "migrations"},
@@ -147,7 +153,7 @@ func TestImportTable(t *testing.T) {
 // then never depend on the service's internals, and the shared pieces
 // (wire types, formats, the audit chain) live beside wrap.
 func TestClientNeverReachesTheService(t *testing.T) {
-	for _, pkg := range []string{"cmd/capy", "internal/checkout", "internal/member", "internal/recovery", "internal/envsync", "internal/workspace", "internal/client"} {
+	for _, pkg := range []string{"cmd/capy", "internal/checkout", "internal/member", "internal/recovery", "internal/envsync", "internal/workspace", "internal/client", "load"} {
 		d := deps(t, pkg)
 		if d == nil {
 			t.Fatalf("%s: package missing", pkg)
