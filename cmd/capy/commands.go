@@ -145,9 +145,10 @@ func commands(u *ui, envFlag, jsonFlag cli.Flag) []*cli.Command {
 			Flags: []cli.Flag{envFlag, jsonFlag}, Action: func(c *cli.Context) error { return cmdLs(u, c) },
 		},
 		{
-			Name: "export", Usage: "print decrypted values as dotenv, json, yaml or shell",
-			Description: "Example: capy export --format shell > /dev/shm/env && . /dev/shm/env",
-			Flags: []cli.Flag{envFlag, keyFile, &cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT`: dotenv, json, yaml or shell"},
+			Name: "export", Usage: "print decrypted values as dotenv, json, yaml, shell or a Kubernetes Secret",
+			Description: "Example: capy export --format shell > /dev/shm/env && . /dev/shm/env\n         capy export --format k8s --name web | kubectl apply -f -",
+			Flags: []cli.Flag{envFlag, keyFile, &cli.StringFlag{Name: "format", Value: "dotenv", Usage: "`FORMAT`: dotenv, json, yaml, shell or k8s"},
+				&cli.StringFlag{Name: "name", Usage: "k8s: the Secret's `NAME` (default: the environment's name)"},
 				&cli.BoolFlag{Name: "pull", Usage: "read the service's newest version"}},
 			Action: func(c *cli.Context) error { return cmdExport(u, c) },
 		},
