@@ -180,8 +180,10 @@ func TestClientNeverReachesTheService(t *testing.T) {
 //     lines come from checkout.DotenvLine, so the CLI cannot write a .env
 //     by itself even by accident.
 //   - kekring: the service's keys (also refused by the service rule).
+//   - importfmt: other tools' formats and dotenvx's keys; `capy import`
+//     reads them through checkout.ReadImport.
 var cliHoldsNoCrypto = []string{"internal/wrap", "internal/keys", "internal/auditchain", "internal/envsync",
-	"internal/envfile", "internal/privfile", "internal/kekring"}
+	"internal/envfile", "internal/privfile", "internal/kekring", "internal/importfmt"}
 
 // TestCLIHoldsNoCrypto: cmd/capy imports none of cliHoldsNoCrypto.
 func TestCLIHoldsNoCrypto(t *testing.T) {
