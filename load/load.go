@@ -77,7 +77,8 @@ func Environ() (map[string]string, error) {
 
 // Into sets every value of Environ with setenv, in name order: pass
 // os.Setenv. A value replaces one the process already has, as in `capy
-// run`. On an error nothing is set.
+// run`. When reading fails nothing is set; when setenv fails, the names
+// before it are set and the error names the one that failed.
 func Into(setenv func(key, value string) error) error {
 	values, err := Environ()
 	if err != nil {

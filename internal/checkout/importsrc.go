@@ -140,8 +140,12 @@ func readSops(ctx context.Context, src ImportSource) (*Plaintext, error) {
 	if err != nil {
 		return nil, refuse(errors.New("--from sops needs the sops command, which is not on PATH"), "no-sops", sopsHint)
 	}
+	path := src.Path
+	if strings.HasPrefix(path, "-") {
+		path = "./" + path // a file name, not an option of sops
+	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, sops, "decrypt", "--output-type", "yaml", src.Path)
+	cmd := exec.CommandContext(ctx, sops, "decrypt", "--output-type", "yaml", path)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		// sops's first line says what failed; the rest lists every key
