@@ -18,6 +18,7 @@ import (
 	"github.com/capy-oss/capy/internal/e2e/e2etest"
 	"github.com/capy-oss/capy/internal/privfile"
 	"github.com/capy-oss/capy/internal/store/pgtest"
+	"github.com/capy-oss/capy/load"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -29,7 +30,31 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(pgMain{m}, map[string]func(){
 		"capy": func() { os.Exit(capyUnderTest()) },
+		// printvals NAME…: the named variables of its environment, one
+		// NAME=%q line each (what `capy run -- printvals …` was given).
+		"printvals": func() { os.Exit(printVals(os.Args[1:])) },
+		// loadvals NAME…: a program using the loader (package load):
+		// load.Into(os.Setenv), then printvals.
+		"loadvals": func() {
+			if err := load.Into(os.Setenv); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Exit(printVals(os.Args[1:]))
+		},
 	})
+}
+
+func printVals(names []string) int {
+	for _, n := range names {
+		v, ok := os.LookupEnv(n)
+		if !ok {
+			fmt.Printf("%s unset\n", n)
+			continue
+		}
+		fmt.Printf("%s=%q\n", n, v)
+	}
+	return 0
 }
 
 type pgMain struct{ m *testing.M }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/capy-oss/capy/internal/checkout"
 	"github.com/capy-oss/capy/internal/ident"
-	"github.com/capy-oss/capy/internal/workspace"
 	"github.com/urfave/cli/v2"
 )
 
@@ -115,29 +115,29 @@ func cmdUnset(u *ui, c *cli.Context) error {
 
 func cmdImport(u *ui, c *cli.Context) error {
 	if c.Args().Len() != 1 {
-		return usageError("import takes one argument: the plaintext file (- for stdin)")
+		return usageError("import takes one argument: the file (- for stdin)")
 	}
-	format := c.String("format")
-	if format != "dotenv" && format != "json" {
-		return usageError("--format takes dotenv or json")
+	format, from := c.String("format"), c.String("from")
+	switch format {
+	case "dotenv", "json", "yaml":
+	default:
+		return usageError("--format takes dotenv, json or yaml")
 	}
-	var raw []byte
-	var err error
-	what := c.Args().First()
-	if what == "-" {
-		what = "stdin"
-		if raw, err = io.ReadAll(io.LimitReader(u.stdin, workspace.MaxEnvFile+1)); err != nil {
-			return fmt.Errorf("read stdin: %w", err)
-		}
-	} else if raw, err = workspace.ReadLimited(what, workspace.MaxEnvFile); err != nil {
-		return err
+	switch from {
+	case "", "dotenvx", "sops":
+	default:
+		return usageError("--from takes dotenvx or sops (for other tools, export plaintext and pipe it in: docs/recipes.md)")
 	}
-	var src *checkout.Plaintext
-	if format == "json" {
-		src, err = checkout.ParsePlaintextJSON(raw, what)
-	} else {
-		src, err = checkout.ParsePlaintext(raw, what)
+	if from != "" && c.IsSet("format") {
+		return usageError("--from reads the tool's own format: leave out --format")
 	}
+	if c.IsSet("keys") && from != "dotenvx" {
+		return usageError("--keys is for --from dotenvx")
+	}
+	// Read and parse (and decrypt) before the project is opened: bad
+	// input writes nothing.
+	src, err := checkout.ReadImport(c.Context, checkout.ImportSource{Path: c.Args().First(), Stdin: u.stdin,
+		Format: format, From: from, KeysFile: c.String("keys")})
 	if err != nil {
 		return err
 	}
@@ -153,10 +153,18 @@ func cmdImport(u *ui, c *cli.Context) error {
 }
 
 func cmdExport(u *ui, c *cli.Context) error {
-	switch c.String("format") {
-	case "json", "dotenv", "shell", "yaml":
+	format := c.String("format")
+	switch format {
+	case "json", "dotenv", "shell", "yaml", "k8s":
 	default:
-		return usageError("--format takes dotenv, json, yaml or shell")
+		return usageError("--format takes dotenv, json, yaml, shell or k8s")
+	}
+	secretName := c.String("name")
+	if c.IsSet("name") && format != "k8s" {
+		return usageError("--name is for --format k8s")
+	}
+	if secretName != "" && !validK8sName(secretName) {
+		return usageError("--name %q is not a Kubernetes object name (lowercase letters, digits, '-' and '.', at most 253)", secretName)
 	}
 	p, err := openProject(u)
 	if err != nil {
@@ -166,10 +174,23 @@ func cmdExport(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if format == "k8s" && secretName == "" {
+		if secretName, _, err = p.Env(envFlagValue(c)); err != nil {
+			return err
+		}
+		if !validK8sName(secretName) {
+			return usageError("environment %q is not a Kubernetes object name: pass --name", secretName)
+		}
+	}
 	// Everything is written to a buffer first: a value the format cannot
 	// express refuses the export before any line reaches stdout.
 	var w bytes.Buffer
-	if err := formatExport(&w, c.String("format"), vars); err != nil {
+	if format == "k8s" {
+		err = formatK8sSecret(&w, secretName, vars)
+	} else {
+		err = formatExport(&w, format, vars)
+	}
+	if err != nil {
 		return err
 	}
 	_, err = u.stdout.Write(w.Bytes())
@@ -209,6 +230,33 @@ func formatExport(w io.Writer, format string, vars []checkout.Variable) error {
 		}
 	}
 	return nil
+}
+
+// formatK8sSecret writes vars as a Kubernetes Secret manifest (for
+// `kubectl apply -f -`): each value base64 under data, which carries any
+// text (line breaks included) with nothing for YAML to interpret.
+func formatK8sSecret(w io.Writer, name string, vars []checkout.Variable) error {
+	vals := checkout.Expand(vars, nil)
+	fmt.Fprintf(w, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\ntype: Opaque\ndata:\n", name)
+	for _, v := range vars {
+		fmt.Fprintf(w, "  %s: %s\n", v.Name, base64.StdEncoding.EncodeToString([]byte(vals[v.Name])))
+	}
+	return nil
+}
+
+// validK8sName: a DNS-1123 subdomain, what a Secret's name must be.
+func validK8sName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (c != '-' && c != '.' || i == 0 || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

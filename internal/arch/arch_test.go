@@ -59,7 +59,7 @@ func TestLayering(t *testing.T) {
 // TestPureNoNetwork checks that the pure packages cannot do network I/O or
 // start processes.
 func TestPureNoNetwork(t *testing.T) {
-	for _, pkg := range []string{"internal/ident", "internal/wrap", "internal/keys", "internal/envfile", "internal/envguard", "internal/slip39", "internal/buildinfo", "internal/share"} {
+	for _, pkg := range []string{"internal/ident", "internal/wrap", "internal/keys", "internal/envfile", "internal/envguard", "internal/slip39", "internal/buildinfo", "internal/share", "internal/importfmt"} {
 		d := deps(t, pkg)
 		if d == nil {
 			if pkg != "internal/envfile" {

@@ -31,6 +31,8 @@ var allowed = map[string][]string{
 	"internal/slip39":      {},                 // SLIP-39 shares of the recovery phrase's entropy
 	"internal/buildinfo":   {},                 // the build's version, commit and date: both binaries
 	"internal/share":       {"internal/ident"}, // one-time shares to a browser: code, fingerprint, sealed blob
+	// Other tools' files for `capy import` (dotenvx, JSON, YAML): pure.
+	"internal/importfmt": {"internal/envfile", "internal/ident"},
 
 	// The client: HTTP client, merge and sync, local state, use-cases, CLI.
 	"internal/client":    {"internal/api", "internal/ident"},
@@ -41,11 +43,17 @@ var allowed = map[string][]string{
 	// The recovery kit: SLIP-39 shares of the phrase, over member's recovery.
 	"internal/recovery": {"internal/api", "internal/keys", "internal/member", "internal/privfile", "internal/slip39"},
 	"internal/checkout": {"internal/api", "internal/client", "internal/envfile", "internal/envguard", "internal/envsync", "internal/ident",
-		"internal/keys", "internal/member", "internal/privfile", "internal/share", "internal/workspace", "internal/wrap"},
+		"internal/importfmt", "internal/keys", "internal/member", "internal/privfile", "internal/share", "internal/workspace", "internal/wrap"},
 	// The CLI is flags, prompts, output and exit codes: everything with a
 	// key, a format or a file of the checkout in it goes through checkout
 	// (or member, for the account). See cliHoldsNoCrypto.
 	"cmd/capy": {"internal/api", "internal/buildinfo", "internal/checkout", "internal/client", "internal/ident", "internal/member", "internal/recovery", "internal/workspace"},
+
+	// The loader: a public package for programs that cannot be started
+	// through `capy run`; it reads what run reads, with no service, so
+	// nothing of the CLI, the HTTP client or the member's account
+	// (load's TestHelloSize also checks its binary cost).
+	"load": {"internal/envfile", "internal/envsync", "internal/ident", "internal/keys", "internal/workspace"},
 
 	// The service: storage, HTTP API, process.
 	"internal/store":           {},
@@ -152,7 +160,7 @@ func TestImportTable(t *testing.T) {
 // then never depend on the service's internals, and the shared pieces
 // (wire types, formats, the audit chain) live beside wrap.
 func TestClientNeverReachesTheService(t *testing.T) {
-	for _, pkg := range []string{"cmd/capy", "internal/checkout", "internal/member", "internal/recovery", "internal/envsync", "internal/workspace", "internal/client"} {
+	for _, pkg := range []string{"cmd/capy", "internal/checkout", "internal/member", "internal/recovery", "internal/envsync", "internal/workspace", "internal/client", "load"} {
 		d := deps(t, pkg)
 		if d == nil {
 			t.Fatalf("%s: package missing", pkg)
@@ -180,8 +188,10 @@ func TestClientNeverReachesTheService(t *testing.T) {
 //     by itself even by accident.
 //   - kekring: the service's keys (also refused by the service rule).
 //   - share: the sealed format of one-time shares (checkout.Share seals).
+//   - importfmt: other tools' formats and dotenvx's keys; `capy import`
+//     reads them through checkout.ReadImport.
 var cliHoldsNoCrypto = []string{"internal/wrap", "internal/keys", "internal/auditchain", "internal/envsync",
-	"internal/envfile", "internal/envguard", "internal/privfile", "internal/kekring", "internal/share"}
+	"internal/envfile", "internal/envguard", "internal/privfile", "internal/kekring", "internal/share", "internal/importfmt"}
 
 // TestCLIHoldsNoCrypto: cmd/capy imports none of cliHoldsNoCrypto.
 func TestCLIHoldsNoCrypto(t *testing.T) {

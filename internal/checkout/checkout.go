@@ -119,10 +119,7 @@ func fresh(cfg Config, home *workspace.Home, repo *workspace.Repo, cl *client.Cl
 // the project's default.
 func (p *Project) Env(name string) (string, workspace.EnvPin, error) {
 	if name == "" {
-		name = p.state.Current
-	}
-	if name == "" {
-		name = p.Repo.Project.DefaultEnvironment
+		name = p.Repo.CurrentEnv(p.state)
 	}
 	pin, ok := p.Repo.Project.Environments[name]
 	if !ok {

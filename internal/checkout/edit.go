@@ -1,16 +1,14 @@
 package checkout
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 
 	"github.com/capy-oss/capy/internal/envfile"
 	"github.com/capy-oss/capy/internal/envsync"
+	"github.com/capy-oss/capy/internal/importfmt"
 	"github.com/capy-oss/capy/internal/keys"
 	"github.com/capy-oss/capy/internal/workspace"
 )
@@ -57,50 +55,16 @@ func ParsePlaintext(raw []byte, what string) (*Plaintext, error) {
 }
 
 // ParsePlaintextJSON parses a JSON object of names to string values (what
-// `capy export --format json` prints) for Import. Values are literal: a
-// "${X}" in one stays as written, as JSON has no expansion. Anything but
-// one flat object of strings, a name given twice, or a name .env cannot
-// hold is refused.
+// `capy export --format json` prints) for Import: importfmt.JSON's rules.
 func ParsePlaintextJSON(raw []byte, what string) (*Plaintext, error) {
 	if len(raw) > workspace.MaxEnvFile {
 		return nil, fmt.Errorf("%s: %w", what, workspace.ErrTooLarge)
 	}
-	bad := func(format string, a ...any) error {
-		return refuse(fmt.Errorf("%s: %s", what, fmt.Sprintf(format, a...)), "usage",
-			`give one JSON object of names to string values, e.g. {"API_TOKEN": "…"}`)
+	es, err := importfmt.JSON(raw)
+	if err != nil {
+		return nil, badImport(what, err, `give one JSON object of names to string values, e.g. {"API_TOKEN": "…"}`)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, bad("not a JSON object")
-	}
-	doc := &envfile.Document{}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, bad("malformed JSON")
-		}
-		name := t.(string) // an object's keys are strings
-		var rawValue json.RawMessage
-		var value string
-		if dec.Decode(&rawValue) != nil || len(rawValue) == 0 || rawValue[0] != '"' || json.Unmarshal(rawValue, &value) != nil {
-			return nil, bad("the value of %q is not a string", name)
-		}
-		if seen[name] {
-			return nil, bad("%q is given twice", name)
-		}
-		seen[name] = true
-		if err := doc.Set(name, value, true); err != nil {
-			return nil, bad("%q: %v", name, err)
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, bad("malformed JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, bad("text after the JSON object")
-	}
-	return &Plaintext{doc: doc}, nil
+	return plaintextOf(what, es)
 }
 
 // Import seals every value of src into the environment's file and then

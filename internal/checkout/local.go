@@ -87,30 +87,6 @@ func (p *Project) sealLayerLocked(pin workspace.EnvPin, c *keys.EnvCipher) error
 	return p.sealLayer(pin, c, c)
 }
 
-// overlay returns vars with the local file's values over them: a name in
-// both takes the local value (Local set), a name only in the local file
-// is added after the others, in its order.
-func overlay(vars []Variable, layer *envsync.LocalFile) []Variable {
-	if layer == nil {
-		return vars
-	}
-	at := make(map[string]int, len(vars))
-	for i, v := range vars {
-		at[v.Name] = i
-	}
-	for _, e := range layer.Doc.Entries() {
-		lv := layer.Side.Values[e.Name]
-		v := Variable{Name: e.Name, Value: lv.Text, Literal: lv.Literal, Local: true}
-		if i, ok := at[e.Name]; ok {
-			vars[i] = v
-			continue
-		}
-		at[e.Name] = len(vars)
-		vars = append(vars, v)
-	}
-	return vars
-}
-
 // layerValues reads the local file with c, seals what is still plaintext
 // in it (under the lock), and overlays vars with it.
 func (p *Project) layerValues(pin workspace.EnvPin, c *keys.EnvCipher, vars []Variable) ([]Variable, error) {
@@ -118,11 +94,21 @@ func (p *Project) layerValues(pin workspace.EnvPin, c *keys.EnvCipher, vars []Va
 	if err != nil {
 		return nil, err
 	}
-	if layer != nil && len(layer.Plaintext) > 0 {
-		if err := p.sealLayerLocked(pin, c); err != nil {
-			return nil, fmt.Errorf("encrypt %s: %w", pin.LocalFile(), err)
-		}
-		p.ui.Say("encrypted %s in %s (kept on this machine, never pushed)", strings.Join(layer.Plaintext, ", "), pin.LocalFile())
+	if err := p.sealTyped(pin, c, layer); err != nil {
+		return nil, err
 	}
-	return overlay(vars, layer), nil
+	return envsync.Overlay(vars, layer), nil
+}
+
+// sealTyped seals the plaintext typed into the local file as read
+// (layer, nil when there is none), under the lock, and says so.
+func (p *Project) sealTyped(pin workspace.EnvPin, c *keys.EnvCipher, layer *envsync.LocalFile) error {
+	if layer == nil || len(layer.Plaintext) == 0 {
+		return nil
+	}
+	if err := p.sealLayerLocked(pin, c); err != nil {
+		return fmt.Errorf("encrypt %s: %w", pin.LocalFile(), err)
+	}
+	p.ui.Say("encrypted %s in %s (kept on this machine, never pushed)", strings.Join(layer.Plaintext, ", "), pin.LocalFile())
+	return nil
 }

@@ -13,15 +13,9 @@ import (
 	"github.com/capy-oss/capy/internal/workspace"
 )
 
-// Variable is one decrypted value in file order.
-type Variable struct {
-	Name    string `json:"name"`
-	Value   string `json:"value"`
-	Literal bool   `json:"literal"`
-	// Local: the value comes from the environment's local file (the
-	// personal layer), not from the shared one.
-	Local bool `json:"local,omitempty"`
-}
+// Variable is one decrypted value in file order (envsync.Var, which the
+// loader shares).
+type Variable = envsync.Var
 
 // Values decrypts an environment (get, run, export) from the local file
 // or, with pull, from the service's verified head, with the key readKeys
@@ -84,7 +78,8 @@ func (p *Project) values(ctx context.Context, envName string, pull bool, keyFile
 	if err != nil {
 		return nil, nil, err
 	}
-	lf, err := envsync.ReadLocal(p.Repo.EnvFile(pin), cipher)
+	// The loader (package load) reads with envsync.ReadEnv too.
+	vars, lf, layer, err := envsync.ReadEnv(p.Repo.EnvFile(pin), p.Repo.LocalFile(pin), cipher)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,19 +89,7 @@ func (p *Project) values(ctx context.Context, envName string, pull bool, keyFile
 	if len(lf.Plaintext) > 0 {
 		p.ui.Warn("%s not encrypted yet (run `capy` to sync): %s", pin.File, strings.Join(lf.Plaintext, ", "))
 	}
-	// Names, not Entries: the values are in lf.Side already, and Entries
-	// would copy each snippet's text again (1 MB at 10,000 variables).
-	names := lf.Doc.Names()
-	var out []Variable // nil when the file has none, as before
-	if len(names) > 0 {
-		out = make([]Variable, 0, len(names))
-	}
-	for _, name := range names {
-		v := lf.Side.Values[name]
-		out = append(out, Variable{Name: name, Value: v.Text, Literal: v.Literal})
-	}
-	vars, err := p.layerValues(pin, cipher, out)
-	if err != nil {
+	if err := p.sealTyped(pin, cipher, layer); err != nil {
 		return nil, nil, err
 	}
 	return vars, kr, nil

@@ -3,7 +3,7 @@ package ident
 import (
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -43,7 +43,7 @@ func CanonicalURL(raw string) (string, error) {
 		hostport = "[" + host + "]"
 	}
 	if port != "" {
-		hostport = net.JoinHostPort(host, port)
+		hostport += ":" + port
 	}
 	path := strings.TrimRight(u.EscapedPath(), "/")
 	return scheme + "://" + hostport + path, nil
@@ -56,7 +56,8 @@ func CanonicalURL(raw string) (string, error) {
 // which also do not survive a second CanonicalURL, are refused.
 func validHost(h string) bool {
 	if strings.Contains(h, ":") {
-		return !strings.Contains(h, "%") && net.ParseIP(h) != nil
+		ip, err := netip.ParseAddr(h)
+		return err == nil && ip.Is6() && ip.Zone() == ""
 	}
 	for i := 0; i < len(h); i++ {
 		c := h[i]
@@ -78,8 +79,8 @@ func IsLoopbackURL(canonical string) bool {
 	if h == "localhost" {
 		return true
 	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback() // ::ffff:127.0.0.1 too
 }
 
 // CheckServiceURL canonicalises raw and refuses plain http except on loopback.

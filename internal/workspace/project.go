@@ -347,3 +347,13 @@ func (r *Repo) EnsureIgnored(rel string, lines []string) error {
 	}
 	return r.writeFile(rel, []byte(out), nil, 0o644)
 }
+
+// CurrentEnv is the environment a command reads when none is named: the
+// checkout's current one (state.json), else the project's default. `capy
+// run` and the loader (package load) choose alike.
+func (r *Repo) CurrentEnv(st *State) string {
+	if st != nil && st.Current != "" {
+		return st.Current
+	}
+	return r.Project.DefaultEnvironment
+}
