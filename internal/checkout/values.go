@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strings"
 
 	"github.com/capy-oss/capy/internal/envfile"
@@ -109,13 +108,14 @@ func (p *Project) pulledWithLayer(kr envsync.EnvKeys, pin workspace.EnvPin, vars
 	return p.layerValues(pin, cipher, vars)
 }
 
-// sideVars lists a version's values by name.
+// sideVars lists a version's values by name, a value after the names it
+// refers to (envsync.ExpansionOrder), as a fresh checkout's file has them.
 func sideVars(s envsync.Side) []Variable {
 	names := make([]string, 0, len(s.Values))
 	for n := range s.Values {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	names = envsync.ExpansionOrder(names, s.Values)
 	out := make([]Variable, len(names))
 	for i, n := range names {
 		out[i] = Variable{Name: n, Value: s.Values[n].Text, Literal: s.Values[n].Literal}

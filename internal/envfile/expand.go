@@ -101,3 +101,31 @@ func refName(v string, i int) (name string, end int) {
 	}
 	return name, k
 }
+
+// References lists the names a non-literal value refers to ($NAME,
+// ${NAME}, $(NAME), as Expand reads them), in order, each once; an
+// escaped `\$` refers to nothing. A writer of new lines orders them so
+// that Expand, which resolves a reference from the entries before it,
+// finds what a value refers to whatever the order of the file it came
+// from (envsync.ExpansionOrder).
+func References(v string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '\\' && i+1 < len(v) && v[i+1] == '$':
+			i++
+		case v[i] == '$':
+			name, end := refName(v, i)
+			if end == 0 {
+				continue
+			}
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+			i = end - 1
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package envfile
 
 import (
 	"maps"
+	"slices"
 	"testing"
 )
 
@@ -73,6 +74,20 @@ func TestInert(t *testing.T) {
 		got := Expand(e, func(string) (string, bool) { return "<x>", true })["V"]
 		if (got == v) != want {
 			t.Errorf("inert(%q) = %v but expansion gives %q", v, want, got)
+		}
+	}
+}
+
+func TestReferences(t *testing.T) {
+	for v, want := range map[string][]string{
+		"plain":                         nil,
+		"$A ${B} $(C) ${A}":             {"A", "B", "C"},
+		`\$A ${B}`:                      {"B"},
+		"${lower} $ $1X":                {"1X"},
+		"postgres://u:${DB_PW}@h/${DB}": {"DB_PW", "DB"},
+	} {
+		if got := References(v); !slices.Equal(got, want) {
+			t.Errorf("References(%q) = %v, want %v", v, got, want)
 		}
 	}
 }

@@ -581,15 +581,16 @@ func syncOnce(ctx context.Context, remote Remote, kr EnvKeys, env Env, baseOverr
 		}
 		inFile[e.Name] = e.Value
 	}
-	// Only the names whose line changes are sorted (for the report and a
-	// stable order of new lines): in an everyday sync that is none.
+	// Only the names whose line changes are ordered (a stable order of new
+	// lines, in which a value comes after the names it refers to:
+	// ExpansionOrder): in an everyday sync that is none.
 	var names []string
 	for n := range res.Merged.Values {
 		if old, had := inFile[n]; !had || old != res.Merged.Snippets[n] {
 			names = append(names, n)
 		}
 	}
-	sort.Strings(names)
+	names = ExpansionOrder(names, res.Merged.Values)
 	for _, n := range names {
 		_, had := inFile[n]
 		snip := res.Merged.Snippets[n]
@@ -602,6 +603,8 @@ func syncOnce(ctx context.Context, remote Remote, kr EnvKeys, env Env, baseOverr
 			return nil, fmt.Errorf("write %s: %w", n, err)
 		}
 	}
+	sort.Strings(rep.Added) // the report lists names in name order
+	sort.Strings(rep.Updated)
 	out := doc.Bytes()
 	rep.FileChanged = !local.Exists && len(out) > 0 || string(out) != string(local.Raw)
 	rep.File = local.Raw
