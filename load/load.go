@@ -172,20 +172,10 @@ func readKey(repo *workspace.Repo) (keys.EnvKeyFile, error) {
 // the setter's choosing unless allow (CAPY_ALLOW_NAMES, comma-separated)
 // admits them: the rule of `capy run`.
 func checkExecNames(values map[string]string, allow string) error {
-	allowed := map[string]bool{}
-	for _, n := range strings.Split(allow, ",") {
-		allowed[strings.TrimSpace(n)] = true
-	}
-	var refused []string
-	for n := range values {
-		if ident.IsExecControlName(n) && !allowed[n] {
-			refused = append(refused, n)
-		}
-	}
+	refused := ident.RefusedExecNames(values, strings.Split(allow, ",")...)
 	if len(refused) == 0 {
 		return nil
 	}
-	sort.Strings(refused)
 	return fmt.Errorf("capy load: the environment sets %s, which can make this program run code chosen by whoever wrote the value; if your team means it, admit each name with CAPY_ALLOW_NAMES=NAME,…",
 		strings.Join(refused, ", "))
 }

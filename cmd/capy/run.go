@@ -126,23 +126,10 @@ func childEnv(base []string, values map[string]string) []string {
 // Only the caller can admit a name (a flag, or CAPY_ALLOW_NAMES for CI),
 // never the repository or the service.
 func checkExecNames(values map[string]string, allowFlag []string, allowEnv string) error {
-	allowed := map[string]bool{}
-	for _, n := range allowFlag {
-		allowed[n] = true
-	}
-	for _, n := range strings.Split(allowEnv, ",") {
-		allowed[strings.TrimSpace(n)] = true
-	}
-	var refused []string
-	for n := range values {
-		if ident.IsExecControlName(n) && !allowed[n] {
-			refused = append(refused, n)
-		}
-	}
+	refused := ident.RefusedExecNames(values, append(append([]string(nil), allowFlag...), strings.Split(allowEnv, ",")...)...)
 	if len(refused) == 0 {
 		return nil
 	}
-	sort.Strings(refused)
 	return &cliError{code: "unsafe-name", exit: exitForbidden,
 		msg: fmt.Sprintf("the environment sets %s, which can make the command run code chosen by whoever wrote the value; not started",
 			strings.Join(refused, ", ")),

@@ -62,16 +62,22 @@ func isOurHook(data []byte) bool {
 	return strings.Contains(string(data), "\n"+hookMarker+"\n")
 }
 
+// workingHookPath is the pre-commit hook's path in the git repository of
+// the working directory.
+func workingHookPath(ctx context.Context) (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return hookPath(ctx, wd)
+}
+
 // InstallHook installs capy's pre-commit hook in the git repository of the
 // working directory. A hook that is not capy's is refused (foreign-hook),
 // unless force: then it is kept as pre-commit.before-capy (uninstall puts
 // it back) and replaced.
 func InstallHook(ctx context.Context, force bool) (*HookResult, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	path, err := hookPath(ctx, wd)
+	path, err := workingHookPath(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +120,7 @@ func InstallHook(ctx context.Context, force bool) (*HookResult, error) {
 // install --force kept); a hook that is not capy's is left alone and
 // refused (foreign-hook).
 func UninstallHook(ctx context.Context) (*HookResult, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	path, err := hookPath(ctx, wd)
+	path, err := workingHookPath(ctx)
 	if err != nil {
 		return nil, err
 	}

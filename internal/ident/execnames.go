@@ -1,6 +1,9 @@
 package ident
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // execControlNames are environment variables that make a program (the
 // dynamic loader, a shell, a language runtime, a tool it starts) load or
@@ -48,4 +51,24 @@ func IsExecControlName(name string) bool {
 		}
 	}
 	return false
+}
+
+// RefusedExecNames lists, sorted, the names among values' that are exec
+// control names (IsExecControlName) and not admitted: the rule of `capy
+// run` and of the loader. allowed holds the names the person running
+// capy admitted (a flag, CAPY_ALLOW_NAMES split at commas); blanks around
+// a name are ignored.
+func RefusedExecNames(values map[string]string, allowed ...string) []string {
+	admit := make(map[string]bool, len(allowed))
+	for _, n := range allowed {
+		admit[strings.TrimSpace(n)] = true
+	}
+	var refused []string
+	for n := range values {
+		if IsExecControlName(n) && !admit[n] {
+			refused = append(refused, n)
+		}
+	}
+	sort.Strings(refused)
+	return refused
 }

@@ -1,6 +1,9 @@
 package ident
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestIsExecControlName(t *testing.T) {
 	for _, n := range []string{"PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES", "NODE_OPTIONS", "BASH_ENV",
@@ -14,5 +17,15 @@ func TestIsExecControlName(t *testing.T) {
 		if IsExecControlName(n) {
 			t.Errorf("%s is flagged", n)
 		}
+	}
+}
+
+func TestRefusedExecNames(t *testing.T) {
+	values := map[string]string{"PATH": "/x", "NODE_OPTIONS": "-r x", "Path": "y", "API_KEY": "k"}
+	if got := RefusedExecNames(values); strings.Join(got, ",") != "NODE_OPTIONS,PATH,Path" {
+		t.Fatalf("RefusedExecNames = %v", got)
+	}
+	if got := RefusedExecNames(values, " PATH", "Path ", ""); strings.Join(got, ",") != "NODE_OPTIONS" {
+		t.Fatalf("RefusedExecNames with PATH and Path admitted = %v", got)
 	}
 }
