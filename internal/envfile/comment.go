@@ -57,3 +57,35 @@ func (d *Document) SetComment(name, text string) error {
 	d.dirty = true
 	return nil
 }
+
+// DropCommentLines removes every whole comment line (a line that holds
+// only a `#comment`) whose text, after the '#' with spaces trimmed, drop
+// reports; blank lines, other comments and every variable stay as they
+// are. Inline comments are not comment lines (see Comment, SetComment).
+func (d *Document) DropCommentLines(drop func(text string) bool) {
+	for _, s := range d.segs {
+		if s.isEntry() || s.deleted || len(s.pre) == 0 {
+			continue
+		}
+		var kept []byte
+		changed := false
+		for rest := s.pre; len(rest) > 0; {
+			n := bytes.IndexByte(rest, '\n') + 1
+			if n == 0 {
+				n = len(rest)
+			}
+			line := rest[:n]
+			rest = rest[n:]
+			t := strings.TrimLeft(strings.TrimRight(string(line), "\r\n"), " \t\u00a0")
+			if strings.HasPrefix(t, "#") && drop(strings.Trim(t[1:], " \t\u00a0")) {
+				changed = true
+				continue
+			}
+			kept = append(kept, line...)
+		}
+		if changed {
+			s.pre = kept
+			d.dirty = true
+		}
+	}
+}

@@ -112,6 +112,18 @@ func TestExample(t *testing.T) {
 		t.Fatalf("regenerated example =\n%s", got2)
 	}
 
+	// A value commented out (a whole line, or after a value) never reaches
+	// the example; other comments do.
+	commented := "# Database\n#DATABASE_URL=postgres://u:old-pw@db/app\n  # export OLD_KEY = sk_live_1\n# e.g. PORT=3000\n" +
+		"API=" + snippet + " # OLD=sk_live_2\nPORT=" + snippet + " # the port\n# KEY=\n"
+	got3, err := Example([]byte(commented), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "# Database\n# e.g. PORT=3000\nAPI=\nPORT=\"\" # the port\n# KEY=\n"; string(got3) != want {
+		t.Fatalf("Example of commented-out values =\n%s\nwant\n%s", got3, want)
+	}
+
 	if _, err := Example([]byte(env), nil, map[string]string{"NOPE": "x"}); err == nil || !strings.Contains(err.Error(), "NOPE") {
 		t.Fatalf("a placeholder for an unknown name: %v", err)
 	}

@@ -2,6 +2,7 @@ package envguard
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -17,11 +18,22 @@ import (
 // placeholder gets the mark, so that the leak scan passes the example.
 //
 // Only names and comments of env reach the result, never a value: a value
-// of env, snippet or plaintext, is never copied.
+// of env, snippet or plaintext, is never copied. A comment that reads like
+// an assignment (`# OLD_KEY=sk_live_…`, whole line or after a value) is
+// left out: it is most often a value commented out, and comments are
+// never encrypted (LooksLikeAssignment).
 func Example(env, existing []byte, placeholders map[string]string) ([]byte, error) {
 	doc, err := envfile.Parse(env)
 	if err != nil {
 		return nil, err
+	}
+	doc.DropCommentLines(LooksLikeAssignment)
+	for _, name := range doc.Names() {
+		if c := doc.Comment(name); c != "" && !Allowed(c) && LooksLikeAssignment(c) {
+			if err := doc.SetComment(name, ""); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var unknown []string
 	for name := range placeholders {
@@ -66,6 +78,14 @@ func Example(env, existing []byte, placeholders map[string]string) ([]byte, erro
 	}
 	return doc.Bytes(), nil
 }
+
+// assignment is a comment's text that begins like a .env line: an
+// optional `export`, a name, `=` and something after it.
+var assignment = regexp.MustCompile(`^(export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*\S`)
+
+// LooksLikeAssignment reports whether a comment's text (after the '#')
+// reads like a variable with a value, which .env.example must not carry.
+func LooksLikeAssignment(text string) bool { return assignment.MatchString(text) }
 
 // Missing returns the names of env that example lacks, in env's order, and
 // the names of example that env no longer has (stale), in example's order.
