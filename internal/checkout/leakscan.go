@@ -179,7 +179,7 @@ func scanStaged(ctx context.Context, wd string, managed *managedSet, only []stri
 		return err
 	}
 	root := strings.TrimSpace(string(top))
-	out, err := git(ctx, root, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR", "--no-renames")
+	out, err := git(ctx, root, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT", "--no-renames")
 	if err != nil {
 		return err
 	}

@@ -168,3 +168,14 @@ func FuzzYAML(f *testing.F) {
 		}
 	})
 }
+
+// TestYAMLErrorNamesNoValue: a malformed YAML file is refused by line,
+// without the parser's quoted text (which can be part of a value).
+func TestYAMLErrorNamesNoValue(t *testing.T) {
+	for _, raw := range []string{"A: ok\nB: \"sk_live_quoted\n", "A: ok\nB: sk_live_x: y\n", "A: ok\n\tB: sk_live_tab\n"} {
+		_, err := YAML([]byte(raw))
+		if err == nil || strings.Contains(err.Error(), "sk_live") || !strings.Contains(err.Error(), "line") {
+			t.Errorf("YAML(%q): %v", raw, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"regexp"
 
 	"github.com/capy-oss/capy/internal/ident"
 	"go.yaml.in/yaml/v3"
@@ -101,10 +102,17 @@ func YAML(raw []byte) ([]Entry, error) {
 	return out, nil
 }
 
-// yamlReason is the parser's message (it names a line, never a value's
-// text beyond a token).
+// yamlLine finds the line a YAML parser's message names.
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// yamlReason says where the YAML is malformed, never what the parser
+// quoted: yaml.v3's messages can quote a token (`cannot unmarshal !!str
+// `sk_live_…` into …`), which may be a value.
 func yamlReason(err error) string {
-	return err.Error()
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		return "at line " + m[1]
+	}
+	return "the parser gave no line"
 }
 
 // addEntry appends name=value (literal) after the checks both object
