@@ -103,7 +103,7 @@
       const entries = await S.open(rec.id, parsed, key);
       await forget();
       S.hide("step-code");
-      S.text("lead", "These values were encrypted on the sender's machine for this browser's key alone, and decrypted here.");
+      S.text("lead", "These values were encrypted for this browser's key and decrypted here. Anyone who saw your request code could have answered it: confirm with the person you expect that they sent them before you use them.");
       S.renderValues(document.getElementById("values"), entries);
       S.show("step-values");
     } catch (e) {
