@@ -72,6 +72,9 @@ func TestScript(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("CAPYD_LISTEN", "127.0.0.1:0")
 			e.Setenv("CAPYD_OPS_LISTEN", "127.0.0.1:0")
+			// capyd here is this test binary (-race under make test): no
+			// second of sleep at each exit (see cmd/capy's scripts).
+			e.Setenv("GORACE", "atexit_sleep_ms=0")
 			names := map[string]bool{}
 			for _, kv := range e.Vars {
 				if k, _, ok := strings.Cut(kv, "="); ok {
