@@ -183,12 +183,9 @@ func (p *Project) memberKeysAndHead(ctx context.Context, pin workspace.EnvPin) (
 }
 
 func (p *Project) unlockEnv(ctx context.Context, a *member.Account, pin workspace.EnvPin) (*envsync.MemberKeys, error) {
-	// repairPin below derives the environment's Ed25519 key: the first
-	// such derivation in a process first builds a table of base-point
-	// multiples, which costs more than the rest of a 100-variable run's
-	// client work. The unlock's round trip leaves a core idle: build it
-	// there (docs/decisions.md #93).
-	go keys.WarmSigningKeys()
+	// repairPin below derives only the environment's Ed25519 public key,
+	// which needs no base-point table (docs/decisions.md #97 replaces the
+	// warm-up of #93).
 	m, grace, err := p.unlockWithGrace(ctx, a)
 	if err != nil {
 		return nil, err

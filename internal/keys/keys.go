@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"sync"
 
+	"filippo.io/edwards25519"
+
 	"github.com/capy-oss/capy/internal/ident"
 	"github.com/capy-oss/capy/internal/wrap"
 )
@@ -109,27 +111,40 @@ func (p *ProjectKey) EnvKey(projectID, envID string, epoch uint32) EnvKey {
 // from seed HKDF(PK, salt envID, info "capy:env-sign:" epoch). Only
 // holders of PK (members) can sign a new version.
 func (p *ProjectKey) SigningKey(envID string, epoch uint32) ed25519.PrivateKey {
-	seed := wrap.DeriveKey(p[:], []byte(envID), infoEnvSign+epochText(epoch))
+	seed := p.signingSeed(envID, epoch)
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 
-// WarmSigningKeys builds, once per process, the Ed25519 base-point table
-// that the process's first SigningKey derivation would otherwise build on
-// its caller's path (about a millisecond of CPU, more than the derivation
-// itself). A member's unlock runs it in the background while it waits for
-// capyd, so the pin check after the unlock finds the table ready.
-func WarmSigningKeys() {
-	warmSigning.Do(func() {
-		var seed [ed25519.SeedSize]byte
-		_ = ed25519.NewKeyFromSeed(seed[:])
-	})
+func (p *ProjectKey) signingSeed(envID string, epoch uint32) [Size]byte {
+	return wrap.DeriveKey(p[:], []byte(envID), infoEnvSign+epochText(epoch))
 }
 
-var warmSigning sync.Once
-
-// SigningPublicKey is the public half of SigningKey, what project.json pins.
+// SigningPublicKey is the public half of SigningKey, what project.json pins
+// and what a member checks a version's signature with.
+//
+// It is derived as RFC 8032 §5.1.5 says (SHA-512 of the seed, clamped
+// scalar times the base point) with a variable-base constant-time scalar
+// multiplication, not through ed25519.NewKeyFromSeed: the standard
+// library's fixed-base multiplication first builds, once per process, a
+// table of base-point multiples (32 × 8 points, each normalised with a
+// field inversion) that costs 1–2.5 ms of CPU, about a quarter of a member's
+// 100-variable `capy run`, which derives only this public key (the pin
+// checks). The generic multiplication costs ~0.1 ms and needs no table.
+// Signing (a push) still goes through SigningKey. Tests hold it to
+// ed25519.NewKeyFromSeed and to RFC 8032's vectors (docs/decisions.md #97).
 func (p *ProjectKey) SigningPublicKey(envID string, epoch uint32) ed25519.PublicKey {
-	return p.SigningKey(envID, epoch).Public().(ed25519.PublicKey)
+	seed := p.signingSeed(envID, epoch)
+	return ed25519PublicKey(seed[:])
+}
+
+// ed25519PublicKey is the Ed25519 public key of a 32-byte seed.
+func ed25519PublicKey(seed []byte) ed25519.PublicKey {
+	h := sha512.Sum512(seed)
+	s, err := edwards25519.NewScalar().SetBytesWithClamping(h[:32])
+	if err != nil {
+		panic("keys: clamping a 32-byte scalar failed: " + err.Error()) // 32 bytes always clamp
+	}
+	return new(edwards25519.Point).ScalarMult(s, edwards25519.NewGeneratorPoint()).Bytes()
 }
 
 // EnvCipher holds the subkeys that encrypt and name one environment's
