@@ -228,7 +228,10 @@ func readRegular(path string, limit int64) ([]byte, error) {
 	if fi.Size() > limit {
 		return nil, tooLarge(path, limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	// Sized from the Stat, as os.ReadFile does: io.ReadAll starts at 512
+	// bytes and regrows, which costs a 1,000-snippet .env (~200 KB) some
+	// 0.3 ms of copies and page faults on every command.
+	data, err := readAllSized(io.LimitReader(f, limit+1), fi.Size())
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -236,6 +239,25 @@ func readRegular(path string, limit int64) ([]byte, error) {
 		return nil, tooLarge(path, limit)
 	}
 	return data, nil
+}
+
+// readAllSized is io.ReadAll into a buffer that starts at size+1 bytes
+// (the extra byte sees a file that grew without a second read).
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				return b, nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow: the file is larger than its Stat said
+		}
+	}
 }
 
 // ReadLimited reads a file the user named (`capy import FILE`), which may
