@@ -34,15 +34,22 @@ func table(w io.Writer, header []string, rows [][]string) {
 	tw.Flush()
 }
 
+// signedInOrgs signs in and lists the account's organisations (every
+// page): what `capy orgs` and `capy projects` both start from.
+func signedInOrgs(u *ui, c *cli.Context) (*member.Account, []api.Org, error) {
+	a, err := signedIn(u, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	orgs, err := a.Orgs(c.Context)
+	return a, orgs, err
+}
+
 func cmdOrgs(u *ui, c *cli.Context) error {
 	if c.Args().Len() > 0 {
 		return usageError("orgs takes no arguments")
 	}
-	a, err := signedIn(u, c)
-	if err != nil {
-		return err
-	}
-	orgs, err := a.Orgs(c.Context)
+	_, orgs, err := signedInOrgs(u, c)
 	if err != nil {
 		return err
 	}
@@ -70,11 +77,7 @@ func cmdProjects(u *ui, c *cli.Context) error {
 	if c.Args().Len() > 0 {
 		return usageError("projects takes no arguments (--org NAME|ID)")
 	}
-	a, err := signedIn(u, c)
-	if err != nil {
-		return err
-	}
-	orgs, err := a.Orgs(c.Context)
+	a, orgs, err := signedInOrgs(u, c)
 	if err != nil {
 		return err
 	}

@@ -462,6 +462,23 @@ func TestRetryAfterPushMergesAgainstWhatWasPushed(t *testing.T) {
 	}
 }
 
+// refusingReplacements returns a sync of the machine's file rewritten to
+// content, with CheckReplacement on and a Confirm that records what it
+// was asked in *asked and refuses with the returned error.
+func (m *machine) refusingReplacements(t *testing.T, asked **Replacement) (syncWith func(content string) error, no error) {
+	t.Helper()
+	no = errors.New("no")
+	opt := Options{CheckReplacement: true, Backoff: func(int) time.Duration { return 0 },
+		Confirm: func(rp Replacement) error { *asked = &rp; return no }}
+	return func(content string) error {
+		if err := os.WriteFile(m.file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Sync(context.Background(), m.r, m.kr, Env{ProjectID: prj, EnvID: env, File: plainFile(m.file), PinnedEpoch: 1, State: m.state}, opt)
+		return err
+	}, no
+}
+
 // TestReplacementCheck: with CheckReplacement (the file changed outside
 // capy), a sync that would delete names, or put plaintext in place of
 // every snippet, asks Confirm first and changes nothing when it says no;
@@ -472,14 +489,7 @@ func TestReplacementCheck(t *testing.T) {
 	m := newMachine(t, r, kr, "A=1\nB=2\nC=3\n")
 	m.mustSync()
 	var asked *Replacement
-	no := errors.New("no")
-	opt := Options{CheckReplacement: true, Backoff: func(int) time.Duration { return 0 },
-		Confirm: func(rp Replacement) error { asked = &rp; return no }}
-	syncWith := func(content string) error {
-		os.WriteFile(m.file, []byte(content), 0o600)
-		_, err := Sync(context.Background(), m.r, m.kr, Env{ProjectID: prj, EnvID: env, File: plainFile(m.file), PinnedEpoch: 1, State: m.state}, opt)
-		return err
-	}
+	syncWith, no := m.refusingReplacements(t, &asked)
 	snippets := m.read()
 	c1, _ := kr.Cipher(1)
 	copied, err := c1.Seal("B", "9", false) // a snippet made elsewhere (an old copy, a branch)

@@ -1,12 +1,10 @@
 package envsync
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/capy-oss/capy/internal/keys"
 )
@@ -98,14 +96,7 @@ func TestSealedReplacementIsConfirmed(t *testing.T) {
 	m := newMachine(t, r, kr, "A=1\nB=2\n")
 	m.mustSync()
 	var asked *Replacement
-	no := errors.New("no")
-	opt := Options{CheckReplacement: true, Backoff: func(int) time.Duration { return 0 },
-		Confirm: func(rp Replacement) error { asked = &rp; return no }}
-	syncWith := func(content string) error {
-		os.WriteFile(m.file, []byte(content), 0o600)
-		_, err := Sync(context.Background(), m.r, m.kr, Env{ProjectID: prj, EnvID: env, File: plainFile(m.file), PinnedEpoch: 1, State: m.state}, opt)
-		return err
-	}
+	syncWith, no := m.refusingReplacements(t, &asked)
 	snippets := m.read()
 	var lines []string
 	for _, l := range strings.SplitAfter(snippets, "\n") {
