@@ -90,7 +90,7 @@ func flagName(tok string) string {
 func findFlag(flags []cli.Flag, tok string) cli.Flag {
 	name := flagName(tok)
 	for _, f := range flags {
-		for _, n := range f.Names() {
+		for _, n := range flagNames(f) {
 			if n == name {
 				return f
 			}
@@ -204,7 +204,7 @@ func addJSONFlag(cmds []*cli.Command, jsonFlag cli.Flag) {
 	for _, c := range cmds {
 		has := false
 		for _, f := range c.Flags {
-			if f == jsonFlag || f.Names()[0] == "json" {
+			if f == jsonFlag || flagNames(f)[0] == "json" {
 				has = true
 			}
 		}
@@ -213,6 +213,26 @@ func addJSONFlag(cmds []*cli.Command, jsonFlag cli.Flag) {
 		}
 		addJSONFlag(c.Subcommands, jsonFlag)
 	}
+}
+
+// flagNames is a flag's name and aliases. urfave/cli's Names() runs a
+// regular expression over each of them, and addJSONFlag and findFlag ask
+// flags of every command at each start, so the common kinds are read
+// directly (about 0.1 ms of every capy command).
+func flagNames(f cli.Flag) []string {
+	switch f := f.(type) {
+	case *cli.BoolFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.StringFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.IntFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.DurationFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.StringSliceFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	}
+	return f.Names()
 }
 
 // unknownCommand is the usage error for a mistyped command, with the

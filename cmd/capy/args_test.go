@@ -2,9 +2,11 @@ package main
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/capy-oss/capy/internal/checkout"
+	"github.com/urfave/cli/v2"
 )
 
 func TestReorderArgs(t *testing.T) {
@@ -100,5 +102,28 @@ func TestCommandName(t *testing.T) {
 		if got := commandName(app, c.in); got != c.want {
 			t.Errorf("commandName(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// flagNames reads the names urfave/cli's Names() computes, for every flag
+// of every command.
+func TestFlagNamesMatchUrfave(t *testing.T) {
+	app := newApp(newUI(false))
+	var walk func(cmds []*cli.Command)
+	n := 0
+	walk = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			for _, f := range append(c.Flags, app.Flags...) {
+				if got, want := flagNames(f), f.Names(); !slices.Equal(got, want) {
+					t.Errorf("capy %s: flagNames = %q, Names() = %q", c.Name, got, want)
+				}
+				n++
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
+	if n < 100 {
+		t.Fatalf("only %d flags seen", n)
 	}
 }

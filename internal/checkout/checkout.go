@@ -191,10 +191,7 @@ func (p *Project) unlockEnv(ctx context.Context, a *member.Account, pin workspac
 		return nil, err
 	}
 	mk := memberKeysOf(&m, &p.Repo.Project, pin)
-	if err := p.repairPin(mk, pin); err != nil {
-		return nil, err
-	}
-	if err := p.checkRecipientPin(mk, pin); err != nil {
+	if err := p.checkPins(a, mk, pin); err != nil {
 		return nil, err
 	}
 	// The offline grace (decision 88): keep this environment's key at the
@@ -235,6 +232,52 @@ func memberKeysOf(m *keys.MasterKey, prj *workspace.Project, pin workspace.EnvPi
 	mk := &envsync.MemberKeys{PK: m.ProjectKey(prj.Org, prj.Project), ProjectID: prj.Project, EnvID: pin.ID}
 	mk.MoreAge = memberAgeIdentities(&mk.PK, prj)
 	return mk
+}
+
+// checkPins checks the environment's pinned signing key (repairPin) and
+// age recipient (checkRecipientPin) against the ones derived from PK,
+// unless this machine has checked these very pins before: then the tag it
+// kept (keys.PinCheckTag, a MAC under PK) matches, and one HMAC replaces
+// the derivations (decision 99). Pins that pass are tagged for next time.
+func (p *Project) checkPins(a *member.Account, mk *envsync.MemberKeys, pin workspace.EnvPin) error {
+	org := p.Home.Org(a.Client.BaseURL(), p.Repo.Project.Org)
+	if tag, ok := p.pinTag(mk, pin); ok && org.PinChecked(tag) {
+		return nil
+	}
+	if err := p.repairPin(mk, pin); err != nil {
+		return err
+	}
+	if err := p.checkRecipientPin(mk, pin); err != nil {
+		return err
+	}
+	if tag, ok := p.pinTag(mk, pin); ok {
+		// A cache: failing to keep the tag costs the next unlock a
+		// derivation, nothing else.
+		_ = org.RecordPinCheck(tag)
+	}
+	return nil
+}
+
+// pinTag is the tag of the pins project.json holds for the environment:
+// ok is false unless every entry with its id has the same epoch, a signing
+// key and a recipient, the same ones (anything else takes the full check).
+func (p *Project) pinTag(mk *envsync.MemberKeys, pin workspace.EnvPin) ([]byte, bool) {
+	var signingKey, recipient string
+	for _, e := range p.Repo.Project.Environments {
+		if e.ID != pin.ID {
+			continue
+		}
+		if e.Epoch != pin.Epoch || e.SigningKey == "" || e.Recipient == "" ||
+			(signingKey != "" && (e.SigningKey != signingKey || e.Recipient != recipient)) {
+			return nil, false
+		}
+		signingKey, recipient = e.SigningKey, e.Recipient
+	}
+	if signingKey == "" {
+		return nil, false
+	}
+	tag := mk.PK.PinCheckTag(p.Repo.Project.Project, pin.ID, pin.Epoch, signingKey, recipient)
+	return tag[:], true
 }
 
 // repairPin puts the key derived from PK into project.json when the pinned

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/capy-oss/capy/internal/envfile"
 )
@@ -81,11 +82,15 @@ func Example(env, existing []byte, placeholders map[string]string) ([]byte, erro
 
 // assignment is a comment's text that begins like a .env line: an
 // optional `export`, a name, `=` and something after it.
-var assignment = regexp.MustCompile(`^(export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*\S`)
+// It is compiled at first use: every capy command links this package and
+// few call it, and a compile at start-up costs each of them.
+var assignment = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*\S`)
+})
 
 // LooksLikeAssignment reports whether a comment's text (after the '#')
 // reads like a variable with a value, which .env.example must not carry.
-func LooksLikeAssignment(text string) bool { return assignment.MatchString(text) }
+func LooksLikeAssignment(text string) bool { return assignment().MatchString(text) }
 
 // Missing returns the names of env that example lacks, in env's order, and
 // the names of example that env no longer has (stale), in example's order.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"regexp"
+	"sync"
 
 	"github.com/capy-oss/capy/internal/ident"
 	"go.yaml.in/yaml/v3"
@@ -103,13 +104,14 @@ func YAML(raw []byte) ([]Entry, error) {
 }
 
 // yamlLine finds the line a YAML parser's message names.
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+// It is compiled at first use, not at every capy's start-up.
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 // yamlReason says where the YAML is malformed, never what the parser
 // quoted: yaml.v3's messages can quote a token (`cannot unmarshal !!str
 // `sk_live_…` into …`), which may be a value.
 func yamlReason(err error) string {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+	if m := yamlLine().FindStringSubmatch(err.Error()); m != nil {
 		return "at line " + m[1]
 	}
 	return "the parser gave no line"

@@ -18,6 +18,7 @@ const (
 	infoDeploy     = "capy:deploy"      // salt envID
 	infoDeployAuth = "capy:deploy-auth" // salt envID
 	infoOfflineKey = "capy:offline-key" // salt SHA-256(service "\n" orgID "\n" userID)
+	infoPinCheck   = "capy:pin-check"   // salt projectID; local only (PinCheckTag)
 
 	aadKeyEnc = "capy:key:"    // || orgID ":" userID
 	aadInvite = "capy:invite:" // || orgID ":" email
@@ -25,6 +26,9 @@ const (
 	// || service, orgID, userID, projectID, envID, epoch, unlock time
 	// (unix seconds), grace (seconds), joined by "\n".
 	aadOffline = "capy:offline:"
+	// || envID, epoch, signing key, recipient, each after its length
+	// (4 bytes, big-endian).
+	msgPinCheck = "capy:pin-check:"
 
 	keyFileMagic = "capy-ek 1"
 	offlineMagic = "capy-offline 1"

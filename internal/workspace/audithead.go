@@ -1,7 +1,6 @@
 package workspace
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -84,8 +83,8 @@ func (o Org) AuditHeads() (AuditHeads, error) {
 	if err != nil {
 		return AuditHeads{}, err
 	}
-	var f auditFile
-	if err := json.Unmarshal(data, &f); err != nil {
+	f, err := decodeAuditFile(data)
+	if err != nil {
 		return AuditHeads{}, fmt.Errorf("%s is corrupt: %w", p, err)
 	}
 	hs := AuditHeads{Highest: AuditHead{Seq: f.Seq, Hash: f.Hash}}
@@ -237,7 +236,7 @@ func (o Org) RecordAuditHead(a AuditHead) error {
 		at := next.HighestAt.UTC()
 		f.SeenAt = &at
 	}
-	data, err := encodeJSON(p, f)
+	data, err := encodeAuditFile(p, f)
 	if err != nil {
 		return err
 	}

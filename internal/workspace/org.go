@@ -24,6 +24,7 @@ import (
 //	    service                          the URL, for people to read
 //	    orgs/<org>/key_check
 //	    orgs/<org>/audit_head.json
+//	    orgs/<org>/pins_checked
 //	    orgs/<org>/users/<user>/key.enc
 //
 // A hash, not the URL itself, names the directory: it is a valid file

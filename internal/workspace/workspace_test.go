@@ -19,7 +19,7 @@ const (
 	user = "usr_mnopqrstuvwxyz234567abcdef"
 )
 
-func home(t *testing.T) *Home {
+func home(t testing.TB) *Home {
 	t.Helper()
 	t.Setenv("CAPY_HOME", filepath.Join(t.TempDir(), "capyhome"))
 	h, err := OpenHome()
