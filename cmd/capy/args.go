@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -90,10 +91,8 @@ func flagName(tok string) string {
 func findFlag(flags []cli.Flag, tok string) cli.Flag {
 	name := flagName(tok)
 	for _, f := range flags {
-		for _, n := range flagNames(f) {
-			if n == name {
-				return f
-			}
+		if flagHasName(f, name) {
+			return f
 		}
 	}
 	return nil
@@ -204,7 +203,7 @@ func addJSONFlag(cmds []*cli.Command, jsonFlag cli.Flag) {
 	for _, c := range cmds {
 		has := false
 		for _, f := range c.Flags {
-			if f == jsonFlag || flagNames(f)[0] == "json" {
+			if f == jsonFlag || flagHasName(f, "json") {
 				has = true
 			}
 		}
@@ -215,24 +214,28 @@ func addJSONFlag(cmds []*cli.Command, jsonFlag cli.Flag) {
 	}
 }
 
-// flagNames is a flag's name and aliases. urfave/cli's Names() runs a
-// regular expression over each of them, and addJSONFlag and findFlag ask
-// flags of every command at each start, so the common kinds are read
-// directly (about 0.1 ms of every capy command).
-func flagNames(f cli.Flag) []string {
+// flagHasName reports whether name is one of a flag's names. urfave/cli's
+// Names() runs a regular expression over each name and allocates, and
+// addJSONFlag and findFlag ask flags of every command at each start, so
+// the common kinds are read directly (about 0.1 ms of every capy command).
+func flagHasName(f cli.Flag, name string) bool {
+	var first string
+	var aliases []string
 	switch f := f.(type) {
 	case *cli.BoolFlag:
-		return append([]string{f.Name}, f.Aliases...)
+		first, aliases = f.Name, f.Aliases
 	case *cli.StringFlag:
-		return append([]string{f.Name}, f.Aliases...)
+		first, aliases = f.Name, f.Aliases
 	case *cli.IntFlag:
-		return append([]string{f.Name}, f.Aliases...)
+		first, aliases = f.Name, f.Aliases
 	case *cli.DurationFlag:
-		return append([]string{f.Name}, f.Aliases...)
+		first, aliases = f.Name, f.Aliases
 	case *cli.StringSliceFlag:
-		return append([]string{f.Name}, f.Aliases...)
+		first, aliases = f.Name, f.Aliases
+	default:
+		return slices.Contains(f.Names(), name)
 	}
-	return f.Names()
+	return first == name || slices.Contains(aliases, name)
 }
 
 // unknownCommand is the usage error for a mistyped command, with the

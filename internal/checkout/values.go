@@ -31,6 +31,15 @@ func (p *Project) values(ctx context.Context, envName string, pull bool, keyFile
 	if err != nil {
 		return nil, nil, err
 	}
+	// Without --pull the values come from the files: read and parse them
+	// while the keys are unlocked (a member's is a round trip), and open
+	// them after.
+	var parsed chan envsync.EnvFiles
+	if !pull {
+		parsed = make(chan envsync.EnvFiles, 1)
+		file, local := p.Repo.EnvFile(pin), p.Repo.LocalFile(pin)
+		go func() { parsed <- envsync.ParseEnv(file, local) }()
+	}
 	kr, _, remote, err := p.readKeys(ctx, pin, keyFile, pull)
 	if err != nil {
 		return nil, nil, err
@@ -78,7 +87,7 @@ func (p *Project) values(ctx context.Context, envName string, pull bool, keyFile
 		return nil, nil, err
 	}
 	// The loader (package load) reads with envsync.ReadEnv too.
-	vars, lf, layer, err := envsync.ReadEnv(p.Repo.EnvFile(pin), p.Repo.LocalFile(pin), cipher)
+	vars, lf, layer, err := (<-parsed).Open(cipher)
 	if err != nil {
 		return nil, nil, err
 	}

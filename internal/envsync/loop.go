@@ -269,21 +269,54 @@ type LocalFile struct {
 // ReadLocal reads and decrypts the local file with the cipher of epoch.
 // A missing file is an empty environment.
 func ReadLocal(file File, c *keys.EnvCipher) (*LocalFile, error) {
+	return ParseFile(file).Open(c)
+}
+
+// ParsedFile is a .env file read and parsed, its values not yet opened:
+// the part of ReadLocal that needs no key, which a member's command does
+// while the unlock's round trip is in flight (ParseEnv).
+type ParsedFile struct {
+	path    string
+	raw     []byte
+	exists  bool
+	doc     *envfile.Document
+	err     error // of the read or the parse, returned by Open
+	entries []envfile.Entry
+}
+
+// ParseFile reads and parses file; any error comes out of Open.
+func ParseFile(file File) ParsedFile {
+	pf := ParsedFile{path: file.String()}
 	raw, err := file.ReadFile()
-	lf := &LocalFile{Side: NewSide()}
 	if errors.Is(err, fs.ErrNotExist) {
-		lf.Doc, _ = envfile.Parse(nil)
-		return lf, nil
+		pf.doc, _ = envfile.Parse(nil)
+		return pf
 	}
 	if err != nil {
-		return nil, err // it names the file
+		pf.err = err // it names the file
+		return pf
 	}
-	path := file.String()
-	lf.Raw, lf.Exists = raw, true
-	if lf.Doc, err = envfile.Parse(raw); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	pf.raw, pf.exists = raw, true
+	if pf.doc, err = envfile.Parse(raw); err != nil {
+		pf.err = fmt.Errorf("%s: %w", pf.path, err)
+		return pf
 	}
-	entries := lf.Doc.Entries()
+	pf.entries = pf.doc.Entries()
+	return pf
+}
+
+// Open decrypts the parsed file's values with c.
+func (pf ParsedFile) Open(c *keys.EnvCipher) (*LocalFile, error) {
+	if pf.err != nil {
+		return nil, pf.err
+	}
+	lf := &LocalFile{Side: NewSide(), Doc: pf.doc}
+	if !pf.exists {
+		return lf, nil
+	}
+	path := pf.path
+	lf.Raw, lf.Exists = pf.raw, true
+	entries := pf.entries
 	lf.entries = entries
 	lf.Side = newSideSize(len(entries))
 	opened, serr := openSealedEntries(entries, c)

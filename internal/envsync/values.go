@@ -63,13 +63,33 @@ func Overlay(vars []Var, layer *LocalFile) []Var {
 // next command that writes). A missing environment file is
 // shared.Exists false and no values.
 func ReadEnv(file, localFile File, c *keys.EnvCipher) (vars []Var, shared, layer *LocalFile, err error) {
-	if shared, err = ReadLocal(file, c); err != nil {
+	return ParseEnv(file, localFile).Open(c)
+}
+
+// EnvFiles are an environment's file and local layer read and parsed
+// (ParseFile): what ReadEnv does before it needs the key.
+type EnvFiles struct {
+	Shared, Layer ParsedFile
+}
+
+// ParseEnv reads and parses the environment's file and its local layer.
+// A member's `capy run` calls it while the unlock is in flight, so the
+// reading and parsing (about a third of a millisecond at 100 variables,
+// more at 1,000) overlap the round trip; what it finds, errors included,
+// is only acted on in Open, after the unlock, as ReadEnv would.
+func ParseEnv(file, localFile File) EnvFiles {
+	return EnvFiles{Shared: ParseFile(file), Layer: ParseFile(localFile)}
+}
+
+// Open finishes ReadEnv with c.
+func (ef EnvFiles) Open(c *keys.EnvCipher) (vars []Var, shared, layer *LocalFile, err error) {
+	if shared, err = ef.Shared.Open(c); err != nil {
 		return nil, nil, nil, err
 	}
 	if !shared.Exists {
 		return nil, shared, nil, nil
 	}
-	if layer, err = ReadLocal(localFile, c); err != nil {
+	if layer, err = ef.Layer.Open(c); err != nil {
 		return nil, nil, nil, err
 	}
 	if !layer.Exists {

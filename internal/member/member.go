@@ -127,18 +127,20 @@ func (a *Account) UnlockWithGrace(ctx context.Context, orgID string) (keys.Maste
 	if err != nil {
 		return m, 0, err
 	}
+	// The recorded audit heads are read while the co-decrypt is in flight.
+	heads := o.ReadAuditHeadsAhead()
 	res, err := a.Client.CoDecrypt(ctx, orgID, outer)
 	if err != nil {
 		return m, 0, err
 	}
-	if m, err = a.finishUnlock(ctx, o, orgID, outer, res, &dev); err != nil {
+	if m, err = a.finishUnlock(ctx, o, orgID, outer, res, &dev, heads); err != nil {
 		return keys.MasterKey{}, 0, err
 	}
 	return m, offlineGrace(res.OfflineGraceSeconds), nil
 }
 
 // finishUnlock checks a co-decrypt answer and opens M from it.
-func (a *Account) finishUnlock(ctx context.Context, o workspace.Org, orgID string, outer []byte, res *api.CoDecryptResponse, dev *keys.DeviceSecret) (keys.MasterKey, error) {
+func (a *Account) finishUnlock(ctx context.Context, o workspace.Org, orgID string, outer []byte, res *api.CoDecryptResponse, dev *keys.DeviceSecret, heads *workspace.AuditHeadsAhead) (keys.MasterKey, error) {
 	var m keys.MasterKey
 	var err error
 	iwk := dev.InnerWrapKey(a.Cred.UserID, orgID)
@@ -157,7 +159,7 @@ func (a *Account) finishUnlock(ctx context.Context, o workspace.Org, orgID strin
 			return keys.MasterKey{}, fmt.Errorf("the co-decrypt answer's re-wrapped key.enc: %w; key.enc was not changed", err)
 		}
 	}
-	if err := o.RecordAuditHead(workspace.AuditHead(res.AuditHead)); err != nil {
+	if err := o.RecordAuditHeadAhead(heads, workspace.AuditHead(res.AuditHead)); err != nil {
 		return keys.MasterKey{}, err
 	}
 	if rewrap {

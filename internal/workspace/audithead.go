@@ -212,15 +212,52 @@ func (hs AuditHeads) Add(a AuditHead, now time.Time) (next AuditHeads, changed b
 // write still in flight from an earlier call is waited for first, so
 // writes stay in order and each check sees the previous heads.
 func (o Org) RecordAuditHead(a AuditHead) error {
+	return o.recordAuditHead(o.flushAndReadHeads(), a)
+}
+
+// AuditHeadsAhead is a read of the recorded heads started before the
+// answer that names the next one arrives (ReadAuditHeadsAhead).
+type AuditHeadsAhead struct {
+	done chan auditHeadsRead
+}
+
+type auditHeadsRead struct {
+	heads AuditHeads
+	err   error
+}
+
+// ReadAuditHeadsAhead starts, in the background, what RecordAuditHead
+// does first (wait for this process's write in flight, read the recorded
+// heads), so that it overlaps a round trip; RecordAuditHeadAhead finishes
+// the record with it. Another capy process may record a head in between,
+// as it may between RecordAuditHead's read and write: one of the two
+// heads is then not kept (see RecordAuditHead).
+func (o Org) ReadAuditHeadsAhead() *AuditHeadsAhead {
+	r := &AuditHeadsAhead{done: make(chan auditHeadsRead, 1)}
+	go func() { r.done <- o.flushAndReadHeads() }()
+	return r
+}
+
+// RecordAuditHeadAhead is RecordAuditHead with the read started by
+// ReadAuditHeadsAhead (on the same Home, with nothing recorded since).
+func (o Org) RecordAuditHeadAhead(r *AuditHeadsAhead, a AuditHead) error {
+	return o.recordAuditHead(<-r.done, a)
+}
+
+func (o Org) flushAndReadHeads() auditHeadsRead {
+	if err := o.h.Flush(); err != nil {
+		return auditHeadsRead{err: err}
+	}
+	hs, err := o.AuditHeads()
+	return auditHeadsRead{heads: hs, err: err}
+}
+
+func (o Org) recordAuditHead(read auditHeadsRead, a AuditHead) error {
 	h := o.h
-	if err := h.Flush(); err != nil {
-		return err
+	if read.err != nil {
+		return read.err
 	}
-	cur, err := o.AuditHeads()
-	if err != nil {
-		return err
-	}
-	next, changed, err := cur.Add(a, time.Now().UTC())
+	next, changed, err := read.heads.Add(a, time.Now().UTC())
 	if err != nil || !changed {
 		return err
 	}

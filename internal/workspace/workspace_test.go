@@ -348,3 +348,30 @@ func TestKeyFileRecord(t *testing.T) {
 		}
 	}
 }
+
+// A read started ahead (ReadAuditHeadsAhead) first waits for this
+// process's deferred write, so the record that uses it checks against
+// that write's head: a fork is still caught, and its heads are kept.
+func TestAuditHeadAhead(t *testing.T) {
+	h := home(t)
+	h.DeferAuditHead = true
+	o := h.Org(service, org)
+	if err := o.RecordAuditHead(AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
+		t.Fatal(err)
+	}
+	ahead := o.ReadAuditHeadsAhead()
+	if err := o.RecordAuditHeadAhead(ahead, AuditHead{Seq: 5, Hash: hx("cc")}); !errors.Is(err, ErrAuditFork) {
+		t.Fatalf("fork not reported through a read ahead: %v", err)
+	}
+	ahead = o.ReadAuditHeadsAhead()
+	if err := o.RecordAuditHeadAhead(ahead, AuditHead{Seq: 6, Hash: hx("bb")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := o.AuditHeads()
+	if err != nil || hs.Highest.Seq != 6 || len(hs.Recent) != 2 {
+		t.Fatalf("heads %+v, %v", hs, err)
+	}
+}
