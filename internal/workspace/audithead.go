@@ -218,38 +218,75 @@ func (o Org) RecordAuditHead(a AuditHead) error {
 // AuditHeadsAhead is a read of the recorded heads started before the
 // answer that names the next one arrives (ReadAuditHeadsAhead).
 type AuditHeadsAhead struct {
-	done chan auditHeadsRead
+	flushErr error
+	done     chan auditHeadsRead
 }
 
 type auditHeadsRead struct {
 	heads AuditHeads
+	stamp fileStamp // of audit_head.json when it was read
 	err   error
 }
 
-// ReadAuditHeadsAhead starts, in the background, what RecordAuditHead
-// does first (wait for this process's write in flight, read the recorded
-// heads), so that it overlaps a round trip; RecordAuditHeadAhead finishes
-// the record with it. Another capy process may record a head in between,
-// as it may between RecordAuditHead's read and write: one of the two
-// heads is then not kept (see RecordAuditHead).
+// fileStamp is what tells that a file was rewritten: its size and
+// modification time (zero for a missing file).
+type fileStamp struct {
+	size    int64
+	modTime time.Time
+}
+
+func (o Org) auditStamp() fileStamp {
+	p, err := o.path("audit_head.json")
+	if err != nil {
+		return fileStamp{}
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{size: fi.Size(), modTime: fi.ModTime()}
+}
+
+// ReadAuditHeadsAhead waits for this process's write in flight (as
+// RecordAuditHead does first, so that its error is not lost if the
+// answer never comes), then starts reading the recorded heads in the
+// background, so that the read overlaps a round trip;
+// RecordAuditHeadAhead finishes the record with it.
 func (o Org) ReadAuditHeadsAhead() *AuditHeadsAhead {
-	r := &AuditHeadsAhead{done: make(chan auditHeadsRead, 1)}
-	go func() { r.done <- o.flushAndReadHeads() }()
+	r := &AuditHeadsAhead{flushErr: o.h.Flush(), done: make(chan auditHeadsRead, 1)}
+	if r.flushErr == nil {
+		go func() { r.done <- o.readHeadsStamped() }()
+	}
 	return r
 }
 
 // RecordAuditHeadAhead is RecordAuditHead with the read started by
-// ReadAuditHeadsAhead (on the same Home, with nothing recorded since).
+// ReadAuditHeadsAhead (on the same Home, with nothing recorded since). If
+// another capy process rewrote audit_head.json since that read, the file
+// is read again, so the window in which two processes can lose one's
+// head is no wider than RecordAuditHead's.
 func (o Org) RecordAuditHeadAhead(r *AuditHeadsAhead, a AuditHead) error {
-	return o.recordAuditHead(<-r.done, a)
+	if r.flushErr != nil {
+		return r.flushErr
+	}
+	read := <-r.done
+	if read.err == nil && o.auditStamp() != read.stamp {
+		read = o.readHeadsStamped()
+	}
+	return o.recordAuditHead(read, a)
 }
 
 func (o Org) flushAndReadHeads() auditHeadsRead {
 	if err := o.h.Flush(); err != nil {
 		return auditHeadsRead{err: err}
 	}
+	return o.readHeadsStamped()
+}
+
+func (o Org) readHeadsStamped() auditHeadsRead {
+	stamp := o.auditStamp()
 	hs, err := o.AuditHeads()
-	return auditHeadsRead{heads: hs, err: err}
+	return auditHeadsRead{heads: hs, stamp: stamp, err: err}
 }
 
 func (o Org) recordAuditHead(read auditHeadsRead, a AuditHead) error {

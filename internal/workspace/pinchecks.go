@@ -23,7 +23,13 @@ const (
 
 // pinChecks reads the kept tags; any trouble reads as none.
 func (o Org) pinChecks() [][]byte {
-	data, _, err := o.read(int64(MaxPinChecks*(pinTagHex+1)), pinChecksFile)
+	// Only this service's directory: no capy kept pins_checked in the
+	// legacy layout.
+	p, err := o.path(pinChecksFile)
+	if err != nil {
+		return nil
+	}
+	data, err := privfile.ReadPrivate(p, int64(MaxPinChecks*(pinTagHex+1)))
 	if err != nil {
 		return nil
 	}

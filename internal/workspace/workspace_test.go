@@ -374,4 +374,27 @@ func TestAuditHeadAhead(t *testing.T) {
 	if err != nil || hs.Highest.Seq != 6 || len(hs.Recent) != 2 {
 		t.Fatalf("heads %+v, %v", hs, err)
 	}
+
+	// Another capy process (another Home on the same directory) records
+	// a head while the read ahead waits for its answer: the file is read
+	// again, so both heads are kept and a fork at the other one is seen.
+	other, err := OpenHome()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead = o.ReadAuditHeadsAhead()
+	read := <-ahead.done // the read ahead has happened
+	ahead.done <- read
+	if err := other.Org(service, org).RecordAuditHead(AuditHead{Seq: 7, Hash: hx("dd")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RecordAuditHeadAhead(ahead, AuditHead{Seq: 8, Hash: hx("ee")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RecordAuditHead(AuditHead{Seq: 7, Hash: hx("ff")}); !errors.Is(err, ErrAuditFork) {
+		t.Fatalf("the other process's head was lost: %v", err)
+	}
 }
