@@ -85,19 +85,15 @@ func decodeAuditFile(data []byte) (auditFile, error) {
 // JSON, which the caller then gives to encoding/json.
 func parseAuditFile(data []byte) (f auditFile, ok bool) {
 	p := auditParser{data: data}
-	if !p.lit(`{"version":2,"seq":`) {
+	if !p.lit(`{"version":2,`) {
 		return f, false
 	}
 	f.Version = 2
-	if f.Seq, ok = p.uint(); !ok {
+	top, ok := p.seqHash()
+	if !ok {
 		return f, false
 	}
-	if !p.lit(`,"hash":"`) {
-		return f, false
-	}
-	if f.Hash, ok = p.hash(); !ok {
-		return f, false
-	}
+	f.Seq, f.Hash = top.Seq, top.Hash
 	if p.lit(`,"seen_at":"`) {
 		end := bytes.IndexByte(p.data[p.i:], '"')
 		if end < 0 {
@@ -116,20 +112,11 @@ func parseAuditFile(data []byte) (f auditFile, ok bool) {
 			if len(f.Recent) > 0 && !p.lit(",") {
 				break
 			}
-			var r AuditHead
-			if !p.lit(`{"seq":`) {
+			if !p.lit("{") {
 				return f, false
 			}
-			if r.Seq, ok = p.uint(); !ok {
-				return f, false
-			}
-			if !p.lit(`,"hash":"`) {
-				return f, false
-			}
-			if r.Hash, ok = p.hash(); !ok {
-				return f, false
-			}
-			if !p.lit("}") {
+			r, ok := p.seqHash()
+			if !ok || !p.lit("}") {
 				return f, false
 			}
 			f.Recent = append(f.Recent, r)
@@ -158,6 +145,18 @@ func (p *auditParser) lit(s string) bool {
 	}
 	p.i += len(s)
 	return true
+}
+
+// seqHash reads `"seq":N,"hash":"HEX"`.
+func (p *auditParser) seqHash() (h AuditHead, ok bool) {
+	if !p.lit(`"seq":`) {
+		return h, false
+	}
+	if h.Seq, ok = p.uint(); !ok || !p.lit(`,"hash":"`) {
+		return h, false
+	}
+	h.Hash, ok = p.hash()
+	return h, ok
 }
 
 // uint reads a JSON integer without sign, leading zero or exponent, that
