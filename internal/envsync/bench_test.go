@@ -57,7 +57,7 @@ func BenchmarkMerge(b *testing.B) {
 	}
 }
 
-func benchKeys(b *testing.B) *MemberKeys {
+func benchKeys(b testing.TB) *MemberKeys {
 	b.Helper()
 	m, err := keys.MasterKeyFromPhrase("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art")
 	if err != nil {

@@ -199,6 +199,18 @@ func (e *EnvKey) Cipher(envID string, epoch uint32) *EnvCipher {
 	return c
 }
 
+// ForWorker returns a copy of c for another goroutine to open or seal
+// with at the same time: the same keys, its own rid MAC (which c guards
+// with a lock) and its own AEAD.
+func (c *EnvCipher) ForWorker() *EnvCipher {
+	w := *c
+	w.sc, _ = wrap.NewSnippetCipher(&w.snippet)
+	if c.ridMAC != nil {
+		w.ridMAC = &ridMAC{mac: hmac.New(sha256.New, w.rid[:])}
+	}
+	return &w
+}
+
 // Rid returns the 5-character rid of a variable name: the first five
 // characters of b32(HMAC-SHA256(rid key, name)). It is a hint for diffing,
 // not a key: two names may share one.
