@@ -357,17 +357,51 @@ type openedSnippet struct {
 	literal bool
 }
 
-// parallelSnippets is the number of snippets from which a file's are
-// opened on several cores: below it, starting the goroutines costs more
-// than it saves (one opening is ~1.5 µs).
+// parallelSnippets is the number of snippets from which they are opened
+// on several cores (forRuns): below it, starting the goroutines costs
+// more than it saves (one opening is ~1.5 µs).
 const parallelSnippets = 512
 
+// forRuns calls open(c, j) for every j < n: in order, or, when n is at
+// least parallelSnippets, in contiguous runs, one per core, each with its
+// own copy of c (keys.EnvCipher.ForWorker). A run stops at its first
+// error; the error returned is the one at the smallest j, as a loop in
+// order would return, with that j.
+func forRuns(n int, c *keys.EnvCipher, open func(c *keys.EnvCipher, j int) error) (int, error) {
+	errs := make([]error, n)
+	run := func(c *keys.EnvCipher, from, to int) {
+		for j := from; j < to; j++ {
+			if errs[j] = open(c, j); errs[j] != nil {
+				return
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), n/(parallelSnippets/2))
+	if n < parallelSnippets || workers < 2 {
+		run(c, 0, n)
+	} else {
+		var wg sync.WaitGroup
+		per := (n + workers - 1) / workers
+		for from := 0; from < n; from += per {
+			wc := c
+			if from > 0 {
+				wc = c.ForWorker()
+			}
+			wg.Go(func() { run(wc, from, min(from+per, n)) })
+		}
+		wg.Wait()
+	}
+	for j, err := range errs {
+		if err != nil {
+			return j, err
+		}
+	}
+	return -1, nil
+}
+
 // openSnippets opens every snippet among entries (skipping the sealed
-// ones, already opened), by entry index. With many, they are opened in
-// contiguous runs, one per core, each with its own copy of c
-// (keys.EnvCipher.ForWorker); the values come back by entry index. An
-// error is the first failing entry's in file order, as a one-by-one loop
-// would report.
+// ones, already opened) with forRuns; the values come back by entry
+// index, and an error names the first failing entry in file order.
 func openSnippets(entries []envfile.Entry, sealed map[int]string, c *keys.EnvCipher) ([]openedSnippet, *sealedError) {
 	var idx []int
 	for i, e := range entries {
@@ -375,40 +409,15 @@ func openSnippets(entries []envfile.Entry, sealed map[int]string, c *keys.EnvCip
 			idx = append(idx, i)
 		}
 	}
-	vals := make([]openedSnippet, len(idx))
-	errs := make([]error, len(idx))
-	open := func(c *keys.EnvCipher, from, to int) {
-		for j := from; j < to; j++ {
-			e := entries[idx[j]]
-			v, literal, err := c.Open(e.Name, e.Value)
-			vals[j], errs[j] = openedSnippet{v, literal}, err
-			if err != nil {
-				return // later ones are not needed: this run's first error is reported
-			}
-		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(idx)/(parallelSnippets/2))
-	if len(idx) < parallelSnippets || workers < 2 {
-		open(c, 0, len(idx))
-	} else {
-		var wg sync.WaitGroup
-		per := (len(idx) + workers - 1) / workers
-		for from := 0; from < len(idx); from += per {
-			to := min(from+per, len(idx))
-			wc := c
-			if from > 0 {
-				wc = c.ForWorker()
-			}
-			wg.Go(func() { open(wc, from, to) })
-		}
-		wg.Wait()
-	}
 	out := make([]openedSnippet, len(entries))
-	for j, i := range idx {
-		if errs[j] != nil {
-			return nil, &sealedError{entry: entries[i], err: errs[j]}
-		}
-		out[i] = vals[j]
+	j, err := forRuns(len(idx), c, func(c *keys.EnvCipher, j int) error {
+		e := entries[idx[j]]
+		v, literal, err := c.Open(e.Name, e.Value)
+		out[idx[j]] = openedSnippet{v, literal}
+		return err
+	})
+	if err != nil {
+		return nil, &sealedError{entry: entries[idx[j]], err: err}
 	}
 	return out, nil
 }
@@ -452,12 +461,21 @@ func OpenBlob(rb *RemoteBlob, kr EnvKeys, check wrap.PullCheck) (*wrap.Blob, Sid
 	if err != nil {
 		return nil, Side{}, err
 	}
+	type opened struct {
+		name, text string
+		literal    bool
+	}
+	values := make([]opened, len(b.Snippets))
+	if _, err := forRuns(len(b.Snippets), c, func(c *keys.EnvCipher, j int) error {
+		name, v, literal, err := c.OpenAny(b.Snippets[j])
+		values[j] = opened{name, v, literal}
+		return err
+	}); err != nil {
+		return nil, Side{}, fmt.Errorf("version %d holds a snippet that does not open with the key of epoch %d: %w", b.Version, b.Epoch, err)
+	}
 	side := newSideSize(len(b.Snippets))
-	for _, s := range b.Snippets {
-		name, v, literal, err := c.OpenAny(s)
-		if err != nil {
-			return nil, Side{}, fmt.Errorf("version %d holds a snippet that does not open with the key of epoch %d: %w", b.Version, b.Epoch, err)
-		}
+	for j, s := range b.Snippets {
+		name, v, literal := values[j].name, values[j].text, values[j].literal
 		if _, dup := side.Values[name]; dup {
 			return nil, Side{}, fmt.Errorf("%w: %s appears twice in version %d", ErrDuplicateName, name, b.Version)
 		}

@@ -77,3 +77,30 @@ func TestOpenSnippetsParallel(t *testing.T) {
 		t.Fatalf("error %q does not name the first bad line (%s)", err, want)
 	}
 }
+
+// A version with enough snippets to be opened on several cores (OpenBlob)
+// gives a second machine every value the first pushed.
+func TestPullManySnippets(t *testing.T) {
+	r := &memRemote{}
+	kr := memberKeys(t)
+	n := 3 * parallelSnippets
+	var src strings.Builder
+	for i := range n {
+		fmt.Fprintf(&src, "APP_VAR_%05d=value-%d\n", i, i)
+	}
+	a := newMachine(t, r, kr, src.String())
+	a.mustSync()
+	b := newMachine(t, r, kr, "")
+	if _, err := b.sync(PreferNone); err != nil {
+		t.Fatal(err)
+	}
+	v := b.values()
+	if len(v) != n {
+		t.Fatalf("%d values pulled, want %d", len(v), n)
+	}
+	for i := range n {
+		if got := v[fmt.Sprintf("APP_VAR_%05d", i)]; got != fmt.Sprintf("value-%d", i) {
+			t.Fatalf("APP_VAR_%05d = %q", i, got)
+		}
+	}
+}
