@@ -466,20 +466,27 @@ func OpenBlob(rb *RemoteBlob, kr EnvKeys, check wrap.PullCheck) (*wrap.Blob, Sid
 		literal    bool
 	}
 	values := make([]opened, len(b.Snippets))
-	if _, err := forRuns(len(b.Snippets), c, func(c *keys.EnvCipher, j int) error {
+	bad, openErr := forRuns(len(b.Snippets), c, func(c *keys.EnvCipher, j int) error {
 		name, v, literal, err := c.OpenAny(b.Snippets[j])
 		values[j] = opened{name, v, literal}
 		return err
-	}); err != nil {
-		return nil, Side{}, fmt.Errorf("version %d holds a snippet that does not open with the key of epoch %d: %w", b.Version, b.Epoch, err)
+	})
+	// The snippets before the first that does not open are checked for a
+	// repeated name first, so the error is the one a loop in order meets.
+	good := len(b.Snippets)
+	if openErr != nil {
+		good = bad
 	}
 	side := newSideSize(len(b.Snippets))
-	for j, s := range b.Snippets {
+	for j, s := range b.Snippets[:good] {
 		name, v, literal := values[j].name, values[j].text, values[j].literal
 		if _, dup := side.Values[name]; dup {
 			return nil, Side{}, fmt.Errorf("%w: %s appears twice in version %d", ErrDuplicateName, name, b.Version)
 		}
 		side.Set(name, Value{Text: v, Literal: literal}, s)
+	}
+	if openErr != nil {
+		return nil, Side{}, fmt.Errorf("version %d holds a snippet that does not open with the key of epoch %d: %w", b.Version, b.Epoch, openErr)
 	}
 	return b, side, nil
 }
