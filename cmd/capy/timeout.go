@@ -61,6 +61,8 @@ type budget struct {
 	gen     int           // of the running timer; an older one's expiry is ignored
 	timer   *time.Timer
 	err     error
+	after   map[int]func() // AfterFunc's, by registration
+	nextFn  int
 }
 
 var _ context.Context = (*budget)(nil)
@@ -101,8 +103,45 @@ func (b *budget) expire(gen int) {
 	if gen != b.gen || b.paused > 0 || b.stopped || b.err != nil {
 		return
 	}
+	b.endLocked()
+}
+
+// endLocked ends the budget: Err becomes DeadlineExceeded, Done closes and
+// what AfterFunc registered starts, each in its own goroutine.
+func (b *budget) endLocked() {
 	b.err = context.DeadlineExceeded
 	close(b.done)
+	for _, f := range b.after {
+		go f()
+	}
+	b.after = nil
+}
+
+// AfterFunc arranges for f to run, in its own goroutine, when the budget
+// runs out, as context.AfterFunc does; stop unregisters it. The context
+// package finds this method on a parent and uses it instead of starting a
+// goroutine that waits on Done for every context derived from the budget
+// (each request attempt's timeout is one).
+func (b *budget) AfterFunc(f func()) (stop func() bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	if b.after == nil {
+		b.after = map[int]func(){}
+	}
+	id := b.nextFn
+	b.nextFn++
+	b.after[id] = f
+	return func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		_, registered := b.after[id]
+		delete(b.after, id)
+		return registered
+	}
 }
 
 // pause stops the clock until resume is called: capy waits for a person
@@ -131,8 +170,7 @@ func (b *budget) resume() {
 		return
 	}
 	if b.left <= 0 {
-		b.err = context.DeadlineExceeded
-		close(b.done)
+		b.endLocked()
 		return
 	}
 	b.runLocked()

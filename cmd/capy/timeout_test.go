@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,38 @@ func TestTimeoutMessages(t *testing.T) {
 	}
 	if ce := classify(b.explain(context.Canceled)); ce.code != "interrupted" {
 		t.Fatalf("interrupt: %+v", ce)
+	}
+}
+
+// A context derived from the budget needs no watcher goroutine (the
+// budget's AfterFunc), still ends with it, with its error, and a derived
+// context cancelled first leaves nothing registered.
+func TestBudgetDerivedContexts(t *testing.T) {
+	b := startBudget(80 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(b, time.Hour)
+	defer cancel()
+	short, cancelShort := context.WithCancel(b)
+	if n := runtime.NumGoroutine(); n != before {
+		t.Fatalf("%d goroutines after deriving two contexts, %d before", n, before)
+	}
+	cancelShort()
+	if short.Err() == nil {
+		t.Fatal("cancel did not end the derived context")
+	}
+	b.mu.Lock()
+	left := len(b.after)
+	b.mu.Unlock()
+	if left != 1 {
+		t.Fatalf("%d functions registered after one derived context was cancelled, want 1", left)
+	}
+	if !ends(ctx, 5*time.Second) || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("derived context after the budget ran out: %v", ctx.Err())
+	}
+	// Derived after the end: done at once.
+	late, cancelLate := context.WithCancel(b)
+	defer cancelLate()
+	if !ends(late, 5*time.Second) {
+		t.Fatal("a context derived from a spent budget did not end")
 	}
 }
