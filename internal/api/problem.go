@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -65,48 +66,52 @@ type ProblemInfo struct {
 	Title  string
 }
 
-// Problems maps every slug to its status and title.
-var Problems = map[ProblemType]ProblemInfo{
-	PMalformedJSON:         {400, "Malformed JSON"},
-	PInvalidField:          {400, "Invalid field"},
-	PBadBlob:               {400, "Malformed blob"},
-	PBadOuter:              {400, "Outer blob not accepted"},
-	POuterKeyRetired:       {400, "Outer key retired"},
-	PUnauthenticated:       {401, "Not authenticated"},
-	PSessionExpired:        {401, "Session expired"},
-	PCodeInvalid:           {401, "Invalid code"},
-	PCodeLocked:            {401, "Code locked"},
-	PDeployDenied:          {401, "Deploy token not accepted"},
-	PNotAMember:            {403, "Not a member"},
-	PMembershipRevoked:     {403, "Membership revoked"},
-	PForbidden:             {403, "Forbidden"},
-	PEmailNotAllowed:       {403, "E-mail address not allowed"},
-	PAccountDisabled:       {403, "Account disabled"},
-	POrgCreationNotAllowed: {403, "Creating organisations not allowed"},
-	PInviteEmailMismatch:   {403, "Invite is for another e-mail"},
-	PDeployRevoked:         {403, "Deploy token revoked"},
-	PDeployExpired:         {403, "Deploy token expired"},
-	PNotFound:              {404, "Not found"},
-	PMethodNotAllowed:      {405, "Method not allowed"},
-	PAlreadyExists:         {409, "Already exists"},
-	PAlreadyMember:         {409, "Already a member"},
-	PMemberNotActive:       {409, "Member not active"},
-	PLastOwner:             {409, "Last owner"},
-	PVersionConflict:       {409, "Version conflict"},
-	PEpochMismatch:         {409, "Epoch mismatch"},
-	PLimitReached:          {409, "Limit reached"},
-	PInviteRevoked:         {410, "Invite revoked"},
-	PInviteConsumed:        {410, "Invite already used"},
-	PInviteExpired:         {410, "Invite expired"},
-	PShareAnswered:         {409, "Share request already answered"},
-	PShareOpened:           {410, "Share already opened"},
-	PShareExpired:          {410, "Share expired"},
-	PBodyTooLarge:          {413, "Body too large"},
-	PUnsupportedMediaType:  {415, "Unsupported media type"},
-	PRateLimited:           {429, "Too many requests"},
-	PInternal:              {500, "Internal error"},
-	PUnavailable:           {503, "Service unavailable"},
-}
+// Problems maps every slug to its status and title. It is built at
+// first use: only capyd reads it, and every capy command would otherwise
+// build it at start-up.
+var Problems = sync.OnceValue(func() map[ProblemType]ProblemInfo {
+	return map[ProblemType]ProblemInfo{
+		PMalformedJSON:         {400, "Malformed JSON"},
+		PInvalidField:          {400, "Invalid field"},
+		PBadBlob:               {400, "Malformed blob"},
+		PBadOuter:              {400, "Outer blob not accepted"},
+		POuterKeyRetired:       {400, "Outer key retired"},
+		PUnauthenticated:       {401, "Not authenticated"},
+		PSessionExpired:        {401, "Session expired"},
+		PCodeInvalid:           {401, "Invalid code"},
+		PCodeLocked:            {401, "Code locked"},
+		PDeployDenied:          {401, "Deploy token not accepted"},
+		PNotAMember:            {403, "Not a member"},
+		PMembershipRevoked:     {403, "Membership revoked"},
+		PForbidden:             {403, "Forbidden"},
+		PEmailNotAllowed:       {403, "E-mail address not allowed"},
+		PAccountDisabled:       {403, "Account disabled"},
+		POrgCreationNotAllowed: {403, "Creating organisations not allowed"},
+		PInviteEmailMismatch:   {403, "Invite is for another e-mail"},
+		PDeployRevoked:         {403, "Deploy token revoked"},
+		PDeployExpired:         {403, "Deploy token expired"},
+		PNotFound:              {404, "Not found"},
+		PMethodNotAllowed:      {405, "Method not allowed"},
+		PAlreadyExists:         {409, "Already exists"},
+		PAlreadyMember:         {409, "Already a member"},
+		PMemberNotActive:       {409, "Member not active"},
+		PLastOwner:             {409, "Last owner"},
+		PVersionConflict:       {409, "Version conflict"},
+		PEpochMismatch:         {409, "Epoch mismatch"},
+		PLimitReached:          {409, "Limit reached"},
+		PInviteRevoked:         {410, "Invite revoked"},
+		PInviteConsumed:        {410, "Invite already used"},
+		PInviteExpired:         {410, "Invite expired"},
+		PShareAnswered:         {409, "Share request already answered"},
+		PShareOpened:           {410, "Share already opened"},
+		PShareExpired:          {410, "Share expired"},
+		PBodyTooLarge:          {413, "Body too large"},
+		PUnsupportedMediaType:  {415, "Unsupported media type"},
+		PRateLimited:           {429, "Too many requests"},
+		PInternal:              {500, "Internal error"},
+		PUnavailable:           {503, "Service unavailable"},
+	}
+})
 
 // Problem is an RFC 9457 problem document with capy's extension members.
 type Problem struct {
@@ -136,7 +141,7 @@ func (p *Problem) Slug() ProblemType {
 
 // Known reports whether t is one of the problem types of docs/api.md §5.
 func (t ProblemType) Known() bool {
-	_, ok := Problems[t]
+	_, ok := Problems()[t]
 	return ok
 }
 

@@ -426,7 +426,7 @@ func wantProblem(t testing.TB, err error, slug api.ProblemType, what string) *ap
 	if p == nil || p.Slug() != slug {
 		t.Fatalf("%s: got %v, want problem %s", what, err, slug)
 	}
-	if api.Problems[slug].Status != p.Status || p.Title != api.Problems[slug].Title || !strings.HasPrefix(p.RequestID, "req_") {
+	if api.Problems()[slug].Status != p.Status || p.Title != api.Problems()[slug].Title || !strings.HasPrefix(p.RequestID, "req_") {
 		t.Fatalf("%s: problem %+v", what, p)
 	}
 	return p
@@ -487,7 +487,7 @@ func rawProblem(t testing.TB, resp *http.Response, body []byte, slug api.Problem
 		t.Fatalf("not JSON: %s", body)
 	}
 	if resp.Header.Get("Content-Type") != "application/problem+json" || p["type"] != api.ProblemPrefix+string(slug) ||
-		int(p["status"].(float64)) != resp.StatusCode || resp.StatusCode != api.Problems[slug].Status {
+		int(p["status"].(float64)) != resp.StatusCode || resp.StatusCode != api.Problems()[slug].Status {
 		t.Fatalf("got %d %s %s, want %s", resp.StatusCode, resp.Header.Get("Content-Type"), body, slug)
 	}
 	return p

@@ -113,7 +113,7 @@ func TestHTTPConventions(t *testing.T) {
 				return nil
 			}
 			p := rawProblem(t, resp, body, slug)
-			if p["request_id"] != resp.Header.Get("Capy-Request-Id") || p["title"] != api.Problems[slug].Title {
+			if p["request_id"] != resp.Header.Get("Capy-Request-Id") || p["title"] != api.Problems()[slug].Title {
 				t.Fatalf("problem %v", p)
 			}
 			return p

@@ -168,10 +168,10 @@ func problemFor(err error) *problemError {
 // reaches the client.
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
-	info, ok := api.Problems[p.slug]
+	info, ok := api.Problems()[p.slug]
 	if !ok {
 		p = &problemError{slug: api.PInternal, cause: err}
-		info = api.Problems[api.PInternal]
+		info = api.Problems()[api.PInternal]
 	}
 	rid := requestID(r.Context())
 	switch {

@@ -77,7 +77,7 @@ func TestProblemSlugsAreKnown(t *testing.T) {
 	if checked < 10 {
 		t.Fatalf("found only %d problem constructions: the test no longer sees them", checked)
 	}
-	for slug, info := range api.Problems {
+	for slug, info := range api.Problems() {
 		if info.Status < 400 || info.Title == "" || details[slug] == "" && slug != api.PInternal {
 			t.Errorf("problem type %s: status %d, title %q, detail %q", slug, info.Status, info.Title, details[slug])
 		}

@@ -79,7 +79,7 @@ func checkUnavailable(a answer) string {
 	}
 	var p api.Problem
 	if a.status != http.StatusServiceUnavailable || a.ctype != "application/problem+json" || json.Unmarshal(a.body, &p) != nil ||
-		p.Type != api.ProblemPrefix+string(api.PUnavailable) || p.Status != 503 || p.Title != api.Problems[api.PUnavailable].Title ||
+		p.Type != api.ProblemPrefix+string(api.PUnavailable) || p.Status != 503 || p.Title != api.Problems()[api.PUnavailable].Title ||
 		!strings.HasPrefix(p.RequestID, "req_") || a.retry == "" {
 		return fmt.Sprintf("%s: %d %s Retry-After=%q %s; want a 503 unavailable problem", a.op, a.status, a.ctype, a.retry, a.body)
 	}
