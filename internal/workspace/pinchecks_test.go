@@ -40,4 +40,18 @@ func TestPinChecks(t *testing.T) {
 	if err := o.RecordPinCheck(tag(9)); err != nil || !o.PinChecked(tag(9)) {
 		t.Fatalf("record after damage: %v", err)
 	}
+	// One that others may read is ignored, and the next record makes it
+	// private again.
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o.PinChecked(tag(9)) {
+		t.Fatal("a group-readable pins_checked is used")
+	}
+	if err := o.RecordPinCheck(tag(10)); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 || !o.PinChecked(tag(10)) {
+		t.Fatalf("after the record: %v %v", fi, err)
+	}
 }
