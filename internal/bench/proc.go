@@ -139,6 +139,19 @@ type groupResult struct {
 // rotating each round), so that they meet the same machine: on a shared
 // machine, ratios of separately timed series mostly measure the load. A
 // command that fails drops out with its error.
+// recordGroup times the group in turns (measureGroup) and records each
+// command's stats, or its error (logged too).
+func (r *Results) recordGroup(cfg Config, g []groupItem) {
+	for k, v := range measureGroup(g, cfg.Warmup, cfg.Runs) {
+		if v.err != nil {
+			r.CmdErr[k] = v.err.Error()
+			cfg.logf("%s: %v", k, v.err)
+			continue
+		}
+		r.Cmd[k] = v.s
+	}
+}
+
 func measureGroup(items []groupItem, warmup, runs int) map[string]groupResult {
 	out := make(map[string]groupResult, len(items))
 	for i := 0; i < warmup+runs; i++ {

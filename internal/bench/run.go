@@ -321,14 +321,7 @@ func runBackend(cfg Config, r *Results, backend string, first, scaled bool, pair
 				}
 			}
 			cfg.logf("%s: capy run (member%s), sops, %d vars, interleaved…", backend, map[bool]string{true: ", CAPY_KEY", false: ""}[first], n)
-			for k, v := range measureGroup(g, cfg.Warmup, cfg.Runs) {
-				if v.err != nil {
-					r.CmdErr[k] = v.err.Error()
-					cfg.logf("%s: %v", k, v.err)
-					continue
-				}
-				r.Cmd[k] = v.s
-			}
+			r.recordGroup(cfg, g)
 			series(backend, "sync-nochange", n, c.cmd(rp.Dir, nil), paced)
 		}
 		if rp := repos[1000]; rp != nil {

@@ -88,14 +88,7 @@ func measureContributor(cfg Config, r *Results, c cli, rp *Repo) {
 		{key("-", "version", 1), Cmd{Path: c.bin, Args: []string{"--version"}, Dir: rp.CIDir, Env: dana.env()}, nil},
 	}
 	cfg.logf("capy encrypt (one value) and capy --version, interleaved…")
-	for k, v := range measureGroup(g, cfg.Warmup, cfg.Runs) {
-		if v.err != nil {
-			r.CmdErr[k] = v.err.Error()
-			cfg.logf("%s: %v", k, v.err)
-			continue
-		}
-		r.Cmd[k] = v.s
-	}
+	r.recordGroup(cfg, g)
 }
 
 // measureAdopt times a sync that adopts sealedVars sealed values (fresh
@@ -124,12 +117,5 @@ func measureAdopt(cfg Config, r *Results, c cli, p *pacer, backend string, rp *R
 		}},
 	}
 	cfg.logf("%s: sync adopting %d sealed values and sync with %d plaintext changes, interleaved…", backend, sealedVars, sealedVars)
-	for k, v := range measureGroup(g, cfg.Warmup, cfg.Runs) {
-		if v.err != nil {
-			r.CmdErr[k] = v.err.Error()
-			cfg.logf("%s: %v", k, v.err)
-			continue
-		}
-		r.Cmd[k] = v.s
-	}
+	r.recordGroup(cfg, g)
 }
