@@ -2,7 +2,9 @@ package workspace
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,4 +119,37 @@ func FuzzAuditFileFast(f *testing.F) {
 			t.Fatalf("re-encoding %+v gave %q", got, again)
 		}
 	})
+}
+
+// A damaged audit_head.json (cut short, or not JSON) is an error for every
+// reader, the read ahead included, and no record rewrites it: the heads it
+// held are not silently dropped.
+func TestAuditFileDamaged(t *testing.T) {
+	h := home(t)
+	o := h.Org(service, org)
+	if err := o.RecordAuditHead(AuditHead{Seq: 5, Hash: hx("aa")}); err != nil {
+		t.Fatal(err)
+	}
+	p := scopedPath(t, h, "audit_head.json")
+	good, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damaged := range [][]byte{good[:len(good)/2], []byte("not json\n"), {}} {
+		if err := os.WriteFile(p, damaged, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.AuditHeads(); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Fatalf("%q read as %v", damaged, err)
+		}
+		if err := o.RecordAuditHead(AuditHead{Seq: 6, Hash: hx("bb")}); err == nil {
+			t.Fatalf("recorded over %q", damaged)
+		}
+		if err := o.RecordAuditHeadAhead(o.ReadAuditHeadsAhead(), AuditHead{Seq: 6, Hash: hx("bb")}); err == nil {
+			t.Fatalf("recorded over %q through the read ahead", damaged)
+		}
+		if now, _ := os.ReadFile(p); string(now) != string(damaged) {
+			t.Fatalf("the damaged file was rewritten: %q", now)
+		}
+	}
 }
