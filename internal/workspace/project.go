@@ -133,12 +133,23 @@ func (r *Repo) loadProject() error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r.Project); err != nil {
-		return fmt.Errorf(".capy/project.json is malformed: %w", err)
+	if p, ok := readProjectFast(data); ok {
+		r.Project = p
+	} else if err := decodeProject(data, &r.Project); err != nil {
+		return err
 	}
 	return r.Project.Validate()
+}
+
+// decodeProject is the definition of project.json's format, which
+// readProjectFast's plain form is a part of.
+func decodeProject(data []byte, p *Project) error {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		return fmt.Errorf(".capy/project.json is malformed: %w", err)
+	}
+	return nil
 }
 
 // Validate checks every id, the service URL, names and file paths, so a
@@ -259,7 +270,9 @@ func (r *Repo) LoadState() (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(data, s); err != nil {
+	if fast, ok := readStateFast(data); ok {
+		*s = fast
+	} else if err := json.Unmarshal(data, s); err != nil {
 		return nil, fmt.Errorf(".capy/state.json is corrupt (delete it to start over): %w", err)
 	}
 	if s.Environments == nil {
