@@ -93,7 +93,8 @@ func TestObjects(t *testing.T) {
 		{"yaml twice", "A: 1\nA: 2\n", true, nil, ""},
 		{"yaml two documents", "A: 1\n---\nB: 2\n", true, nil, "more than one"},
 		{"yaml list at top", "- a\n", true, nil, "not a YAML mapping"},
-		{"yaml bad name", "A B: 1\n", true, nil, "A B"},
+		{"yaml bad name", "A B: 1\n", true, nil, "line 1: not a variable name"},
+		{"json bad name", `{"PASS=hunter2": "x"}`, false, nil, "entry 1: not a variable name"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			parse := JSON
@@ -172,7 +173,9 @@ func FuzzYAML(f *testing.F) {
 // TestYAMLErrorNamesNoValue: a malformed YAML file is refused by line,
 // without the parser's quoted text (which can be part of a value).
 func TestYAMLErrorNamesNoValue(t *testing.T) {
-	for _, raw := range []string{"A: ok\nB: \"sk_live_quoted\n", "A: ok\nB: sk_live_x: y\n", "A: ok\n\tB: sk_live_tab\n"} {
+	for _, raw := range []string{"A: ok\nB: \"sk_live_quoted\n", "A: ok\nB: sk_live_x: y\n", "A: ok\n\tB: sk_live_tab\n",
+		// a .env given as YAML: the text before a colon is not a name
+		"SMTP_PASS=\"sk_live p: word\"\n", "PASSWORD=sk_live_2:\n", "\"sk_live s3cr3t \": x\n", "A=sk_live: |\n  x\n", "? \"sk_live x\"\n: 1\n"} {
 		_, err := YAML([]byte(raw))
 		if err == nil || strings.Contains(err.Error(), "sk_live") || !strings.Contains(err.Error(), "line") {
 			t.Errorf("YAML(%q): %v", raw, err)

@@ -46,14 +46,16 @@ func JSON(raw []byte) ([]Entry, error) {
 
 // addEntry appends name=value (literal) after the checks both object
 // formats share.
+// A name is quoted only once it is known to be one: text that is not a
+// name may be part of a value.
 func addEntry(out *[]Entry, seen map[string]bool, name, value string) error {
+	if err := ident.CheckName(name); err != nil {
+		return bad("entry %d: not a variable name: %w", len(*out)+1, err)
+	}
 	if seen[name] {
 		return bad("%q is given twice", name)
 	}
 	seen[name] = true
-	if err := ident.CheckName(name); err != nil {
-		return bad("%q: %w", name, err)
-	}
 	*out = append(*out, Entry{Name: name, Value: value, Literal: true})
 	return nil
 }

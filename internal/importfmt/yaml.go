@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/capy-oss/capy/internal/ident"
 )
 
 // This file reads the part of YAML that a flat file of names and values
@@ -109,9 +111,16 @@ func (r *yamlReader) document() ([]Entry, error) {
 	if r.n < len(r.lines) && isMarker(r.lines[r.n], "---") {
 		started = true
 		if rest := afterMarker(r.lines[r.n]); len(rest) > 0 && rest[0] != '#' {
-			return nil, bad("line %d: write the mapping on the lines after ---", r.line())
+			if !isEmptyMapping(rest) {
+				return nil, bad("line %d: write the mapping on the lines after ---", r.line())
+			}
+			return r.emptyDocument()
 		}
 		r.n++
+		r.skipBlank()
+	}
+	if r.n < len(r.lines) && isEmptyMapping(r.lines[r.n]) {
+		return r.emptyDocument() // what yaml.v3 (sops) writes for no values
 	}
 	var out []Entry
 	seen := map[string]bool{}
@@ -157,53 +166,98 @@ func (r *yamlReader) document() ([]Entry, error) {
 	}
 }
 
+// isEmptyMapping reports whether l is a whole document of no entries:
+// {} or a null, and perhaps a comment.
+func isEmptyMapping(l []byte) bool {
+	for i := 1; i < len(l); i++ {
+		if l[i] == '#' && isBlank(l[i-1]) {
+			l = l[:i]
+			break
+		}
+	}
+	switch string(trimBlank(l)) {
+	case "{}", "~", "null", "Null", "NULL":
+		return true
+	}
+	return false
+}
+
+// emptyDocument reads the rest after a document of no entries, which
+// may hold comments and a closing "..." only.
+func (r *yamlReader) emptyDocument() ([]Entry, error) {
+	r.n++
+	r.skipBlank()
+	if r.n < len(r.lines) && isMarker(r.lines[r.n], "...") && len(afterMarker(r.lines[r.n])) == 0 {
+		r.n++
+		r.skipBlank()
+	}
+	if r.n < len(r.lines) {
+		return nil, bad("line %d: text after an empty document", r.line())
+	}
+	return nil, nil
+}
+
 // entry reads NAME: value at the current line, and the block below it
 // for a literal block, and moves past them.
 func (r *yamlReader) entry() (name, value string, err error) {
 	l := r.lines[r.n]
-	name, rest, err := r.key(l)
+	var rest []byte
+	if l[0] == '?' && (len(l) == 1 || isBlank(l[1])) {
+		name, rest, err = r.explicitKey(l[1:])
+	} else {
+		name, rest, err = r.key(l)
+	}
 	if err != nil {
 		return "", "", err
 	}
+	// The name is checked before any message quotes it: text that is not
+	// a name may be part of a value (a .env line given as YAML).
+	if err := ident.CheckName(name); err != nil {
+		return "", "", bad("line %d: not a variable name: %v", r.line(), err)
+	}
+	v, err := r.value(name, rest)
+	return name, v, err
+}
+
+// value reads the value after NAME: (rest is what follows the colon).
+func (r *yamlReader) value(name string, rest []byte) (string, error) {
 	rest = trimBlank(rest)
 	if len(rest) == 0 || rest[0] == '#' {
-		return "", "", r.emptyValue(name)
+		return "", r.emptyValue(name)
 	}
 	switch rest[0] {
 	case '"', '\'':
 		v, after, err := r.quoted(rest)
 		if err != nil {
-			return "", "", err
+			return "", err
 		}
 		if err := r.endOfValue(after, name); err != nil {
-			return "", "", err
+			return "", err
 		}
-		return name, v, nil
+		return v, nil
 	case '|':
-		v, err := r.literalBlock(rest[1:], name)
-		return name, v, err
+		return r.literalBlock(rest[1:], name)
 	case '>':
-		return "", "", bad("line %d: %q is a folded block (>); use a literal block (|) or a quoted value", r.line(), name)
+		return "", bad("line %d: %q is a folded block (>); use a literal block (|) or a quoted value", r.line(), name)
 	case '[', '{':
-		return "", "", bad("line %d: %q holds a nested value; a .env holds flat strings only: flatten it first (e.g. with yq or jq)", r.line(), name)
+		return "", bad("line %d: %q holds a nested value; a .env holds flat strings only: flatten it first (e.g. with yq or jq)", r.line(), name)
 	case '*':
-		return "", "", bad("line %d: %q is an alias (*…); write the value out", r.line(), name)
+		return "", bad("line %d: %q is an alias (*…); write the value out", r.line(), name)
 	case '&':
-		return "", "", bad("line %d: %q has an anchor (&…); anchors and aliases are not supported: write the value out", r.line(), name)
+		return "", bad("line %d: %q has an anchor (&…); anchors and aliases are not supported: write the value out", r.line(), name)
 	case '!':
 		if bytes.HasPrefix(rest, []byte("!!binary")) {
-			return "", "", bad("line %d: %q is binary; a .env holds text", r.line(), name)
+			return "", bad("line %d: %q is binary; a .env holds text", r.line(), name)
 		}
-		return "", "", bad("line %d: %q has a tag (!…); tags are not supported: write the value plain or quoted", r.line(), name)
+		return "", bad("line %d: %q has a tag (!…); tags are not supported: write the value plain or quoted", r.line(), name)
 	case ',', ']', '}', '#', '%', '@', '`':
-		return "", "", bad("line %d: the value of %q starts with %q; quote the value", r.line(), name, rest[0])
+		return "", bad("line %d: the value of %q starts with %q; quote the value", r.line(), name, rest[0])
 	case '-', '?', ':':
 		if len(rest) == 1 || isBlank(rest[1]) {
-			return "", "", bad("line %d: the value of %q starts with %q and a space; quote the value (a list is a nested value)", r.line(), name, rest[0])
+			return "", bad("line %d: the value of %q starts with %q and a space; quote the value (a list is a nested value)", r.line(), name, rest[0])
 		}
 	}
-	v, err := r.plainValue(rest, name)
-	return name, v, err
+	return r.plainValue(rest, name)
 }
 
 // key reads the name at the start of l, and returns what follows its
@@ -215,16 +269,16 @@ func (r *yamlReader) key(l []byte) (string, []byte, error) {
 		if err != nil {
 			return "", nil, err
 		}
+		colon := len(l) - len(trimBlank(after))
 		after = trimBlank(after)
 		if len(after) == 0 || after[0] != ':' || (len(after) > 1 && !isBlank(after[1])) {
 			return "", nil, bad("line %d: expected NAME: value", r.line())
 		}
-		return name, after[1:], nil
-	case '?':
-		if len(l) == 1 || isBlank(l[1]) {
-			return "", nil, bad("line %d: explicit keys (?) are not supported; write NAME: value", r.line())
+		if colon > maxSimpleKey {
+			return "", nil, bad("line %d: more than %d characters before the colon; YAML allows no more there", r.line(), maxSimpleKey)
 		}
-	case '-', ':':
+		return name, after[1:], nil
+	case '?', '-', ':':
 	case '<':
 		if bytes.HasPrefix(l, []byte("<<")) {
 			return "", nil, bad("line %d: a name must be a plain string, not a merge (<<)", r.line())
@@ -239,6 +293,9 @@ func (r *yamlReader) key(l []byte) (string, []byte, error) {
 	for i := 0; i < len(l); i++ {
 		switch {
 		case l[i] == ':' && (i+1 == len(l) || isBlank(l[i+1])):
+			if i > maxSimpleKey {
+				return "", nil, bad("line %d: more than %d characters before the colon; YAML allows no more there", r.line(), maxSimpleKey)
+			}
 			name := trimBlankRight(l[:i])
 			if len(name) == 0 {
 				return "", nil, bad("line %d: expected NAME: value", r.line())
@@ -249,6 +306,60 @@ func (r *yamlReader) key(l []byte) (string, []byte, error) {
 		}
 	}
 	return "", nil, bad("line %d: expected NAME: value", r.line())
+}
+
+// maxSimpleKey is how far into its line YAML lets a name's colon be
+// (libyaml's simple-key limit): a longer name must be an explicit key.
+const maxSimpleKey = 1024
+
+// explicitKey reads the explicit-key form "? NAME" then ": value" on the
+// next line (what yaml.v3's encoder, and so sops, writes for names of
+// more than 128 characters); rest is the text after "?".
+func (r *yamlReader) explicitKey(rest []byte) (string, []byte, error) {
+	rest = trimBlank(rest)
+	var name string
+	switch {
+	case len(rest) == 0 || rest[0] == '#':
+		return "", nil, bad("line %d: an explicit key (?) without a name", r.line())
+	case rest[0] == '"' || rest[0] == '\'':
+		v, after, err := r.quoted(rest)
+		if err != nil {
+			return "", nil, err
+		}
+		if after = trimBlank(after); len(after) > 0 && after[0] != '#' {
+			return "", nil, bad("line %d: text after the explicit key's name", r.line())
+		}
+		name = v
+	default:
+		end := len(rest)
+		for i := 1; i < len(rest); i++ {
+			if rest[i] == '#' && isBlank(rest[i-1]) {
+				end = i
+				break
+			}
+		}
+		name = string(trimBlankRight(rest[:end]))
+		if !isPlainName(name) {
+			return "", nil, bad("line %d: an explicit key (?) must be a plain name", r.line())
+		}
+	}
+	r.n++
+	if r.n >= len(r.lines) || len(r.lines[r.n]) == 0 || r.lines[r.n][0] != ':' || (len(r.lines[r.n]) > 1 && !isBlank(r.lines[r.n][1])) {
+		return "", nil, bad("line %d: an explicit key (?) must be followed by \": value\" on the next line", r.line())
+	}
+	return name, r.lines[r.n][1:], nil
+}
+
+// isPlainName reports whether s is a plain scalar made of name
+// characters only (what an explicit key may be here).
+func isPlainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '.' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+			return false
+		}
+	}
+	return len(s) > 0
 }
 
 // emptyValue refuses NAME: with nothing after it, saying whether the
@@ -315,8 +426,8 @@ func (r *yamlReader) noContinuation(name string) error {
 		if len(t) == 0 {
 			continue
 		}
-		if t[0] == '#' && (len(t) == len(l) || isBlank(l[len(l)-len(t)-1])) {
-			return nil // a comment ends a plain value
+		if t[0] == '#' {
+			return nil // a comment line (after blanks, if any) ends a plain value
 		}
 		if l[0] == ' ' || l[0] == '\t' {
 			return bad("line %d: the value of %q goes on to an indented line; write it on one line, quoted, or as a literal block (|)", i+1, name)

@@ -139,7 +139,7 @@ func FuzzYAMLFromV3Encoder(f *testing.F) {
 			m := &yaml.Node{Kind: yaml.MappingNode}
 			for i, v := range values {
 				m.Content = append(m.Content,
-					&yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprintf("NAME_%d", i)},
+					&yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprintf("NAME_%d", i) + strings.Repeat("X", 200*i)},
 					&yaml.Node{Kind: yaml.ScalarNode, Value: v, Tag: "!!str"})
 			}
 			var buf bytes.Buffer
@@ -189,7 +189,7 @@ func checkReadsBack(t *testing.T, doc []byte, values []string) {
 		t.Fatalf("YAML(%q) = %#v", doc, got)
 	}
 	for i, e := range got {
-		if e.Value != values[i] {
+		if e.Value != values[i] || !strings.HasPrefix(e.Name, fmt.Sprintf("NAME_%d", i)) {
 			t.Fatalf("YAML(%q): %s = %q, want %q", doc, e.Name, e.Value, values[i])
 		}
 	}
@@ -225,6 +225,11 @@ var yamlAccepted = []string{
 	"null: 1\n",
 	"A: x\n\n\n# trailing comment\n",
 	"A: |\nB: 1\n",
+	"? A\n: 1\n? " + strings.Repeat("B", 200) + " # a long name\n: |\n  two\n  lines\n",
+	"? 'A'\n: \"x\"\n",
+	"{}\n", "--- {}\n", "---\n{} # none\n...\n", "null\n", "~\n",
+	"A: 1\n   #c  \n",
+	"A" + strings.Repeat(" ", 1000) + ": 1\n",
 	"A: |+\n\n\nB: 1\n",
 }
 
@@ -245,7 +250,6 @@ var yamlRefused = []struct{ in, want string }{
 	{"A: 1\n---\nB: 2\n", "more than one"},
 	{"A: 1\n...\n---\nB: 2\n", "more than one"},
 	{"- a\n", "not a YAML mapping"},
-	{"A B: 1\n", "A B"},
 	{"A: >\n  folded\n", "folded"},
 	{"A: one\n  two\n", "indented line"},
 	{"A: \"one\n  two\"\n", "does not end on its line"},
@@ -253,7 +257,12 @@ var yamlRefused = []struct{ in, want string }{
 	{"A: \"x\" y\n", "after the quoted value"},
 	{"  A: 1\n", "indented"},
 	{"%YAML 1.2\n---\nA: 1\n", "directives"},
-	{"? A\n: 1\n", "explicit keys"},
+	{"? A\n\n: 1\n", "next line"},
+	{"? A: b\n: 1\n", "plain name"},
+	{"A" + strings.Repeat(" ", 1024) + ": 1\n", "1024"},
+	{"\"" + strings.Repeat("\\x41", 256) + "\": 1\n", "1024"},
+	{"{}\nA: 1\n", "after an empty document"},
+	{"A B: 1\n", "not a variable name"},
 	{"A: 1\x01\n", "control character"},
 	{"A: \xff\n", "UTF-8"},
 	{"A: a\u2028b\n", "line separator"},
