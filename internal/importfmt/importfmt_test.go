@@ -146,30 +146,6 @@ func FuzzDotenvx(f *testing.F) {
 	})
 }
 
-// FuzzYAML: any input is refused with ErrFormat or gives flat entries
-// with valid, distinct names.
-func FuzzYAML(f *testing.F) {
-	for _, s := range []string{"A: 1\n", "A: |\n  x\n", "A: {B: c}\n", "A: &x v\nB: *x\n", "", "- a\n", "A: !!binary aGk=\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, in []byte) {
-		got, err := YAML(in)
-		if err != nil {
-			if !errors.Is(err, ErrFormat) {
-				t.Fatalf("%v is not ErrFormat", err)
-			}
-			return
-		}
-		seen := map[string]bool{}
-		for _, e := range got {
-			if seen[e.Name] || !e.Literal {
-				t.Fatalf("entry %q twice or not literal", e.Name)
-			}
-			seen[e.Name] = true
-		}
-	})
-}
-
 // TestYAMLErrorNamesNoValue: a malformed YAML file is refused by line,
 // without the parser's quoted text (which can be part of a value).
 func TestYAMLErrorNamesNoValue(t *testing.T) {
