@@ -98,6 +98,8 @@ func readStateFast(data []byte) (st State, ok bool) {
 						e.SeenVersion, ok = s.uint(math.MaxUint64)
 					case "seen_id":
 						ok = s.str(&e.SeenID)
+					default:
+						return false
 					}
 					return ok
 				})

@@ -66,7 +66,8 @@ func TestProjectFastDeclines(t *testing.T) {
 		{`"epoch": 1`, `"epoch": 1e0`},
 		{`"epoch": 1`, `"epoch": null`},
 		{`"file": ".env"`, `"file": ".env", "extra": "x"`},
-		{"}\n}\n", "}\n}\nx"},
+		{"}\n}\n", "}\n}\nx"}, // encoding/json's Decoder takes trailing text; the fast path does not
+		{`"version": 1`, `"version": 9223372036854775808`},
 	} {
 		in := strings.Replace(sampleProject, c.old, c.new, 1)
 		if in == sampleProject {
@@ -84,6 +85,8 @@ func FuzzProjectFast(f *testing.F) {
 	f.Add([]byte(sampleProject))
 	f.Add([]byte(`{"environments":{"a":{"epoch":2},"a":{"id":"x"}},"environments":{"b":{}}}`))
 	f.Add([]byte(`{"version":9223372036854775807}`))
+	f.Add([]byte(`{"version":9223372036854775808}`))
+	f.Add([]byte(`{"environments":{"a":{"epoch":4294967296}}}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got, ok := readProjectFast(in)
@@ -126,13 +129,16 @@ func TestStateFastReadsWhatSaveWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := readStateFast([]byte(sampleState + "0")); ok {
+		t.Error("readStateFast took text after the object")
+	}
 	for _, in := range []string{sampleState, string(data)} {
 		got, ok := readStateFast([]byte(in))
 		if !ok || !reflect.DeepEqual(got, want) {
 			t.Fatalf("readStateFast(%q) = %+v, %v; want %+v", in, got, ok, want)
 		}
 	}
-	for _, bad := range []string{`"seen_version": 18446744073709551616`, `"current": "dev\"elopment"`, `"unknown": 1`} {
+	for _, bad := range []string{`"seen_version": 18446744073709551616`, `"current": "dev\"elopment"`, `"unknown": 1`, `"version": 9223372036854775808`} {
 		in := strings.Replace(sampleState, `"version": 1`, `"version": 1, `+bad, 1)
 		if _, ok := readStateFast([]byte(in)); ok {
 			t.Errorf("readStateFast took %s", bad)
@@ -146,6 +152,8 @@ func FuzzStateFast(f *testing.F) {
 	f.Add([]byte(sampleState))
 	f.Add([]byte(`{"environments":{"a":{"epoch":2},"a":{"seen_id":"x"}},"environments":{"b":{}}}`))
 	f.Add([]byte(`{"current":"","version":0}`))
+	f.Add([]byte(`{}0`))
+	f.Add([]byte(`{"environments":{"e":{"base_version":18446744073709551616}}}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got, ok := readStateFast(in)
 		if !ok {
