@@ -225,27 +225,10 @@ func formatExport(w io.Writer, format string, vars []checkout.Variable) error {
 		}
 	case "yaml":
 		for _, v := range vars {
-			fmt.Fprintf(w, "%s: %s\n", v.Name, yamlQuoted(vals[v.Name]))
+			fmt.Fprintf(w, "%s: %s\n", v.Name, checkout.YAMLValue(vals[v.Name]))
 		}
 	}
 	return nil
-}
-
-// yamlQuoted writes s as a YAML double-quoted scalar: a JSON string (a
-// valid one), with the characters JSON leaves raw but YAML does not allow
-// raw (DEL, the C1 controls, U+FEFF, U+FFFE, U+FFFF) escaped too, so that
-// `capy import --format yaml`, and any YAML reader, reads s back.
-func yamlQuoted(s string) string {
-	q, _ := json.Marshal(s)
-	var b strings.Builder
-	for _, r := range string(q) {
-		if r == 0x7F || (r >= 0x80 && r <= 0x9F) || r == 0xFEFF || r == 0xFFFE || r == 0xFFFF {
-			fmt.Fprintf(&b, `\u%04x`, r)
-		} else {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // formatK8sSecret writes vars as a Kubernetes Secret manifest (for

@@ -166,3 +166,8 @@ func readSops(ctx context.Context, src ImportSource) (*Plaintext, error) {
 	}
 	return plaintextOf(src.Path, es)
 }
+
+// YAMLValue is a value as `capy export --format yaml` writes it: the
+// double-quoted form `capy import --format yaml` reads back
+// (importfmt.YAMLQuote).
+func YAMLValue(s string) string { return importfmt.YAMLQuote(s) }

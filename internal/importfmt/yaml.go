@@ -2,6 +2,8 @@ package importfmt
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -90,12 +92,37 @@ func checkYAMLText(raw []byte) error {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			return bad("line %d: not UTF-8 text", line)
-		case r < 0xA0 || r == 0x2028 || r == 0x2029 || r == 0xFEFF || (r >= 0xD800 && r <= 0xDFFF) || r == 0xFFFE || r == 0xFFFF:
+		case notRawInYAML(r) || r == 0x2028 || r == 0x2029:
 			return bad("line %d: a character YAML does not allow raw (a control character or a line separator); write it as an escape in a double-quoted value", line)
 		}
 		i += size
 	}
 	return nil
+}
+
+// notRawInYAML reports whether r, outside ASCII's control characters
+// (which checkYAMLText takes byte by byte), is a character YAML does not
+// allow unescaped: DEL, the C1 controls, a byte-order mark inside the
+// text, the surrogates and U+FFFE/U+FFFF.
+func notRawInYAML(r rune) bool {
+	return r == 0x7F || (r >= 0x80 && r < 0xA0) || r == 0xFEFF || (r >= 0xD800 && r <= 0xDFFF) || r == 0xFFFE || r == 0xFFFF
+}
+
+// YAMLQuote writes s as a YAML double-quoted scalar, what `capy export
+// --format yaml` prints and YAML reads back: a JSON string (which escapes
+// the ASCII controls, U+2028 and U+2029), with what JSON leaves raw but
+// YAML refuses raw (notRawInYAML) escaped as well.
+func YAMLQuote(s string) string {
+	q, _ := json.Marshal(s)
+	var b strings.Builder
+	for _, r := range string(q) {
+		if notRawInYAML(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func (r *yamlReader) line() int { return r.n + 1 }
